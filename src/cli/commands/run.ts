@@ -1,0 +1,153 @@
+import { DocbatchError } from "../../core/errors.js";
+import { formatReport } from "../../report/text.js";
+import { runBatch } from "../../runner/run-batch.js";
+import { intFlag, numberFlag, parseFlags, stringFlag } from "../args.js";
+import { printJson } from "../output.js";
+import { ProgressDisplay } from "../progress-bar.js";
+
+export const RUN_HELP = `docbatch run INPUT [options]
+
+Plans the batch (or resumes it) and processes every unfinished document.
+INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
+
+  --db FILE               SQLite store (default .docbatch/docbatch.db)
+  --batch-id ID           default: the input's batch_id, else derived from the input path
+  --concurrency N         documents in flight at once (default 8)
+  --max-attempts N        attempts per document and stage before the fallback path (default 3)
+  --base-delay-ms N       first retry delay (default 200); delays double up to --max-delay-ms
+  --max-delay-ms N        cap of the exponential backoff (default 30000)
+  --chunk-size N          largest chunk in characters (default 1000)
+  --chunk-overlap N       characters repeated between neighbouring chunks (default 0)
+  --embed-url URL         OpenAI-compatible embeddings endpoint (default: built-in local embedder)
+  --embed-model NAME      model name sent to the endpoint (default text-embedding-3-small)
+  --embed-timeout-ms N    per-request time limit (default 30000)
+  --embed-batch-size N    chunk texts per embedding request (default 64)
+  --doc-timeout-ms N      per-document time limit, 0 for none (default 0)
+  --breaker-max-wait-ms N longest wait for an open circuit breaker before chunks are kept
+                          without vectors (default 120000)
+  --max-fail-rate R       stop early (exit 3, resumable) when more than R of documents fail
+  --inject SPEC           fault injection, e.g. parse=0.03,embed=0.02,timeout=0.01,crash=0.001
+  --seed N                seed of the fault injection (default 1)
+  --log-file FILE         JSON-lines log of every state change, retry, failure and fallback
+  --log-level LEVEL       trace, debug, info (default), warn, error
+  --json                  print the final report as JSON on stdout
+  --no-progress           no progress display
+  --durability MODE       full (default) or normal
+
+The API key of --embed-url is read from DOCBATCH_EMBED_API_KEY.
+Exit codes: 0 done (completion >= 99%), 3 finished below that, 2 invalid input or usage,
+1 internal error, 130/143 interrupted by SIGINT/SIGTERM (run the same command to resume).`;
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      db: { type: "string" },
+      "batch-id": { type: "string" },
+      concurrency: { type: "string" },
+      "max-attempts": { type: "string" },
+      "base-delay-ms": { type: "string" },
+      "max-delay-ms": { type: "string" },
+      "chunk-size": { type: "string" },
+      "chunk-overlap": { type: "string" },
+      "embed-url": { type: "string" },
+      "embed-model": { type: "string" },
+      "embed-timeout-ms": { type: "string" },
+      "embed-batch-size": { type: "string" },
+      "doc-timeout-ms": { type: "string" },
+      "breaker-max-wait-ms": { type: "string" },
+      "max-fail-rate": { type: "string" },
+      inject: { type: "string" },
+      seed: { type: "string" },
+      "log-file": { type: "string" },
+      "log-level": { type: "string" },
+      json: { type: "boolean" },
+      "no-progress": { type: "boolean" },
+      progress: { type: "boolean" },
+      durability: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    "run",
+  );
+  if (values.help) {
+    process.stdout.write(`${RUN_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new DocbatchError("USAGE", "docbatch run needs exactly one INPUT (a .json, .jsonl file or a directory).", {
+      details: [{ path: "INPUT", problem: positionals.length === 0 ? "required" : "only one input is accepted" }],
+    });
+  }
+  const durability = stringFlag(values.durability);
+  if (durability !== undefined && durability !== "full" && durability !== "normal") {
+    throw new DocbatchError("USAGE", `--durability expects full or normal, got \`${durability}\``);
+  }
+  const showProgress = !values["no-progress"] && (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
+  const display = showProgress ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY) && !values.json) : null;
+  const controller = new AbortController();
+  let signalName: NodeJS.Signals | null = null;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (signalName) process.exit(name === "SIGTERM" ? 143 : 130); // a second signal: stop at once
+    signalName = name;
+    process.stderr.write(`\ndocbatch: ${name} received, finishing in-flight documents (send again to stop at once)\n`);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const result = await runBatch({
+      input: positionals[0]!,
+      signal: controller.signal,
+      ...defined({
+        db: stringFlag(values.db),
+        batchId: stringFlag(values["batch-id"]),
+        concurrency: intFlag(values.concurrency, "concurrency"),
+        maxAttempts: intFlag(values["max-attempts"], "max-attempts"),
+        baseDelayMs: intFlag(values["base-delay-ms"], "base-delay-ms"),
+        maxDelayMs: intFlag(values["max-delay-ms"], "max-delay-ms"),
+        chunkSize: intFlag(values["chunk-size"], "chunk-size"),
+        chunkOverlap: intFlag(values["chunk-overlap"], "chunk-overlap"),
+        embedUrl: stringFlag(values["embed-url"]),
+        embedModel: stringFlag(values["embed-model"]),
+        embedTimeoutMs: intFlag(values["embed-timeout-ms"], "embed-timeout-ms"),
+        embedBatchSize: intFlag(values["embed-batch-size"], "embed-batch-size"),
+        docTimeoutMs: intFlag(values["doc-timeout-ms"], "doc-timeout-ms"),
+        breakerMaxWaitMs: intFlag(values["breaker-max-wait-ms"], "breaker-max-wait-ms"),
+        maxFailRate: numberFlag(values["max-fail-rate"], "max-fail-rate"),
+        inject: stringFlag(values.inject),
+        seed: intFlag(values.seed, "seed"),
+        logFile: stringFlag(values["log-file"]),
+        logLevel: stringFlag(values["log-level"]),
+        durability: durability as "full" | "normal" | undefined,
+        onProgress: display ? (p: Parameters<ProgressDisplay["update"]>[0]) => display.update(p) : undefined,
+      }),
+    });
+    display?.finish();
+    const { report } = result;
+    if (values.json) printJson(report);
+    else {
+      const latest = report.runs[report.runs.length - 1];
+      if (latest && latest.processed === 0 && result.stopReason === "finished") {
+        const complete = report.counts.done + report.counts.degraded;
+        process.stdout.write(
+          `Nothing to do: ${complete} of ${report.counts.total} documents were already complete ` +
+            `(${report.checkpoint}); processed 0.\n`,
+        );
+      }
+      process.stdout.write(`${formatReport(report)}\n`);
+    }
+    if (result.stopReason === "interrupted") return signalName === "SIGTERM" ? 143 : 130;
+    if (result.stopReason === "fail-budget") {
+      process.stderr.write("docbatch: stopped early: the failure rate exceeded --max-fail-rate; run again to resume.\n");
+    }
+    return result.exitCode;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** Drops undefined entries, so library defaults apply. */
+export function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { createRequire } from "node:module";
+import { DocbatchError } from "../core/errors.js";
+import {
+  BATCHES_HELP,
+  batchesCommand,
+  EXPORT_HELP,
+  exportCommand,
+  REPORT_HELP,
+  RETRY_HELP,
+  reportCommand,
+  retryCommand,
+  STATUS_HELP,
+  statusCommand,
+} from "./commands/inspect.js";
+import { RUN_HELP, runCommand } from "./commands/run.js";
+import { printError } from "./output.js";
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
+  run: { run: runCommand, help: RUN_HELP },
+  status: { run: statusCommand, help: STATUS_HELP },
+  report: { run: reportCommand, help: REPORT_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
+  retry: { run: retryCommand, help: RETRY_HELP },
+  batches: { run: batchesCommand, help: BATCHES_HELP },
+};
+
+const USAGE = `docbatch: resumable, idempotent, observable batch processing of documents
+
+Usage: docbatch <command> [options]
+
+Commands:
+  run INPUT        plan a batch (or resume it) and process every unfinished document
+  status           counts by state, failed and degraded documents
+  report           the metrics report of a batch
+  export           the batch's chunks as JSON Lines
+  retry            put failed (and degraded) documents back to pending
+  batches          the batches of a store
+
+Run \`docbatch <command> --help\` for a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    const topic = command === "help" ? rest[0] : undefined;
+    process.stdout.write(`${topic && COMMANDS[topic] ? COMMANDS[topic].help : USAGE}\n`);
+    return 0;
+  }
+  if (command === "--version" || command === "-v") {
+    const pkg = createRequire(import.meta.url)("../../package.json") as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[command];
+  if (!entry) {
+    throw new DocbatchError("USAGE", `Unknown command \`${command}\`.`, {
+      details: [{ path: "command", problem: `unknown command ${JSON.stringify(command)}` }],
+      hints: [`Commands: ${Object.keys(COMMANDS).join(", ")}. Run \`docbatch --help\`.`],
+    });
+  }
+  return entry.run(rest);
+}
+
+// `docbatch export | head` closes stdout early; that is the reader's choice, not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.exitCode = printError(err);
+  },
+);

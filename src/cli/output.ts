@@ -1,0 +1,29 @@
+import { errorBody, exitCode, toDocbatchError } from "../core/errors.js";
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** The contract's error body on stderr, as one line (the last line of stderr), and its exit code. */
+export function printError(err: unknown): number {
+  const error = toDocbatchError(err);
+  process.stderr.write(`${JSON.stringify(errorBody(error))}\n`);
+  return exitCode(error.code);
+}
+
+export function formatInt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+export function percent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms)) return "?";
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}

@@ -1,0 +1,68 @@
+import { createHash } from "node:crypto";
+import type { DocumentFormat, JsonObject } from "./types.js";
+
+/**
+ * Idempotency keys.
+ *
+ * Two inputs that differ only in Unicode normalization, in whitespace around the id, or in CRLF vs
+ * LF line endings are the same document, so normalization happens before anything is hashed:
+ *
+ * - id: Unicode NFC, surrounding whitespace removed.
+ * - content: a leading byte-order mark removed, CRLF and lone CR turned into LF, Unicode NFC.
+ *
+ * `content_hash = sha256(format, canonical metadata, normalized content)`: everything that shapes
+ * the output of a document is in it, so a change of format or metadata is a change of content.
+ * `idempotency_key = sha256(source, normalized id, content_hash, layer)`, where the layer names the
+ * processing version and every option that shapes the output. A chunk's key is the document's key
+ * followed by `:` and the chunk index, so a downstream vector store can upsert by it.
+ */
+
+export function normalizeId(id: string): string {
+  return id.normalize("NFC").trim();
+}
+
+export function normalizeContent(content: string): string {
+  let text = content.charCodeAt(0) === 0xfeff ? content.slice(1) : content;
+  if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
+  return text.normalize("NFC");
+}
+
+/** JSON with object keys sorted at every level, so equal values always serialize equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const obj = value as JsonObject;
+  const keys = Object.keys(obj).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+}
+
+function sha256(parts: readonly string[]): string {
+  const hash = createHash("sha256");
+  for (const part of parts) {
+    hash.update(part);
+    hash.update("\u0000");
+  }
+  return hash.digest("hex");
+}
+
+export function contentHash(format: DocumentFormat, metadata: JsonObject, normalizedContent: string): string {
+  return sha256([format, canonicalJson(metadata), normalizedContent]);
+}
+
+/** The hash of a document whose content could not be loaded: it changes when the reason changes. */
+export function missingContentHash(reason: string): string {
+  return sha256(["<missing>", reason]);
+}
+
+export function idempotencyKey(source: string, docId: string, hash: string, layer: string): string {
+  return sha256([source, docId, hash, layer]);
+}
+
+export function chunkKey(documentKey: string, chunkIndex: number): string {
+  return `${documentKey}:${chunkIndex}`;
+}
+
+/** A short stable digest, e.g. for default batch ids and input fingerprints. */
+export function shortDigest(text: string, length = 12): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, length);
+}

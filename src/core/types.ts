@@ -1,0 +1,81 @@
+/**
+ * The domain words of docbatch, used with one meaning everywhere:
+ *
+ * - **document**: one unit of input (a record of a JSON/JSONL file, or a file of a directory). Its
+ *   *identity* is `(source, normalized id)`; its *content* may change between runs.
+ * - **batch**: a named set of documents processed together; the unit a user runs, resumes, reports
+ *   and exports. A batch accumulates documents: one absent from a later input stays as it was.
+ * - **plan**: the documents of a batch as written to the store, with the input offset planned so far
+ *   (the first checkpoint level). A plan *generation* grows each time the input changes.
+ * - **run**: one invocation of `docbatch run` (or one worker process) on a batch.
+ * - **claim / lease**: a worker takes a pending document for a bounded time (the lease); the lease
+ *   carries a *fence* token that grows on every claim, so a worker whose lease lapsed cannot commit.
+ * - **execution**: one start of processing of a document (a claim that reached the pipeline).
+ * - **attempt**: an execution that ended, in success or in a failure counted against the document.
+ * - **checkpoint**: durable progress. Three levels: plan offset (per batch), state (per document:
+ *   `pending → processing → done | degraded | failed`) and staged chunks with vectors (inside a
+ *   large document).
+ * - **idempotency key**: `sha256(source, normalized id, content hash, layer)`. Equal keys mean equal
+ *   output, so a document done with the same key is never processed again.
+ * - **layer**: the processing stage that produced the output and its version, including every
+ *   option that shapes the output (chunk size, overlap, embedding model); changing it reprocesses.
+ * - **degraded**: completed by the fallback path (plain cleaning and fixed-size chunks, or chunks
+ *   without vectors); counts as completed and is kept for backfill.
+ */
+
+export type DocumentFormat = "text" | "markdown" | "html" | "json";
+
+export const DOCUMENT_FORMATS: readonly DocumentFormat[] = ["text", "markdown", "html", "json"];
+
+export type DocumentState = "pending" | "processing" | "done" | "degraded" | "failed";
+
+export const DOCUMENT_STATES: readonly DocumentState[] = ["pending", "processing", "done", "degraded", "failed"];
+
+/** A stage of the pipeline, in order. Failures and timings are recorded per stage. */
+export type StageName = "load" | "parse" | "clean" | "chunk" | "embed" | "write";
+
+export const STAGES: readonly StageName[] = ["load", "parse", "clean", "chunk", "embed", "write"];
+
+export type JsonObject = { [key: string]: unknown };
+
+/** A document as planned: validated, normalized and keyed. */
+export interface PlannedDocument {
+  /** Position in the input (0-based), used for ordering and the plan checkpoint. */
+  seq: number;
+  source: string;
+  /** The id after normalization (NFC, surrounding whitespace removed). */
+  docId: string;
+  format: DocumentFormat;
+  metadata: JsonObject;
+  /** Normalized content, or null when it could not be loaded (see `loadError`). */
+  content: string | null;
+  /** Why the content could not be loaded; the document fails when processed. */
+  loadError: ErrorInfo | null;
+  contentHash: string;
+  idempotencyKey: string;
+}
+
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+/** Counts by state plus the skip counters of the contract. */
+export interface StateCounts {
+  total: number;
+  done: number;
+  degraded: number;
+  failed: number;
+  pending: number;
+  processing: number;
+  duplicates_skipped: number;
+  unchanged_skipped: number;
+}
+
+/** One output chunk of a document. */
+export interface Chunk {
+  index: number;
+  text: string;
+  /** Null when the document was completed without vectors (degraded). */
+  embedding: Float32Array | null;
+}

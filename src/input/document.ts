@@ -1,0 +1,123 @@
+import path from "node:path";
+import type { ErrorDetail } from "../core/errors.js";
+import { canonicalJson, normalizeContent, normalizeId } from "../core/keys.js";
+import { DOCUMENT_FORMATS, type DocumentFormat, type JsonObject } from "../core/types.js";
+
+/** A document record as it passed validation: normalized, but its `path` not yet loaded. */
+export interface ValidDocument {
+  source: string;
+  docId: string;
+  format: DocumentFormat;
+  metadata: JsonObject;
+  /** Normalized inline content, or null for a `path` document. */
+  content: string | null;
+  /** The `path` relative to the input's folder, normalized to forward slashes. */
+  path: string | null;
+}
+
+export function formatFromPath(file: string): DocumentFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === ".md" || ext === ".markdown") return "markdown";
+  if (ext === ".html" || ext === ".htm" || ext === ".xhtml") return "html";
+  if (ext === ".json") return "json";
+  return "text";
+}
+
+/**
+ * Checks one record against the contract's Document rules. `where` prefixes every detail path
+ * (`documents[3]`, `line 7`). Path containment against the file system is checked by the caller.
+ */
+export function checkDocument(
+  raw: unknown,
+  where: string,
+  extra: Partial<ErrorDetail> = {},
+): { doc: ValidDocument | null; problems: ErrorDetail[] } {
+  const problems: ErrorDetail[] = [];
+  const problem = (field: string, text: string) =>
+    problems.push({ path: field ? `${where}.${field}` : where, problem: text, ...extra });
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    problem("", `must be an object (a Document), got ${describe(raw)}`);
+    return { doc: null, problems };
+  }
+  const record = raw as JsonObject;
+  let docId = "";
+  if (record.id === undefined || record.id === null) problem("id", "required");
+  else if (typeof record.id !== "string") problem("id", `must be a string, got ${describe(record.id)}`);
+  else {
+    docId = normalizeId(record.id);
+    if (docId === "") problem("id", "must not be empty or whitespace");
+  }
+  let source = "inline";
+  if (record.source !== undefined) {
+    if (typeof record.source !== "string") problem("source", `must be a string, got ${describe(record.source)}`);
+    else if (normalizeId(record.source) === "") problem("source", "must not be empty when given");
+    else source = normalizeId(record.source);
+  }
+  const hasContent = record.content !== undefined && record.content !== null;
+  const hasPath = record.path !== undefined && record.path !== null;
+  let content: string | null = null;
+  let relPath: string | null = null;
+  if (hasContent === hasPath) {
+    problem(hasContent ? "path" : "content", "exactly one of `content` or `path` is required");
+  } else if (hasContent) {
+    if (typeof record.content !== "string") problem("content", `must be a string, got ${describe(record.content)}`);
+    else content = normalizeContent(record.content);
+  } else if (typeof record.path !== "string" || record.path.trim() === "") {
+    problem("path", `must be a non-empty string, got ${describe(record.path)}`);
+  } else {
+    const checked = checkRelativePath(record.path);
+    if (checked.path === undefined) problem("path", checked.problem);
+    else relPath = checked.path;
+  }
+  let format: DocumentFormat = relPath ? formatFromPath(relPath) : "text";
+  if (record.format !== undefined && record.format !== null) {
+    if (typeof record.format !== "string" || !DOCUMENT_FORMATS.includes(record.format as DocumentFormat)) {
+      problem("format", `must be one of ${DOCUMENT_FORMATS.join(", ")}, got ${describe(record.format)}`);
+    } else {
+      format = record.format as DocumentFormat;
+    }
+  }
+  let metadata: JsonObject = {};
+  if (record.metadata !== undefined && record.metadata !== null) {
+    if (typeof record.metadata !== "object" || Array.isArray(record.metadata)) {
+      problem("metadata", `must be an object, got ${describe(record.metadata)}`);
+    } else {
+      metadata = record.metadata as JsonObject;
+    }
+  }
+  if (problems.length > 0) return { doc: null, problems };
+  return { doc: { source, docId, format, metadata, content, path: relPath }, problems };
+}
+
+/** Rejects paths that could leave the input's folder by their spelling alone. */
+export function checkRelativePath(raw: string): { path: string; problem?: undefined } | { path?: undefined; problem: string } {
+  if (raw.includes("\0")) return { problem: "must not contain NUL characters" };
+  const slashed = raw.replace(/\\/g, "/");
+  if (path.posix.isAbsolute(slashed) || /^[A-Za-z]:/.test(slashed)) {
+    return { problem: `must be relative to the input's folder, got an absolute path \`${raw}\`` };
+  }
+  const normalized = path.posix.normalize(slashed);
+  if (normalized === ".." || normalized.startsWith("../")) {
+    return { problem: `must stay inside the input's folder, \`${raw}\` escapes it` };
+  }
+  if (normalized === "." || normalized === "") return { problem: "must name a file" };
+  return { path: normalized };
+}
+
+/** What makes two records with one identity the same document, for duplicate detection. */
+export function sameness(doc: ValidDocument): string {
+  const body = doc.content !== null ? `content:${doc.content}` : `path:${doc.path}`;
+  return `${doc.format}\u0000${canonicalJson(doc.metadata)}\u0000${body}`;
+}
+
+export function identity(doc: { source: string; docId: string }): string {
+  return `${doc.source}\u0000${doc.docId}`;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return value.length > 40 ? `"${value.slice(0, 40)}…"` : JSON.stringify(value);
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,230 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { DocbatchError, type ErrorDetail } from "../core/errors.js";
+import { shortDigest } from "../core/keys.js";
+import { describe } from "./document.js";
+import { readLines } from "./lines.js";
+import { escapesRoot, containment, type Containment } from "./load.js";
+
+/** One record of an input, in input order, with where it is (for error details) and its offset. */
+export interface InputRecord {
+  raw: unknown;
+  /** Detail path prefix: `documents[3]`, `line 7`, or a file's relative path. */
+  where: string;
+  extra: Partial<ErrorDetail>;
+  /** Set when the record is not even JSON (a JSON Lines line). */
+  parseError?: string;
+  /** Offset just after this record: the plan checkpoint once it is written. */
+  next: number;
+}
+
+export interface InputSource {
+  kind: "json" | "jsonl" | "directory";
+  /** The input, resolved. */
+  location: string;
+  /** `path` documents resolve inside this folder only. */
+  root: Containment;
+  /** The input's own `batch_id`, if it has one. */
+  batchId: string | null;
+  /** Changes whenever the input may have changed (size, modification time, listing). */
+  fingerprint(): Promise<string>;
+  /** Records from an offset (0 = the start) as returned in `next`. */
+  records(from: number): AsyncIterable<InputRecord>;
+}
+
+export interface OpenInputOptions {
+  /** Absolute paths never read as documents of a directory (the store's own files). */
+  exclude?: string[];
+}
+
+export async function openInput(input: string, options: OpenInputOptions = {}): Promise<InputSource> {
+  const location = path.resolve(input);
+  let stat: fs.Stats;
+  try {
+    stat = await fs.promises.stat(location);
+  } catch {
+    throw new DocbatchError("INPUT_NOT_FOUND", `The input ${input} does not exist.`, {
+      details: [{ path: input, problem: "not found" }],
+    });
+  }
+  if (stat.isDirectory()) return openDirectory(location, options.exclude ?? []);
+  const ext = path.extname(location).toLowerCase();
+  if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location);
+  if (ext === ".json") return openJson(location);
+  throw new DocbatchError("INVALID_INPUT", `Cannot read ${input}: unsupported input type \`${ext || "(none)"}\`.`, {
+    details: [{ path: input, problem: "expected a .json, .jsonl or .ndjson file, or a directory" }],
+    hints: ["Give a .json file ({\"documents\": [...]} or an array), a .jsonl/.ndjson file, or a directory."],
+  });
+}
+
+export function defaultBatchId(source: InputSource): string {
+  if (source.batchId) return source.batchId;
+  const base = path.basename(source.location).replace(/\.(jsonl|ndjson|json)$/i, "") || "batch";
+  return `${base.replace(/[^\w.-]+/g, "_")}-${shortDigest(source.location, 8)}`;
+}
+
+async function statFingerprint(kind: string, file: string): Promise<string> {
+  const stat = await fs.promises.stat(file);
+  return `${kind}|${file}|${stat.size}|${stat.mtimeMs}`;
+}
+
+async function openJson(location: string): Promise<InputSource> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(location, "utf8");
+  } catch (err) {
+    throw new DocbatchError("INPUT_NOT_FOUND", `Cannot read ${location}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    const where = jsonErrorPosition((err as Error).message, text);
+    throw new DocbatchError("INVALID_JSON", `${path.basename(location)} is not valid JSON${where.text}.`, {
+      details: [{ path: "$", problem: (err as Error).message, ...where.detail }],
+    });
+  }
+  let documents: unknown[];
+  let prefix: string;
+  let batchId: string | null = null;
+  if (Array.isArray(parsed)) {
+    documents = parsed;
+    prefix = "";
+  } else if (parsed !== null && typeof parsed === "object") {
+    const top = parsed as { batch_id?: unknown; documents?: unknown };
+    const problems: ErrorDetail[] = [];
+    if (!Array.isArray(top.documents)) {
+      problems.push({ path: "documents", problem: `required, must be an array, got ${describe(top.documents)}` });
+    }
+    if (top.batch_id !== undefined && (typeof top.batch_id !== "string" || top.batch_id.trim() === "")) {
+      problems.push({ path: "batch_id", problem: `must be a non-empty string, got ${describe(top.batch_id)}` });
+    }
+    if (problems.length > 0) {
+      throw new DocbatchError("INVALID_INPUT", `${problems[0]!.path} ${problems[0]!.problem}`, { details: problems });
+    }
+    documents = top.documents as unknown[];
+    prefix = "documents";
+    batchId = typeof top.batch_id === "string" ? top.batch_id.trim() : null;
+  } else {
+    throw new DocbatchError("INVALID_INPUT", "The input must be an object with `documents`, or an array.", {
+      details: [{ path: "$", problem: `must be an object or an array, got ${describe(parsed)}` }],
+    });
+  }
+  return {
+    kind: "json",
+    location,
+    root: containment(path.dirname(location)),
+    batchId,
+    fingerprint: () => statFingerprint("json", location),
+    async *records(from: number) {
+      for (let i = from; i < documents.length; i++) {
+        yield { raw: documents[i], where: `${prefix}[${i}]`, extra: {}, next: i + 1 };
+      }
+    },
+  };
+}
+
+async function openJsonLines(location: string): Promise<InputSource> {
+  return {
+    kind: "jsonl",
+    location,
+    root: containment(path.dirname(location)),
+    batchId: null,
+    fingerprint: () => statFingerprint("jsonl", location),
+    async *records(from: number) {
+      for await (const line of readLines(location, from)) {
+        if (line.text.trim() === "") continue;
+        const where = `line ${line.number}`;
+        try {
+          yield { raw: JSON.parse(line.text), where, extra: { line: line.number }, next: line.next };
+        } catch (err) {
+          yield { raw: null, where, extra: { line: line.number }, parseError: (err as Error).message, next: line.next };
+        }
+      }
+    },
+  };
+}
+
+async function openDirectory(location: string, exclude: string[]): Promise<InputSource> {
+  const root = containment(location);
+  const excluded = new Set(exclude.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]));
+  const files = await listFiles(location, excluded);
+  return {
+    kind: "directory",
+    location,
+    root,
+    batchId: null,
+    async fingerprint() {
+      const hash = createHash("sha256").update(`directory|${location}`);
+      for (const file of files) hash.update(`\n${file.rel}|${file.size}|${file.mtimeMs}`);
+      return hash.digest("hex");
+    },
+    async *records(from: number) {
+      for (let i = from; i < files.length; i++) {
+        const file = files[i]!;
+        const escape = file.symlink ? escapesRoot(root, file.rel) : null;
+        if (escape) {
+          yield { raw: null, where: file.rel, extra: {}, parseError: escape, next: i + 1 };
+        } else {
+          yield { raw: { id: file.rel, source: "fs", path: file.rel }, where: file.rel, extra: {}, next: i + 1 };
+        }
+      }
+    },
+  };
+}
+
+interface ListedFile {
+  rel: string;
+  size: number;
+  mtimeMs: number;
+  symlink: boolean;
+}
+
+/**
+ * Every regular file below the folder, sorted by relative path so the order (and the plan
+ * offset) is stable. Symlinks to files are kept and checked for escapes; symlinks to folders are
+ * not followed (no cycles). The store's own files and `.docbatch` folders are skipped.
+ */
+async function listFiles(root: string, excluded: Set<string>): Promise<ListedFile[]> {
+  const out: ListedFile[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    const entries = await fs.promises.readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (excluded.has(full)) continue;
+      if (entry.isDirectory()) {
+        if (entry.name !== ".docbatch") await walk(full);
+        continue;
+      }
+      const symlink = entry.isSymbolicLink();
+      if (!entry.isFile() && !symlink) continue;
+      let stat: fs.Stats;
+      try {
+        stat = await fs.promises.stat(full);
+      } catch {
+        continue; // A dangling symlink is not a file.
+      }
+      if (!stat.isFile()) continue;
+      out.push({ rel: path.relative(root, full).split(path.sep).join("/"), size: stat.size, mtimeMs: stat.mtimeMs, symlink });
+    }
+  };
+  await walk(root);
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
+/** Line and column of a JSON.parse error, from the positions V8 puts in its messages. */
+function jsonErrorPosition(message: string, text: string): { text: string; detail: Partial<ErrorDetail> } {
+  const lineCol = /line (\d+) column (\d+)/.exec(message);
+  if (lineCol) {
+    return { text: ` at line ${lineCol[1]}, column ${lineCol[2]}`, detail: { line: Number(lineCol[1]), column: Number(lineCol[2]) } };
+  }
+  const position = /position (\d+)/.exec(message);
+  if (!position) return { text: "", detail: {} };
+  const offset = Number(position[1]);
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  const column = offset - before.lastIndexOf("\n");
+  return { text: ` at line ${line}, column ${column}`, detail: { line, column } };
+}

@@ -1,0 +1,88 @@
+import { DocbatchError, type ErrorDetail } from "../core/errors.js";
+import { hash64, IdentityMap } from "../core/identity-map.js";
+import { checkDocument, identity, sameness } from "./document.js";
+import { escapesRoot } from "./load.js";
+import type { InputSource } from "./sources.js";
+
+export interface ValidationSummary {
+  /** Records read, duplicates included. */
+  records: number;
+  /** Distinct identities. */
+  distinct: number;
+  /** True when some document is given by `path` (its file may change without the input changing). */
+  hasPaths: boolean;
+}
+
+/** Details kept in the error body; the message says how many there were in all. */
+const MAX_DETAILS = 1_000;
+
+/**
+ * Reads the whole input once, writing nothing, and throws one error that lists every problem:
+ * the contract rejects an invalid input as a whole, before any processing. Duplicates are found
+ * with 64-bit hashes of identity and content, so memory stays small for millions of documents.
+ */
+export async function validateInput(source: InputSource): Promise<ValidationSummary> {
+  const details: ErrorDetail[] = [];
+  let problemCount = 0;
+  let syntaxOnly = true;
+  let duplicatesOnly = true;
+  const report = (detail: ErrorDetail, kind: "syntax" | "duplicate" | "rule") => {
+    problemCount += 1;
+    if (kind !== "syntax") syntaxOnly = false;
+    if (kind !== "duplicate") duplicatesOnly = false;
+    if (details.length < MAX_DETAILS) details.push(detail);
+  };
+  const seen = new IdentityMap();
+  const firstWhere = new Map<number, string>();
+  let records = 0;
+  let hasPaths = false;
+  for await (const record of source.records(0)) {
+    const position = records;
+    records += 1;
+    if (record.parseError !== undefined) {
+      const kind = source.kind === "directory" ? "rule" : "syntax";
+      const problem = source.kind === "directory" ? record.parseError : `not valid JSON: ${record.parseError}`;
+      report({ path: record.where, problem, ...record.extra }, kind);
+      continue;
+    }
+    const { doc, problems } = checkDocument(record.raw, record.where, record.extra);
+    for (const p of problems) report(p, "rule");
+    if (!doc) continue;
+    if (doc.path !== null) {
+      hasPaths = true;
+      const escape = escapesRoot(source.root, doc.path);
+      if (escape) {
+        report({ path: `${record.where}.path`, problem: escape, ...record.extra }, "rule");
+        continue;
+      }
+    }
+    const fingerprint = hash64(sameness(doc));
+    const previous = seen.putIfAbsent(hash64(identity(doc)), fingerprint, position);
+    if (previous === null) {
+      // Kept only for the message of a conflict; positions of clean inputs are never looked up.
+      if (firstWhere.size < 100_000) firstWhere.set(position, record.where);
+      continue;
+    }
+    if (previous.value.hi !== fingerprint.hi || previous.value.lo !== fingerprint.lo) {
+      const first = firstWhere.get(previous.position) ?? `record ${previous.position + 1}`;
+      report(
+        {
+          path: `${record.where}.id`,
+          problem: `duplicate id \`${doc.docId}\` (source \`${doc.source}\`) with different content; first at ${first}`,
+          ...record.extra,
+        },
+        "duplicate",
+      );
+    }
+  }
+  if (problemCount > 0) {
+    const first = details[0]!;
+    const code = syntaxOnly ? "INVALID_JSON" : duplicatesOnly ? "DUPLICATE_ID" : "INVALID_INPUT";
+    const more = problemCount > 1 ? ` (and ${problemCount - 1} more problem${problemCount > 2 ? "s" : ""})` : "";
+    const shown = problemCount > details.length ? `; the first ${details.length} are listed` : "";
+    throw new DocbatchError(code, `${first.path}: ${first.problem}${more}${shown}. Nothing was written.`, {
+      details,
+    });
+  }
+  return { records, distinct: seen.size, hasPaths };
+}

@@ -1,0 +1,146 @@
+import http from "node:http";
+import https from "node:https";
+import { DocbatchError } from "../../core/errors.js";
+import type { Embedder } from "./embedder.js";
+
+export interface HttpEmbedderOptions {
+  /** The endpoint, e.g. `https://api.openai.com/v1/embeddings`. */
+  url: string;
+  /** Sent as `model`. @default "text-embedding-3-small" */
+  model: string;
+  /** Per-request time limit in ms. @default 30_000 */
+  timeoutMs: number;
+  /** Sent as a bearer token; read from DOCBATCH_EMBED_API_KEY, never logged. */
+  apiKey?: string;
+  /** Sockets kept open to the endpoint. @default 16 */
+  maxSockets?: number;
+}
+
+/**
+ * A client of OpenAI-compatible embeddings endpoints: `POST {"model","input":[...]}` answered by
+ * `{"data":[{"index","embedding"}]}`.
+ *
+ * Failures are classified here and nowhere else: a timeout, a refused or dropped connection, 408,
+ * 429 and 5xx are retryable (EMBED_TIMEOUT / EMBED_RATE_LIMITED / EMBED_UNAVAILABLE, with the
+ * server's Retry-After carried along); any other 4xx is permanent (EMBED_REJECTED); a 200 whose body
+ * does not hold exactly one vector of the expected dimension per input is EMBED_BAD_RESPONSE.
+ */
+export class HttpEmbedder implements Embedder {
+  readonly id: string;
+  private readonly target: URL;
+  private readonly agent: http.Agent;
+  private dimension: number | null = null;
+
+  constructor(private readonly options: HttpEmbedderOptions) {
+    this.target = new URL(options.url);
+    if (this.target.protocol !== "http:" && this.target.protocol !== "https:") {
+      throw new DocbatchError("USAGE", `--embed-url must be an http(s) URL, got \`${options.url}\``);
+    }
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
+    this.agent = this.target.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.id = `openai-compatible:${options.model}`;
+  }
+
+  async embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
+    if (texts.length === 0) return [];
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    const combined = AbortSignal.any([signal, timeout]);
+    let response: { status: number; headers: http.IncomingHttpHeaders; body: string };
+    try {
+      response = await this.post(JSON.stringify({ model: this.options.model, input: texts }), combined);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (timeout.aborted) {
+        throw new DocbatchError("EMBED_TIMEOUT", `no answer from the embeddings service within ${this.options.timeoutMs} ms`);
+      }
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      throw new DocbatchError(
+        "EMBED_UNAVAILABLE",
+        `cannot reach the embeddings service at ${this.target.host}: ${code || (err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (response.status !== 200) throw this.statusError(response.status, response.headers, response.body);
+    return this.parse(response.body, texts.length);
+  }
+
+  private statusError(status: number, headers: http.IncomingHttpHeaders, body: string): DocbatchError {
+    const retryAfterMs = parseRetryAfter(headers["retry-after"]);
+    const excerpt = body.slice(0, 200).replace(/\s+/g, " ");
+    const message = `the embeddings service answered ${status}${excerpt ? `: ${excerpt}` : ""}`;
+    if (status === 429) return new DocbatchError("EMBED_RATE_LIMITED", message, { retryAfterMs });
+    if (status === 408) return new DocbatchError("EMBED_TIMEOUT", message, { retryAfterMs });
+    if (status >= 500) return new DocbatchError("EMBED_UNAVAILABLE", message, { retryAfterMs });
+    return new DocbatchError("EMBED_REJECTED", message);
+  }
+
+  private parse(body: string, count: number): Float32Array[] {
+    const bad = (why: string) => new DocbatchError("EMBED_BAD_RESPONSE", `invalid embeddings response: ${why}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw bad("the body is not JSON");
+    }
+    const data = (parsed as { data?: unknown })?.data;
+    if (!Array.isArray(data)) throw bad("`data` is not an array");
+    if (data.length !== count) throw bad(`${data.length} vectors for ${count} inputs`);
+    const vectors: (Float32Array | undefined)[] = new Array(count);
+    for (const [position, item] of data.entries()) {
+      const index = (item as { index?: unknown })?.index ?? position;
+      const embedding = (item as { embedding?: unknown })?.embedding;
+      if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= count) {
+        throw bad(`index ${String(index)} out of range`);
+      }
+      if (vectors[index as number] !== undefined) throw bad(`index ${String(index)} repeated`);
+      if (!Array.isArray(embedding) || embedding.length === 0 || !embedding.every((v) => typeof v === "number")) {
+        throw bad(`embedding ${String(index)} is not an array of numbers`);
+      }
+      this.dimension ??= embedding.length;
+      if (embedding.length !== this.dimension) {
+        throw bad(`embedding ${String(index)} has dimension ${embedding.length}, expected ${this.dimension}`);
+      }
+      vectors[index as number] = Float32Array.from(embedding as number[]);
+    }
+    return vectors as Float32Array[];
+  }
+
+  private post(
+    payload: string,
+    signal: AbortSignal,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+    const headers: http.OutgoingHttpHeaders = {
+      "content-type": "application/json",
+      accept: "application/json",
+      "content-length": Buffer.byteLength(payload),
+    };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const transport = this.target.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(this.target, { method: "POST", headers, agent: this.agent, signal }, (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (part: Buffer) => parts.push(part));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString("utf8") }),
+        );
+        res.on("error", reject);
+        res.on("aborted", () => reject(new Error("response aborted")));
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+}
+
+/** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (!text) return undefined;
+  if (/^\d+(\.\d+)?$/.test(text.trim())) return Math.round(Number(text) * 1000);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

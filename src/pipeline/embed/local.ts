@@ -1,0 +1,67 @@
+import type { Embedder } from "./embedder.js";
+
+/**
+ * The built-in embedder: a deterministic feature-hashing model (words, and CJK characters as
+ * unigrams and bigrams, hashed into `dimensions` signed buckets, L2-normalized). It needs no
+ * network and no model files, so the default mode works offline; texts that share words get
+ * similar vectors, which is enough for trying docbatch end to end. Use `--embed-url` for a real
+ * model.
+ */
+export class LocalEmbedder implements Embedder {
+  readonly id: string;
+
+  constructor(private readonly dimensions = 256) {
+    if (!Number.isInteger(dimensions) || dimensions < 8) {
+      throw new RangeError(`Expected \`dimensions\` to be an integer from 8 and up, got \`${dimensions}\``);
+    }
+    this.id = `local-hash-v1:${dimensions}`;
+  }
+
+  async embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
+    signal.throwIfAborted();
+    return texts.map((text) => embedText(text, this.dimensions));
+  }
+
+  async close(): Promise<void> {}
+}
+
+const TOKEN = /[\p{L}\p{N}]+/gu;
+const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/;
+
+export function embedText(text: string, dimensions: number): Float32Array {
+  const vector = new Float32Array(dimensions);
+  for (const match of text.toLowerCase().matchAll(TOKEN)) {
+    const token = match[0];
+    if (CJK.test(token)) {
+      const chars = Array.from(token);
+      for (let i = 0; i < chars.length; i++) {
+        add(vector, chars[i]!);
+        if (i + 1 < chars.length) add(vector, chars[i]! + chars[i + 1]!);
+      }
+    } else {
+      add(vector, token);
+    }
+  }
+  let norm = 0;
+  for (let i = 0; i < dimensions; i++) norm += vector[i]! * vector[i]!;
+  if (norm > 0) {
+    const scale = 1 / Math.sqrt(norm);
+    for (let i = 0; i < dimensions; i++) vector[i]! *= scale;
+  }
+  return vector;
+}
+
+function add(vector: Float32Array, token: string): void {
+  const h = fnv1a(token);
+  const index = h % vector.length;
+  vector[index]! += h & 0x80000000 ? -1 : 1;
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,290 @@
+import { DocbatchError } from "../core/errors.js";
+import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
+import { Interrupted } from "./process-document.js";
+
+export interface EngineOptions {
+  /** Documents processed at once. @default 8 */
+  concurrency: number;
+  /**
+   * Documents claimed ahead of free slots, so that claims and commits of many documents share one
+   * transaction. They count as claimed (processing) in the store. @default max(concurrency, 32)
+   */
+  prefetch: number;
+  /** How long a claim is held without a heartbeat, in ms. @default 30_000 */
+  leaseMs: number;
+  /** How often leases are renewed, in ms. @default leaseMs / 3 */
+  heartbeatMs: number;
+  /** Longest wait of a finished document for its group commit, in ms. @default 4 */
+  groupDelayMs: number;
+  /** Outcomes that force a commit at once. @default 256 */
+  groupMax: number;
+  /** Idle wait before asking the store for work again, in ms (jittered). @default 250 */
+  pollMs: number;
+  /** Per-document time limit, in ms; 0 for none. @default 0 */
+  docTimeoutMs: number;
+  /** End the run when more than this share of settled documents failed. */
+  maxFailRate?: number;
+}
+
+export interface EngineStats {
+  claimed: number;
+  completed: number;
+  degraded: number;
+  failed: number;
+  retriesScheduled: number;
+  waiting: number;
+  fenced: number;
+  inFlight: number;
+  firstClaimAt: number | null;
+}
+
+export interface EngineHooks {
+  onSettled?(outcome: Outcome, accepted: boolean): void;
+  onClaimed?(docs: ClaimedDocument[]): void;
+}
+
+export type StopReason = "finished" | "interrupted" | "fail-budget";
+
+type Processor = (doc: ClaimedDocument, signal: AbortSignal) => Promise<Outcome>;
+
+interface Running {
+  doc: ClaimedDocument;
+  controller: AbortController;
+}
+
+/**
+ * Pumps documents from a store through the pipeline. Up to `concurrency` documents run at once;
+ * each finished document waits a few ms so that its commit, the commits of its neighbours and the
+ * claim of the next documents happen in one store transaction. Documents waiting out a backoff are
+ * back in the store, not in a slot, so healthy documents keep flowing past sick ones.
+ */
+export class Engine {
+  private readonly queue: ClaimedDocument[] = [];
+  private readonly running = new Map<number, Running>();
+  private outbox: { outcome: Outcome; readyAt: number }[] = [];
+  private progress: StagedProgress[] = [];
+  private claimAgainAt = 0;
+  private stopping: StopReason | null = null;
+  private wakeUp: (() => void) | null = null;
+  private readonly stats: EngineStats = {
+    claimed: 0,
+    completed: 0,
+    degraded: 0,
+    failed: 0,
+    retriesScheduled: 0,
+    waiting: 0,
+    fenced: 0,
+    inFlight: 0,
+    firstClaimAt: null,
+  };
+  private waitingRows = new Set<number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly handle: RunHandle,
+    private readonly processor: Processor,
+    private readonly options: EngineOptions,
+    private readonly hooks: EngineHooks = {},
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  get snapshot(): EngineStats {
+    return { ...this.stats, waiting: this.waitingRows.size, inFlight: this.running.size };
+  }
+
+  /** Queues progress of a running document for the next commit. */
+  saveProgress(progress: StagedProgress): void {
+    this.progress.push(progress);
+  }
+
+  /** Stops claiming; running documents get `graceMs` to finish, then are handed back. */
+  stop(reason: StopReason, graceMs: number): void {
+    if (this.stopping) return;
+    this.stopping = reason;
+    this.wake();
+    const timer = setTimeout(() => {
+      for (const r of this.running.values()) r.controller.abort(new Interrupted("shutdown"));
+    }, graceMs);
+    timer.unref();
+  }
+
+  async run(): Promise<StopReason> {
+    const heartbeat = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    heartbeat.unref();
+    try {
+      for (;;) {
+        this.startQueued();
+        if (this.stopping) this.releaseQueued();
+        const want = this.claimWanted();
+        if (this.shouldFlush(want)) {
+          await this.flush(want);
+          continue;
+        }
+        if (this.idle()) {
+          if (this.stopping) return this.stopping;
+          const next = await this.store.nextClaimableAt(this.handle);
+          if (next === null) return "finished";
+          await this.sleep(Math.min(Math.max(0, next - this.clock()), this.jittered(this.options.pollMs)));
+          this.claimAgainAt = 0;
+          continue;
+        }
+        await this.sleep(this.outbox.length > 0 || this.progress.length > 0 ? this.options.groupDelayMs : this.options.pollMs);
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private idle(): boolean {
+    return this.running.size === 0 && this.queue.length === 0 && this.outbox.length === 0 && this.progress.length === 0;
+  }
+
+  private claimWanted(): number {
+    if (this.stopping || this.clock() < this.claimAgainAt) return 0;
+    const target = this.options.concurrency + this.options.prefetch;
+    return Math.max(0, target - this.running.size - this.queue.length);
+  }
+
+  private shouldFlush(want: number): boolean {
+    const pending = this.outbox.length + this.progress.length;
+    if (pending >= this.options.groupMax) return true;
+    // Out of work to start: claim now (with whatever is finished).
+    if (want > 0 && this.queue.length === 0 && this.running.size < this.options.concurrency) return true;
+    if (pending === 0) return false;
+    if (this.running.size === 0) return true;
+    const oldest = this.outbox[0]?.readyAt ?? this.clock();
+    return this.clock() - oldest >= this.options.groupDelayMs || this.progress.length > 0 && this.outbox.length === 0 && want > 0;
+  }
+
+  private startQueued(): void {
+    while (!this.stopping && this.running.size < this.options.concurrency && this.queue.length > 0) {
+      const doc = this.queue.shift()!;
+      const controller = new AbortController();
+      this.running.set(doc.row, { doc, controller });
+      const timer =
+        this.options.docTimeoutMs > 0
+          ? setTimeout(
+              () =>
+                controller.abort(
+                  new DocbatchError("DOC_TIMEOUT", `processing took longer than ${this.options.docTimeoutMs} ms`),
+                ),
+              this.options.docTimeoutMs,
+            )
+          : null;
+      this.processor(doc, controller.signal)
+        .catch((err: unknown): Outcome => {
+          const message = err instanceof Error ? err.message : String(err);
+          return {
+            kind: "retry",
+            doc,
+            error: { code: "INTERNAL", message },
+            stage: doc.failedStage ?? "parse",
+            stageAttempts: doc.stageAttempts + 1,
+            notBefore: this.clock() + 1_000,
+          };
+        })
+        .then((outcome) => {
+          if (timer) clearTimeout(timer);
+          this.running.delete(doc.row);
+          this.outbox.push({ outcome, readyAt: this.clock() });
+          this.wake();
+        });
+    }
+  }
+
+  /** Documents claimed but not started go back to pending untouched when the run stops. */
+  private releaseQueued(): void {
+    for (const doc of this.queue.splice(0)) {
+      const stage = doc.failedStage ?? "parse";
+      this.outbox.push({
+        outcome: { kind: "retry", doc, error: null, stage, stageAttempts: doc.stageAttempts, notBefore: 0 },
+        readyAt: this.clock(),
+      });
+    }
+  }
+
+  private async flush(want: number): Promise<void> {
+    const batch = this.outbox;
+    this.outbox = [];
+    const progress = this.progress;
+    this.progress = [];
+    const now = this.clock();
+    const outcomes = batch.map(({ outcome, readyAt }) => {
+      if (outcome.kind === "completed") outcome.timings.write = now - readyAt;
+      return outcome;
+    });
+    const result = await this.store.commit({
+      run: this.handle,
+      outcomes,
+      progress,
+      claim: want,
+      leaseMs: this.options.leaseMs,
+      now,
+    });
+    outcomes.forEach((outcome, i) => this.settled(outcome, result.accepted[i] ?? false));
+    if (result.claimed.length > 0) {
+      this.stats.firstClaimAt ??= now;
+      this.stats.claimed += result.claimed.length;
+      for (const doc of result.claimed) this.waitingRows.delete(doc.row);
+      this.queue.push(...result.claimed);
+      this.hooks.onClaimed?.(result.claimed);
+    }
+    if (result.claimed.length < want) this.claimAgainAt = now + this.jittered(this.options.pollMs);
+    this.checkFailBudget();
+  }
+
+  private settled(outcome: Outcome, accepted: boolean): void {
+    if (!accepted) this.stats.fenced += 1;
+    else if (outcome.kind === "completed") {
+      if (outcome.degraded) this.stats.degraded += 1;
+      else this.stats.completed += 1;
+    } else if (outcome.kind === "failed") this.stats.failed += 1;
+    else if (outcome.error || outcome.breakerWaitSince) {
+      this.stats.retriesScheduled += outcome.error ? 1 : 0;
+      this.waitingRows.add(outcome.doc.row);
+      this.claimAgainAt = Math.min(this.claimAgainAt, outcome.notBefore);
+    }
+    this.hooks.onSettled?.(outcome, accepted);
+  }
+
+  private checkFailBudget(): void {
+    const rate = this.options.maxFailRate;
+    if (rate === undefined) return;
+    const settled = this.stats.completed + this.stats.degraded + this.stats.failed;
+    if (settled >= 20 && this.stats.failed / settled > rate) this.stop("fail-budget", 0);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const held = [...this.queue, ...[...this.running.values()].map((r) => r.doc)];
+    if (held.length === 0) return;
+    try {
+      const lost = await this.store.renewLeases(this.handle, held, this.options.leaseMs, this.clock());
+      for (const row of lost) this.running.get(row)?.controller.abort(new Interrupted("lease lost"));
+    } catch {
+      // A missed heartbeat is retried at the next tick; the lease covers several ticks.
+    }
+  }
+
+  private jittered(ms: number): number {
+    return Math.round(ms * (0.75 + Math.random() * 0.5));
+  }
+
+  private wake(): void {
+    const resolve = this.wakeUp;
+    this.wakeUp = null;
+    resolve?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = null;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,260 @@
+import type { RandomSource } from "../core/backoff.js";
+import type { CircuitBreaker } from "../core/breaker.js";
+import { DocbatchError, toDocbatchError } from "../core/errors.js";
+import { decide, type RetryPolicy } from "../core/retry-policy.js";
+import type { Chunk, ErrorInfo, StageName } from "../core/types.js";
+import type { Embedder } from "../pipeline/embed/embedder.js";
+import { prepareChunks, prepareFallback } from "../pipeline/prepare.js";
+import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
+import type { FaultInjector } from "./faults.js";
+import type { PipelineSettings } from "./settings.js";
+
+export interface DocumentContext {
+  settings: PipelineSettings;
+  embedder: Embedder;
+  /** Chunk texts sent per embedding request. */
+  embedBatchSize: number;
+  /** Time limit of one embedding request (also the length of an injected hang). */
+  embedTimeoutMs: number;
+  breaker: CircuitBreaker;
+  /** How long a document may wait for an open breaker before it completes without vectors. */
+  breakerMaxWaitMs: number;
+  policy: RetryPolicy;
+  faults: FaultInjector;
+  random: RandomSource;
+  clock: () => number;
+  loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null>;
+  /** Queues progress of a large document; it is committed with the next group. */
+  saveProgress(progress: StagedProgress): void;
+  /** Dies abruptly: the `crash` fault. */
+  crash(): void;
+}
+
+/** Why a document's processing was interrupted without a failure of its own. */
+export class Interrupted extends Error {}
+
+/**
+ * One execution of one document: load → parse → clean → chunk → embed, in order, and what became of
+ * it. Failures are turned into retries, the fallback path or a final failure by `decide`; an
+ * execution interrupted by shutdown hands the document back without counting an attempt.
+ */
+export async function processDocument(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  signal: AbortSignal,
+): Promise<Outcome> {
+  const startedAt = ctx.clock();
+  const at: { stage: StageName } = { stage: "parse" };
+  try {
+    return await execute(doc, ctx, signal, startedAt, at);
+  } catch (err) {
+    if (err instanceof Interrupted) {
+      const stage = doc.failedStage ?? at.stage;
+      return { kind: "retry", doc, error: null, stage, stageAttempts: doc.stageAttempts, notBefore: 0 };
+    }
+    // A document timeout, or a failure no stage anticipated.
+    const error = toDocbatchError(err);
+    const attempts = stageAttempts(doc, at.stage);
+    const decision = decide(error.code, attempts, ctx.policy, ctx.random, error.retryAfterMs);
+    if (decision.action === "retry") return retry(doc, at.stage, error, attempts, ctx.clock() + decision.delayMs);
+    if (decision.action === "fail") return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
+    // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
+    const timings: StageTimings = {};
+    const texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+    const reason = info(error);
+    const chunks = texts.map((text, index) => ({ index, text, embedding: null }));
+    return {
+      kind: "completed",
+      doc,
+      degraded: reason,
+      chunks,
+      startedAt,
+      timings,
+      failure: { stage: at.stage, error: reason },
+    };
+  }
+}
+
+async function execute(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  signal: AbortSignal,
+  startedAt: number,
+  at: { stage: StageName },
+): Promise<Outcome> {
+  const timings: StageTimings = {};
+  if (doc.loadError) return { kind: "failed", doc, error: doc.loadError, stage: "load", startedAt };
+  if (ctx.breaker.state === "open" && startedAt < ctx.breaker.nextProbeAt) {
+    return waitForBreaker(doc, ctx, startedAt);
+  }
+  const staged = doc.hasStaged ? await ctx.loadStaged(doc) : null;
+  let texts: string[];
+  let fallback: ErrorInfo | null = null;
+  let failure: { stage: StageName; error: ErrorInfo } | undefined;
+  let vectors: (Float32Array | null)[];
+  if (staged) {
+    ({ texts, fallback } = staged);
+    vectors = staged.vectors;
+  } else {
+    try {
+      if (ctx.faults.hits("parse", doc.idempotencyKey, doc.executions)) {
+        throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
+      }
+      texts = prepareChunks(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+    } catch (err) {
+      const error = toDocbatchError(err);
+      const attempts = stageAttempts(doc, "parse");
+      const decision = decide(error.code, attempts, ctx.policy, ctx.random);
+      if (decision.action === "retry") return retry(doc, "parse", error, attempts, startedAt + decision.delayMs);
+      if (decision.action === "fail") return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
+      fallback = info(error);
+      failure = { stage: "parse", error: fallback };
+      texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+    }
+    vectors = new Array<Float32Array | null>(texts.length).fill(null);
+    if (texts.length > ctx.embedBatchSize) {
+      ctx.saveProgress({ doc, texts: { values: texts, fallback }, vectors: [] });
+    }
+  }
+  throwIfInterrupted(signal);
+
+  at.stage = "embed";
+  const embedStart = ctx.clock();
+  const embedded = await embedMissing(doc, ctx, texts, vectors, signal);
+  timings.embed = ctx.clock() - embedStart;
+  if (embedded.outcome) return embedded.outcome;
+  if (embedded.degraded) {
+    failure = embedded.failure;
+    fallback ??= embedded.degraded;
+  }
+  if (ctx.faults.hits("crash", doc.idempotencyKey, doc.executions)) ctx.crash();
+  const chunks: Chunk[] = texts.map((text, index) => ({
+    index,
+    text,
+    embedding: embedded.degraded ? null : (vectors[index] ?? null),
+  }));
+  return { kind: "completed", doc, degraded: fallback, chunks, startedAt, timings, ...(failure ? { failure } : {}) };
+}
+
+interface EmbedResult {
+  /** Set when the document leaves this execution early (retry, wait). */
+  outcome?: Outcome;
+  /** Set when the document completes without vectors, with the reason. */
+  degraded?: ErrorInfo;
+  failure?: { stage: StageName; error: ErrorInfo };
+}
+
+async function embedMissing(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  texts: string[],
+  vectors: (Float32Array | null)[],
+  signal: AbortSignal,
+): Promise<EmbedResult> {
+  const staging = texts.length > ctx.embedBatchSize;
+  const missing = vectors.flatMap((v, i) => (v === null ? [i] : []));
+  for (let from = 0, step = 0; from < missing.length; from += ctx.embedBatchSize, step++) {
+    throwIfInterrupted(signal);
+    const indexes = missing.slice(from, from + ctx.embedBatchSize);
+    const now = ctx.clock();
+    const permit = ctx.breaker.acquire(now);
+    if (!permit.allowed) {
+      const since = doc.breakerWaitSince ?? now;
+      if (now - since < ctx.breakerMaxWaitMs) return { outcome: waitForBreaker(doc, ctx, now) };
+      const error = { code: "CIRCUIT_OPEN", message: `the embeddings service was unavailable for ${now - since} ms` };
+      return { degraded: error, failure: { stage: "embed", error } };
+    }
+    let result: Float32Array[];
+    try {
+      result = await requestVectors(doc, ctx, indexes.map((i) => texts[i]!), step, signal);
+      ctx.breaker.onSuccess(ctx.clock());
+    } catch (err) {
+      if (signal.aborted) {
+        if (permit.probe) ctx.breaker.cancelProbe();
+        throw interruption(signal);
+      }
+      const error = toDocbatchError(err);
+      if (countsAgainstService(error.code)) ctx.breaker.onFailure(ctx.clock());
+      else if (permit.probe) ctx.breaker.cancelProbe();
+      const attempts = stageAttempts(doc, "embed");
+      const decision = decide(error.code, attempts, ctx.policy, ctx.random, error.retryAfterMs);
+      if (decision.action === "retry") {
+        return { outcome: retry(doc, "embed", error, attempts, ctx.clock() + decision.delayMs) };
+      }
+      const reason = info(error);
+      return { degraded: reason, failure: { stage: "embed", error: reason } };
+    }
+    const saved: { index: number; embedding: Float32Array }[] = [];
+    indexes.forEach((index, k) => {
+      vectors[index] = result[k]!;
+      saved.push({ index, embedding: result[k]! });
+    });
+    if (staging) ctx.saveProgress({ doc, vectors: saved });
+  }
+  return {};
+}
+
+async function requestVectors(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  texts: string[],
+  step: number,
+  signal: AbortSignal,
+): Promise<Float32Array[]> {
+  if (ctx.faults.hits("embed", doc.idempotencyKey, doc.executions, step)) {
+    throw new DocbatchError("EMBED_UNAVAILABLE", "injected fault: the embeddings service answered 503");
+  }
+  if (ctx.faults.hits("timeout", doc.idempotencyKey, doc.executions, step)) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ctx.embedTimeoutMs);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    throwIfInterrupted(signal);
+    throw new DocbatchError("EMBED_TIMEOUT", `injected fault: no answer within ${ctx.embedTimeoutMs} ms`);
+  }
+  return ctx.embedder.embed(texts, signal);
+}
+
+/** Failures that say the service is unhealthy; only these move the breaker. */
+function countsAgainstService(code: string): boolean {
+  return code === "EMBED_UNAVAILABLE" || code === "EMBED_TIMEOUT" || code === "EMBED_RATE_LIMITED";
+}
+
+function stageAttempts(doc: ClaimedDocument, stage: StageName): number {
+  return (doc.failedStage === stage ? doc.stageAttempts : 0) + 1;
+}
+
+function retry(doc: ClaimedDocument, stage: StageName, error: DocbatchError, attempts: number, notBefore: number): Outcome {
+  return { kind: "retry", doc, error: info(error), stage, stageAttempts: attempts, notBefore };
+}
+
+/** Hands the document back until the breaker lets a probe through; no attempt is burnt. */
+function waitForBreaker(doc: ClaimedDocument, ctx: DocumentContext, now: number): Outcome {
+  return {
+    kind: "retry",
+    doc,
+    error: null,
+    stage: doc.failedStage ?? "embed",
+    stageAttempts: doc.stageAttempts,
+    notBefore: Math.max(ctx.breaker.nextProbeAt, now + 1),
+    breakerWaitSince: doc.breakerWaitSince ?? now,
+  };
+}
+
+function info(error: DocbatchError): ErrorInfo {
+  return { code: error.code, message: error.message };
+}
+
+function throwIfInterrupted(signal: AbortSignal): void {
+  if (signal.aborted) throw interruption(signal);
+}
+
+/** A document timeout is a failed attempt (DOC_TIMEOUT); a shutdown is not. */
+function interruption(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  if (reason instanceof DocbatchError) return reason;
+  return new Interrupted("interrupted");
+}

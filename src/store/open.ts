@@ -1,0 +1,54 @@
+import fs from "node:fs";
+import path from "node:path";
+import { DocbatchError } from "../core/errors.js";
+import { SqliteStore } from "./sqlite/index.js";
+import type { Store } from "./store.js";
+
+export const DEFAULT_DB = path.join(".docbatch", "docbatch.db");
+
+export interface StoreSpec {
+  /** SQLite file. @default ".docbatch/docbatch.db" */
+  db?: string;
+  /** `postgres://…` (or the DOCBATCH_STORE environment variable). */
+  url?: string;
+}
+
+export function isPostgresUrl(url: string | undefined): url is string {
+  return url !== undefined && /^postgres(ql)?:\/\//.test(url);
+}
+
+/**
+ * The store a command names. `mustExist` is for commands that only read: they never create an
+ * empty SQLite file where the user mistyped a path.
+ */
+export async function createStore(spec: StoreSpec, options: { mustExist?: boolean } = {}): Promise<Store> {
+  const url = spec.url ?? (spec.db ? undefined : process.env.DOCBATCH_STORE);
+  if (url !== undefined) {
+    if (!isPostgresUrl(url)) {
+      throw new DocbatchError("USAGE", `--store expects a postgres:// URL, got \`${url}\``, {
+        details: [{ path: "--store", problem: "must start with postgres:// or postgresql://" }],
+        hints: ["Use --db FILE for the embedded SQLite store."],
+      });
+    }
+    throw new DocbatchError("USAGE", "This version of docbatch has no Postgres store yet; use --db FILE.", {
+      details: [{ path: "--store", problem: "unsupported" }],
+    });
+  }
+  const file = path.resolve(spec.db ?? DEFAULT_DB);
+  if (options.mustExist && !fs.existsSync(file)) {
+    throw new DocbatchError("BATCH_NOT_FOUND", `No store at ${file}, so no batch either.`, {
+      details: [{ path: "--db", problem: `${file} does not exist` }],
+      hints: ["Pass the --db FILE the batch was run with."],
+    });
+  }
+  return new SqliteStore({ file });
+}
+
+export async function requireBatch(store: Store, batchId: string): Promise<void> {
+  if ((await store.getBatch(batchId)) === null) {
+    throw new DocbatchError("BATCH_NOT_FOUND", `The store holds no batch \`${batchId}\`.`, {
+      details: [{ path: "--batch-id", problem: `no batch ${JSON.stringify(batchId)}` }],
+      hints: ["List the batches of this store with `docbatch batches`, or check --db / --store."],
+    });
+  }
+}

@@ -1,0 +1,249 @@
+import type Database from "better-sqlite3";
+import type { DocumentFormat, ErrorInfo, StageName } from "../../core/types.js";
+import { decodeError, decodeObject, decodeStage, encodeError, encodeVector } from "../codec.js";
+import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
+
+/**
+ * The hot path: settle finished documents, save staged progress and claim more work in ONE
+ * transaction, so a group of documents costs one commit (and one fsync) instead of several.
+ *
+ * Every write that belongs to a claimed document is guarded by `fence = ? AND state =
+ * 'processing'`: when the lease was lost (reclaimed by another worker, or the document was
+ * replanned), the guard matches no row, nothing is written, and the rejection is counted.
+ */
+export class SqliteCommitter {
+  private readonly settleDone: Database.Statement;
+  private readonly settleRetry: Database.Statement;
+  private readonly settleFailed: Database.Statement;
+  private readonly deleteChunks: Database.Statement;
+  private readonly insertChunk: Database.Statement;
+  private readonly deleteStaged: Database.Statement;
+  private readonly insertStaged: Database.Statement;
+  private readonly updateStaged: Database.Statement;
+  private readonly markStaged: Database.Statement;
+  private readonly checkFence: Database.Statement;
+  private readonly insertFailure: Database.Statement;
+  private readonly updateRun: Database.Statement;
+  private readonly claimExpired: Database.Statement;
+  private readonly claimPending: Database.Statement;
+  private readonly firstClaim: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
+    this.settleDone = db.prepare(
+      `UPDATE documents SET state = @state, degraded_reason = @reason, attempts = attempts + 1,
+         stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(@lastError, last_error),
+         breaker_wait_since = NULL, started_at = @startedAt, committed_at = @now,
+         duration_ms = @duration, stage_ms = @stageMs, completions = completions + 1,
+         reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END, requeued = 0,
+         lease_run = NULL, lease_expires_at = NULL, has_staged = 0, updated_at = @now, out_key = idem_key,
+         out_degraded = @degraded, out_chunk_count = @chunkCount, out_metadata = metadata
+       ${guard}`,
+    );
+    this.settleRetry = db.prepare(
+      `UPDATE documents SET state = 'pending', not_before = @notBefore, attempts = attempts + @counted,
+         stage_attempts = @stageAttempts, failed_stage = @stage, last_error = COALESCE(@error, last_error),
+         breaker_wait_since = @breakerWaitSince, lease_run = NULL, lease_expires_at = NULL, updated_at = @now
+       ${guard}`,
+    );
+    this.settleFailed = db.prepare(
+      `UPDATE documents SET state = 'failed', attempts = attempts + 1, stage_attempts = stage_attempts + 1,
+         failed_stage = @stage, last_error = @error, breaker_wait_since = NULL, started_at = @startedAt,
+         committed_at = @now, duration_ms = @duration, lease_run = NULL, lease_expires_at = NULL,
+         has_staged = 0, updated_at = @now, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
+         out_metadata = NULL
+       ${guard}`,
+    );
+    this.deleteChunks = db.prepare("DELETE FROM chunks WHERE row = ?");
+    this.insertChunk = db.prepare("INSERT INTO chunks (row, chunk_index, text, embedding) VALUES (?, ?, ?, ?)");
+    this.deleteStaged = db.prepare("DELETE FROM staged_chunks WHERE row = ?");
+    this.insertStaged = db.prepare(
+      "INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.updateStaged = db.prepare("UPDATE staged_chunks SET embedding = ? WHERE row = ? AND chunk_index = ?");
+    this.markStaged = db.prepare(`UPDATE documents SET has_staged = 1 ${guard}`);
+    this.checkFence = db.prepare("SELECT 1 FROM documents WHERE row = ? AND fence = ? AND state = 'processing'");
+    this.insertFailure = db.prepare(
+      "INSERT INTO failures (batch_id, row, run, stage, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.updateRun = db.prepare(
+      `UPDATE runs SET last_seen_at = @now, processed = processed + @processed,
+         fenced_commits = fenced_commits + @fenced, recovered_in_flight = recovered_in_flight + @reclaimed
+       WHERE batch_id = @batchId AND run = @run`,
+    );
+    const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
+         executions = executions + 1, run = @run, updated_at = @now,
+         reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
+    const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, content, load_error, idem_key,
+         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions`;
+    // Expired leases first: their documents have waited longest.
+    this.claimExpired = db.prepare(
+      `UPDATE documents SET ${claimSet}
+       WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'processing'
+                     AND lease_expires_at < @now ORDER BY lease_expires_at LIMIT @limit)
+       ${claimReturning}`,
+    );
+    this.claimPending = db.prepare(
+      `UPDATE documents SET ${claimSet}
+       WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'pending'
+                     AND not_before <= @now ORDER BY seq LIMIT @limit)
+       ${claimReturning}`,
+    );
+    this.firstClaim = db.prepare(
+      "UPDATE runs SET first_claim_at = @now WHERE batch_id = @batchId AND run = @run AND first_claim_at IS NULL",
+    );
+  }
+
+  commit(request: CommitRequest): CommitResult {
+    const { run, now } = request;
+    let processed = 0;
+    let fenced = 0;
+    // Progress first: a document may stage its last vectors and complete in the same group.
+    for (const progress of request.progress) {
+      if (!this.stage(progress)) fenced += 1;
+    }
+    const accepted = request.outcomes.map((outcome) => {
+      const ok = this.settle(outcome, run.batchId, run.run, now);
+      if (!ok) fenced += 1;
+      else if (outcome.kind !== "retry") processed += 1;
+      return ok;
+    });
+    const claimed = request.claim > 0 ? this.claim(request) : [];
+    const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
+    this.updateRun.run({ now, processed, fenced, reclaimed, batchId: run.batchId, run: run.run });
+    return { accepted, claimed };
+  }
+
+  private settle(outcome: Outcome, batchId: string, run: number, now: number): boolean {
+    const { doc } = outcome;
+    const guard = { row: doc.row, fence: doc.fence, now };
+    if (outcome.kind === "completed") {
+      const changes = this.settleDone.run({
+        ...guard,
+        state: outcome.degraded ? "degraded" : "done",
+        reason: encodeError(outcome.degraded),
+        lastError: encodeError(outcome.failure?.error),
+        startedAt: outcome.startedAt,
+        duration: now - outcome.startedAt,
+        stageMs: JSON.stringify({ ...outcome.timings, write: outcome.timings.write ?? 0 }),
+        degraded: outcome.degraded ? 1 : 0,
+        chunkCount: outcome.chunks.length,
+      }).changes;
+      if (changes === 0) return false;
+      if (outcome.failure) this.recordFailure(batchId, doc.row, run, outcome.failure.stage, outcome.failure.error, now);
+      this.deleteChunks.run(doc.row);
+      for (const chunk of outcome.chunks) {
+        this.insertChunk.run(doc.row, chunk.index, chunk.text, chunk.embedding ? encodeVector(chunk.embedding) : null);
+      }
+      if (doc.hasStaged) this.deleteStaged.run(doc.row);
+      return true;
+    }
+    if (outcome.kind === "retry") {
+      const changes = this.settleRetry.run({
+        ...guard,
+        notBefore: outcome.notBefore,
+        counted: outcome.error ? 1 : 0,
+        stageAttempts: outcome.stageAttempts,
+        stage: outcome.stage,
+        error: encodeError(outcome.error),
+        breakerWaitSince: outcome.breakerWaitSince ?? null,
+      }).changes;
+      if (changes === 0) return false;
+      if (outcome.error) this.recordFailure(batchId, doc.row, run, outcome.stage, outcome.error, now);
+      return true;
+    }
+    const changes = this.settleFailed.run({
+      ...guard,
+      stage: outcome.stage,
+      error: encodeError(outcome.error),
+      startedAt: outcome.startedAt,
+      duration: now - outcome.startedAt,
+    }).changes;
+    if (changes === 0) return false;
+    this.recordFailure(batchId, doc.row, run, outcome.stage, outcome.error, now);
+    this.deleteChunks.run(doc.row);
+    this.deleteStaged.run(doc.row);
+    return true;
+  }
+
+  private recordFailure(batchId: string, row: number, run: number, stage: StageName, error: ErrorInfo, now: number) {
+    this.insertFailure.run(batchId, row, run, stage, error.code, error.message, now);
+  }
+
+  private stage(progress: StagedProgress): boolean {
+    const { doc } = progress;
+    if (progress.texts) {
+      if (this.markStaged.run({ row: doc.row, fence: doc.fence }).changes === 0) return false;
+      this.deleteStaged.run(doc.row);
+      const fallback = encodeError(progress.texts.fallback);
+      progress.texts.values.forEach((text, index) => {
+        this.insertStaged.run(doc.row, index, doc.idempotencyKey, fallback, text);
+      });
+    } else if (this.checkFence.get(doc.row, doc.fence) === undefined) {
+      return false;
+    }
+    for (const { index, embedding } of progress.vectors) {
+      this.updateStaged.run(encodeVector(embedding), doc.row, index);
+    }
+    return true;
+  }
+
+  private claim(request: CommitRequest): ClaimedDocument[] {
+    const { run, now } = request;
+    const params = { batchId: run.batchId, run: run.run, now, expires: now + request.leaseMs, limit: request.claim };
+    const expired = (this.claimExpired.all(params) as ClaimRow[]).map((row) => toClaimed(row, true));
+    const rest = request.claim - expired.length;
+    const pending =
+      rest > 0
+        ? (this.claimPending.all({ ...params, limit: rest }) as ClaimRow[]).map((row) => toClaimed(row, false))
+        : [];
+    const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
+    if (claimed.length > 0) this.firstClaim.run({ now, batchId: run.batchId, run: run.run });
+    return claimed;
+  }
+
+  transaction(request: CommitRequest): CommitResult {
+    return this.db.transaction(() => this.commit(request)).immediate();
+  }
+}
+
+interface ClaimRow {
+  row: number;
+  seq: number;
+  source: string;
+  doc_id: string;
+  format: string;
+  metadata: string;
+  content: string | null;
+  load_error: string | null;
+  idem_key: string;
+  fence: number;
+  attempts: number;
+  stage_attempts: number;
+  failed_stage: string | null;
+  breaker_wait_since: number | null;
+  has_staged: number;
+  executions: number;
+}
+
+function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
+  return {
+    row: row.row,
+    seq: row.seq,
+    source: row.source,
+    docId: row.doc_id,
+    format: row.format as DocumentFormat,
+    metadata: decodeObject(row.metadata),
+    content: row.content,
+    loadError: decodeError(row.load_error),
+    idempotencyKey: row.idem_key,
+    fence: row.fence,
+    attempts: row.attempts,
+    stageAttempts: row.stage_attempts,
+    failedStage: decodeStage(row.failed_stage),
+    breakerWaitSince: row.breaker_wait_since,
+    hasStaged: row.has_staged === 1,
+    executions: row.executions,
+    reclaimed,
+  };
+}

@@ -1,0 +1,84 @@
+import type Database from "better-sqlite3";
+import { canonicalJson } from "../../core/keys.js";
+import type { PlannedDocument } from "../../core/types.js";
+import { encodeError } from "../codec.js";
+import type { PlanProgress } from "../store.js";
+
+/**
+ * Writes one slice of the plan. Each document is looked up by identity first, because what to do
+ * depends on what the store already holds:
+ * - nothing: insert it pending;
+ * - a row of this plan generation: a duplicate inside the input (validation already rejected
+ *   duplicates with different content), counted and skipped;
+ * - a row of an earlier generation with the same key: unchanged, its state and output are kept;
+ * - a row with another key: the content changed; it goes back to pending with a new fence, so a
+ *   worker still processing the old content cannot commit, and its old chunks stay visible until
+ *   the new ones replace them.
+ * The slice and the new plan offset commit in the caller's transaction.
+ */
+export class SqlitePlanWriter {
+  private readonly find: Database.Statement;
+  private readonly insert: Database.Statement;
+  private readonly touch: Database.Statement;
+  private readonly replace: Database.Statement;
+  private readonly dropStaged: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.find = db.prepare(
+      "SELECT row, idem_key, plan_generation FROM documents WHERE batch_id = ? AND doc_id = ? AND source = ?",
+    );
+    this.insert = db.prepare(
+      `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, content, load_error,
+         content_hash, idem_key, plan_generation, updated_at)
+       VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @content, @loadError,
+         @contentHash, @key, @generation, @now)`,
+    );
+    this.touch = db.prepare("UPDATE documents SET plan_generation = ? WHERE row = ?");
+    this.replace = db.prepare(
+      `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata, content = @content,
+         load_error = @loadError, content_hash = @contentHash, idem_key = @key, plan_generation = @generation,
+         state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0, failed_stage = NULL,
+         last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0, requeued = 0,
+         lease_run = NULL, lease_expires_at = NULL, fence = fence + 1, has_staged = 0, updated_at = @now
+       WHERE row = @row`,
+    );
+    this.dropStaged = db.prepare("DELETE FROM staged_chunks WHERE row = ?");
+  }
+
+  write(batchId: string, generation: number, docs: PlannedDocument[], now: number): PlanProgress {
+    const progress: PlanProgress = { inserted: 0, unchanged: 0, changed: 0, duplicates: 0 };
+    for (const doc of docs) {
+      const existing = this.find.get(batchId, doc.docId, doc.source) as
+        | { row: number; idem_key: string; plan_generation: number }
+        | undefined;
+      const values = {
+        batchId,
+        seq: doc.seq,
+        source: doc.source,
+        docId: doc.docId,
+        format: doc.format,
+        metadata: canonicalJson(doc.metadata),
+        content: doc.content,
+        loadError: encodeError(doc.loadError),
+        contentHash: doc.contentHash,
+        key: doc.idempotencyKey,
+        generation,
+        now,
+      };
+      if (existing === undefined) {
+        this.insert.run(values);
+        progress.inserted += 1;
+      } else if (existing.plan_generation === generation) {
+        progress.duplicates += 1;
+      } else if (existing.idem_key === doc.idempotencyKey) {
+        this.touch.run(generation, existing.row);
+        progress.unchanged += 1;
+      } else {
+        this.replace.run({ ...values, row: existing.row });
+        this.dropStaged.run(existing.row);
+        progress.changed += 1;
+      }
+    }
+    return progress;
+  }
+}

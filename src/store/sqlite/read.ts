@@ -1,0 +1,200 @@
+import type Database from "better-sqlite3";
+import { chunkKey } from "../../core/keys.js";
+import type { StateCounts } from "../../core/types.js";
+import { decodeError, decodeObject, decodeTimings } from "../codec.js";
+import type {
+  DocumentMetrics,
+  DocumentQuery,
+  DocumentSummary,
+  ExportRow,
+  FailureCount,
+  StoreEvent,
+} from "../store.js";
+
+/** Read-only queries: status, report and export. */
+
+const EXPORT_PAGE = 2_000;
+
+export function counts(db: Database.Database, batchId: string): StateCounts {
+  const result: StateCounts = {
+    total: 0,
+    done: 0,
+    degraded: 0,
+    failed: 0,
+    pending: 0,
+    processing: 0,
+    duplicates_skipped: 0,
+    unchanged_skipped: 0,
+  };
+  const rows = db
+    .prepare("SELECT state, COUNT(*) AS n FROM documents WHERE batch_id = ? GROUP BY state")
+    .all(batchId) as { state: keyof StateCounts; n: number }[];
+  for (const { state, n } of rows) {
+    result[state] = n;
+    result.total += n;
+  }
+  const batch = db.prepare("SELECT duplicates_skipped FROM batches WHERE batch_id = ?").get(batchId) as
+    | { duplicates_skipped: number }
+    | undefined;
+  result.duplicates_skipped = batch?.duplicates_skipped ?? 0;
+  const latest = db
+    .prepare("SELECT skipped_done FROM runs WHERE batch_id = ? ORDER BY run DESC LIMIT 1")
+    .get(batchId) as { skipped_done: number } | undefined;
+  result.unchanged_skipped = latest?.skipped_done ?? 0;
+  return result;
+}
+
+export function listDocuments(db: Database.Database, batchId: string, query: DocumentQuery): DocumentSummary[] {
+  const where = ["batch_id = @batchId", "row > @after"];
+  if (query.states && query.states.length > 0) {
+    where.push(`state IN (${query.states.map((_, i) => `@s${i}`).join(", ")})`);
+  }
+  if (query.reason) {
+    where.push(
+      "(json_extract(last_error, '$.code') = @reason OR json_extract(degraded_reason, '$.code') = @reason)",
+    );
+  }
+  const params: Record<string, unknown> = { batchId, after: query.afterRow ?? 0, limit: query.limit ?? -1 };
+  query.states?.forEach((state, i) => {
+    params[`s${i}`] = state;
+  });
+  if (query.reason) params.reason = query.reason;
+  const rows = db
+    .prepare(
+      `SELECT row, source, doc_id, state, attempts, last_error, degraded_reason, out_chunk_count, updated_at
+       FROM documents WHERE ${where.join(" AND ")} ORDER BY row LIMIT @limit`,
+    )
+    .all(params) as {
+    row: number;
+    source: string;
+    doc_id: string;
+    state: string;
+    attempts: number;
+    last_error: string | null;
+    degraded_reason: string | null;
+    out_chunk_count: number | null;
+    updated_at: number | null;
+  }[];
+  return rows.map((r) => ({
+    row: r.row,
+    source: r.source,
+    docId: r.doc_id,
+    state: r.state,
+    attempts: r.attempts,
+    lastError: decodeError(r.last_error),
+    degradedReason: decodeError(r.degraded_reason),
+    chunkCount: r.out_chunk_count,
+    updatedAt: r.updated_at,
+  }));
+}
+
+export function* documentMetrics(db: Database.Database, batchId: string): Generator<DocumentMetrics> {
+  const rows = db
+    .prepare(
+      `SELECT state, started_at, committed_at, duration_ms, stage_ms, attempts, executions, run, reexecuted,
+         json_extract(degraded_reason, '$.code') AS reason
+       FROM documents WHERE batch_id = ?`,
+    )
+    .raw()
+    .all(batchId) as unknown[][];
+  for (const r of rows) {
+    yield {
+      state: r[0] as string,
+      startedAt: r[1] as number | null,
+      committedAt: r[2] as number | null,
+      durationMs: r[3] as number | null,
+      stageMs: decodeTimings(r[4] as string | null),
+      attempts: r[5] as number,
+      executions: r[6] as number,
+      run: r[7] as number | null,
+      reexecuted: r[8] === 1,
+      degradedReason: r[9] as string | null,
+    };
+  }
+}
+
+export function failureCounts(db: Database.Database, batchId: string): FailureCount[] {
+  const rows = db
+    .prepare(
+      `SELECT f.code, f.n, d.doc_id, e.message FROM
+         (SELECT code, COUNT(*) AS n, MIN(id) AS first FROM failures WHERE batch_id = ? GROUP BY code) f
+       JOIN failures e ON e.id = f.first
+       JOIN documents d ON d.row = e.row
+       ORDER BY f.n DESC, f.code`,
+    )
+    .all(batchId) as { code: string; n: number; doc_id: string; message: string }[];
+  return rows.map((r) => ({ code: r.code, count: r.n, exampleDocId: r.doc_id, exampleMessage: r.message }));
+}
+
+export function events(db: Database.Database, batchId: string, types?: string[]): StoreEvent[] {
+  const filter = types && types.length > 0 ? `AND type IN (${types.map(() => "?").join(", ")})` : "";
+  const rows = db
+    .prepare(`SELECT run, at, type, data FROM events WHERE batch_id = ? ${filter} ORDER BY id`)
+    .all(batchId, ...(types ?? [])) as { run: number | null; at: number; type: string; data: string }[];
+  return rows.map((r) => ({ run: r.run, at: r.at, type: r.type, data: decodeObject(r.data) }));
+}
+
+/**
+ * The committed chunks in export order, read in pages by keyset so that a long export never holds
+ * the connection (or a read transaction) while the runner writes.
+ */
+export function* exportChunks(
+  db: Database.Database,
+  batchId: string,
+  withEmbeddings: boolean,
+): Generator<ExportRow> {
+  const columns = `d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
+    length(c.embedding) AS bytes, d.out_metadata${withEmbeddings ? ", c.embedding" : ""}`;
+  const first = db.prepare(
+    `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row
+     WHERE d.batch_id = @batchId
+     ORDER BY d.doc_id, d.source, c.chunk_index LIMIT @limit`,
+  );
+  const next = db.prepare(
+    `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row
+     WHERE d.batch_id = @batchId AND (d.doc_id, d.source, c.chunk_index) > (@docId, @source, @index)
+     ORDER BY d.doc_id, d.source, c.chunk_index LIMIT @limit`,
+  );
+  let page = first.all({ batchId, limit: EXPORT_PAGE }) as ExportDbRow[];
+  while (page.length > 0) {
+    for (const r of page) {
+      const row: ExportRow = {
+        doc_id: r.doc_id,
+        source: r.source,
+        chunk_index: r.chunk_index,
+        chunk_count: r.out_chunk_count,
+        text: r.text,
+        idempotency_key: chunkKey(r.out_key, r.chunk_index),
+        degraded: r.out_degraded === 1,
+        embedding_dim: r.bytes === null ? null : r.bytes / 4,
+        metadata: decodeObject(r.out_metadata),
+      };
+      if (withEmbeddings) {
+        row.embedding = r.embedding ? Array.from(new Float32Array(new Uint8Array(r.embedding).buffer)) : null;
+      }
+      yield row;
+    }
+    if (page.length < EXPORT_PAGE) return;
+    const last = page[page.length - 1]!;
+    page = next.all({
+      batchId,
+      docId: last.doc_id,
+      source: last.source,
+      index: last.chunk_index,
+      limit: EXPORT_PAGE,
+    }) as ExportDbRow[];
+  }
+}
+
+interface ExportDbRow {
+  doc_id: string;
+  source: string;
+  chunk_index: number;
+  out_chunk_count: number;
+  text: string;
+  out_key: string;
+  out_degraded: number;
+  bytes: number | null;
+  out_metadata: string;
+  embedding?: Buffer | null;
+}

@@ -1,0 +1,166 @@
+import type Database from "better-sqlite3";
+import { DocbatchError } from "../../core/errors.js";
+
+/**
+ * Versioned migrations of the SQLite store, tracked in `PRAGMA user_version`. They run inside
+ * `BEGIN IMMEDIATE`, which takes the write lock first, so two processes opening a fresh file at the
+ * same instant apply them once.
+ *
+ * Times are integers of milliseconds since the epoch, as in the Postgres store.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE batches (
+    batch_id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    layer TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    input_ref TEXT NOT NULL,
+    fingerprint TEXT,
+    plan_generation INTEGER NOT NULL DEFAULT 0,
+    plan_records INTEGER NOT NULL DEFAULT 0,
+    plan_offset INTEGER NOT NULL DEFAULT 0,
+    plan_complete INTEGER NOT NULL DEFAULT 0,
+    duplicates_skipped INTEGER NOT NULL DEFAULT 0,
+    plan_lock_run INTEGER,
+    plan_lock_expires_at INTEGER
+  );
+
+  CREATE TABLE documents (
+    row INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    format TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    content TEXT,
+    load_error TEXT,
+    content_hash TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    plan_generation INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    not_before INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    stage_attempts INTEGER NOT NULL DEFAULT 0,
+    failed_stage TEXT,
+    last_error TEXT,
+    degraded_reason TEXT,
+    breaker_wait_since INTEGER,
+    executions INTEGER NOT NULL DEFAULT 0,
+    completions INTEGER NOT NULL DEFAULT 0,
+    reexecuted INTEGER NOT NULL DEFAULT 0,
+    requeued INTEGER NOT NULL DEFAULT 0,
+    run INTEGER,
+    lease_run INTEGER,
+    lease_expires_at INTEGER,
+    fence INTEGER NOT NULL DEFAULT 0,
+    has_staged INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER,
+    committed_at INTEGER,
+    duration_ms REAL,
+    stage_ms TEXT,
+    updated_at INTEGER,
+    out_key TEXT,
+    out_degraded INTEGER,
+    out_chunk_count INTEGER,
+    out_metadata TEXT
+  );
+  -- Identity lookups while planning, and the export order (doc_id, then source).
+  CREATE UNIQUE INDEX documents_identity ON documents (batch_id, doc_id, source);
+  -- Claims read only pending rows in input order; the partial index keeps that cheap however
+  -- many documents are already done.
+  CREATE INDEX documents_pending ON documents (batch_id, seq) WHERE state = 'pending';
+  CREATE INDEX documents_processing ON documents (batch_id, lease_expires_at) WHERE state = 'processing';
+  CREATE INDEX documents_state ON documents (batch_id, state);
+
+  -- Committed output: a document's rows are replaced in the transaction that completes it.
+  CREATE TABLE chunks (
+    row INTEGER NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embedding BLOB,
+    PRIMARY KEY (row, chunk_index)
+  ) WITHOUT ROWID;
+
+  -- Progress inside a large document: chunk texts and the vectors received so far.
+  CREATE TABLE staged_chunks (
+    row INTEGER NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    idem_key TEXT NOT NULL,
+    fallback TEXT,
+    text TEXT NOT NULL,
+    embedding BLOB,
+    PRIMARY KEY (row, chunk_index)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE runs (
+    batch_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    worker_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    process_started_at INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    first_claim_at INTEGER,
+    last_seen_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    exit_reason TEXT,
+    resumed INTEGER NOT NULL DEFAULT 0,
+    processed INTEGER NOT NULL DEFAULT 0,
+    skipped_done INTEGER NOT NULL DEFAULT 0,
+    recovered_in_flight INTEGER NOT NULL DEFAULT 0,
+    fenced_commits INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, run)
+  );
+
+  -- Every failed attempt, including those a later retry overcame.
+  CREATE TABLE failures (
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    run INTEGER,
+    stage TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX failures_batch ON failures (batch_id, code);
+
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    run INTEGER,
+    at INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX events_batch ON events (batch_id, type);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current === SCHEMA_VERSION) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new DocbatchError(
+        "SCHEMA_TOO_NEW",
+        `The store's schema is version ${version}; this docbatch knows up to ${SCHEMA_VERSION}.`,
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v]!);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
+  }
+}

@@ -1,0 +1,407 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { DocbatchError } from "../../core/errors.js";
+import type { PlannedDocument, StateCounts } from "../../core/types.js";
+import { decodeObject, decodeVector, decodeError } from "../codec.js";
+import type {
+  BatchInfo,
+  ClaimedDocument,
+  CommitRequest,
+  CommitResult,
+  DocumentMetrics,
+  DocumentQuery,
+  DocumentSummary,
+  ExportRow,
+  FailureCount,
+  PlanCursor,
+  PlanLock,
+  PlanProgress,
+  PlanStart,
+  RequeueQuery,
+  RunHandle,
+  RunInfo,
+  RunStart,
+  StagedChunks,
+  Store,
+  StoreEvent,
+} from "../store.js";
+import { SqliteCommitter } from "./commit.js";
+import { SqlitePlanWriter } from "./plan.js";
+import * as read from "./read.js";
+import { migrate } from "./schema.js";
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created. `:memory:` for tests. */
+  file: string;
+  /**
+   * `full` syncs the WAL on every commit: a committed document survives a power loss. `normal`
+   * survives a crash of the process but may lose the last commits on power loss (they are then
+   * processed again; nothing is duplicated). @default "full"
+   */
+  durability?: "full" | "normal";
+  /** Open without writing (status, report, export). @default false */
+  readonly?: boolean;
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode. better-sqlite3 is synchronous, which
+ * suits a store whose every call is a short transaction on a local file; the methods are async only
+ * to share the Store interface with Postgres.
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  private dbValue: Database.Database | null = null;
+  private committer: SqliteCommitter | null = null;
+  private planWriter: SqlitePlanWriter | null = null;
+
+  constructor(private readonly options: SqliteStoreOptions) {}
+
+  private get db(): Database.Database {
+    if (!this.dbValue) throw new DocbatchError("INTERNAL", "the SQLite store is not open");
+    return this.dbValue;
+  }
+
+  async open(): Promise<void> {
+    const { file } = this.options;
+    try {
+      if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      const db = new Database(file, { timeout: 15_000 });
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${this.options.durability === "normal" ? "NORMAL" : "FULL"}`);
+      db.pragma("cache_size = -32000");
+      db.pragma("temp_store = MEMORY");
+      this.dbValue = db;
+      migrate(db);
+    } catch (err) {
+      if (err instanceof DocbatchError) throw err;
+      throw new DocbatchError("STORE_UNAVAILABLE", `Cannot open the SQLite store ${file}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    this.committer = new SqliteCommitter(this.db);
+    this.planWriter = new SqlitePlanWriter(this.db);
+  }
+
+  async close(): Promise<void> {
+    this.dbValue?.close();
+    this.dbValue = null;
+  }
+
+  async getBatch(batchId: string): Promise<BatchInfo | null> {
+    const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(batchId) as BatchRow | undefined;
+    return row ? toBatch(row) : null;
+  }
+
+  async listBatches(): Promise<BatchInfo[]> {
+    const rows = this.db.prepare("SELECT * FROM batches ORDER BY created_at, batch_id").all() as BatchRow[];
+    return rows.map(toBatch);
+  }
+
+  async beginPlan(start: PlanStart): Promise<PlanCursor> {
+    const now = Date.now();
+    return this.db
+      .transaction((): PlanCursor => {
+        const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(start.batchId) as
+          | BatchRow
+          | undefined;
+        if (!row) {
+          this.db
+            .prepare(
+              `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation)
+               VALUES (?, ?, ?, ?, ?, ?, 1)`,
+            )
+            .run(start.batchId, now, start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint);
+          return { batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed: false };
+        }
+        const existed = this.db.prepare("SELECT 1 FROM documents WHERE batch_id = ? LIMIT 1").get(start.batchId) !== undefined;
+        const same = row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
+        if (same) {
+          return { batch: toBatch(row), upToDate: row.plan_complete === 1, existed };
+        }
+        this.db
+          .prepare(
+            `UPDATE batches SET layer = ?, settings = ?, input_ref = ?, fingerprint = ?,
+               plan_generation = plan_generation + 1, plan_records = 0, plan_offset = 0, plan_complete = 0,
+               duplicates_skipped = 0
+             WHERE batch_id = ?`,
+          )
+          .run(start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint, start.batchId);
+        return { batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed };
+      })
+      .immediate();
+  }
+
+  private batchRow(batchId: string): BatchRow {
+    return this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(batchId) as BatchRow;
+  }
+
+  async planDocuments(
+    batchId: string,
+    generation: number,
+    docs: PlannedDocument[],
+    cursor: { records: number; offset: number },
+  ): Promise<PlanProgress> {
+    const now = Date.now();
+    return this.db
+      .transaction(() => {
+        const progress = this.planWriter!.write(batchId, generation, docs, now);
+        this.db
+          .prepare(
+            `UPDATE batches SET plan_records = ?, plan_offset = ?, duplicates_skipped = duplicates_skipped + ?
+             WHERE batch_id = ? AND plan_generation = ?`,
+          )
+          .run(cursor.records, cursor.offset, progress.duplicates, batchId, generation);
+        return progress;
+      })
+      .immediate();
+  }
+
+  async finishPlan(batchId: string, generation: number): Promise<void> {
+    this.db
+      .prepare("UPDATE batches SET plan_complete = 1 WHERE batch_id = ? AND plan_generation = ?")
+      .run(batchId, generation);
+  }
+
+  async tryPlanLock(batchId: string, run: RunHandle, ttlMs: number, deadRuns: number[]): Promise<PlanLock | null> {
+    const take = this.db.prepare(
+      `UPDATE batches SET plan_lock_run = @run, plan_lock_expires_at = @expires
+       WHERE batch_id = @batchId AND (plan_lock_run IS NULL OR plan_lock_run = @run
+         OR plan_lock_expires_at < @now OR plan_lock_run IN (SELECT value FROM json_each(@dead)))`,
+    );
+    const now = Date.now();
+    const params = { run: run.run, batchId, now, expires: now + ttlMs, dead: JSON.stringify(deadRuns) };
+    if (take.run(params).changes === 0) return null;
+    return {
+      renew: async (ms: number) => {
+        this.db
+          .prepare("UPDATE batches SET plan_lock_expires_at = ? WHERE batch_id = ? AND plan_lock_run = ?")
+          .run(Date.now() + ms, batchId, run.run);
+      },
+      release: async () => {
+        this.db
+          .prepare("UPDATE batches SET plan_lock_run = NULL, plan_lock_expires_at = NULL WHERE batch_id = ? AND plan_lock_run = ?")
+          .run(batchId, run.run);
+      },
+    };
+  }
+
+  async startRun(start: RunStart): Promise<RunHandle> {
+    const now = Date.now();
+    return this.db
+      .transaction((): RunHandle => {
+        const { next } = this.db
+          .prepare("SELECT COALESCE(MAX(run), 0) + 1 AS next FROM runs WHERE batch_id = ?")
+          .get(start.batchId) as { next: number };
+        this.db
+          .prepare(
+            `INSERT INTO runs (batch_id, run, worker_id, host, pid, command, process_started_at, started_at, last_seen_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(start.batchId, next, start.workerId, start.host, start.pid, start.command, start.processStartedAt, now, now);
+        return { batchId: start.batchId, run: next, workerId: start.workerId };
+      })
+      .immediate();
+  }
+
+  async markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
+    this.db
+      .prepare("UPDATE runs SET resumed = ?, skipped_done = ? WHERE batch_id = ? AND run = ?")
+      .run(resumed ? 1 : 0, skipped, run.batchId, run.run);
+  }
+
+  async endRun(run: RunHandle, reason: string, now: number): Promise<void> {
+    this.db
+      .prepare("UPDATE runs SET ended_at = ?, last_seen_at = ?, exit_reason = ? WHERE batch_id = ? AND run = ?")
+      .run(now, now, reason, run.batchId, run.run);
+  }
+
+  async listRuns(batchId: string): Promise<RunInfo[]> {
+    const rows = this.db.prepare("SELECT * FROM runs WHERE batch_id = ? ORDER BY run").all(batchId) as RunRow[];
+    return rows.map(toRun);
+  }
+
+  async recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
+    if (deadRuns.length === 0) return 0;
+    return this.db
+      .transaction(() => {
+        const dead = JSON.stringify(deadRuns);
+        const { changes } = this.db
+          .prepare(
+            `UPDATE documents SET state = 'pending', lease_run = NULL, lease_expires_at = NULL, not_before = 0
+             WHERE batch_id = ? AND state = 'processing' AND lease_run IN (SELECT value FROM json_each(?))`,
+          )
+          .run(run.batchId, dead);
+        this.db
+          .prepare(
+            `UPDATE runs SET exit_reason = 'crashed' WHERE batch_id = ? AND ended_at IS NULL
+               AND exit_reason IS NULL AND run IN (SELECT value FROM json_each(?))`,
+          )
+          .run(run.batchId, dead);
+        this.db
+          .prepare("UPDATE runs SET recovered_in_flight = recovered_in_flight + ? WHERE batch_id = ? AND run = ?")
+          .run(changes, run.batchId, run.run);
+        return changes;
+      })
+      .immediate();
+  }
+
+  async renewLeases(run: RunHandle, docs: ClaimedDocument[], leaseMs: number, now: number): Promise<number[]> {
+    const renew = this.db.prepare(
+      "UPDATE documents SET lease_expires_at = ? WHERE row = ? AND fence = ? AND state = 'processing'",
+    );
+    return this.db
+      .transaction(() => {
+        const lost = docs.filter((doc) => renew.run(now + leaseMs, doc.row, doc.fence).changes === 0).map((d) => d.row);
+        this.db.prepare("UPDATE runs SET last_seen_at = ? WHERE batch_id = ? AND run = ?").run(now, run.batchId, run.run);
+        return lost;
+      })
+      .immediate();
+  }
+
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    return this.committer!.transaction(request);
+  }
+
+  async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
+    const rows = this.db
+      .prepare("SELECT chunk_index, idem_key, fallback, text, embedding FROM staged_chunks WHERE row = ? ORDER BY chunk_index")
+      .all(doc.row) as { chunk_index: number; idem_key: string; fallback: string | null; text: string; embedding: Buffer | null }[];
+    if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i)) return null;
+    return {
+      texts: rows.map((r) => r.text),
+      fallback: decodeError(rows[0]!.fallback),
+      vectors: rows.map((r) => decodeVector(r.embedding)),
+    };
+  }
+
+  async nextClaimableAt(run: RunHandle): Promise<number | null> {
+    const row = this.db
+      .prepare(
+        `SELECT MIN(t) AS t FROM (
+           SELECT MIN(not_before) AS t FROM documents WHERE batch_id = @batchId AND state = 'pending'
+           UNION ALL
+           SELECT MIN(lease_expires_at) FROM documents
+             WHERE batch_id = @batchId AND state = 'processing' AND lease_run <> @run)`,
+      )
+      .get({ batchId: run.batchId, run: run.run }) as { t: number | null };
+    return row.t;
+  }
+
+  async counts(batchId: string): Promise<StateCounts> {
+    return read.counts(this.db, batchId);
+  }
+
+  async listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {
+    return read.listDocuments(this.db, batchId, query);
+  }
+
+  async *documentMetrics(batchId: string): AsyncIterable<DocumentMetrics> {
+    yield* read.documentMetrics(this.db, batchId);
+  }
+
+  async failureCounts(batchId: string): Promise<FailureCount[]> {
+    return read.failureCounts(this.db, batchId);
+  }
+
+  async events(batchId: string, types?: string[]): Promise<StoreEvent[]> {
+    return read.events(this.db, batchId, types);
+  }
+
+  async addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
+    const insert = this.db.prepare("INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)");
+    this.db.transaction(() => {
+      for (const e of events) insert.run(batchId, e.run, e.at, e.type, JSON.stringify(e.data));
+    })();
+  }
+
+  async *exportChunks(batchId: string, options: { withEmbeddings?: boolean } = {}): AsyncIterable<ExportRow> {
+    yield* read.exportChunks(this.db, batchId, options.withEmbeddings ?? false);
+  }
+
+  async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
+    const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
+    if (states.length === 0) return 0;
+    const reason = query.reason
+      ? "AND (json_extract(last_error, '$.code') = @reason OR json_extract(degraded_reason, '$.code') = @reason)"
+      : "";
+    const { changes } = this.db
+      .prepare(
+        `UPDATE documents SET state = 'pending', not_before = 0, stage_attempts = 0, failed_stage = NULL,
+           breaker_wait_since = NULL, requeued = 1, updated_at = @now
+         WHERE batch_id = @batchId AND state IN (SELECT value FROM json_each(@states)) ${reason}`,
+      )
+      .run({ batchId, now, states: JSON.stringify(states), ...(query.reason ? { reason: query.reason } : {}) });
+    return changes;
+  }
+}
+
+interface BatchRow {
+  batch_id: string;
+  created_at: number;
+  layer: string;
+  settings: string;
+  input_ref: string;
+  fingerprint: string | null;
+  plan_generation: number;
+  plan_records: number;
+  plan_offset: number;
+  plan_complete: number;
+  duplicates_skipped: number;
+}
+
+function toBatch(row: BatchRow): BatchInfo {
+  return {
+    batchId: row.batch_id,
+    createdAt: row.created_at,
+    layer: row.layer,
+    settings: decodeObject(row.settings),
+    inputRef: row.input_ref,
+    fingerprint: row.fingerprint,
+    planGeneration: row.plan_generation,
+    planRecords: row.plan_records,
+    planOffset: row.plan_offset,
+    planComplete: row.plan_complete === 1,
+    duplicatesSkipped: row.duplicates_skipped,
+  };
+}
+
+interface RunRow {
+  run: number;
+  worker_id: string;
+  host: string;
+  pid: number;
+  command: string;
+  process_started_at: number;
+  started_at: number;
+  first_claim_at: number | null;
+  last_seen_at: number;
+  ended_at: number | null;
+  exit_reason: string | null;
+  resumed: number;
+  processed: number;
+  skipped_done: number;
+  recovered_in_flight: number;
+  fenced_commits: number;
+}
+
+function toRun(row: RunRow): RunInfo {
+  return {
+    run: row.run,
+    workerId: row.worker_id,
+    host: row.host,
+    pid: row.pid,
+    command: row.command,
+    processStartedAt: row.process_started_at,
+    startedAt: row.started_at,
+    firstClaimAt: row.first_claim_at,
+    lastSeenAt: row.last_seen_at,
+    endedAt: row.ended_at,
+    exitReason: row.exit_reason,
+    resumed: row.resumed === 1,
+    processed: row.processed,
+    skippedDone: row.skipped_done,
+    recoveredInFlight: row.recovered_in_flight,
+    fencedCommits: row.fenced_commits,
+  };
+}

@@ -1,0 +1,317 @@
+import type {
+  Chunk,
+  DocumentFormat,
+  ErrorInfo,
+  JsonObject,
+  PlannedDocument,
+  StageName,
+  StateCounts,
+} from "../core/types.js";
+
+/**
+ * The only contract between docbatch and its datastore. The runner asks the store for what it
+ * means (plan, claim, commit, release) and each store decides how to make that atomic; no
+ * transaction or connection type leaks out of a store.
+ *
+ * Every store promises, and `test/store/conformance.ts` checks for each of them:
+ * - a planned chunk of documents and the new plan offset commit together;
+ * - a document's chunks and its `done`/`degraded` state commit together, replacing any earlier
+ *   chunks of that document, so a reader never sees half a document or two versions of it;
+ * - a commit whose fence token is no longer the document's current one is rejected and counted;
+ * - a claim takes each document at most once per lease, and an expired lease can be claimed again.
+ */
+
+export interface BatchInfo {
+  batchId: string;
+  createdAt: number;
+  /** The layer string every key of the current plan was built with. */
+  layer: string;
+  /** Pipeline options that shape the output; workers and retries process with these. */
+  settings: JsonObject;
+  /** What the batch was planned from (a path, or "http"). */
+  inputRef: string;
+  fingerprint: string | null;
+  planGeneration: number;
+  /** Input records planned so far in the current generation. */
+  planRecords: number;
+  /** Byte offset of the next unplanned record (streamed inputs), else the record index. */
+  planOffset: number;
+  planComplete: boolean;
+  duplicatesSkipped: number;
+}
+
+export interface PlanStart {
+  batchId: string;
+  layer: string;
+  settings: JsonObject;
+  inputRef: string;
+  fingerprint: string | null;
+}
+
+export interface PlanCursor {
+  batch: BatchInfo;
+  /** True when the existing plan matches the input: nothing to plan. */
+  upToDate: boolean;
+  /** True when the batch held documents before this call. */
+  existed: boolean;
+}
+
+export interface PlanProgress {
+  inserted: number;
+  unchanged: number;
+  changed: number;
+  duplicates: number;
+}
+
+export interface PlanLock {
+  /** Extends the lock while planning continues. */
+  renew(ttlMs: number): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface RunStart {
+  batchId: string;
+  workerId: string;
+  host: string;
+  pid: number;
+  command: string;
+  /** When the process started (ms since epoch), for resume time. */
+  processStartedAt: number;
+}
+
+export interface RunHandle {
+  batchId: string;
+  run: number;
+  workerId: string;
+}
+
+export interface RunInfo {
+  run: number;
+  workerId: string;
+  host: string;
+  pid: number;
+  command: string;
+  processStartedAt: number;
+  startedAt: number;
+  firstClaimAt: number | null;
+  lastSeenAt: number;
+  endedAt: number | null;
+  exitReason: string | null;
+  resumed: boolean;
+  processed: number;
+  skippedDone: number;
+  recoveredInFlight: number;
+  fencedCommits: number;
+}
+
+/** A document taken by a worker, with everything needed to process it. */
+export interface ClaimedDocument {
+  row: number;
+  seq: number;
+  source: string;
+  docId: string;
+  format: DocumentFormat;
+  metadata: JsonObject;
+  content: string | null;
+  loadError: ErrorInfo | null;
+  idempotencyKey: string;
+  fence: number;
+  /** Failed attempts so far, across stages and runs. */
+  attempts: number;
+  /** Failed attempts of `failedStage` since it last succeeded. */
+  stageAttempts: number;
+  failedStage: StageName | null;
+  /** Since when the document waits for the embeddings breaker, if it does. */
+  breakerWaitSince: number | null;
+  /** True when chunks with vectors were staged by an earlier execution. */
+  hasStaged: boolean;
+  executions: number;
+  /** True when this claim took over the expired lease of another worker. */
+  reclaimed: boolean;
+}
+
+export interface StageTimings {
+  parse?: number;
+  clean?: number;
+  chunk?: number;
+  embed?: number;
+  write?: number;
+}
+
+/** What became of one execution of a claimed document. */
+export type Outcome =
+  | {
+      kind: "completed";
+      doc: ClaimedDocument;
+      /** `degraded` carries the reason the fallback path was taken. */
+      degraded: ErrorInfo | null;
+      chunks: Chunk[];
+      startedAt: number;
+      timings: StageTimings;
+      /** The failed attempt after which the fallback path was taken, recorded with the commit. */
+      failure?: { stage: StageName; error: ErrorInfo };
+    }
+  | {
+      kind: "retry";
+      doc: ClaimedDocument;
+      /** The failure, or null when the document only waits (breaker open, shutdown). */
+      error: ErrorInfo | null;
+      stage: StageName;
+      /** Failed attempts of `stage` including this one (unchanged when the document only waits). */
+      stageAttempts: number;
+      notBefore: number;
+      /** When the document started waiting for the breaker, if it waits for it. */
+      breakerWaitSince?: number | null;
+    }
+  | { kind: "failed"; doc: ClaimedDocument; error: ErrorInfo; stage: StageName; startedAt: number };
+
+/** Chunks and vectors of a large document, saved before the document completes. */
+export interface StagedProgress {
+  doc: ClaimedDocument;
+  /** Set the first time: the texts of every chunk, in order, and whether they are fallback chunks. */
+  texts?: { values: string[]; fallback: ErrorInfo | null };
+  vectors: { index: number; embedding: Float32Array }[];
+}
+
+export interface StagedChunks {
+  texts: string[];
+  fallback: ErrorInfo | null;
+  vectors: (Float32Array | null)[];
+}
+
+export interface CommitRequest {
+  run: RunHandle;
+  outcomes: Outcome[];
+  progress: StagedProgress[];
+  /** Claim up to this many documents in the same transaction. */
+  claim: number;
+  leaseMs: number;
+  now: number;
+}
+
+export interface CommitResult {
+  /** Per outcome: false when its fence token was stale (the commit was rejected). */
+  accepted: boolean[];
+  claimed: ClaimedDocument[];
+}
+
+export interface DocumentSummary {
+  row: number;
+  source: string;
+  docId: string;
+  state: string;
+  attempts: number;
+  lastError: ErrorInfo | null;
+  degradedReason: ErrorInfo | null;
+  chunkCount: number | null;
+  updatedAt: number | null;
+}
+
+export interface DocumentQuery {
+  states?: string[];
+  /** Only documents whose last error or degraded reason has this code. */
+  reason?: string;
+  limit?: number;
+  /** Keyset paging: documents after this row id. */
+  afterRow?: number;
+}
+
+/** Per-document facts the report is computed from. */
+export interface DocumentMetrics {
+  state: string;
+  startedAt: number | null;
+  committedAt: number | null;
+  durationMs: number | null;
+  stageMs: StageTimings | null;
+  attempts: number;
+  executions: number;
+  run: number | null;
+  reexecuted: boolean;
+  degradedReason: string | null;
+}
+
+export interface FailureCount {
+  code: string;
+  count: number;
+  exampleDocId: string;
+  exampleMessage: string;
+}
+
+export interface StoreEvent {
+  run: number | null;
+  at: number;
+  type: string;
+  data: JsonObject;
+}
+
+export interface ExportRow {
+  doc_id: string;
+  source: string;
+  chunk_index: number;
+  chunk_count: number;
+  text: string;
+  idempotency_key: string;
+  degraded: boolean;
+  embedding_dim: number | null;
+  metadata: JsonObject;
+  embedding?: number[] | null;
+}
+
+export interface RequeueQuery {
+  failed: boolean;
+  degraded: boolean;
+  reason?: string;
+}
+
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Applies migrations; safe to call from many processes at once. */
+  open(): Promise<void>;
+  close(): Promise<void>;
+
+  getBatch(batchId: string): Promise<BatchInfo | null>;
+  listBatches(): Promise<BatchInfo[]>;
+  /** Creates the batch or starts a new plan generation when the fingerprint changed. */
+  beginPlan(start: PlanStart): Promise<PlanCursor>;
+  /** Writes planned documents and advances the plan checkpoint, atomically. */
+  planDocuments(
+    batchId: string,
+    generation: number,
+    docs: PlannedDocument[],
+    cursor: { records: number; offset: number },
+  ): Promise<PlanProgress>;
+  finishPlan(batchId: string, generation: number): Promise<void>;
+  /**
+   * Takes the planning lock of a batch; null when another live process holds it. A lock held by
+   * one of `deadRuns` (processes known to be gone) is taken over.
+   */
+  tryPlanLock(batchId: string, run: RunHandle, ttlMs: number, deadRuns: number[]): Promise<PlanLock | null>;
+
+  startRun(start: RunStart): Promise<RunHandle>;
+  /** Records that this run found `skipped` documents already complete and whether it resumed. */
+  markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void>;
+  endRun(run: RunHandle, reason: string, now: number): Promise<void>;
+  listRuns(batchId: string): Promise<RunInfo[]>;
+  /** Puts `processing` documents of the given (dead) runs back to pending; returns how many. */
+  recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number>;
+  /** Renews the leases of documents still held; returns rows whose lease was lost. */
+  renewLeases(run: RunHandle, docs: ClaimedDocument[], leaseMs: number, now: number): Promise<number[]>;
+
+  /** Commits outcomes and staged progress, then claims more work: one transaction. */
+  commit(request: CommitRequest): Promise<CommitResult>;
+  loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null>;
+  /**
+   * The earliest time a document of the batch may become claimable by `run`: a pending document's
+   * backoff, or the lease expiry of a document another run is processing. Null when neither exists.
+   */
+  nextClaimableAt(run: RunHandle): Promise<number | null>;
+
+  counts(batchId: string): Promise<StateCounts>;
+  listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]>;
+  documentMetrics(batchId: string): AsyncIterable<DocumentMetrics>;
+  failureCounts(batchId: string): Promise<FailureCount[]>;
+  events(batchId: string, types?: string[]): Promise<StoreEvent[]>;
+  addEvents(batchId: string, events: StoreEvent[]): Promise<void>;
+  exportChunks(batchId: string, options?: { withEmbeddings?: boolean }): AsyncIterable<ExportRow>;
+  requeue(batchId: string, query: RequeueQuery, now: number): Promise<number>;
+}
