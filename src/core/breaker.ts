@@ -21,7 +21,11 @@ export interface BreakerOptions {
   maxOpenMs: number;
 }
 
-export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { failureThreshold: 5, openMs: 1_000, maxOpenMs: 15_000 };
+export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = {
+  failureThreshold: 5,
+  openMs: 1_000,
+  maxOpenMs: 15_000,
+};
 
 export type BreakerPermit = { allowed: true; probe: boolean } | { allowed: false; retryAt: number };
 

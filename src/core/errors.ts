@@ -43,7 +43,11 @@ const CODES = {
     kind: "fatal",
     hint: "Two documents share a source and id but differ in content; give them distinct ids or remove one.",
   },
-  INPUT_NOT_FOUND: { status: 400, kind: "fatal", hint: "Check the input path; it must be a file or a directory." },
+  INPUT_NOT_FOUND: {
+    status: 400,
+    kind: "fatal",
+    hint: "Check the input path; it must be a file or a directory.",
+  },
   USAGE: { status: 400, kind: "fatal", hint: "Run `docbatch --help` for the commands and their options." },
   BATCH_NOT_FOUND: {
     status: 404,
@@ -55,7 +59,11 @@ const CODES = {
     kind: "fatal",
     hint: "Use another batch id, or submit the same content.",
   },
-  UNAUTHORIZED: { status: 401, kind: "fatal", hint: "Send the server's token as `Authorization: Bearer <token>`." },
+  UNAUTHORIZED: {
+    status: 401,
+    kind: "fatal",
+    hint: "Send the server's token as `Authorization: Bearer <token>`.",
+  },
   NOT_FOUND_ROUTE: { status: 404, kind: "fatal", hint: "See GET /openapi.json for the routes." },
   PAYLOAD_TOO_LARGE: {
     status: 413,

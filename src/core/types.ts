@@ -29,7 +29,13 @@ export const DOCUMENT_FORMATS: readonly DocumentFormat[] = ["text", "markdown", 
 
 export type DocumentState = "pending" | "processing" | "done" | "degraded" | "failed";
 
-export const DOCUMENT_STATES: readonly DocumentState[] = ["pending", "processing", "done", "degraded", "failed"];
+export const DOCUMENT_STATES: readonly DocumentState[] = [
+  "pending",
+  "processing",
+  "done",
+  "degraded",
+  "failed",
+];
 
 /** A stage of the pipeline, in order. Failures and timings are recorded per stage. */
 export type StageName = "load" | "parse" | "clean" | "chunk" | "embed" | "write";

@@ -49,7 +49,8 @@ export function checkDocument(
   }
   let source = "inline";
   if (record.source !== undefined) {
-    if (typeof record.source !== "string") problem("source", `must be a string, got ${describe(record.source)}`);
+    if (typeof record.source !== "string")
+      problem("source", `must be a string, got ${describe(record.source)}`);
     else if (normalizeId(record.source) === "") problem("source", "must not be empty when given");
     else source = normalizeId(record.source);
   }
@@ -60,7 +61,8 @@ export function checkDocument(
   if (hasContent === hasPath) {
     problem(hasContent ? "path" : "content", "exactly one of `content` or `path` is required");
   } else if (hasContent) {
-    if (typeof record.content !== "string") problem("content", `must be a string, got ${describe(record.content)}`);
+    if (typeof record.content !== "string")
+      problem("content", `must be a string, got ${describe(record.content)}`);
     else content = normalizeContent(record.content);
   } else if (typeof record.path !== "string" || record.path.trim() === "") {
     problem("path", `must be a non-empty string, got ${describe(record.path)}`);
@@ -90,7 +92,9 @@ export function checkDocument(
 }
 
 /** Rejects paths that could leave the input's folder by their spelling alone. */
-export function checkRelativePath(raw: string): { path: string; problem?: undefined } | { path?: undefined; problem: string } {
+export function checkRelativePath(
+  raw: string,
+): { path: string; problem?: undefined } | { path?: undefined; problem: string } {
   if (raw.includes("\0")) return { problem: "must not contain NUL characters" };
   const slashed = raw.replace(/\\/g, "/");
   if (path.posix.isAbsolute(slashed) || /^[A-Za-z]:/.test(slashed)) {
@@ -117,7 +121,8 @@ export function identity(doc: { source: string; docId: string }): string {
 export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return value.length > 40 ? `"${value.slice(0, 40)}…"` : JSON.stringify(value);
+  if (typeof value === "string")
+    return value.length > 40 ? `"${value.slice(0, 40)}…"` : JSON.stringify(value);
   if (typeof value === "object") return "an object";
   return `${typeof value} ${String(value)}`;
 }

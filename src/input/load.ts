@@ -25,7 +25,9 @@ export function escapesRoot(c: Containment, rel: string): string | null {
   } catch {
     return null; // A missing file cannot escape; it fails with NOT_FOUND when processed.
   }
-  return isInside(c.realRoot, real) ? null : `resolves outside the input's folder (through a symlink) to ${real}`;
+  return isInside(c.realRoot, real)
+    ? null
+    : `resolves outside the input's folder (through a symlink) to ${real}`;
 }
 
 export function isInside(root: string, candidate: string): boolean {
@@ -57,13 +59,17 @@ export async function loadFile(c: Containment, rel: string, maxBytes: number): P
   }
   if (!stat.isFile()) return { error: { code: "NOT_FOUND", message: `${rel} is not a regular file` } };
   if (stat.size > maxBytes) {
-    return { error: { code: "DOC_TOO_LARGE", message: `${rel} has ${stat.size} bytes, more than ${maxBytes}` } };
+    return {
+      error: { code: "DOC_TOO_LARGE", message: `${rel} has ${stat.size} bytes, more than ${maxBytes}` },
+    };
   }
   let bytes: Buffer;
   try {
     bytes = await fs.promises.readFile(real);
   } catch (err) {
-    return { error: { code: "UNREADABLE", message: `cannot read ${rel}: ${(err as NodeJS.ErrnoException).code}` } };
+    return {
+      error: { code: "UNREADABLE", message: `cannot read ${rel}: ${(err as NodeJS.ErrnoException).code}` },
+    };
   }
   if (bytes.subarray(0, 8192).includes(0)) {
     return { error: { code: "UNREADABLE", message: `${rel} is binary, not text` } };

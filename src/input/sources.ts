@@ -5,7 +5,7 @@ import { DocbatchError, type ErrorDetail } from "../core/errors.js";
 import { shortDigest } from "../core/keys.js";
 import { describe } from "./document.js";
 import { readLines } from "./lines.js";
-import { escapesRoot, containment, type Containment } from "./load.js";
+import { type Containment, containment, escapesRoot } from "./load.js";
 
 /** One record of an input, in input order, with where it is (for error details) and its offset. */
 export interface InputRecord {
@@ -52,10 +52,14 @@ export async function openInput(input: string, options: OpenInputOptions = {}): 
   const ext = path.extname(location).toLowerCase();
   if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location);
   if (ext === ".json") return openJson(location);
-  throw new DocbatchError("INVALID_INPUT", `Cannot read ${input}: unsupported input type \`${ext || "(none)"}\`.`, {
-    details: [{ path: input, problem: "expected a .json, .jsonl or .ndjson file, or a directory" }],
-    hints: ["Give a .json file ({\"documents\": [...]} or an array), a .jsonl/.ndjson file, or a directory."],
-  });
+  throw new DocbatchError(
+    "INVALID_INPUT",
+    `Cannot read ${input}: unsupported input type \`${ext || "(none)"}\`.`,
+    {
+      details: [{ path: input, problem: "expected a .json, .jsonl or .ndjson file, or a directory" }],
+      hints: ['Give a .json file ({"documents": [...]} or an array), a .jsonl/.ndjson file, or a directory.'],
+    },
+  );
 }
 
 export function defaultBatchId(source: InputSource): string {
@@ -74,7 +78,10 @@ async function openJson(location: string): Promise<InputSource> {
   try {
     text = await fs.promises.readFile(location, "utf8");
   } catch (err) {
-    throw new DocbatchError("INPUT_NOT_FOUND", `Cannot read ${location}: ${(err as NodeJS.ErrnoException).code}`);
+    throw new DocbatchError(
+      "INPUT_NOT_FOUND",
+      `Cannot read ${location}: ${(err as NodeJS.ErrnoException).code}`,
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   let parsed: unknown;
@@ -96,13 +103,21 @@ async function openJson(location: string): Promise<InputSource> {
     const top = parsed as { batch_id?: unknown; documents?: unknown };
     const problems: ErrorDetail[] = [];
     if (!Array.isArray(top.documents)) {
-      problems.push({ path: "documents", problem: `required, must be an array, got ${describe(top.documents)}` });
+      problems.push({
+        path: "documents",
+        problem: `required, must be an array, got ${describe(top.documents)}`,
+      });
     }
     if (top.batch_id !== undefined && (typeof top.batch_id !== "string" || top.batch_id.trim() === "")) {
-      problems.push({ path: "batch_id", problem: `must be a non-empty string, got ${describe(top.batch_id)}` });
+      problems.push({
+        path: "batch_id",
+        problem: `must be a non-empty string, got ${describe(top.batch_id)}`,
+      });
     }
     if (problems.length > 0) {
-      throw new DocbatchError("INVALID_INPUT", `${problems[0]!.path} ${problems[0]!.problem}`, { details: problems });
+      throw new DocbatchError("INVALID_INPUT", `${problems[0]!.path} ${problems[0]!.problem}`, {
+        details: problems,
+      });
     }
     documents = top.documents as unknown[];
     prefix = "documents";
@@ -140,7 +155,13 @@ async function openJsonLines(location: string): Promise<InputSource> {
         try {
           yield { raw: JSON.parse(line.text), where, extra: { line: line.number }, next: line.next };
         } catch (err) {
-          yield { raw: null, where, extra: { line: line.number }, parseError: (err as Error).message, next: line.next };
+          yield {
+            raw: null,
+            where,
+            extra: { line: line.number },
+            parseError: (err as Error).message,
+            next: line.next,
+          };
         }
       }
     },
@@ -149,7 +170,9 @@ async function openJsonLines(location: string): Promise<InputSource> {
 
 async function openDirectory(location: string, exclude: string[]): Promise<InputSource> {
   const root = containment(location);
-  const excluded = new Set(exclude.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]));
+  const excluded = new Set(
+    exclude.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]),
+  );
   const files = await listFiles(location, excluded);
   return {
     kind: "directory",
@@ -164,11 +187,16 @@ async function openDirectory(location: string, exclude: string[]): Promise<Input
     async *records(from: number) {
       for (let i = from; i < files.length; i++) {
         const file = files[i]!;
-        const escape = file.symlink ? escapesRoot(root, file.rel) : null;
-        if (escape) {
-          yield { raw: null, where: file.rel, extra: {}, parseError: escape, next: i + 1 };
+        const escaped = file.symlink ? escapesRoot(root, file.rel) : null;
+        if (escaped) {
+          yield { raw: null, where: file.rel, extra: {}, parseError: escaped, next: i + 1 };
         } else {
-          yield { raw: { id: file.rel, source: "fs", path: file.rel }, where: file.rel, extra: {}, next: i + 1 };
+          yield {
+            raw: { id: file.rel, source: "fs", path: file.rel },
+            where: file.rel,
+            extra: {},
+            next: i + 1,
+          };
         }
       }
     },
@@ -207,7 +235,12 @@ async function listFiles(root: string, excluded: Set<string>): Promise<ListedFil
         continue; // A dangling symlink is not a file.
       }
       if (!stat.isFile()) continue;
-      out.push({ rel: path.relative(root, full).split(path.sep).join("/"), size: stat.size, mtimeMs: stat.mtimeMs, symlink });
+      out.push({
+        rel: path.relative(root, full).split(path.sep).join("/"),
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+        symlink,
+      });
     }
   };
   await walk(root);
@@ -218,7 +251,10 @@ async function listFiles(root: string, excluded: Set<string>): Promise<ListedFil
 function jsonErrorPosition(message: string, text: string): { text: string; detail: Partial<ErrorDetail> } {
   const lineCol = /line (\d+) column (\d+)/.exec(message);
   if (lineCol) {
-    return { text: ` at line ${lineCol[1]}, column ${lineCol[2]}`, detail: { line: Number(lineCol[1]), column: Number(lineCol[2]) } };
+    return {
+      text: ` at line ${lineCol[1]}, column ${lineCol[2]}`,
+      detail: { line: Number(lineCol[1]), column: Number(lineCol[2]) },
+    };
   }
   const position = /position (\d+)/.exec(message);
   if (!position) return { text: "", detail: {} };

@@ -39,9 +39,12 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
   for await (const record of source.records(0)) {
     const position = records;
     records += 1;
+    // In-memory inputs never wait for I/O; let signals and timers in now and then.
+    if (records % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
     if (record.parseError !== undefined) {
       const kind = source.kind === "directory" ? "rule" : "syntax";
-      const problem = source.kind === "directory" ? record.parseError : `not valid JSON: ${record.parseError}`;
+      const problem =
+        source.kind === "directory" ? record.parseError : `not valid JSON: ${record.parseError}`;
       report({ path: record.where, problem, ...record.extra }, kind);
       continue;
     }
@@ -50,9 +53,9 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
     if (!doc) continue;
     if (doc.path !== null) {
       hasPaths = true;
-      const escape = escapesRoot(source.root, doc.path);
-      if (escape) {
-        report({ path: `${record.where}.path`, problem: escape, ...record.extra }, "rule");
+      const escaped = escapesRoot(source.root, doc.path);
+      if (escaped) {
+        report({ path: `${record.where}.path`, problem: escaped, ...record.extra }, "rule");
         continue;
       }
     }
@@ -78,7 +81,8 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
   if (problemCount > 0) {
     const first = details[0]!;
     const code = syntaxOnly ? "INVALID_JSON" : duplicatesOnly ? "DUPLICATE_ID" : "INVALID_INPUT";
-    const more = problemCount > 1 ? ` (and ${problemCount - 1} more problem${problemCount > 2 ? "s" : ""})` : "";
+    const more =
+      problemCount > 1 ? ` (and ${problemCount - 1} more problem${problemCount > 2 ? "s" : ""})` : "";
     const shown = problemCount > details.length ? `; the first ${details.length} are listed` : "";
     throw new DocbatchError(code, `${first.path}: ${first.problem}${more}${shown}. Nothing was written.`, {
       details,

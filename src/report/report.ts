@@ -59,7 +59,8 @@ export async function buildReport(store: Store, batchId: string): Promise<BatchR
   for await (const doc of store.documentMetrics(batchId)) {
     retries += Math.max(0, doc.attempts - 1);
     if (doc.reexecuted) reexecuted += 1;
-    if (doc.committedAt !== null && doc.durationMs !== null && isFinal(doc.state)) latencies.push(doc.durationMs);
+    if (doc.committedAt !== null && doc.durationMs !== null && isFinal(doc.state))
+      latencies.push(doc.durationMs);
   }
   const [p50, p95, p99] = percentiles(latencies.values(), [50, 95, 99]);
   const values = latencies.values();

@@ -14,7 +14,9 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
     `  documents  ${int(c.total)} total: ${int(c.done)} done, ${int(c.degraded)} degraded, ${int(c.failed)} failed, ` +
       `${int(c.pending)} pending, ${int(c.processing)} processing`,
   );
-  lines.push(`  skipped    ${int(c.duplicates_skipped)} duplicates in the input, ${int(c.unchanged_skipped)} unchanged and already complete`);
+  lines.push(
+    `  skipped    ${int(c.duplicates_skipped)} duplicates in the input, ${int(c.unchanged_skipped)} unchanged and already complete`,
+  );
   lines.push(
     `  rates      completion ${pct(report.completion_rate)}, fail ${pct(report.fail_rate)}, duplicate ${pct(report.dup_rate)}, ` +
       `retries ${int(report.retries)}`,
@@ -23,21 +25,32 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
     `  speed      ${int(report.throughput_docs_per_min)} docs/min; latency p50 ${ms(report.latency_ms.p50)}, ` +
       `p95 ${ms(report.latency_ms.p95)}, p99 ${ms(report.latency_ms.p99)}`,
   );
-  if (report.resume_time_ms !== null) lines.push(`  resume     ${ms(report.resume_time_ms)} from process start to the first unfinished document`);
+  if (report.resume_time_ms !== null)
+    lines.push(
+      `  resume     ${ms(report.resume_time_ms)} from process start to the first unfinished document`,
+    );
   lines.push("  runs");
   for (const r of report.runs) {
-    const state = r.ended_at ? (r.exit_reason ?? "ended") : r.exit_reason === "crashed" ? "crashed" : "running or killed";
+    const state = r.ended_at
+      ? (r.exit_reason ?? "ended")
+      : r.exit_reason === "crashed"
+        ? "crashed"
+        : "running or killed";
     lines.push(
       `    #${r.run} ${r.started_at} ${state}${r.resumed ? ", resumed" : ""}: processed ${int(r.processed)}, ` +
         `skipped ${int(r.skipped_done)}, recovered in flight ${int(r.recovered_in_flight)}`,
     );
   }
   const reasons: { code: string; count: number; exampleDocId?: string; exampleMessage?: string }[] =
-    failures.length > 0 ? failures : Object.entries(report.failure_reasons).map(([code, count]) => ({ code, count }));
+    failures.length > 0
+      ? failures
+      : Object.entries(report.failure_reasons).map(([code, count]) => ({ code, count }));
   if (reasons.length > 0) {
     lines.push("  failure reasons (failed attempts, including retried ones)");
     for (const f of reasons.slice(0, 8)) {
-      const example = f.exampleDocId ? `  e.g. ${f.exampleDocId}: ${truncate(f.exampleMessage ?? "", 70)}` : "";
+      const example = f.exampleDocId
+        ? `  e.g. ${f.exampleDocId}: ${truncate(f.exampleMessage ?? "", 70)}`
+        : "";
       lines.push(`    ${f.code.padEnd(20)} ${int(f.count).padStart(7)}${example}`);
     }
   }
@@ -53,9 +66,16 @@ function nextSteps(report: BatchReport): string[] {
   const c = report.counts;
   const id = report.batch_id;
   const steps: string[] = [];
-  if (c.pending + c.processing > 0) steps.push(`${int(c.pending + c.processing)} documents are unfinished: run the same command again to resume.`);
-  if (c.failed > 0) steps.push(`see why documents failed: docbatch status --batch-id ${id}; after fixing: docbatch retry --batch-id ${id}`);
-  if (c.degraded > 0) steps.push(`backfill degraded documents: docbatch retry --batch-id ${id} --degraded, then run again`);
+  if (c.pending + c.processing > 0)
+    steps.push(
+      `${int(c.pending + c.processing)} documents are unfinished: run the same command again to resume.`,
+    );
+  if (c.failed > 0)
+    steps.push(
+      `see why documents failed: docbatch status --batch-id ${id}; after fixing: docbatch retry --batch-id ${id}`,
+    );
+  if (c.degraded > 0)
+    steps.push(`backfill degraded documents: docbatch retry --batch-id ${id} --degraded, then run again`);
   return steps;
 }
 

@@ -118,6 +118,9 @@ export class Engine {
         const want = this.claimWanted();
         if (this.shouldFlush(want)) {
           await this.flush(want);
+          // Documents, commits and claims can chain as microtasks forever (the local embedder
+          // and SQLite never wait for I/O); yield so timers, signals and heartbeats get their turn.
+          await new Promise((resolve) => setImmediate(resolve));
           continue;
         }
         if (this.idle()) {
@@ -128,7 +131,11 @@ export class Engine {
           this.claimAgainAt = 0;
           continue;
         }
-        await this.sleep(this.outbox.length > 0 || this.progress.length > 0 ? this.options.groupDelayMs : this.options.pollMs);
+        await this.sleep(
+          this.outbox.length > 0 || this.progress.length > 0
+            ? this.options.groupDelayMs
+            : this.options.pollMs,
+        );
       }
     } finally {
       clearInterval(heartbeat);
@@ -136,7 +143,12 @@ export class Engine {
   }
 
   private idle(): boolean {
-    return this.running.size === 0 && this.queue.length === 0 && this.outbox.length === 0 && this.progress.length === 0;
+    return (
+      this.running.size === 0 &&
+      this.queue.length === 0 &&
+      this.outbox.length === 0 &&
+      this.progress.length === 0
+    );
   }
 
   private claimWanted(): number {
@@ -153,7 +165,10 @@ export class Engine {
     if (pending === 0) return false;
     if (this.running.size === 0) return true;
     const oldest = this.outbox[0]?.readyAt ?? this.clock();
-    return this.clock() - oldest >= this.options.groupDelayMs || this.progress.length > 0 && this.outbox.length === 0 && want > 0;
+    return (
+      this.clock() - oldest >= this.options.groupDelayMs ||
+      (this.progress.length > 0 && this.outbox.length === 0 && want > 0)
+    );
   }
 
   private startQueued(): void {
@@ -166,7 +181,10 @@ export class Engine {
           ? setTimeout(
               () =>
                 controller.abort(
-                  new DocbatchError("DOC_TIMEOUT", `processing took longer than ${this.options.docTimeoutMs} ms`),
+                  new DocbatchError(
+                    "DOC_TIMEOUT",
+                    `processing took longer than ${this.options.docTimeoutMs} ms`,
+                  ),
                 ),
               this.options.docTimeoutMs,
             )
@@ -221,7 +239,9 @@ export class Engine {
       leaseMs: this.options.leaseMs,
       now,
     });
-    outcomes.forEach((outcome, i) => this.settled(outcome, result.accepted[i] ?? false));
+    outcomes.forEach((outcome, i) => {
+      this.settled(outcome, result.accepted[i] ?? false);
+    });
     if (result.claimed.length > 0) {
       this.stats.firstClaimAt ??= now;
       this.stats.claimed += result.claimed.length;

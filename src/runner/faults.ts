@@ -38,9 +38,13 @@ export function parseFaultSpec(spec: string | undefined): FaultRates {
     }
     const p = Number(value);
     if (value === undefined || value === "" || !Number.isFinite(p) || p < 0 || p > 1) {
-      throw new DocbatchError("USAGE", `--inject: \`${name}\` needs a probability from 0 to 1, got \`${value}\``, {
-        details: [{ path: `--inject.${name}`, problem: "must be a number from 0 to 1" }],
-      });
+      throw new DocbatchError(
+        "USAGE",
+        `--inject: \`${name}\` needs a probability from 0 to 1, got \`${value}\``,
+        {
+          details: [{ path: `--inject.${name}`, problem: "must be a number from 0 to 1" }],
+        },
+      );
     }
     rates[name as FaultKind] = p;
   }

@@ -42,19 +42,30 @@ export async function planBatch(
 ): Promise<PlanSummary> {
   const sliceDocs = options.sliceDocs ?? 1_000;
   const sliceBytes = options.sliceBytes ?? 8 << 20;
-  const summary: PlanSummary = { records: 0, inserted: 0, unchanged: 0, changed: 0, duplicates: 0, complete: false };
+  const summary: PlanSummary = {
+    records: 0,
+    inserted: 0,
+    unchanged: 0,
+    changed: 0,
+    duplicates: 0,
+    complete: false,
+  };
   let records = batch.planRecords;
   let slice: PlannedDocument[] = [];
   let bytes = 0;
   let lastRenew = Date.now();
   const write = async (offset: number) => {
-    const progress = await store.planDocuments(batch.batchId, batch.planGeneration, slice, { records, offset });
+    const progress = await store.planDocuments(batch.batchId, batch.planGeneration, slice, {
+      records,
+      offset,
+    });
     summary.inserted += progress.inserted;
     summary.unchanged += progress.unchanged;
     summary.changed += progress.changed;
     summary.duplicates += progress.duplicates;
     slice = [];
     bytes = 0;
+    await new Promise((resolve) => setImmediate(resolve));
     if (options.lock && Date.now() - lastRenew > (options.lockTtlMs ?? 30_000) / 3) {
       await options.lock.renew(options.lockTtlMs ?? 30_000);
       lastRenew = Date.now();

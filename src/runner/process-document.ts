@@ -56,8 +56,10 @@ export async function processDocument(
     const error = toDocbatchError(err);
     const attempts = stageAttempts(doc, at.stage);
     const decision = decide(error.code, attempts, ctx.policy, ctx.random, error.retryAfterMs);
-    if (decision.action === "retry") return retry(doc, at.stage, error, attempts, ctx.clock() + decision.delayMs);
-    if (decision.action === "fail") return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
+    if (decision.action === "retry")
+      return retry(doc, at.stage, error, attempts, ctx.clock() + decision.delayMs);
+    if (decision.action === "fail")
+      return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
     // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
     const timings: StageTimings = {};
     const texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
@@ -105,8 +107,10 @@ async function execute(
       const error = toDocbatchError(err);
       const attempts = stageAttempts(doc, "parse");
       const decision = decide(error.code, attempts, ctx.policy, ctx.random);
-      if (decision.action === "retry") return retry(doc, "parse", error, attempts, startedAt + decision.delayMs);
-      if (decision.action === "fail") return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
+      if (decision.action === "retry")
+        return retry(doc, "parse", error, attempts, startedAt + decision.delayMs);
+      if (decision.action === "fail")
+        return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
       fallback = info(error);
       failure = { stage: "parse", error: fallback };
       texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
@@ -133,7 +137,15 @@ async function execute(
     text,
     embedding: embedded.degraded ? null : (vectors[index] ?? null),
   }));
-  return { kind: "completed", doc, degraded: fallback, chunks, startedAt, timings, ...(failure ? { failure } : {}) };
+  return {
+    kind: "completed",
+    doc,
+    degraded: fallback,
+    chunks,
+    startedAt,
+    timings,
+    ...(failure ? { failure } : {}),
+  };
 }
 
 interface EmbedResult {
@@ -161,12 +173,21 @@ async function embedMissing(
     if (!permit.allowed) {
       const since = doc.breakerWaitSince ?? now;
       if (now - since < ctx.breakerMaxWaitMs) return { outcome: waitForBreaker(doc, ctx, now) };
-      const error = { code: "CIRCUIT_OPEN", message: `the embeddings service was unavailable for ${now - since} ms` };
+      const error = {
+        code: "CIRCUIT_OPEN",
+        message: `the embeddings service was unavailable for ${now - since} ms`,
+      };
       return { degraded: error, failure: { stage: "embed", error } };
     }
     let result: Float32Array[];
     try {
-      result = await requestVectors(doc, ctx, indexes.map((i) => texts[i]!), step, signal);
+      result = await requestVectors(
+        doc,
+        ctx,
+        indexes.map((i) => texts[i]!),
+        step,
+        signal,
+      );
       ctx.breaker.onSuccess(ctx.clock());
     } catch (err) {
       if (signal.aborted) {
@@ -227,7 +248,13 @@ function stageAttempts(doc: ClaimedDocument, stage: StageName): number {
   return (doc.failedStage === stage ? doc.stageAttempts : 0) + 1;
 }
 
-function retry(doc: ClaimedDocument, stage: StageName, error: DocbatchError, attempts: number, notBefore: number): Outcome {
+function retry(
+  doc: ClaimedDocument,
+  stage: StageName,
+  error: DocbatchError,
+  attempts: number,
+  notBefore: number,
+): Outcome {
   return { kind: "retry", doc, error: info(error), stage, stageAttempts: attempts, notBefore };
 }
 

@@ -4,11 +4,11 @@ import path from "node:path";
 import { CircuitBreaker } from "../core/breaker.js";
 import { DocbatchError } from "../core/errors.js";
 import { DEFAULT_RETRY_POLICY } from "../core/retry-policy.js";
-import { validateInput } from "../input/validate.js";
 import { defaultBatchId, openInput } from "../input/sources.js";
-import { buildReport, type BatchReport } from "../report/report.js";
-import { SqliteStore } from "../store/sqlite/index.js";
+import { validateInput } from "../input/validate.js";
+import { type BatchReport, buildReport } from "../report/report.js";
 import { DEFAULT_DB } from "../store/open.js";
+import { SqliteStore } from "../store/sqlite/index.js";
 import type { Store } from "../store/store.js";
 import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
@@ -105,7 +105,6 @@ export interface RunResult {
   exitCode: number;
 }
 
-
 /**
  * Plans a batch from its input (or resumes planning), then processes every unfinished document,
  * and returns the report. Re-running it after any interruption continues where it stopped.
@@ -114,14 +113,24 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const processStartedAt = Math.round(performance.timeOrigin);
   const settings = pipelineSettings(options);
   const concurrency = expectInteger("concurrency", options.concurrency ?? 8, 1, 10_000);
-  const maxAttempts = expectInteger("maxAttempts", options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts, 1, 100);
-  const baseDelayMs = expectInteger("baseDelayMs", options.baseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs, 0);
+  const maxAttempts = expectInteger(
+    "maxAttempts",
+    options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+    1,
+    100,
+  );
+  const baseDelayMs = expectInteger(
+    "baseDelayMs",
+    options.baseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs,
+    0,
+  );
   const maxDelayMs = expectInteger("maxDelayMs", options.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs, 0);
   const embedBatchSize = expectInteger("embedBatchSize", options.embedBatchSize ?? 64, 1, 10_000);
   const leaseMs = expectInteger("leaseMs", options.leaseMs ?? 30_000, 1_000);
   const docTimeoutMs = expectInteger("docTimeoutMs", options.docTimeoutMs ?? 0, 0);
   const breakerMaxWaitMs = expectInteger("breakerMaxWaitMs", options.breakerMaxWaitMs ?? 120_000, 0);
-  const maxFailRate = options.maxFailRate === undefined ? undefined : expectRate("maxFailRate", options.maxFailRate);
+  const maxFailRate =
+    options.maxFailRate === undefined ? undefined : expectRate("maxFailRate", options.maxFailRate);
   const seed = expectInteger("seed", options.seed ?? 1, 0);
   const faults = new FaultInjector(parseFaultSpec(options.inject), seed);
   const logger = options.logger ?? createLogger(options.logFile, options.logLevel);
@@ -153,7 +162,10 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     const dead = deadRuns(await store.listRuns(batchId), run.run, leaseMs, Date.now());
     const recovered = await store.recoverInFlight(run, dead);
     if (recovered > 0) {
-      logger.info({ event: "checkpoint.recovered", batchId, run: run.run, recovered, deadRuns: dead }, "recovered in-flight documents");
+      logger.info(
+        { event: "checkpoint.recovered", batchId, run: run.run, recovered, deadRuns: dead },
+        "recovered in-flight documents",
+      );
     }
     const cursor = await store.beginPlan({
       batchId,
@@ -207,7 +219,9 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
         void store.addEvents(batchId, [{ run: run.run, at: t.at, type: "breaker", data: { ...t } }]);
       });
       const embedder = createEmbedder(
-        settings.embed.kind === "http" ? { ...settings.embed, timeoutMs: options.embedTimeoutMs ?? settings.embed.timeoutMs } : settings.embed,
+        settings.embed.kind === "http"
+          ? { ...settings.embed, timeoutMs: options.embedTimeoutMs ?? settings.embed.timeoutMs }
+          : settings.embed,
         concurrency * 2,
       );
       let engine: Engine | null = null;
@@ -255,7 +269,10 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
             progressState.inFlight = s.inFlight;
             progressState.retriesWaiting = s.waiting;
             progressState.processedThisRun = s.completed + s.degraded + s.failed;
-            progressState.pending = Math.max(0, progressState.total - progressState.completed - progressState.failed);
+            progressState.pending = Math.max(
+              0,
+              progressState.total - progressState.completed - progressState.failed,
+            );
             options.onProgress?.({ ...progressState });
           }, options.progressIntervalMs ?? 200)
         : null;
@@ -308,13 +325,24 @@ export function pipelineSettings(options: RunBatchOptions): PipelineSettings {
   const size = expectInteger("chunkSize", options.chunkSize ?? 1000, 16);
   const overlap = expectInteger("chunkOverlap", options.chunkOverlap ?? 0, 0);
   if (overlap * 2 >= size) {
-    throw new DocbatchError("USAGE", `Expected \`chunkOverlap\` to be below chunkSize / 2 (${size / 2}), got \`${overlap}\``);
+    throw new DocbatchError(
+      "USAGE",
+      `Expected \`chunkOverlap\` to be below chunkSize / 2 (${size / 2}), got \`${overlap}\``,
+    );
   }
   const maxDocBytes = expectInteger("maxDocBytes", options.maxDocBytes ?? 20 * 1024 * 1024, 1);
   const timeoutMs = expectInteger("embedTimeoutMs", options.embedTimeoutMs ?? 30_000, 1);
   const embed: PipelineSettings["embed"] = options.embedUrl
-    ? { kind: "http", url: options.embedUrl, model: options.embedModel ?? "text-embedding-3-small", timeoutMs }
-    : { kind: "local", dimensions: expectInteger("localDimensions", options.localDimensions ?? 256, 8, 65_536) };
+    ? {
+        kind: "http",
+        url: options.embedUrl,
+        model: options.embedModel ?? "text-embedding-3-small",
+        timeoutMs,
+      }
+    : {
+        kind: "local",
+        dimensions: expectInteger("localDimensions", options.localDimensions ?? 256, 8, 65_536),
+      };
   return { chunk: { size, overlap }, embed, maxDocBytes };
 }
 
@@ -326,17 +354,34 @@ function engineLogHooks(logger: Logger, batchId: string, run: number) {
         logger.warn({ ...base, event: "commit.fenced" }, "commit rejected: lease lost");
       } else if (outcome.kind === "completed") {
         if (outcome.failure) {
-          logger.warn({ ...base, event: "doc.fallback", stage: outcome.failure.stage, error: outcome.failure.error }, "fallback path");
+          logger.warn(
+            { ...base, event: "doc.fallback", stage: outcome.failure.stage, error: outcome.failure.error },
+            "fallback path",
+          );
         }
         logger.info(
-          { ...base, event: "doc.committed", state: outcome.degraded ? "degraded" : "done", chunks: outcome.chunks.length },
+          {
+            ...base,
+            event: "doc.committed",
+            state: outcome.degraded ? "degraded" : "done",
+            chunks: outcome.chunks.length,
+          },
           "document committed",
         );
       } else if (outcome.kind === "failed") {
-        logger.error({ ...base, event: "doc.failed", stage: outcome.stage, error: outcome.error }, "document failed");
+        logger.error(
+          { ...base, event: "doc.failed", stage: outcome.stage, error: outcome.error },
+          "document failed",
+        );
       } else if (outcome.error) {
         logger.warn(
-          { ...base, event: "doc.retry", stage: outcome.stage, error: outcome.error, delayMs: Math.max(0, outcome.notBefore - Date.now()) },
+          {
+            ...base,
+            event: "doc.retry",
+            stage: outcome.stage,
+            error: outcome.error,
+            delayMs: Math.max(0, outcome.notBefore - Date.now()),
+          },
           "retry scheduled",
         );
       } else {
@@ -345,7 +390,10 @@ function engineLogHooks(logger: Logger, batchId: string, run: number) {
     },
     onClaimed(docs: import("../store/store.js").ClaimedDocument[]) {
       for (const doc of docs) {
-        logger.debug({ batchId, run, doc: doc.docId, event: "doc.claimed", execution: doc.executions }, "claimed");
+        logger.debug(
+          { batchId, run, doc: doc.docId, event: "doc.claimed", execution: doc.executions },
+          "claimed",
+        );
       }
     },
   };

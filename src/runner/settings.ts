@@ -26,7 +26,9 @@ export interface PipelineSettings {
 
 export function layerOf(settings: PipelineSettings): string {
   const embed =
-    settings.embed.kind === "local" ? `local-hash-v1:${settings.embed.dimensions}` : `http:${settings.embed.model}`;
+    settings.embed.kind === "local"
+      ? `local-hash-v1:${settings.embed.dimensions}`
+      : `http:${settings.embed.model}`;
   return `docbatch/${PIPELINE_VERSION}|chunk:${settings.chunk.size}/${settings.chunk.overlap}|embed:${embed}`;
 }
 

@@ -11,7 +11,10 @@ export async function withBatch<T>(
   batchId: string,
   fn: (store: Store) => Promise<T>,
 ): Promise<T> {
-  const store = await createStore({ db: stringFlag(values.db), url: stringFlag(values.store) }, { mustExist: true });
+  const store = await createStore(
+    { db: stringFlag(values.db), url: stringFlag(values.store) },
+    { mustExist: true },
+  );
   await store.open();
   try {
     await requireBatch(store, batchId);
@@ -26,7 +29,11 @@ export const STATUS_HELP = `docbatch status --batch-id ID [--db FILE] [--json]
 Counts by state, and the failed and degraded documents with attempts and last error.`;
 
 export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { ...STORE_FLAGS, "batch-id": { type: "string" }, json: { type: "boolean" }, limit: { type: "string" } }, "status");
+  const { values } = parseFlags(
+    args,
+    { ...STORE_FLAGS, "batch-id": { type: "string" }, json: { type: "boolean" }, limit: { type: "string" } },
+    "status",
+  );
   if (values.help) return help(STATUS_HELP);
   const batchId = requireBatchId(values["batch-id"], "status");
   return withBatch(values, batchId, async (store) => {
@@ -36,8 +43,18 @@ export async function statusCommand(args: string[]): Promise<number> {
     const status = {
       batch_id: batchId,
       counts,
-      failed_documents: failed.map((d) => ({ id: d.docId, source: d.source, attempts: d.attempts, last_error: d.lastError })),
-      degraded_documents: degraded.map((d) => ({ id: d.docId, source: d.source, attempts: d.attempts, reason: d.degradedReason })),
+      failed_documents: failed.map((d) => ({
+        id: d.docId,
+        source: d.source,
+        attempts: d.attempts,
+        last_error: d.lastError,
+      })),
+      degraded_documents: degraded.map((d) => ({
+        id: d.docId,
+        source: d.source,
+        attempts: d.attempts,
+        reason: d.degradedReason,
+      })),
     };
     if (values.json) {
       printJson(status);
@@ -50,11 +67,13 @@ export async function statusCommand(args: string[]): Promise<number> {
     ];
     if (failed.length > 0) {
       out.push("failed:");
-      for (const d of failed) out.push(`  ${d.docId} (${d.attempts} attempts) ${d.lastError?.code}: ${d.lastError?.message}`);
+      for (const d of failed)
+        out.push(`  ${d.docId} (${d.attempts} attempts) ${d.lastError?.code}: ${d.lastError?.message}`);
     }
     if (degraded.length > 0) {
       out.push("degraded (completed by the fallback path; backfill with `docbatch retry --degraded`):");
-      for (const d of degraded) out.push(`  ${d.docId} ${d.degradedReason?.code}: ${d.degradedReason?.message}`);
+      for (const d of degraded)
+        out.push(`  ${d.docId} ${d.degradedReason?.code}: ${d.degradedReason?.message}`);
     }
     process.stdout.write(`${out.join("\n")}\n`);
     return 0;
@@ -66,7 +85,11 @@ export const REPORT_HELP = `docbatch report --batch-id ID [--db FILE] [--json]
 The metrics report of a batch across all its runs, computed from the store.`;
 
 export async function reportCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { ...STORE_FLAGS, "batch-id": { type: "string" }, json: { type: "boolean" } }, "report");
+  const { values } = parseFlags(
+    args,
+    { ...STORE_FLAGS, "batch-id": { type: "string" }, json: { type: "boolean" } },
+    "report",
+  );
   if (values.help) return help(REPORT_HELP);
   const batchId = requireBatchId(values["batch-id"], "report");
   return withBatch(values, batchId, async (store) => {
@@ -82,15 +105,22 @@ export const EXPORT_HELP = `docbatch export --batch-id ID [--db FILE] [--with-em
 The batch's chunks as JSON Lines on stdout, ordered by doc_id then chunk_index.`;
 
 export async function exportCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { ...STORE_FLAGS, "batch-id": { type: "string" }, "with-embeddings": { type: "boolean" } }, "export");
+  const { values } = parseFlags(
+    args,
+    { ...STORE_FLAGS, "batch-id": { type: "string" }, "with-embeddings": { type: "boolean" } },
+    "export",
+  );
   if (values.help) return help(EXPORT_HELP);
   const batchId = requireBatchId(values["batch-id"], "export");
   return withBatch(values, batchId, async (store) => {
     let buffer = "";
-    for await (const row of store.exportChunks(batchId, { withEmbeddings: Boolean(values["with-embeddings"]) })) {
+    for await (const row of store.exportChunks(batchId, {
+      withEmbeddings: Boolean(values["with-embeddings"]),
+    })) {
       buffer += `${JSON.stringify(row)}\n`;
       if (buffer.length > 1 << 16) {
-        if (!process.stdout.write(buffer)) await new Promise((resolve) => process.stdout.once("drain", resolve));
+        if (!process.stdout.write(buffer))
+          await new Promise((resolve) => process.stdout.once("drain", resolve));
         buffer = "";
       }
     }
@@ -111,7 +141,13 @@ replace them in one transaction.
 export async function retryCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(
     args,
-    { ...STORE_FLAGS, "batch-id": { type: "string" }, degraded: { type: "boolean" }, reason: { type: "string" }, json: { type: "boolean" } },
+    {
+      ...STORE_FLAGS,
+      "batch-id": { type: "string" },
+      degraded: { type: "boolean" },
+      reason: { type: "string" },
+      json: { type: "boolean" },
+    },
     "retry",
   );
   if (values.help) return help(RETRY_HELP);
@@ -141,14 +177,27 @@ The batches of a store with their counts.`;
 export async function batchesCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { ...STORE_FLAGS, json: { type: "boolean" } }, "batches");
   if (values.help) return help(BATCHES_HELP);
-  const store = await createStore({ db: stringFlag(values.db), url: stringFlag(values.store) }, { mustExist: true });
+  const store = await createStore(
+    { db: stringFlag(values.db), url: stringFlag(values.store) },
+    { mustExist: true },
+  );
   await store.open();
   try {
     const batches = await store.listBatches();
     const rows = [];
-    for (const b of batches) rows.push({ batch_id: b.batchId, created_at: new Date(b.createdAt).toISOString(), input: b.inputRef, counts: await store.counts(b.batchId) });
+    for (const b of batches)
+      rows.push({
+        batch_id: b.batchId,
+        created_at: new Date(b.createdAt).toISOString(),
+        input: b.inputRef,
+        counts: await store.counts(b.batchId),
+      });
     if (values.json) printJson(rows);
-    else for (const r of rows) process.stdout.write(`${r.batch_id}  ${r.counts.total} documents, ${r.counts.done} done  ${r.input}\n`);
+    else
+      for (const r of rows)
+        process.stdout.write(
+          `${r.batch_id}  ${r.counts.total} documents, ${r.counts.done} done  ${r.input}\n`,
+        );
     return 0;
   } finally {
     await store.close();

@@ -74,22 +74,34 @@ export async function runCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) {
-    throw new DocbatchError("USAGE", "docbatch run needs exactly one INPUT (a .json, .jsonl file or a directory).", {
-      details: [{ path: "INPUT", problem: positionals.length === 0 ? "required" : "only one input is accepted" }],
-    });
+    throw new DocbatchError(
+      "USAGE",
+      "docbatch run needs exactly one INPUT (a .json, .jsonl file or a directory).",
+      {
+        details: [
+          { path: "INPUT", problem: positionals.length === 0 ? "required" : "only one input is accepted" },
+        ],
+      },
+    );
   }
   const durability = stringFlag(values.durability);
   if (durability !== undefined && durability !== "full" && durability !== "normal") {
     throw new DocbatchError("USAGE", `--durability expects full or normal, got \`${durability}\``);
   }
-  const showProgress = !values["no-progress"] && (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
-  const display = showProgress ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY) && !values.json) : null;
+  const showProgress =
+    !values["no-progress"] &&
+    (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
+  const display = showProgress
+    ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY) && !values.json)
+    : null;
   const controller = new AbortController();
   let signalName: NodeJS.Signals | null = null;
   const onSignal = (name: NodeJS.Signals) => {
     if (signalName) process.exit(name === "SIGTERM" ? 143 : 130); // a second signal: stop at once
     signalName = name;
-    process.stderr.write(`\ndocbatch: ${name} received, finishing in-flight documents (send again to stop at once)\n`);
+    process.stderr.write(
+      `\ndocbatch: ${name} received, finishing in-flight documents (send again to stop at once)\n`,
+    );
     controller.abort();
   };
   process.on("SIGINT", onSignal);
@@ -138,7 +150,9 @@ export async function runCommand(args: string[]): Promise<number> {
     }
     if (result.stopReason === "interrupted") return signalName === "SIGTERM" ? 143 : 130;
     if (result.stopReason === "fail-budget") {
-      process.stderr.write("docbatch: stopped early: the failure rate exceeded --max-fail-rate; run again to resume.\n");
+      process.stderr.write(
+        "docbatch: stopped early: the failure rate exceeded --max-fail-rate; run again to resume.\n",
+      );
     }
     return result.exitCode;
   } finally {

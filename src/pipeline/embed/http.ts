@@ -37,7 +37,8 @@ export class HttpEmbedder implements Embedder {
       throw new DocbatchError("USAGE", `--embed-url must be an http(s) URL, got \`${options.url}\``);
     }
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
-    this.agent = this.target.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent =
+      this.target.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.id = `openai-compatible:${options.model}`;
   }
 
@@ -51,7 +52,10 @@ export class HttpEmbedder implements Embedder {
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (timeout.aborted) {
-        throw new DocbatchError("EMBED_TIMEOUT", `no answer from the embeddings service within ${this.options.timeoutMs} ms`);
+        throw new DocbatchError(
+          "EMBED_TIMEOUT",
+          `no answer from the embeddings service within ${this.options.timeoutMs} ms`,
+        );
       }
       const code = (err as NodeJS.ErrnoException).code ?? "";
       throw new DocbatchError(
@@ -75,7 +79,8 @@ export class HttpEmbedder implements Embedder {
   }
 
   private parse(body: string, count: number): Float32Array[] {
-    const bad = (why: string) => new DocbatchError("EMBED_BAD_RESPONSE", `invalid embeddings response: ${why}`);
+    const bad = (why: string) =>
+      new DocbatchError("EMBED_BAD_RESPONSE", `invalid embeddings response: ${why}`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -93,7 +98,11 @@ export class HttpEmbedder implements Embedder {
         throw bad(`index ${String(index)} out of range`);
       }
       if (vectors[index as number] !== undefined) throw bad(`index ${String(index)} repeated`);
-      if (!Array.isArray(embedding) || embedding.length === 0 || !embedding.every((v) => typeof v === "number")) {
+      if (
+        !Array.isArray(embedding) ||
+        embedding.length === 0 ||
+        !embedding.every((v) => typeof v === "number")
+      ) {
         throw bad(`embedding ${String(index)} is not an array of numbers`);
       }
       this.dimension ??= embedding.length;
@@ -117,15 +126,23 @@ export class HttpEmbedder implements Embedder {
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const transport = this.target.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
-      const req = transport.request(this.target, { method: "POST", headers, agent: this.agent, signal }, (res) => {
-        const parts: Buffer[] = [];
-        res.on("data", (part: Buffer) => parts.push(part));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString("utf8") }),
-        );
-        res.on("error", reject);
-        res.on("aborted", () => reject(new Error("response aborted")));
-      });
+      const req = transport.request(
+        this.target,
+        { method: "POST", headers, agent: this.agent, signal },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on("data", (part: Buffer) => parts.push(part));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(parts).toString("utf8"),
+            }),
+          );
+          res.on("error", reject);
+          res.on("aborted", () => reject(new Error("response aborted")));
+        },
+      );
       req.on("error", reject);
       req.end(payload);
     });

@@ -55,14 +55,20 @@ export class SqliteCommitter {
        ${guard}`,
     );
     this.deleteChunks = db.prepare("DELETE FROM chunks WHERE row = ?");
-    this.insertChunk = db.prepare("INSERT INTO chunks (row, chunk_index, text, embedding) VALUES (?, ?, ?, ?)");
+    this.insertChunk = db.prepare(
+      "INSERT INTO chunks (row, chunk_index, text, embedding) VALUES (?, ?, ?, ?)",
+    );
     this.deleteStaged = db.prepare("DELETE FROM staged_chunks WHERE row = ?");
     this.insertStaged = db.prepare(
       "INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text) VALUES (?, ?, ?, ?, ?)",
     );
-    this.updateStaged = db.prepare("UPDATE staged_chunks SET embedding = ? WHERE row = ? AND chunk_index = ?");
+    this.updateStaged = db.prepare(
+      "UPDATE staged_chunks SET embedding = ? WHERE row = ? AND chunk_index = ?",
+    );
     this.markStaged = db.prepare(`UPDATE documents SET has_staged = 1 ${guard}`);
-    this.checkFence = db.prepare("SELECT 1 FROM documents WHERE row = ? AND fence = ? AND state = 'processing'");
+    this.checkFence = db.prepare(
+      "SELECT 1 FROM documents WHERE row = ? AND fence = ? AND state = 'processing'",
+    );
     this.insertFailure = db.prepare(
       "INSERT INTO failures (batch_id, row, run, stage, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
@@ -130,10 +136,16 @@ export class SqliteCommitter {
         chunkCount: outcome.chunks.length,
       }).changes;
       if (changes === 0) return false;
-      if (outcome.failure) this.recordFailure(batchId, doc.row, run, outcome.failure.stage, outcome.failure.error, now);
+      if (outcome.failure)
+        this.recordFailure(batchId, doc.row, run, outcome.failure.stage, outcome.failure.error, now);
       this.deleteChunks.run(doc.row);
       for (const chunk of outcome.chunks) {
-        this.insertChunk.run(doc.row, chunk.index, chunk.text, chunk.embedding ? encodeVector(chunk.embedding) : null);
+        this.insertChunk.run(
+          doc.row,
+          chunk.index,
+          chunk.text,
+          chunk.embedding ? encodeVector(chunk.embedding) : null,
+        );
       }
       if (doc.hasStaged) this.deleteStaged.run(doc.row);
       return true;
@@ -166,7 +178,14 @@ export class SqliteCommitter {
     return true;
   }
 
-  private recordFailure(batchId: string, row: number, run: number, stage: StageName, error: ErrorInfo, now: number) {
+  private recordFailure(
+    batchId: string,
+    row: number,
+    run: number,
+    stage: StageName,
+    error: ErrorInfo,
+    now: number,
+  ) {
     this.insertFailure.run(batchId, row, run, stage, error.code, error.message, now);
   }
 
@@ -190,12 +209,20 @@ export class SqliteCommitter {
 
   private claim(request: CommitRequest): ClaimedDocument[] {
     const { run, now } = request;
-    const params = { batchId: run.batchId, run: run.run, now, expires: now + request.leaseMs, limit: request.claim };
+    const params = {
+      batchId: run.batchId,
+      run: run.run,
+      now,
+      expires: now + request.leaseMs,
+      limit: request.claim,
+    };
     const expired = (this.claimExpired.all(params) as ClaimRow[]).map((row) => toClaimed(row, true));
     const rest = request.claim - expired.length;
     const pending =
       rest > 0
-        ? (this.claimPending.all({ ...params, limit: rest }) as ClaimRow[]).map((row) => toClaimed(row, false))
+        ? (this.claimPending.all({ ...params, limit: rest }) as ClaimRow[]).map((row) =>
+            toClaimed(row, false),
+          )
         : [];
     const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
     if (claimed.length > 0) this.firstClaim.run({ now, batchId: run.batchId, run: run.run });

@@ -44,7 +44,11 @@ export function counts(db: Database.Database, batchId: string): StateCounts {
   return result;
 }
 
-export function listDocuments(db: Database.Database, batchId: string, query: DocumentQuery): DocumentSummary[] {
+export function listDocuments(
+  db: Database.Database,
+  batchId: string,
+  query: DocumentQuery,
+): DocumentSummary[] {
   const where = ["batch_id = @batchId", "row > @after"];
   if (query.states && query.states.length > 0) {
     where.push(`state IN (${query.states.map((_, i) => `@s${i}`).join(", ")})`);

@@ -3,7 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
 import type { PlannedDocument, StateCounts } from "../../core/types.js";
-import { decodeObject, decodeVector, decodeError } from "../codec.js";
+import { decodeError, decodeObject, decodeVector } from "../codec.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -75,9 +75,13 @@ export class SqliteStore implements Store {
       migrate(db);
     } catch (err) {
       if (err instanceof DocbatchError) throw err;
-      throw new DocbatchError("STORE_UNAVAILABLE", `Cannot open the SQLite store ${file}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new DocbatchError(
+        "STORE_UNAVAILABLE",
+        `Cannot open the SQLite store ${file}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     this.committer = new SqliteCommitter(this.db);
     this.planWriter = new SqlitePlanWriter(this.db);
@@ -89,7 +93,9 @@ export class SqliteStore implements Store {
   }
 
   async getBatch(batchId: string): Promise<BatchInfo | null> {
-    const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(batchId) as BatchRow | undefined;
+    const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(batchId) as
+      | BatchRow
+      | undefined;
     return row ? toBatch(row) : null;
   }
 
@@ -111,11 +117,21 @@ export class SqliteStore implements Store {
               `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation)
                VALUES (?, ?, ?, ?, ?, ?, 1)`,
             )
-            .run(start.batchId, now, start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint);
+            .run(
+              start.batchId,
+              now,
+              start.layer,
+              JSON.stringify(start.settings),
+              start.inputRef,
+              start.fingerprint,
+            );
           return { batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed: false };
         }
-        const existed = this.db.prepare("SELECT 1 FROM documents WHERE batch_id = ? LIMIT 1").get(start.batchId) !== undefined;
-        const same = row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
+        const existed =
+          this.db.prepare("SELECT 1 FROM documents WHERE batch_id = ? LIMIT 1").get(start.batchId) !==
+          undefined;
+        const same =
+          row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
         if (same) {
           return { batch: toBatch(row), upToDate: row.plan_complete === 1, existed };
         }
@@ -163,7 +179,12 @@ export class SqliteStore implements Store {
       .run(batchId, generation);
   }
 
-  async tryPlanLock(batchId: string, run: RunHandle, ttlMs: number, deadRuns: number[]): Promise<PlanLock | null> {
+  async tryPlanLock(
+    batchId: string,
+    run: RunHandle,
+    ttlMs: number,
+    deadRuns: number[],
+  ): Promise<PlanLock | null> {
     const take = this.db.prepare(
       `UPDATE batches SET plan_lock_run = @run, plan_lock_expires_at = @expires
        WHERE batch_id = @batchId AND (plan_lock_run IS NULL OR plan_lock_run = @run
@@ -180,7 +201,9 @@ export class SqliteStore implements Store {
       },
       release: async () => {
         this.db
-          .prepare("UPDATE batches SET plan_lock_run = NULL, plan_lock_expires_at = NULL WHERE batch_id = ? AND plan_lock_run = ?")
+          .prepare(
+            "UPDATE batches SET plan_lock_run = NULL, plan_lock_expires_at = NULL WHERE batch_id = ? AND plan_lock_run = ?",
+          )
           .run(batchId, run.run);
       },
     };
@@ -198,7 +221,17 @@ export class SqliteStore implements Store {
             `INSERT INTO runs (batch_id, run, worker_id, host, pid, command, process_started_at, started_at, last_seen_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(start.batchId, next, start.workerId, start.host, start.pid, start.command, start.processStartedAt, now, now);
+          .run(
+            start.batchId,
+            next,
+            start.workerId,
+            start.host,
+            start.pid,
+            start.command,
+            start.processStartedAt,
+            now,
+            now,
+          );
         return { batchId: start.batchId, run: next, workerId: start.workerId };
       })
       .immediate();
@@ -212,12 +245,16 @@ export class SqliteStore implements Store {
 
   async endRun(run: RunHandle, reason: string, now: number): Promise<void> {
     this.db
-      .prepare("UPDATE runs SET ended_at = ?, last_seen_at = ?, exit_reason = ? WHERE batch_id = ? AND run = ?")
+      .prepare(
+        "UPDATE runs SET ended_at = ?, last_seen_at = ?, exit_reason = ? WHERE batch_id = ? AND run = ?",
+      )
       .run(now, now, reason, run.batchId, run.run);
   }
 
   async listRuns(batchId: string): Promise<RunInfo[]> {
-    const rows = this.db.prepare("SELECT * FROM runs WHERE batch_id = ? ORDER BY run").all(batchId) as RunRow[];
+    const rows = this.db
+      .prepare("SELECT * FROM runs WHERE batch_id = ? ORDER BY run")
+      .all(batchId) as RunRow[];
     return rows.map(toRun);
   }
 
@@ -239,21 +276,32 @@ export class SqliteStore implements Store {
           )
           .run(run.batchId, dead);
         this.db
-          .prepare("UPDATE runs SET recovered_in_flight = recovered_in_flight + ? WHERE batch_id = ? AND run = ?")
+          .prepare(
+            "UPDATE runs SET recovered_in_flight = recovered_in_flight + ? WHERE batch_id = ? AND run = ?",
+          )
           .run(changes, run.batchId, run.run);
         return changes;
       })
       .immediate();
   }
 
-  async renewLeases(run: RunHandle, docs: ClaimedDocument[], leaseMs: number, now: number): Promise<number[]> {
+  async renewLeases(
+    run: RunHandle,
+    docs: ClaimedDocument[],
+    leaseMs: number,
+    now: number,
+  ): Promise<number[]> {
     const renew = this.db.prepare(
       "UPDATE documents SET lease_expires_at = ? WHERE row = ? AND fence = ? AND state = 'processing'",
     );
     return this.db
       .transaction(() => {
-        const lost = docs.filter((doc) => renew.run(now + leaseMs, doc.row, doc.fence).changes === 0).map((d) => d.row);
-        this.db.prepare("UPDATE runs SET last_seen_at = ? WHERE batch_id = ? AND run = ?").run(now, run.batchId, run.run);
+        const lost = docs
+          .filter((doc) => renew.run(now + leaseMs, doc.row, doc.fence).changes === 0)
+          .map((d) => d.row);
+        this.db
+          .prepare("UPDATE runs SET last_seen_at = ? WHERE batch_id = ? AND run = ?")
+          .run(now, run.batchId, run.run);
         return lost;
       })
       .immediate();
@@ -265,9 +313,18 @@ export class SqliteStore implements Store {
 
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
     const rows = this.db
-      .prepare("SELECT chunk_index, idem_key, fallback, text, embedding FROM staged_chunks WHERE row = ? ORDER BY chunk_index")
-      .all(doc.row) as { chunk_index: number; idem_key: string; fallback: string | null; text: string; embedding: Buffer | null }[];
-    if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i)) return null;
+      .prepare(
+        "SELECT chunk_index, idem_key, fallback, text, embedding FROM staged_chunks WHERE row = ? ORDER BY chunk_index",
+      )
+      .all(doc.row) as {
+      chunk_index: number;
+      idem_key: string;
+      fallback: string | null;
+      text: string;
+      embedding: Buffer | null;
+    }[];
+    if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
+      return null;
     return {
       texts: rows.map((r) => r.text),
       fallback: decodeError(rows[0]!.fallback),
@@ -309,7 +366,9 @@ export class SqliteStore implements Store {
   }
 
   async addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
-    const insert = this.db.prepare("INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)");
+    const insert = this.db.prepare(
+      "INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)",
+    );
     this.db.transaction(() => {
       for (const e of events) insert.run(batchId, e.run, e.at, e.type, JSON.stringify(e.data));
     })();
@@ -331,7 +390,12 @@ export class SqliteStore implements Store {
            breaker_wait_since = NULL, requeued = 1, updated_at = @now
          WHERE batch_id = @batchId AND state IN (SELECT value FROM json_each(@states)) ${reason}`,
       )
-      .run({ batchId, now, states: JSON.stringify(states), ...(query.reason ? { reason: query.reason } : {}) });
+      .run({
+        batchId,
+        now,
+        states: JSON.stringify(states),
+        ...(query.reason ? { reason: query.reason } : {}),
+      });
     return changes;
   }
 }

@@ -1,0 +1,152 @@
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../src/core/backoff.js";
+import { collect, jsonLines, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { FORBIDDEN, makeCorpus, writeJsonl } from "../helpers/corpus.js";
+
+/**
+ * The core promise: kill the process at any instant, run the same command again, and the batch
+ * ends with every document complete exactly once and no text lost.
+ */
+describe("kill -9 and resume", () => {
+  it("finishes a 2,000-document batch after repeated SIGKILLs, with nothing lost or duplicated", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "corpus.jsonl");
+    const db = path.join(dir, "store.db");
+    const docs = makeCorpus({ count: 2_000, seed: 11, largeShare: 0.01 });
+    writeJsonl(input, docs);
+    const args = [
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "k",
+      "--no-progress",
+      "--json",
+      "--concurrency",
+      "8",
+      "--chunk-size",
+      "400",
+    ];
+    const random = seededRandom(Number(process.env.KILL_SEED ?? Date.now() % 100_000));
+
+    // Kill points as shares of the batch completed; the first one lands during planning.
+    const thresholds = [-1, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85].map((t) =>
+      t < 0 ? t : t + (random() - 0.5) * 0.08,
+    );
+    let kills = 0;
+    let invocations = 0;
+    for (const threshold of thresholds) {
+      const child = spawnCli(args);
+      invocations += 1;
+      const finished = collect(child);
+      const killed = await killWhen(child.pid!, finished, db, threshold, random);
+      const result = await finished;
+      if (killed) {
+        expect(result.signal).toBe("SIGKILL");
+        kills += 1;
+      } else {
+        expect(result.code).toBe(0);
+        break;
+      }
+    }
+    expect(kills).toBeGreaterThanOrEqual(5);
+    let final = await runCli(args);
+    invocations += 1;
+    while (final.code !== 0 && invocations < 20) {
+      final = await runCli(args);
+      invocations += 1;
+    }
+    expect(final.code, final.stderr).toBe(0);
+    const report = JSON.parse(final.stdout);
+    expect(report.counts.total).toBe(docs.length);
+    expect(report.counts.done).toBe(docs.length);
+    expect(report.completion_rate).toBe(1);
+    expect(report.runs).toHaveLength(invocations);
+    expect(report.runs.filter((r: { resumed: boolean }) => r.resumed).length).toBe(invocations - 1);
+    const recovered = report.runs.reduce(
+      (sum: number, r: { recovered_in_flight: number }) => sum + r.recovered_in_flight,
+      0,
+    );
+    expect(recovered).toBeGreaterThan(0);
+    expect(report.dup_rate).toBe(0);
+
+    const exported = await runCli(["export", "--batch-id", "k", "--db", db]);
+    expect(exported.code).toBe(0);
+    const byDoc = new Map<string, { chunk_index: number; chunk_count: number; text: string }[]>();
+    for (const row of jsonLines(exported.stdout) as {
+      doc_id: string;
+      chunk_index: number;
+      chunk_count: number;
+      text: string;
+    }[]) {
+      const list = byDoc.get(row.doc_id) ?? [];
+      list.push(row);
+      byDoc.set(row.doc_id, list);
+    }
+    expect(byDoc.size).toBe(docs.length);
+    for (const doc of docs) {
+      const chunks = byDoc.get(doc.id)!;
+      expect(chunks, doc.id).toBeDefined();
+      expect(chunks.map((c) => c.chunk_index)).toEqual(chunks.map((_, i) => i));
+      expect(new Set(chunks.map((c) => c.chunk_count))).toEqual(new Set([chunks.length]));
+      const text = chunks.map((c) => c.text).join("\n");
+      for (const marker of doc.markers) expect(text.includes(marker), `${doc.id} lost ${marker}`).toBe(true);
+      for (const word of FORBIDDEN) expect(text.includes(word), `${doc.id} leaked ${word}`).toBe(false);
+    }
+  }, 300_000);
+});
+
+/**
+ * SIGKILLs `pid` once the store shows `threshold` of the batch completed (a negative threshold:
+ * as soon as planning has written something). Returns false when the run exited first.
+ */
+async function killWhen(
+  pid: number,
+  finished: Promise<unknown>,
+  db: string,
+  threshold: number,
+  random: () => number,
+): Promise<boolean> {
+  let exited = false;
+  void finished.then(() => {
+    exited = true;
+  });
+  while (!exited) {
+    const share = progress(db, threshold < 0);
+    if (share !== null && share >= threshold) {
+      // A little randomness inside the window, so kills land at arbitrary instructions.
+      await new Promise((resolve) => setTimeout(resolve, random() * 15));
+      if (exited) return false;
+      process.kill(pid, "SIGKILL");
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return false;
+}
+
+function progress(file: string, planning: boolean): number | null {
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1_000 });
+    if (planning) {
+      const row = db.prepare("SELECT plan_records FROM batches WHERE batch_id = 'k'").get() as
+        | { plan_records: number }
+        | undefined;
+      return row && row.plan_records > 0 ? 0 : null;
+    }
+    const row = db
+      .prepare(
+        "SELECT SUM(state IN ('done', 'degraded', 'failed')) AS settled, COUNT(*) AS total FROM documents WHERE batch_id = 'k'",
+      )
+      .get() as { settled: number | null; total: number };
+    return row.total > 0 ? (row.settled ?? 0) / 2_000 : null;
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
+}

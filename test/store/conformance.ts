@@ -1,0 +1,297 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { contentHash, idempotencyKey } from "../../src/core/keys.js";
+import type { PlannedDocument } from "../../src/core/types.js";
+import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+
+/**
+ * One suite, run unchanged against every Store, so that SQLite and Postgres promise exactly the
+ * same things. `factory` returns a fresh, empty store each time.
+ */
+export function storeConformance(name: string, factory: () => Promise<Store>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await factory();
+      await store.open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const LAYER = "test-layer";
+    const planned = (i: number, content = `content ${i}`, id = `d${i}`): PlannedDocument => {
+      const hash = contentHash("text", {}, content);
+      return {
+        seq: i,
+        source: "s",
+        docId: id,
+        format: "text",
+        metadata: { i },
+        content,
+        loadError: null,
+        contentHash: hash,
+        idempotencyKey: idempotencyKey("s", id, hash, LAYER),
+      };
+    };
+
+    async function planBatch(batchId: string, docs: PlannedDocument[], fingerprint = "fp1") {
+      const cursor = await store.beginPlan({
+        batchId,
+        layer: LAYER,
+        settings: { a: 1 },
+        inputRef: "mem",
+        fingerprint,
+      });
+      const progress = await store.planDocuments(batchId, cursor.batch.planGeneration, docs, {
+        records: docs.length,
+        offset: docs.length,
+      });
+      await store.finishPlan(batchId, cursor.batch.planGeneration);
+      return { cursor, progress };
+    }
+
+    async function newRun(batchId: string): Promise<RunHandle> {
+      return store.startRun({
+        batchId,
+        workerId: "w",
+        host: "h",
+        pid: 1,
+        command: "test",
+        processStartedAt: Date.now(),
+      });
+    }
+
+    const request = (
+      run: RunHandle,
+      outcomes: Outcome[],
+      claim = 0,
+      now = Date.now(),
+      leaseMs = 30_000,
+    ): CommitRequest => ({
+      run,
+      outcomes,
+      progress: [],
+      claim,
+      leaseMs,
+      now,
+    });
+
+    const done = (doc: ClaimedDocument, texts: string[], now = Date.now()): Outcome => ({
+      kind: "completed",
+      doc,
+      degraded: null,
+      chunks: texts.map((text, index) => ({ index, text, embedding: new Float32Array([index, 1, 2]) })),
+      startedAt: now - 5,
+      timings: { parse: 1, embed: 2 },
+    });
+
+    async function exported(batchId: string) {
+      const rows = [];
+      for await (const row of store.exportChunks(batchId)) rows.push(row);
+      return rows;
+    }
+
+    it("plans once, counts duplicates, and resumes a plan at its checkpoint", async () => {
+      const { cursor, progress } = await planBatch("b", [planned(0), planned(1), planned(1)]);
+      expect(cursor.existed).toBe(false);
+      expect(progress).toEqual({ inserted: 2, unchanged: 0, changed: 0, duplicates: 1 });
+      const batch = await store.getBatch("b");
+      expect(batch).toMatchObject({
+        planComplete: true,
+        planRecords: 3,
+        planOffset: 3,
+        duplicatesSkipped: 1,
+      });
+      const again = await store.beginPlan({
+        batchId: "b",
+        layer: LAYER,
+        settings: {},
+        inputRef: "mem",
+        fingerprint: "fp1",
+      });
+      expect(again.upToDate).toBe(true);
+      expect(again.existed).toBe(true);
+      expect((await store.counts("b")).total).toBe(2);
+    });
+
+    it("claims pending documents in input order, each once, and commits chunks with the state", async () => {
+      await planBatch("b", [planned(0), planned(1), planned(2)]);
+      const run = await newRun("b");
+      const first = await store.commit(request(run, [], 2));
+      expect(first.claimed.map((d) => d.docId)).toEqual(["d0", "d1"]);
+      expect(first.claimed[0]).toMatchObject({
+        content: "content 0",
+        metadata: { i: 0 },
+        executions: 1,
+        reclaimed: false,
+      });
+      const second = await store.commit(request(run, [done(first.claimed[0]!, ["a", "b"])], 5));
+      expect(second.accepted).toEqual([true]);
+      expect(second.claimed.map((d) => d.docId)).toEqual(["d2"]);
+      const counts = await store.counts("b");
+      expect(counts).toMatchObject({ total: 3, done: 1, processing: 2, pending: 0 });
+      const rows = await exported("b");
+      expect(rows.map((r) => [r.doc_id, r.chunk_index, r.chunk_count, r.text, r.embedding_dim])).toEqual([
+        ["d0", 0, 2, "a", 3],
+        ["d0", 1, 2, "b", 3],
+      ]);
+      expect(rows[0]!.idempotency_key).toBe(`${first.claimed[0]!.idempotencyKey}:0`);
+      expect(rows[0]!.metadata).toEqual({ i: 0 });
+    });
+
+    it("rejects and counts a commit whose lease was taken over (fencing)", async () => {
+      await planBatch("b", [planned(0)]);
+      const zombie = await newRun("b");
+      const now = Date.now();
+      const [stale] = (await store.commit(request(zombie, [], 1, now, 1_000))).claimed;
+      const live = await newRun("b");
+      const taken = await store.commit(request(live, [], 1, now + 5_000));
+      expect(taken.claimed).toHaveLength(1);
+      expect(taken.claimed[0]!.reclaimed).toBe(true);
+      expect(taken.claimed[0]!.fence).toBeGreaterThan(stale!.fence);
+      const late = await store.commit(request(zombie, [done(stale!, ["zombie"])], 0, now + 6_000));
+      expect(late.accepted).toEqual([false]);
+      const ok = await store.commit(request(live, [done(taken.claimed[0]!, ["live"])], 0, now + 7_000));
+      expect(ok.accepted).toEqual([true]);
+      expect((await exported("b")).map((r) => r.text)).toEqual(["live"]);
+      const runs = await store.listRuns("b");
+      expect(runs.find((r) => r.run === zombie.run)!.fencedCommits).toBe(1);
+      expect(runs.find((r) => r.run === live.run)!.recoveredInFlight).toBe(1);
+    });
+
+    it("puts documents of dead runs back to pending and counts them", async () => {
+      await planBatch("b", [planned(0), planned(1)]);
+      const dead = await newRun("b");
+      await store.commit(request(dead, [], 2));
+      const next = await newRun("b");
+      expect(await store.recoverInFlight(next, [dead.run])).toBe(2);
+      expect((await store.counts("b")).pending).toBe(2);
+      const runs = await store.listRuns("b");
+      expect(runs.find((r) => r.run === next.run)!.recoveredInFlight).toBe(2);
+      expect(runs.find((r) => r.run === dead.run)!.exitReason).toBe("crashed");
+    });
+
+    it("schedules retries with backoff and records every failed attempt", async () => {
+      await planBatch("b", [planned(0)]);
+      const run = await newRun("b");
+      const now = Date.now();
+      const [doc] = (await store.commit(request(run, [], 1, now))).claimed;
+      const retry: Outcome = {
+        kind: "retry",
+        doc: doc!,
+        error: { code: "EMBED_TIMEOUT", message: "slow" },
+        stage: "embed",
+        stageAttempts: 1,
+        notBefore: now + 60_000,
+      };
+      const after = await store.commit(request(run, [retry], 1, now + 1));
+      expect(after.claimed).toHaveLength(0);
+      expect(await store.nextClaimableAt(run)).toBe(now + 60_000);
+      const later = await store.commit(request(run, [], 1, now + 60_000));
+      expect(later.claimed[0]).toMatchObject({
+        attempts: 1,
+        stageAttempts: 1,
+        failedStage: "embed",
+        executions: 2,
+      });
+      await store.commit(
+        request(
+          run,
+          [
+            {
+              kind: "failed",
+              doc: later.claimed[0]!,
+              error: { code: "NOT_FOUND", message: "gone" },
+              stage: "load",
+              startedAt: now,
+            },
+          ],
+          0,
+          now + 60_001,
+        ),
+      );
+      expect(await store.failureCounts("b")).toEqual([
+        { code: "EMBED_TIMEOUT", count: 1, exampleDocId: "d0", exampleMessage: "slow" },
+        { code: "NOT_FOUND", count: 1, exampleDocId: "d0", exampleMessage: "gone" },
+      ]);
+      const [failed] = await store.listDocuments("b", { states: ["failed"] });
+      expect(failed).toMatchObject({
+        docId: "d0",
+        attempts: 2,
+        lastError: { code: "NOT_FOUND", message: "gone" },
+      });
+      expect(await store.nextClaimableAt(run)).toBeNull();
+    });
+
+    it("replaces a changed document's chunks only when its new output commits", async () => {
+      await planBatch("b", [planned(0, "old")]);
+      const run = await newRun("b");
+      const [doc] = (await store.commit(request(run, [], 1))).claimed;
+      await store.commit(request(run, [done(doc!, ["old 1", "old 2"])]));
+      const { progress } = await planBatch("b", [planned(0, "new")], "fp2");
+      expect(progress.changed).toBe(1);
+      expect((await store.counts("b")).pending).toBe(1);
+      expect((await exported("b")).map((r) => r.text)).toEqual(["old 1", "old 2"]);
+      const [again] = (await store.commit(request(run, [], 1))).claimed;
+      expect(again!.content).toBe("new");
+      await store.commit(request(run, [done(again!, ["new"])]));
+      expect((await exported("b")).map((r) => r.text)).toEqual(["new"]);
+      const unchanged = await planBatch("b", [planned(0, "new")], "fp3");
+      expect(unchanged.progress.unchanged).toBe(1);
+    });
+
+    it("backfills a degraded document: old chunks stay visible until the new ones replace them", async () => {
+      await planBatch("b", [planned(0)]);
+      const run = await newRun("b");
+      const [doc] = (await store.commit(request(run, [], 1))).claimed;
+      const degraded: Outcome = {
+        ...(done(doc!, ["x"]) as Extract<Outcome, { kind: "completed" }>),
+        degraded: { code: "EMBED_TIMEOUT", message: "slow" },
+      };
+      (degraded as Extract<Outcome, { kind: "completed" }>).chunks = [
+        { index: 0, text: "x", embedding: null },
+      ];
+      await store.commit(request(run, [degraded]));
+      expect((await exported("b"))[0]).toMatchObject({ degraded: true, embedding_dim: null });
+      expect(await store.requeue("b", { failed: true, degraded: false }, Date.now())).toBe(0);
+      expect(
+        await store.requeue("b", { failed: true, degraded: true, reason: "PARSE_ERROR" }, Date.now()),
+      ).toBe(0);
+      expect(
+        await store.requeue("b", { failed: true, degraded: true, reason: "EMBED_TIMEOUT" }, Date.now()),
+      ).toBe(1);
+      expect(await exported("b")).toHaveLength(1);
+      const [again] = (await store.commit(request(run, [], 1))).claimed;
+      await store.commit(request(run, [done(again!, ["x", "y"])]));
+      const rows = await exported("b");
+      expect(rows.map((r) => [r.text, r.degraded, r.embedding_dim])).toEqual([
+        ["x", false, 3],
+        ["y", false, 3],
+      ]);
+      let reexecuted = 0;
+      for await (const m of store.documentMetrics("b")) if (m.reexecuted) reexecuted += 1;
+      expect(reexecuted).toBe(0);
+    });
+
+    it("stages chunks and vectors of a large document and hands them to the next execution", async () => {
+      await planBatch("b", [planned(0)]);
+      const run = await newRun("b");
+      const [doc] = (await store.commit(request(run, [], 1))).claimed;
+      await store.commit({
+        ...request(run, []),
+        progress: [
+          { doc: doc!, texts: { values: ["a", "b", "c"], fallback: null }, vectors: [] },
+          { doc: doc!, vectors: [{ index: 0, embedding: new Float32Array([1, 2]) }] },
+        ],
+      });
+      const next = await newRun("b");
+      await store.recoverInFlight(next, [run.run]);
+      const [again] = (await store.commit(request(next, [], 1))).claimed;
+      expect(again!.hasStaged).toBe(true);
+      const staged = await store.loadStaged(again!);
+      expect(staged!.texts).toEqual(["a", "b", "c"]);
+      expect(Array.from(staged!.vectors[0]!)).toEqual([1, 2]);
+      expect(staged!.vectors[1]).toBeNull();
+    });
+  });
+}
