@@ -8,7 +8,7 @@ import type { DocumentFormat, JsonObject } from "./types.js";
  * LF line endings are the same document, so normalization happens before anything is hashed:
  *
  * - id: Unicode NFC, surrounding whitespace removed.
- * - content: a leading byte-order mark removed, CRLF and lone CR turned into LF, Unicode NFC.
+ * - content: leading byte-order marks removed, CRLF and lone CR turned into LF, Unicode NFC.
  *
  * `content_hash = sha256(format, canonical metadata, normalized content)`: everything that shapes
  * the output of a document is in it, so a change of format or metadata is a change of content.
@@ -22,7 +22,7 @@ export function normalizeId(id: string): string {
 }
 
 export function normalizeContent(content: string): string {
-  let text = content.charCodeAt(0) === 0xfeff ? content.slice(1) : content;
+  let text = content.charCodeAt(0) === 0xfeff ? content.replace(/^\uFEFF+/, "") : content;
   if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
   return text.normalize("NFC");
 }
@@ -36,11 +36,12 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
+/** Each part is length-prefixed, so no choice of parts can run into another ("a\0b"+"c" vs "a"+"b\0c"). */
 function sha256(parts: readonly string[]): string {
   const hash = createHash("sha256");
   for (const part of parts) {
+    hash.update(`${part.length}:`);
     hash.update(part);
-    hash.update("\u0000");
   }
   return hash.digest("hex");
 }

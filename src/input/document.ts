@@ -111,15 +111,16 @@ export function checkRelativePath(
 /** What makes two records with one identity the same document, for duplicate detection. */
 export function sameness(doc: ValidDocument): string {
   const body = doc.content !== null ? `content:${doc.content}` : `path:${doc.path}`;
-  return `${doc.format}\u0000${canonicalJson(doc.metadata)}\u0000${body}`;
+  return JSON.stringify([doc.format, canonicalJson(doc.metadata), body]);
 }
 
 export function identity(doc: { source: string; docId: string }): string {
-  return `${doc.source}\u0000${doc.docId}`;
+  return JSON.stringify([doc.source, doc.docId]);
 }
 
 export function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "nothing";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "string")
     return value.length > 40 ? `"${value.slice(0, 40)}…"` : JSON.stringify(value);

@@ -27,6 +27,8 @@ export interface InputSource {
   root: Containment;
   /** The input's own `batch_id`, if it has one. */
   batchId: string | null;
+  /** Problems of the input as a whole (e.g. a bad `batch_id`), reported by validation. */
+  problems: ErrorDetail[];
   /** Changes whenever the input may have changed (size, modification time, listing). */
   fingerprint(): Promise<string>;
   /** Records from an offset (0 = the start) as returned in `next`. */
@@ -96,6 +98,7 @@ async function openJson(location: string): Promise<InputSource> {
   let documents: unknown[];
   let prefix: string;
   let batchId: string | null = null;
+  let topProblems: ErrorDetail[] = [];
   if (Array.isArray(parsed)) {
     documents = parsed;
     prefix = "";
@@ -114,14 +117,17 @@ async function openJson(location: string): Promise<InputSource> {
         problem: `must be a non-empty string, got ${describe(top.batch_id)}`,
       });
     }
-    if (problems.length > 0) {
-      throw new DocbatchError("INVALID_INPUT", `${problems[0]!.path} ${problems[0]!.problem}`, {
+    // Without a documents array nothing else can be checked; a bad batch_id is reported with the
+    // documents' problems by validation.
+    if (!Array.isArray(top.documents)) {
+      throw new DocbatchError("INVALID_INPUT", `${problems[0]!.path}: ${problems[0]!.problem}`, {
         details: problems,
       });
     }
+    topProblems = problems;
     documents = top.documents as unknown[];
     prefix = "documents";
-    batchId = typeof top.batch_id === "string" ? top.batch_id.trim() : null;
+    batchId = typeof top.batch_id === "string" && top.batch_id.trim() !== "" ? top.batch_id.trim() : null;
   } else {
     throw new DocbatchError("INVALID_INPUT", "The input must be an object with `documents`, or an array.", {
       details: [{ path: "$", problem: `must be an object or an array, got ${describe(parsed)}` }],
@@ -132,6 +138,7 @@ async function openJson(location: string): Promise<InputSource> {
     location,
     root: containment(path.dirname(location)),
     batchId,
+    problems: topProblems,
     fingerprint: () => statFingerprint("json", location),
     async *records(from: number) {
       for (let i = from; i < documents.length; i++) {
@@ -147,6 +154,7 @@ async function openJsonLines(location: string): Promise<InputSource> {
     location,
     root: containment(path.dirname(location)),
     batchId: null,
+    problems: [],
     fingerprint: () => statFingerprint("jsonl", location),
     async *records(from: number) {
       for await (const line of readLines(location, from)) {
@@ -179,6 +187,7 @@ async function openDirectory(location: string, exclude: string[]): Promise<Input
     location,
     root,
     batchId: null,
+    problems: [],
     async fingerprint() {
       const hash = createHash("sha256").update(`directory|${location}`);
       for (const file of files) hash.update(`\n${file.rel}|${file.size}|${file.mtimeMs}`);
@@ -257,8 +266,9 @@ function jsonErrorPosition(message: string, text: string): { text: string; detai
     };
   }
   const position = /position (\d+)/.exec(message);
-  if (!position) return { text: "", detail: {} };
-  const offset = Number(position[1]);
+  // "Unexpected end of JSON input" has no position: the problem is at the end.
+  if (!position && !/end of JSON/i.test(message)) return { text: "", detail: {} };
+  const offset = position ? Number(position[1]) : text.length;
   const before = text.slice(0, offset);
   const line = before.split("\n").length;
   const column = offset - before.lastIndexOf("\n");

@@ -32,6 +32,7 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
     if (kind !== "duplicate") duplicatesOnly = false;
     if (details.length < MAX_DETAILS) details.push(detail);
   };
+  for (const problem of source.problems) report(problem, "rule");
   const seen = new IdentityMap();
   const firstWhere = new Map<number, string>();
   let records = 0;

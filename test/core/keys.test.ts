@@ -1,0 +1,239 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  canonicalJson,
+  chunkKey,
+  contentHash,
+  idempotencyKey,
+  normalizeContent,
+  normalizeId,
+} from "../../src/core/keys.js";
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const LAYER = "v1|chunk=1000/0|embed=local:256";
+
+/** Text built from the pieces normalization is about: line ends, BOMs, composed and decomposed marks. */
+const tricky = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom("\r\n", "\r", "\n", "\ufeff", " ", "\t", "\u00a0"),
+      fc.constantFrom(
+        "e\u0301",
+        "\u00e9",
+        "\u212b",
+        "A\u030a",
+        "\u1100\u1161\u11a8",
+        "o\u0308\u0304",
+        "\u0301",
+      ),
+      fc.constantFrom("😀", "中文", "\ud800", "x"),
+      fc.string({ unit: "binary", maxLength: 8 }),
+    ),
+    { maxLength: 24 },
+  )
+  .map((parts) => parts.join(""));
+
+describe("normalizeId", () => {
+  it("applies Unicode NFC", () => {
+    expect(normalizeId("cafe\u0301")).toBe("caf\u00e9");
+    expect(normalizeId("caf\u00e9")).toBe("caf\u00e9");
+    expect(normalizeId("\u212b")).toBe("\u00c5"); // ANGSTROM SIGN -> A WITH RING
+  });
+
+  it("removes surrounding whitespace only", () => {
+    expect(normalizeId("  doc-1\t\n")).toBe("doc-1");
+    expect(normalizeId("\u00a0\u3000doc\u2003")).toBe("doc");
+    expect(normalizeId(" a  b ")).toBe("a  b");
+    expect(normalizeId("   ")).toBe("");
+  });
+
+  it("maps equivalent spellings to one id", () => {
+    expect(normalizeId(" cafe\u0301 ")).toBe(normalizeId("caf\u00e9"));
+  });
+
+  it("is idempotent (property)", () => {
+    fc.assert(
+      fc.property(tricky, (s) => {
+        const once = normalizeId(s);
+        expect(normalizeId(once)).toBe(once);
+        expect(normalizeId(` ${s}\n`)).toBe(once);
+        expect(normalizeId(s.normalize("NFD"))).toBe(normalizeId(s.normalize("NFC")));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("normalizeContent", () => {
+  it("turns CRLF and lone CR into LF", () => {
+    expect(normalizeContent("a\r\nb\r\n")).toBe("a\nb\n");
+    expect(normalizeContent("a\rb\r")).toBe("a\nb\n");
+    expect(normalizeContent("a\r\n\rb\n\r\n")).toBe("a\n\nb\n\n");
+    expect(normalizeContent("\r\r\n")).toBe("\n\n");
+  });
+
+  it("removes a leading byte-order mark, and only a leading one", () => {
+    expect(normalizeContent("\ufeffhello")).toBe("hello");
+    expect(normalizeContent("hel\ufefflo")).toBe("hel\ufefflo");
+    expect(normalizeContent("\ufeff")).toBe("");
+  });
+
+  it("applies Unicode NFC", () => {
+    expect(normalizeContent("cafe\u0301")).toBe("caf\u00e9");
+    expect(normalizeContent("\ufeffcafe\u0301\r\n")).toBe("caf\u00e9\n");
+  });
+
+  it("keeps other whitespace and the empty string as they are", () => {
+    expect(normalizeContent("  a \t\n\n ")).toBe("  a \t\n\n ");
+    expect(normalizeContent("")).toBe("");
+  });
+
+  it("is idempotent (property, inputs not starting with two BOMs)", () => {
+    fc.assert(
+      fc.property(tricky, (s) => {
+        fc.pre(!s.startsWith("\ufeff\ufeff"));
+        const once = normalizeContent(s);
+        expect(normalizeContent(once)).toBe(once);
+        expect(once).not.toContain("\r");
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  // A doubled BOM loses one BOM per call, so normalizing twice differs from normalizing once:
+  // src/core/keys.ts normalizeContent strips a single leading U+FEFF.
+  it("is idempotent on content starting with two BOMs", () => {
+    const once = normalizeContent("\ufeff\ufeffx");
+    expect(normalizeContent(once)).toBe(once);
+  });
+
+  it("is CRLF-, CR- and NFC/NFD-insensitive (property)", () => {
+    fc.assert(
+      fc.property(tricky, (raw) => {
+        const lf = raw.replace(/\r/g, "");
+        const expected = normalizeContent(lf);
+        expect(normalizeContent(lf.replace(/\n/g, "\r\n"))).toBe(expected);
+        expect(normalizeContent(lf.replace(/\n/g, "\r"))).toBe(expected);
+        expect(normalizeContent(lf.normalize("NFD"))).toBe(normalizeContent(lf.normalize("NFC")));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe("canonicalJson", () => {
+  it("sorts object keys at every level and keeps array order", () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}',
+    );
+    expect(canonicalJson([2, 1])).not.toBe(canonicalJson([1, 2]));
+    expect(canonicalJson({})).toBe("{}");
+  });
+});
+
+describe("contentHash", () => {
+  const text = normalizeContent("Hello, world.\n");
+
+  it("is a stable sha256 hex digest", () => {
+    const hash = contentHash("text", {}, text);
+    expect(hash).toMatch(HEX64);
+    expect(contentHash("text", {}, text)).toBe(hash);
+  });
+
+  it("is equal for content that differs only in CRLF/CR/BOM/NFC once normalized", () => {
+    const base = contentHash("text", {}, normalizeContent("caf\u00e9\nline"));
+    expect(contentHash("text", {}, normalizeContent("cafe\u0301\r\nline"))).toBe(base);
+    expect(contentHash("text", {}, normalizeContent("\ufeffcaf\u00e9\rline"))).toBe(base);
+  });
+
+  it("differs by content, format and metadata", () => {
+    const base = contentHash("text", { a: 1 }, text);
+    expect(contentHash("text", { a: 1 }, `${text}!`)).not.toBe(base);
+    expect(contentHash("markdown", { a: 1 }, text)).not.toBe(base);
+    expect(contentHash("html", { a: 1 }, text)).not.toBe(base);
+    expect(contentHash("json", { a: 1 }, text)).not.toBe(base);
+    expect(contentHash("text", { a: 2 }, text)).not.toBe(base);
+    expect(contentHash("text", { a: "1" }, text)).not.toBe(base);
+    expect(contentHash("text", {}, text)).not.toBe(base);
+    expect(contentHash("text", { a: 1, b: null }, text)).not.toBe(base);
+  });
+
+  it("ignores the key order of metadata, at every level", () => {
+    const a = contentHash("text", { lang: "en", tags: { x: 1, y: [1, 2] }, n: 3 }, text);
+    const b = contentHash("text", { n: 3, tags: { y: [1, 2], x: 1 }, lang: "en" }, text);
+    expect(b).toBe(a);
+    expect(contentHash("text", { n: 3, tags: { y: [2, 1], x: 1 }, lang: "en" }, text)).not.toBe(a);
+  });
+
+  it("does not mix up the boundaries between format, metadata and content", () => {
+    expect(contentHash("text", {}, "{}x")).not.toBe(contentHash("text", {}, "x"));
+  });
+});
+
+describe("idempotencyKey", () => {
+  const hash = contentHash("text", {}, "body");
+
+  it("is a stable sha256 hex digest", () => {
+    const key = idempotencyKey("inline", "doc-1", hash, LAYER);
+    expect(key).toMatch(HEX64);
+    expect(idempotencyKey("inline", "doc-1", hash, LAYER)).toBe(key);
+  });
+
+  it("differs by source, id, content hash and layer", () => {
+    const key = idempotencyKey("inline", "doc-1", hash, LAYER);
+    const keys = [
+      idempotencyKey("fs", "doc-1", hash, LAYER),
+      idempotencyKey("inline", "doc-2", hash, LAYER),
+      idempotencyKey("inline", "doc-1", contentHash("text", {}, "other"), LAYER),
+      idempotencyKey("inline", "doc-1", contentHash("markdown", {}, "body"), LAYER),
+      idempotencyKey("inline", "doc-1", contentHash("text", { k: "v" }, "body"), LAYER),
+      idempotencyKey("inline", "doc-1", hash, `${LAYER}|v2`),
+    ];
+    expect(new Set([key, ...keys]).size).toBe(keys.length + 1);
+  });
+
+  it("is the same for inputs that differ only in id whitespace, NFC/NFD and CRLF", () => {
+    const a = idempotencyKey(
+      "inline",
+      normalizeId(" cafe\u0301 "),
+      contentHash("text", {}, normalizeContent("a\r\nb")),
+      LAYER,
+    );
+    const b = idempotencyKey(
+      "inline",
+      normalizeId("caf\u00e9"),
+      contentHash("text", {}, normalizeContent("a\nb")),
+      LAYER,
+    );
+    expect(a).toBe(b);
+  });
+
+  it("does not shift parts across boundaries (source + id)", () => {
+    expect(idempotencyKey("ab", "c", hash, LAYER)).not.toBe(idempotencyKey("a", "bc", hash, LAYER));
+  });
+
+  // The parts are joined with "\u0000" and not escaped, so a NUL inside source or id can make two
+  // different (source, id) pairs hash the same key (src/core/keys.ts sha256()).
+  it("keeps (source, id) pairs apart even when they contain NUL", () => {
+    expect(idempotencyKey("a\u0000b", "c", hash, LAYER)).not.toBe(
+      idempotencyKey("a", "b\u0000c", hash, LAYER),
+    );
+  });
+});
+
+describe("chunkKey", () => {
+  const key = idempotencyKey("inline", "doc", contentHash("text", {}, "x"), LAYER);
+
+  it("is the document key followed by the chunk index", () => {
+    expect(chunkKey(key, 0)).toBe(`${key}:0`);
+    expect(chunkKey(key, 12)).toBe(`${key}:12`);
+  });
+
+  it("is stable and distinct per index and per document", () => {
+    expect(chunkKey(key, 3)).toBe(chunkKey(key, 3));
+    const all = [0, 1, 2, 10, 11].map((i) => chunkKey(key, i));
+    expect(new Set(all).size).toBe(all.length);
+    const other = idempotencyKey("inline", "doc2", contentHash("text", {}, "x"), LAYER);
+    expect(chunkKey(other, 0)).not.toBe(chunkKey(key, 0));
+  });
+});
