@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -98,6 +99,60 @@ describe("kill -9 and resume", () => {
     }
   }, 300_000);
 });
+
+describe("kill -9 during planning", () => {
+  it("resumes planning at its checkpoint: nothing planned twice, nothing skipped", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "many.jsonl");
+    const db = path.join(dir, "plan.db");
+    const count = 40_000;
+    const lines: string[] = [];
+    for (let i = 0; i < count; i++)
+      lines.push(JSON.stringify({ id: `p${i}`, content: `document number ${i} body` }));
+
+    fs.writeFileSync(input, `${lines.join("\n")}\n`);
+    const args = ["run", input, "--db", db, "--batch-id", "k", "--no-progress", "--json"];
+    const child = spawnCli(args);
+    const finished = collect(child);
+    let planned = 0;
+    for (;;) {
+      const state = planState(db);
+      if (state && state.records > 0 && !state.complete) {
+        process.kill(child.pid!, "SIGKILL");
+        planned = state.records;
+        break;
+      }
+      if (state?.complete) throw new Error("planning finished before it could be killed; use a larger input");
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect((await finished).signal).toBe("SIGKILL");
+    const after = planState(db)!;
+    expect(after.complete).toBe(false);
+    expect(after.records).toBeGreaterThanOrEqual(planned);
+    expect(after.records).toBeLessThan(count);
+
+    const resumed = await runCli(args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const report = JSON.parse(resumed.stdout);
+    expect(report.counts).toMatchObject({ total: count, done: count, duplicates_skipped: 0 });
+    expect(report.plan).toMatchObject({ records: count, complete: true, generation: 1 });
+  }, 120_000);
+});
+
+function planState(file: string): { records: number; complete: boolean } | null {
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const row = db.prepare("SELECT plan_records, plan_complete FROM batches WHERE batch_id = 'k'").get() as
+      | { plan_records: number; plan_complete: number }
+      | undefined;
+    return row ? { records: row.plan_records, complete: row.plan_complete === 1 } : null;
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
+}
 
 /**
  * SIGKILLs `pid` once the store shows `threshold` of the batch completed (a negative threshold:
