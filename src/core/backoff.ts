@@ -36,7 +36,7 @@ export function backoffBounds(attempt: number, options: BackoffOptions): { min: 
   const exponent = Math.min(Math.max(0, attempt), 52);
   const exponential = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** exponent);
   const jitterMs = options.jitterMs ?? options.baseDelayMs;
-  return { min: exponential, max: exponential + Math.max(0, jitterMs - 1) };
+  return { min: exponential, max: exponential + Math.max(0, Math.ceil(jitterMs) - 1) };
 }
 
 /** A small deterministic PRNG (mulberry32) for seeded fault injection and jitter. */

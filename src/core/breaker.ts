@@ -79,24 +79,33 @@ export class CircuitBreaker {
     return { allowed: false, retryAt: Math.max(this.openUntil, now + 1) };
   }
 
-  onSuccess(now: number): void {
+  /**
+   * The result of a request granted at `acquire`. While the breaker is not closed only the probe's
+   * own result counts: a late answer to a request sent before it opened says nothing new.
+   */
+  onSuccess(now: number, probe = false): void {
+    if (this.stateValue === "closed") {
+      this.failures = 0;
+      return;
+    }
+    if (!probe) return;
     this.failures = 0;
     this.probeInFlight = false;
-    if (this.stateValue !== "closed") {
-      this.cooldownMs = this.options.openMs;
-      this.move("closed", now);
-    }
+    this.cooldownMs = this.options.openMs;
+    this.move("closed", now);
   }
 
-  onFailure(now: number): void {
-    this.failures += 1;
-    if (this.stateValue === "half-open") {
-      this.probeInFlight = false;
-      this.cooldownMs = Math.min(this.options.maxOpenMs, this.cooldownMs * 2);
-      this.open(now);
-    } else if (this.stateValue === "closed" && this.failures >= this.options.failureThreshold) {
-      this.open(now);
+  onFailure(now: number, probe = false): void {
+    if (this.stateValue === "closed") {
+      this.failures += 1;
+      if (this.failures >= this.options.failureThreshold) this.open(now);
+      return;
     }
+    if (!probe) return;
+    this.failures += 1;
+    this.probeInFlight = false;
+    this.cooldownMs = Math.min(this.options.maxOpenMs, this.cooldownMs * 2);
+    this.open(now);
   }
 
   /** A granted probe that was never sent (e.g. the document was aborted) gives its turn back. */

@@ -64,6 +64,7 @@ export class Engine {
   private outbox: { outcome: Outcome; readyAt: number }[] = [];
   private progress: StagedProgress[] = [];
   private claimAgainAt = 0;
+  private lastFlushAt = 0;
   private stopping: StopReason | null = null;
   private wakeUp: (() => void) | null = null;
   private readonly stats: EngineStats = {
@@ -95,6 +96,7 @@ export class Engine {
   /** Queues progress of a running document for the next commit. */
   saveProgress(progress: StagedProgress): void {
     this.progress.push(progress);
+    this.wake();
   }
 
   /** Stops claiming; running documents get `graceMs` to finish, then are handed back. */
@@ -131,10 +133,17 @@ export class Engine {
           this.claimAgainAt = 0;
           continue;
         }
+        const pending = this.outbox.length > 0 || this.progress.length > 0;
+        const now = this.clock();
+        const claimIn = this.claimAgainAt > now ? this.claimAgainAt - now : this.options.pollMs;
         await this.sleep(
-          this.outbox.length > 0 || this.progress.length > 0
-            ? this.options.groupDelayMs
-            : this.options.pollMs,
+          Math.max(
+            1,
+            Math.min(
+              pending ? this.lastFlushAt + this.options.groupDelayMs - this.clock() : this.options.pollMs,
+              claimIn,
+            ),
+          ),
         );
       }
     } finally {
@@ -164,11 +173,9 @@ export class Engine {
     if (want > 0 && this.queue.length === 0 && this.running.size < this.options.concurrency) return true;
     if (pending === 0) return false;
     if (this.running.size === 0) return true;
-    const oldest = this.outbox[0]?.readyAt ?? this.clock();
-    return (
-      this.clock() - oldest >= this.options.groupDelayMs ||
-      (this.progress.length > 0 && this.outbox.length === 0 && want > 0)
-    );
+    // At most one commit per groupDelayMs while documents keep finishing; the first one after a
+    // quiet spell goes at once, so a slow (I/O-bound) pipeline never waits for a group to fill.
+    return this.clock() - this.lastFlushAt >= this.options.groupDelayMs;
   }
 
   private startQueued(): void {
@@ -227,6 +234,7 @@ export class Engine {
     const progress = this.progress;
     this.progress = [];
     const now = this.clock();
+    this.lastFlushAt = now;
     const outcomes = batch.map(({ outcome, readyAt }) => {
       if (outcome.kind === "completed") outcome.timings.write = now - readyAt;
       return outcome;

@@ -72,7 +72,7 @@ export async function processDocument(
       chunks,
       startedAt,
       timings,
-      failure: { stage: at.stage, error: reason },
+      failures: [{ stage: at.stage, error: reason }],
     };
   }
 }
@@ -92,7 +92,7 @@ async function execute(
   const staged = doc.hasStaged ? await ctx.loadStaged(doc) : null;
   let texts: string[];
   let fallback: ErrorInfo | null = null;
-  let failure: { stage: StageName; error: ErrorInfo } | undefined;
+  const failures: { stage: StageName; error: ErrorInfo }[] = [];
   let vectors: (Float32Array | null)[];
   if (staged) {
     ({ texts, fallback } = staged);
@@ -112,7 +112,7 @@ async function execute(
       if (decision.action === "fail")
         return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
       fallback = info(error);
-      failure = { stage: "parse", error: fallback };
+      failures.push({ stage: "parse", error: fallback });
       texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
     }
     vectors = new Array<Float32Array | null>(texts.length).fill(null);
@@ -128,7 +128,7 @@ async function execute(
   timings.embed = ctx.clock() - embedStart;
   if (embedded.outcome) return embedded.outcome;
   if (embedded.degraded) {
-    failure = embedded.failure;
+    failures.push({ stage: "embed", error: embedded.degraded });
     fallback ??= embedded.degraded;
   }
   if (ctx.faults.hits("crash", doc.idempotencyKey, doc.executions)) ctx.crash();
@@ -144,7 +144,7 @@ async function execute(
     chunks,
     startedAt,
     timings,
-    ...(failure ? { failure } : {}),
+    ...(failures.length > 0 ? { failures } : {}),
   };
 }
 
@@ -153,7 +153,6 @@ interface EmbedResult {
   outcome?: Outcome;
   /** Set when the document completes without vectors, with the reason. */
   degraded?: ErrorInfo;
-  failure?: { stage: StageName; error: ErrorInfo };
 }
 
 async function embedMissing(
@@ -177,7 +176,7 @@ async function embedMissing(
         code: "CIRCUIT_OPEN",
         message: `the embeddings service was unavailable for ${now - since} ms`,
       };
-      return { degraded: error, failure: { stage: "embed", error } };
+      return { degraded: error };
     }
     let result: Float32Array[];
     try {
@@ -188,14 +187,14 @@ async function embedMissing(
         step,
         signal,
       );
-      ctx.breaker.onSuccess(ctx.clock());
+      ctx.breaker.onSuccess(ctx.clock(), permit.probe);
     } catch (err) {
       if (signal.aborted) {
         if (permit.probe) ctx.breaker.cancelProbe();
         throw interruption(signal);
       }
       const error = toDocbatchError(err);
-      if (countsAgainstService(error.code)) ctx.breaker.onFailure(ctx.clock());
+      if (countsAgainstService(error.code)) ctx.breaker.onFailure(ctx.clock(), permit.probe);
       else if (permit.probe) ctx.breaker.cancelProbe();
       const attempts = stageAttempts(doc, "embed");
       const decision = decide(error.code, attempts, ctx.policy, ctx.random, error.retryAfterMs);
@@ -203,7 +202,7 @@ async function embedMissing(
         return { outcome: retry(doc, "embed", error, attempts, ctx.clock() + decision.delayMs) };
       }
       const reason = info(error);
-      return { degraded: reason, failure: { stage: "embed", error: reason } };
+      return { degraded: reason };
     }
     const saved: { index: number; embedding: Float32Array }[] = [];
     indexes.forEach((index, k) => {

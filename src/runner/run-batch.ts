@@ -353,9 +353,9 @@ function engineLogHooks(logger: Logger, batchId: string, run: number) {
       if (!accepted) {
         logger.warn({ ...base, event: "commit.fenced" }, "commit rejected: lease lost");
       } else if (outcome.kind === "completed") {
-        if (outcome.failure) {
+        for (const failure of outcome.failures ?? []) {
           logger.warn(
-            { ...base, event: "doc.fallback", stage: outcome.failure.stage, error: outcome.failure.error },
+            { ...base, event: "doc.fallback", stage: failure.stage, error: failure.error },
             "fallback path",
           );
         }

@@ -148,8 +148,8 @@ export type Outcome =
       chunks: Chunk[];
       startedAt: number;
       timings: StageTimings;
-      /** The failed attempt after which the fallback path was taken, recorded with the commit. */
-      failure?: { stage: StageName; error: ErrorInfo };
+      /** The failed attempts after which fallback paths were taken, recorded with the commit. */
+      failures?: { stage: StageName; error: ErrorInfo }[];
     }
   | {
       kind: "retry";

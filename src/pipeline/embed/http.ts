@@ -70,12 +70,18 @@ export class HttpEmbedder implements Embedder {
 
   private statusError(status: number, headers: http.IncomingHttpHeaders, body: string): DocbatchError {
     const retryAfterMs = parseRetryAfter(headers["retry-after"]);
-    const excerpt = body.slice(0, 200).replace(/\s+/g, " ");
+    const excerpt = this.redact(body.slice(0, 200).replace(/\s+/g, " "));
     const message = `the embeddings service answered ${status}${excerpt ? `: ${excerpt}` : ""}`;
     if (status === 429) return new DocbatchError("EMBED_RATE_LIMITED", message, { retryAfterMs });
     if (status === 408) return new DocbatchError("EMBED_TIMEOUT", message, { retryAfterMs });
     if (status >= 500) return new DocbatchError("EMBED_UNAVAILABLE", message, { retryAfterMs });
     return new DocbatchError("EMBED_REJECTED", message);
+  }
+
+  /** Services and proxies sometimes echo the credentials; they never reach a message or a log. */
+  private redact(text: string): string {
+    const key = this.options.apiKey;
+    return key ? text.split(key).join("[redacted]") : text;
   }
 
   private parse(body: string, count: number): Float32Array[] {
@@ -105,12 +111,14 @@ export class HttpEmbedder implements Embedder {
       ) {
         throw bad(`embedding ${String(index)} is not an array of numbers`);
       }
-      this.dimension ??= embedding.length;
-      if (embedding.length !== this.dimension) {
-        throw bad(`embedding ${String(index)} has dimension ${embedding.length}, expected ${this.dimension}`);
+      const expected = this.dimension ?? vectors.find((v) => v !== undefined)?.length ?? embedding.length;
+      if (embedding.length !== expected) {
+        throw bad(`embedding ${String(index)} has dimension ${embedding.length}, expected ${expected}`);
       }
       vectors[index as number] = Float32Array.from(embedding as number[]);
     }
+    // Learnt only from a response that passed every check.
+    this.dimension ??= vectors[0]?.length ?? null;
     return vectors as Float32Array[];
   }
 
@@ -153,11 +161,18 @@ export class HttpEmbedder implements Embedder {
   }
 }
 
-/** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+/** A service asking for longer is capped: a document should not wait hours on one header. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/**
+ * `Retry-After` as seconds or an HTTP date (RFC 9110), in ms, capped at MAX_RETRY_AFTER_MS;
+ * undefined when absent or unreadable.
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
   if (!text) return undefined;
-  if (/^\d+(\.\d+)?$/.test(text.trim())) return Math.round(Number(text) * 1000);
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.min(MAX_RETRY_AFTER_MS, Math.round(Number(text) * 1000));
+  if (!/^[A-Za-z]{3},? /.test(text)) return undefined;
   const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
 }

@@ -128,7 +128,7 @@ export class SqliteCommitter {
         ...guard,
         state: outcome.degraded ? "degraded" : "done",
         reason: encodeError(outcome.degraded),
-        lastError: encodeError(outcome.failure?.error),
+        lastError: encodeError(outcome.failures?.at(-1)?.error),
         startedAt: outcome.startedAt,
         duration: now - outcome.startedAt,
         stageMs: JSON.stringify({ ...outcome.timings, write: outcome.timings.write ?? 0 }),
@@ -136,8 +136,9 @@ export class SqliteCommitter {
         chunkCount: outcome.chunks.length,
       }).changes;
       if (changes === 0) return false;
-      if (outcome.failure)
-        this.recordFailure(batchId, doc.row, run, outcome.failure.stage, outcome.failure.error, now);
+      for (const failure of outcome.failures ?? []) {
+        this.recordFailure(batchId, doc.row, run, failure.stage, failure.error, now);
+      }
       this.deleteChunks.run(doc.row);
       for (const chunk of outcome.chunks) {
         this.insertChunk.run(

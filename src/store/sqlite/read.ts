@@ -15,6 +15,11 @@ import type {
 
 const EXPORT_PAGE = 2_000;
 
+/** A failed document's last error, or a degraded document's reason, has the code @reason. */
+export const REASON_MATCH = `((state = 'failed' AND json_extract(last_error, '$.code') = @reason)
+  OR (state = 'degraded' AND json_extract(degraded_reason, '$.code') = @reason)
+  OR (state NOT IN ('failed', 'degraded') AND json_extract(last_error, '$.code') = @reason))`;
+
 export function counts(db: Database.Database, batchId: string): StateCounts {
   const result: StateCounts = {
     total: 0,
@@ -54,9 +59,7 @@ export function listDocuments(
     where.push(`state IN (${query.states.map((_, i) => `@s${i}`).join(", ")})`);
   }
   if (query.reason) {
-    where.push(
-      "(json_extract(last_error, '$.code') = @reason OR json_extract(degraded_reason, '$.code') = @reason)",
-    );
+    where.push(REASON_MATCH);
   }
   const params: Record<string, unknown> = { batchId, after: query.afterRow ?? 0, limit: query.limit ?? -1 };
   query.states?.forEach((state, i) => {

@@ -374,16 +374,27 @@ export class SqliteStore implements Store {
     })();
   }
 
+  /**
+   * Reads in one read transaction on a connection of its own: the export is a single snapshot
+   * (a document replaced meanwhile appears old or new, never half of each), and the runner keeps
+   * writing on the main connection while a long export streams.
+   */
   async *exportChunks(batchId: string, options: { withEmbeddings?: boolean } = {}): AsyncIterable<ExportRow> {
-    yield* read.exportChunks(this.db, batchId, options.withEmbeddings ?? false);
+    const memory = this.options.file === ":memory:";
+    const reader = memory ? this.db : new Database(this.options.file, { readonly: true, timeout: 15_000 });
+    reader.exec("BEGIN");
+    try {
+      yield* read.exportChunks(reader, batchId, options.withEmbeddings ?? false);
+    } finally {
+      reader.exec("COMMIT");
+      if (!memory) reader.close();
+    }
   }
 
   async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
     const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
     if (states.length === 0) return 0;
-    const reason = query.reason
-      ? "AND (json_extract(last_error, '$.code') = @reason OR json_extract(degraded_reason, '$.code') = @reason)"
-      : "";
+    const reason = query.reason ? `AND ${read.REASON_MATCH}` : "";
     const { changes } = this.db
       .prepare(
         `UPDATE documents SET state = 'pending', not_before = 0, stage_attempts = 0, failed_stage = NULL,

@@ -1,0 +1,530 @@
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { collect, jsonLines, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { countDone, expectCompleteExport, exportRows, waitFor } from "../helpers/store.js";
+
+let server: EmbeddingTestServer | null = null;
+afterEach(async () => {
+  await server?.stop();
+  server = null;
+});
+
+async function startServer(options: ConstructorParameters<typeof EmbeddingTestServer>[0]): Promise<string> {
+  server = new EmbeddingTestServer(options);
+  return server.start();
+}
+
+describe("under random faults of the embeddings service", () => {
+  it.each([0.03, 0.05])(
+    "completes >= 99%% of 2,000 documents at %s faults, and failure_reasons agrees with the server",
+    async (rate) => {
+      const url = await startServer({
+        latencyMs: 1,
+        seed: Math.round(rate * 1000),
+        retryAfterSeconds: 1,
+        rates: { error500: rate * 0.35, rateLimit429: rate * 0.15, hang: rate * 0.15, drop: rate * 0.35 },
+      });
+      const dir = tempDir();
+      const input = path.join(dir, "c.jsonl");
+      const db = path.join(dir, "s.db");
+      const docs = makeCorpus({ count: 2_000, seed: 5, largeShare: 0.005 });
+      writeJsonl(input, docs);
+      const result = await runCli([
+        "run",
+        input,
+        "--db",
+        db,
+        "--batch-id",
+        "f",
+        "--no-progress",
+        "--json",
+        "--concurrency",
+        "8",
+        "--embed-url",
+        url,
+        "--embed-timeout-ms",
+        "300",
+        "--max-attempts",
+        "4",
+        "--base-delay-ms",
+        "20",
+        "--embed-batch-size",
+        "16",
+        "--chunk-size",
+        "500",
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout);
+      expect(report.completion_rate).toBeGreaterThanOrEqual(0.99);
+      const injected = server!.stats().injected;
+      expect(injected.error500 + injected.drop + injected.hang + injected.rateLimit429).toBeGreaterThan(20);
+      expect(report.failure_reasons.EMBED_UNAVAILABLE ?? 0).toBe(injected.error500 + injected.drop);
+      expect(report.failure_reasons.EMBED_RATE_LIMITED ?? 0).toBe(injected.rateLimit429);
+      expect(report.failure_reasons.EMBED_TIMEOUT ?? 0).toBe(injected.hang);
+      expect(report.retries).toBeGreaterThan(0);
+      expectCompleteExport(
+        await exportRows(db, "f"),
+        docs.map((d) => d.id),
+      );
+    },
+    120_000,
+  );
+});
+
+describe("kill -9 with faults on", () => {
+  it("re-embeds at most 1% of texts over 8 SIGKILLs at concurrency 8", async () => {
+    const url = await startServer({ latencyMs: 3, seed: 9, rates: { error500: 0.015, drop: 0.015 } });
+    const dir = tempDir();
+    const input = path.join(dir, "c.jsonl");
+    const db = path.join(dir, "s.db");
+    const docs = makeCorpus({ count: 2_500, seed: 21, largeShare: 0.02 });
+    writeJsonl(input, docs);
+    const args = [
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "kf",
+      "--no-progress",
+      "--json",
+      "--concurrency",
+      "8",
+      "--embed-url",
+      url,
+      "--embed-batch-size",
+      "8",
+      "--chunk-size",
+      "300",
+      "--base-delay-ms",
+      "20",
+    ];
+    let kills = 0;
+    for (let k = 1; k <= 8; k++) {
+      const child = spawnCli(args);
+      const finished = collect(child);
+      const target = Math.round((k / 9) * docs.length + (Math.random() - 0.5) * 100);
+      const reached = await waitFor(() => countDone(db, "kf") >= target, 120_000, finished);
+      if (!reached) break;
+      child.kill("SIGKILL");
+      expect((await finished).signal).toBe("SIGKILL");
+      kills += 1;
+    }
+    expect(kills).toBe(8);
+    const final = await runCli(args);
+    expect(final.code, final.stderr).toBe(0);
+    const report = JSON.parse(final.stdout);
+    expect(report.runs).toHaveLength(9);
+    const rows = await exportRows(db, "kf");
+    expectCompleteExport(
+      rows,
+      docs.map((d) => d.id),
+    );
+    // Re-embedded = answered with 200 more often than the text appears in the output.
+    const expected = new Map<string, number>();
+    for (const row of rows) expected.set(row.text, (expected.get(row.text) ?? 0) + 1);
+    let served = 0;
+    let again = 0;
+    for (const [text, n] of server!.textCounts()) {
+      served += n;
+      again += Math.max(0, n - (expected.get(text) ?? 0));
+    }
+    const share = again / rows.length;
+    console.log(
+      `re-embedded ${again} of ${rows.length} texts (${(share * 100).toFixed(3)}%), served ${served}, ${kills} kills`,
+    );
+    expect(share).toBeLessThanOrEqual(0.01);
+  }, 240_000);
+
+  it("resumes a large document from its staged chunks: only missing vectors are requested", async () => {
+    const url = await startServer({ latencyMs: 15, seed: 2 });
+    const dir = tempDir();
+    const input = path.join(dir, "big.jsonl");
+    const db = path.join(dir, "s.db");
+    const paragraphs = Array.from(
+      { length: 400 },
+      (_, i) => `Paragraph ${i} talks about unique topic number ${i} at length.`,
+    );
+    writeJsonl(input, [
+      { id: "big", source: "s", format: "text", content: paragraphs.join("\n\n"), metadata: {}, markers: [] },
+    ]);
+    const args = [
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "big",
+      "--no-progress",
+      "--json",
+      "--embed-url",
+      url,
+      "--embed-batch-size",
+      "4",
+      "--chunk-size",
+      "80",
+    ];
+    const child = spawnCli(args);
+    const finished = collect(child);
+    await waitFor(() => server!.stats().textsOk >= 160, 60_000, finished);
+    child.kill("SIGKILL");
+    await finished;
+    const before = server!.stats().textsOk;
+    const final = await runCli(args);
+    expect(final.code, final.stderr).toBe(0);
+    const rows = await exportRows(db, "big");
+    expect(rows).toHaveLength(400);
+    const total = server!.stats().textsOk;
+    // Everything answered before the kill was kept, except the requests in flight at that instant.
+    expect(total - rows.length).toBeLessThanOrEqual(4);
+    expect(before).toBeGreaterThanOrEqual(160);
+  }, 120_000);
+});
+
+describe("the circuit breaker", () => {
+  it("sends only probes while the service is down, and documents that only waited end done", async () => {
+    const url = await startServer({ latencyMs: 4, seed: 4 });
+    const dir = tempDir();
+    const input = path.join(dir, "c.jsonl");
+    const db = path.join(dir, "s.db");
+    const docs = makeCorpus({ count: 800, seed: 8, largeShare: 0 });
+    writeJsonl(input, docs);
+    const child = spawnCli([
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "br",
+      "--no-progress",
+      "--json",
+      "--concurrency",
+      "8",
+      "--embed-url",
+      url,
+      "--max-attempts",
+      "6",
+      "--base-delay-ms",
+      "50",
+      "--chunk-size",
+      "400",
+    ]);
+    const finished = collect(child);
+    await waitFor(() => countDone(db, "br") >= 200, 60_000, finished);
+    const downAt = Date.now();
+    server!.setDown("503");
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    server!.setDown(false);
+    const upAt = Date.now();
+    const result = await finished;
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.counts).toMatchObject({ total: 800, done: 800, degraded: 0 });
+
+    const { SqliteStore } = await import("../../src/store/sqlite/index.js");
+    const store = new SqliteStore({ file: db });
+    await store.open();
+    const events = (await store.events("br", ["breaker"])).map(
+      (e) => e.data as { from: string; to: string; at: number },
+    );
+    await store.close();
+    const opened = events.find((e) => e.to === "open" && e.at >= downAt);
+    expect(opened, JSON.stringify(events)).toBeDefined();
+    const probes = events.filter((e) => e.to === "half-open" && e.at > opened!.at && e.at < upAt).length;
+    const afterOpen = server!.stats().downTimes.filter((t) => t > opened!.at + 50 && t < upAt);
+    console.log(
+      `down ${upAt - downAt} ms: ${server!.stats().whileDown} requests while down, ${afterOpen.length} after the breaker opened, ${probes} probes`,
+    );
+    expect(afterOpen.length).toBeLessThanOrEqual(probes);
+    expect(probes).toBeGreaterThanOrEqual(1);
+    expect(events.at(-1)!.to).toBe("closed");
+    expectCompleteExport(
+      await exportRows(db, "br"),
+      docs.map((d) => d.id),
+    );
+  }, 120_000);
+});
+
+describe("fallback and backfill", () => {
+  it("retry --degraded backfills: chunks replaced atomically, never half a document, no duplicates", async () => {
+    const url = await startServer({ latencyMs: 1, rates: { reject400: 1 } });
+    const dir = tempDir();
+    const input = path.join(dir, "c.jsonl");
+    const db = path.join(dir, "s.db");
+    const docs = makeCorpus({ count: 300, seed: 13, largeShare: 0.02 });
+    writeJsonl(input, docs);
+    const args = [
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "bf",
+      "--no-progress",
+      "--json",
+      "--embed-url",
+      url,
+      "--chunk-size",
+      "300",
+    ];
+    const first = await runCli(args);
+    expect(first.code, first.stderr).toBe(0);
+    const degraded = JSON.parse(first.stdout);
+    expect(degraded.counts).toMatchObject({ total: 300, degraded: 300, done: 0 });
+    expect(degraded.completion_rate).toBe(1);
+    const before = await exportRows(db, "bf");
+    expect(before.every((r) => r.degraded === true && r.embedding_dim === null)).toBe(true);
+
+    const status = JSON.parse((await runCli(["status", "--batch-id", "bf", "--db", db, "--json"])).stdout);
+    expect(status.degraded_documents).toHaveLength(300);
+    expect(status.degraded_documents[0].reason.code).toBe("EMBED_REJECTED");
+
+    server!.setRates({});
+    server!.setLatency(5);
+    const retried = await runCli(["retry", "--batch-id", "bf", "--db", db, "--degraded", "--json"]);
+    expect(JSON.parse(retried.stdout).requeued).toBe(300);
+    const child = spawnCli(args);
+    const finished = collect(child);
+    let exited = false;
+    void finished.then(() => {
+      exited = true;
+    });
+    let snapshots = 0;
+    let mixedSeen = 0;
+    while (!exited) {
+      // Export reads are synchronous underneath; give the child's exit event its turn.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const rows = await exportRows(db, "bf");
+      snapshots += 1;
+      const byDoc = new Map<string, typeof rows>();
+      for (const r of rows) byDoc.set(r.doc_id, [...(byDoc.get(r.doc_id) ?? []), r]);
+      expect(byDoc.size).toBe(300);
+      for (const [id, chunks] of byDoc) {
+        expect(
+          chunks.map((c) => c.chunk_index),
+          id,
+        ).toEqual(chunks.map((_, i) => i));
+        expect(chunks.every((c) => c.chunk_count === chunks.length)).toBe(true);
+        const kinds = new Set(chunks.map((c) => `${c.degraded}/${c.embedding_dim}`));
+        expect(kinds.size, `${id} is half old, half new`).toBe(1);
+        if (chunks[0]!.degraded === false) mixedSeen += 1;
+      }
+    }
+    const result = await finished;
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.counts).toMatchObject({ total: 300, done: 300, degraded: 0 });
+    expect(report.dup_rate).toBe(0);
+    const after = await exportRows(db, "bf");
+    expect(after.every((r) => r.degraded === false && r.embedding_dim === 64)).toBe(true);
+    expectCompleteExport(
+      after,
+      docs.map((d) => d.id),
+    );
+    expect(snapshots).toBeGreaterThan(1);
+    expect(mixedSeen).toBeGreaterThanOrEqual(0);
+  }, 120_000);
+
+  it("retry --reason CODE re-queues only documents that failed or degraded with that code", async () => {
+    const url = await startServer({ rates: { reject400: 1 } });
+    const dir = tempDir();
+    const db = path.join(dir, "s.db");
+    const input = path.join(dir, "in.json");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      input,
+      JSON.stringify({
+        documents: [
+          { id: "ok", content: "Some text." },
+          { id: "gone", path: "missing.txt" },
+          { id: "bad-json", content: "{nope", format: "json" },
+        ],
+      }),
+    );
+    const run = await runCli([
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "r",
+      "--no-progress",
+      "--json",
+      "--embed-url",
+      url,
+    ]);
+    const report = JSON.parse(run.stdout);
+    expect(report.counts).toMatchObject({ total: 3, degraded: 2, failed: 1 });
+    expect(report.failure_reasons).toMatchObject({ NOT_FOUND: 1, MALFORMED_CONTENT: 1, EMBED_REJECTED: 2 });
+    const none = await runCli([
+      "retry",
+      "--batch-id",
+      "r",
+      "--db",
+      db,
+      "--reason",
+      "EMBED_REJECTED",
+      "--json",
+    ]);
+    expect(JSON.parse(none.stdout).requeued).toBe(0);
+    const rejected = await runCli([
+      "retry",
+      "--batch-id",
+      "r",
+      "--db",
+      db,
+      "--degraded",
+      "--reason",
+      "EMBED_REJECTED",
+      "--json",
+    ]);
+    expect(JSON.parse(rejected.stdout).requeued).toBe(1);
+    const notFound = await runCli([
+      "retry",
+      "--batch-id",
+      "r",
+      "--db",
+      db,
+      "--reason",
+      "NOT_FOUND",
+      "--json",
+    ]);
+    expect(JSON.parse(notFound.stdout).requeued).toBe(1);
+    const status = JSON.parse((await runCli(["status", "--batch-id", "r", "--db", db, "--json"])).stdout);
+    expect(status.counts).toMatchObject({ pending: 2, degraded: 1 });
+    expect(status.degraded_documents[0].id).toBe("bad-json");
+  }, 60_000);
+});
+
+describe("fault injection and limits", () => {
+  it("--inject is deterministic for a seed and takes the real code paths", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "c.jsonl");
+    writeJsonl(input, makeCorpus({ count: 600, seed: 3, largeShare: 0 }));
+    const reports = [];
+    for (const name of ["a", "b"]) {
+      const result = await runCli([
+        "run",
+        input,
+        "--db",
+        path.join(dir, `${name}.db`),
+        "--batch-id",
+        "i",
+        "--no-progress",
+        "--json",
+        "--inject",
+        "parse=0.05,embed=0.05,timeout=0.02",
+        "--seed",
+        "42",
+        "--embed-timeout-ms",
+        "50",
+        "--base-delay-ms",
+        "5",
+        "--max-attempts",
+        "2",
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      reports.push(JSON.parse(result.stdout));
+    }
+    expect(reports[0].failure_reasons).toEqual(reports[1].failure_reasons);
+    expect(reports[0].counts).toEqual(reports[1].counts);
+    expect(reports[0].failure_reasons.PARSE_ERROR).toBeGreaterThan(10);
+    expect(reports[0].failure_reasons.EMBED_UNAVAILABLE).toBeGreaterThan(10);
+    expect(reports[0].failure_reasons.EMBED_TIMEOUT).toBeGreaterThan(3);
+    expect(reports[0].counts.degraded).toBeGreaterThan(0);
+    expect(reports[0].completion_rate).toBe(1);
+  }, 60_000);
+
+  it("--inject crash=P kills the process abruptly; re-running converges", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "c.jsonl");
+    const db = path.join(dir, "s.db");
+    const docs = makeCorpus({ count: 400, seed: 1, largeShare: 0 });
+    writeJsonl(input, docs);
+    const args = [
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "c",
+      "--no-progress",
+      "--json",
+      "--inject",
+      "crash=0.01",
+    ];
+    let crashes = 0;
+    let result = await runCli(args);
+    while (result.signal === "SIGKILL" && crashes < 50) {
+      crashes += 1;
+      result = await runCli(args);
+    }
+    expect(crashes).toBeGreaterThan(0);
+    expect(result.code, result.stderr).toBe(0);
+    expectCompleteExport(
+      await exportRows(db, "c"),
+      docs.map((d) => d.id),
+    );
+  }, 120_000);
+
+  it("--max-fail-rate stops early with exit 3, resumable", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "in.json");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      input,
+      JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: `m${i}`, path: `nowhere/${i}.txt` }))),
+    );
+    const result = await runCli([
+      "run",
+      input,
+      "--db",
+      path.join(dir, "s.db"),
+      "--no-progress",
+      "--json",
+      "--max-fail-rate",
+      "0.2",
+      "--concurrency",
+      "2",
+    ]);
+    expect(result.code).toBe(3);
+    const report = JSON.parse(result.stdout);
+    expect(report.counts.failed).toBeGreaterThanOrEqual(20);
+    expect(report.counts.pending).toBeGreaterThan(0);
+    expect(report.runs[0].exit_reason).toBe("fail-budget");
+    expect(result.stderr).toContain("--max-fail-rate");
+  }, 60_000);
+
+  it("--doc-timeout-ms aborts a slow document as a failed attempt, then takes the fallback path", async () => {
+    const url = await startServer({ latencyMs: 400 });
+    const dir = tempDir();
+    const input = path.join(dir, "in.jsonl");
+    writeJsonl(input, makeCorpus({ count: 3, seed: 2, largeShare: 0 }));
+    const result = await runCli([
+      "run",
+      input,
+      "--db",
+      path.join(dir, "s.db"),
+      "--no-progress",
+      "--json",
+      "--embed-url",
+      url,
+      "--doc-timeout-ms",
+      "100",
+      "--max-attempts",
+      "2",
+      "--base-delay-ms",
+      "10",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.counts).toMatchObject({ total: 3, degraded: 3 });
+    expect(report.failure_reasons.DOC_TIMEOUT).toBe(6);
+    const rows = jsonLines(
+      (await runCli(["export", "--db", path.join(dir, "s.db"), "--batch-id", report.batch_id])).stdout,
+    );
+    expect(rows.every((r) => r.embedding_dim === null)).toBe(true);
+  }, 60_000);
+});
