@@ -95,7 +95,7 @@ describe("kill -9 with faults on", () => {
       "--embed-url",
       url,
       "--embed-batch-size",
-      "8",
+      "4",
       "--chunk-size",
       "300",
       "--base-delay-ms",
