@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createRequire } from "node:module";
 import { DocbatchError } from "../core/errors.js";
+import { DEMO_HELP, demoCommand } from "./commands/demo.js";
 import {
   BATCHES_HELP,
   batchesCommand,
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   export: { run: exportCommand, help: EXPORT_HELP },
   retry: { run: retryCommand, help: RETRY_HELP },
   batches: { run: batchesCommand, help: BATCHES_HELP },
+  demo: { run: demoCommand, help: DEMO_HELP },
 };
 
 const USAGE = `docbatch: resumable, idempotent, observable batch processing of documents
@@ -36,6 +38,7 @@ Commands:
   export           the batch's chunks as JSON Lines
   retry            put failed (and degraded) documents back to pending
   batches          the batches of a store
+  demo             faults, a crash, a resume and a checklist, on the packaged examples
 
 Run \`docbatch <command> --help\` for a command's options.`;
 

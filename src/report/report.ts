@@ -1,6 +1,6 @@
 import { NumberList, percentiles, round } from "../core/stats.js";
 import type { StateCounts } from "../core/types.js";
-import type { RunInfo, Store } from "../store/store.js";
+import type { FailureCount, RunInfo, Store } from "../store/store.js";
 
 export interface RunReport {
   run: number;
@@ -14,12 +14,23 @@ export interface RunReport {
   host: string;
   pid: number;
   command: string;
-  /** finished, interrupted, fail-budget, crashed, or null while running. */
-  exit_reason: string | null;
+  /** finished, interrupted, fail-budget, crashed, or running. */
+  exit_reason: string;
   first_claim_at: string | null;
   resume_time_ms: number | null;
+  /** Documents skipped as already complete ÷ documents the run saw (skipped + processed). */
+  checkpoint_hit_rate: number;
   fenced_commits: number;
 }
+
+export interface Quantiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export const REPORT_STAGES = ["parse", "clean", "chunk", "embed", "write"] as const;
+export type ReportStage = (typeof REPORT_STAGES)[number];
 
 /** The contract's report, plus fields of our own after the contract's. */
 export interface BatchReport {
@@ -31,59 +42,135 @@ export interface BatchReport {
   dup_rate: number;
   retries: number;
   throughput_docs_per_min: number;
-  latency_ms: { p50: number; p95: number; p99: number; mean: number; max: number };
+  latency_ms: Quantiles & { mean: number; max: number; count: number };
   resume_time_ms: number | null;
   failure_reasons: Record<string, number>;
   runs: RunReport[];
+  /** Per stage, over the documents that completed it. */
+  stage_latency_ms: Record<ReportStage, Quantiles>;
   /** Documents whose completed processing ran again (the numerator of dup_rate). */
   duplicate_executions: number;
+  /** Times processing of a document began, summed over documents and runs. */
+  executions: number;
+  /** The latest run's checkpoint hit rate. */
+  checkpoint_hit_rate: number;
+  breaker_openings: number;
+  degraded_by_reason: Record<string, number>;
   /** Processing time summed over runs, in ms (the denominator of the throughput). */
   processing_ms: number;
   plan: { generation: number; records: number; complete: boolean; input: string };
 }
 
+/** Histograms and time series for the HTML report and the Prometheus export. */
+export interface ReportSeries {
+  /** Upper bounds of the latency buckets, in ms (the last bucket is unbounded). */
+  bucketsMs: number[];
+  /** Per stage ("total" is start of processing → commit): documents per bucket, and their sum. */
+  latency: Record<"total" | ReportStage, { counts: number[]; sumMs: number; count: number }>;
+  /** Cumulative documents completed over time, per run; t in ms since the first run started. */
+  timeline: { run: number; points: [number, number][] }[];
+  runs: { run: number; start: number; end: number; crashed: boolean; exitReason: string | null }[];
+  origin: number;
+  failures: FailureCount[];
+}
+
+export interface BatchAnalysis {
+  report: BatchReport;
+  series: ReportSeries;
+}
+
+export const LATENCY_BUCKETS_MS = [
+  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+];
+const TIMELINE_POINTS = 240;
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/**
- * Computes the report from the store alone, never from a process's memory, so it covers every
- * run, including runs that were killed.
- */
 export async function buildReport(store: Store, batchId: string): Promise<BatchReport> {
+  return (await analyzeBatch(store, batchId)).report;
+}
+
+/**
+ * Computes the report from the store alone, never from a process's memory, so that it covers
+ * every run, including runs that were killed. One pass over the documents.
+ */
+export async function analyzeBatch(store: Store, batchId: string): Promise<BatchAnalysis> {
   const batch = await store.getBatch(batchId);
   const counts = await store.counts(batchId);
   const runs = await store.listRuns(batchId);
   const failures = await store.failureCounts(batchId);
-  const latencies = new NumberList();
+  const breakerEvents = await store.events(batchId, ["breaker"]);
+  const total = new NumberList();
+  const stages = Object.fromEntries(REPORT_STAGES.map((s) => [s, new NumberList()])) as Record<
+    ReportStage,
+    NumberList
+  >;
+  const commits: { at: number; run: number }[] = [];
+  const degradedByReason: Record<string, number> = {};
   let retries = 0;
   let reexecuted = 0;
+  let executions = 0;
   for await (const doc of store.documentMetrics(batchId)) {
     retries += Math.max(0, doc.attempts - 1);
+    executions += doc.executions;
     if (doc.reexecuted) reexecuted += 1;
-    if (doc.committedAt !== null && doc.durationMs !== null && isFinal(doc.state))
-      latencies.push(doc.durationMs);
+    if (doc.state === "degraded") {
+      const reason = doc.degradedReason ?? "UNKNOWN";
+      degradedByReason[reason] = (degradedByReason[reason] ?? 0) + 1;
+    }
+    if (doc.committedAt === null || doc.durationMs === null || !isFinal(doc.state)) continue;
+    total.push(doc.durationMs);
+    if (doc.state !== "failed") {
+      commits.push({ at: doc.committedAt, run: doc.run ?? 0 });
+      for (const stage of REPORT_STAGES) {
+        const ms = doc.stageMs?.[stage];
+        if (ms !== undefined) stages[stage].push(ms);
+      }
+    }
   }
-  const [p50, p95, p99] = percentiles(latencies.values(), [50, 95, 99]);
-  const values = latencies.values();
-  const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
-  const max = values.length ? values.reduce((a, b) => Math.max(a, b), 0) : 0;
-  const total = counts.total;
+  const [p50, p95, p99] = percentiles(total.values(), [50, 95, 99]);
+  const values = total.values();
+  let sum = 0;
+  let max = 0;
+  for (const v of values) {
+    sum += v;
+    if (v > max) max = v;
+  }
   const completed = counts.done + counts.degraded;
-  const processingMs = runs.reduce((sum, r) => sum + processingTime(r), 0);
+  const processingMs = runs.reduce((acc, r) => acc + processingTime(r), 0);
   const latestResumed = [...runs].reverse().find((r) => r.resumed && r.firstClaimAt !== null);
-  return {
+  const runReports = runs.map(toRunReport);
+  const report: BatchReport = {
     batch_id: batchId,
     checkpoint: `checkpoint:${batchId}`,
     counts,
-    completion_rate: total === 0 ? 1 : round(completed / total, 4),
-    fail_rate: total === 0 ? 0 : round(counts.failed / total, 4),
-    dup_rate: total === 0 ? 0 : round(reexecuted / total, 4),
+    completion_rate: counts.total === 0 ? 1 : round(completed / counts.total, 4),
+    fail_rate: counts.total === 0 ? 0 : round(counts.failed / counts.total, 4),
+    dup_rate: counts.total === 0 ? 0 : round(reexecuted / counts.total, 4),
     retries,
     throughput_docs_per_min: processingMs > 0 ? round((completed / processingMs) * 60_000, 1) : 0,
-    latency_ms: { p50: round(p50!), p95: round(p95!), p99: round(p99!), mean: round(mean), max: round(max) },
+    latency_ms: {
+      p50: round(p50!),
+      p95: round(p95!),
+      p99: round(p99!),
+      mean: values.length ? round(sum / values.length) : 0,
+      max: round(max),
+      count: values.length,
+    },
     resume_time_ms: latestResumed ? resumeTime(latestResumed) : null,
     failure_reasons: Object.fromEntries(failures.map((f) => [f.code, f.count])),
-    runs: runs.map(toRunReport),
+    runs: runReports,
+    stage_latency_ms: Object.fromEntries(
+      REPORT_STAGES.map((stage) => {
+        const [a, b, c] = percentiles(stages[stage].values(), [50, 95, 99]);
+        return [stage, { p50: round(a!, 3), p95: round(b!, 3), p99: round(c!, 3) }];
+      }),
+    ) as Record<ReportStage, Quantiles>,
     duplicate_executions: reexecuted,
+    executions,
+    checkpoint_hit_rate: runReports.at(-1)?.checkpoint_hit_rate ?? 0,
+    breaker_openings: breakerEvents.filter((e) => e.data.to === "open").length,
+    degraded_by_reason: degradedByReason,
     processing_ms: Math.round(processingMs),
     plan: {
       generation: batch?.planGeneration ?? 0,
@@ -92,6 +179,73 @@ export async function buildReport(store: Store, batchId: string): Promise<BatchR
       input: batch?.inputRef ?? "",
     },
   };
+  const origin = runs[0]?.startedAt ?? Date.now();
+  const series: ReportSeries = {
+    bucketsMs: LATENCY_BUCKETS_MS,
+    latency: {
+      total: histogram(values),
+      ...(Object.fromEntries(REPORT_STAGES.map((s) => [s, histogram(stages[s].values())])) as Record<
+        ReportStage,
+        ReturnType<typeof histogram>
+      >),
+    },
+    timeline: timeline(commits, origin),
+    runs: runs.map((r) => ({
+      run: r.run,
+      start: r.startedAt - origin,
+      end: (r.endedAt ?? r.lastSeenAt) - origin,
+      crashed: runOutcome(r) === "crashed",
+      exitReason: runOutcome(r),
+    })),
+    origin,
+    failures,
+  };
+  return { report, series };
+}
+
+function histogram(values: ArrayLike<number>): { counts: number[]; sumMs: number; count: number } {
+  const counts = new Array<number>(LATENCY_BUCKETS_MS.length + 1).fill(0);
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    sum += v;
+    let b = 0;
+    while (b < LATENCY_BUCKETS_MS.length && v > LATENCY_BUCKETS_MS[b]!) b++;
+    counts[b]! += 1;
+  }
+  return { counts, sumMs: sum, count: values.length };
+}
+
+/** Cumulative completions over the whole batch, split by the run that made them, down-sampled. */
+function timeline(commits: { at: number; run: number }[], origin: number): ReportSeries["timeline"] {
+  commits.sort((a, b) => a.at - b.at);
+  const byRun = new Map<number, [number, number][]>();
+  commits.forEach((c, i) => {
+    const points = byRun.get(c.run) ?? [];
+    points.push([c.at - origin, i + 1]);
+    byRun.set(c.run, points);
+  });
+  return [...byRun.entries()].map(([run, points]) => {
+    if (points.length <= TIMELINE_POINTS) return { run, points };
+    const step = points.length / TIMELINE_POINTS;
+    const sampled: [number, number][] = [];
+    for (let i = 0; i < TIMELINE_POINTS; i++) sampled.push(points[Math.floor(i * step)]!);
+    sampled.push(points[points.length - 1]!);
+    return { run, points: sampled };
+  });
+}
+
+/**
+ * A run that ended says how; one that did not is crashed once a later run recovered its documents
+ * or once it has been silent for longer than a lease (a live run commits or renews leases at least
+ * every third of a lease), else it is still running.
+ */
+const SILENT_MS = 45_000;
+
+export function runOutcome(run: RunInfo, now = Date.now()): string {
+  if (run.endedAt !== null) return run.exitReason ?? "ended";
+  if (run.exitReason === "crashed" || now - run.lastSeenAt > SILENT_MS) return "crashed";
+  return "running";
 }
 
 function isFinal(state: string): boolean {
@@ -109,6 +263,7 @@ function resumeTime(run: RunInfo): number | null {
 }
 
 function toRunReport(run: RunInfo): RunReport {
+  const seen = run.skippedDone + run.processed;
   return {
     run: run.run,
     started_at: iso(run.startedAt)!,
@@ -121,9 +276,10 @@ function toRunReport(run: RunInfo): RunReport {
     host: run.host,
     pid: run.pid,
     command: run.command,
-    exit_reason: run.exitReason,
+    exit_reason: runOutcome(run),
     first_claim_at: iso(run.firstClaimAt),
     resume_time_ms: run.resumed ? resumeTime(run) : null,
+    checkpoint_hit_rate: seen > 0 ? round(run.skippedDone / seen, 4) : 0,
     fenced_commits: run.fencedCommits,
   };
 }

@@ -3,7 +3,8 @@ import type { BatchReport } from "./report.js";
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
-const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(n < 10 ? 1 : 0)} ms`);
+const ms = (n: number) =>
+  n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(n < 1 ? 2 : n < 10 ? 1 : 0)} ms`;
 
 /** The report for people: states, rates, percentiles, failure reasons, and what to do next. */
 export function formatReport(report: BatchReport, failures: FailureCount[] = []): string {
@@ -25,17 +26,26 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
     `  speed      ${int(report.throughput_docs_per_min)} docs/min; latency p50 ${ms(report.latency_ms.p50)}, ` +
       `p95 ${ms(report.latency_ms.p95)}, p99 ${ms(report.latency_ms.p99)}`,
   );
+  const st = report.stage_latency_ms;
+  lines.push(
+    `  stages     p50 / p95: ${(["parse", "clean", "chunk", "embed", "write"] as const)
+      .map((name) => `${name} ${ms(st[name].p50)} / ${ms(st[name].p95)}`)
+      .join(", ")}`,
+  );
+  lines.push(
+    `  checkpoint hit rate ${pct(report.checkpoint_hit_rate)} in the latest run; ${int(report.executions)} executions; ` +
+      `breaker opened ${int(report.breaker_openings)} time${report.breaker_openings === 1 ? "" : "s"}`,
+  );
+  const degraded = Object.entries(report.degraded_by_reason);
+  if (degraded.length > 0)
+    lines.push(`  degraded   ${degraded.map(([code, n]) => `${code} ${int(n)}`).join(", ")}`);
   if (report.resume_time_ms !== null)
     lines.push(
       `  resume     ${ms(report.resume_time_ms)} from process start to the first unfinished document`,
     );
   lines.push("  runs");
   for (const r of report.runs) {
-    const state = r.ended_at
-      ? (r.exit_reason ?? "ended")
-      : r.exit_reason === "crashed"
-        ? "crashed"
-        : "running or killed";
+    const state = r.exit_reason === "running" ? "running (or killed and not yet recovered)" : r.exit_reason;
     lines.push(
       `    #${r.run} ${r.started_at} ${state}${r.resumed ? ", resumed" : ""}: processed ${int(r.processed)}, ` +
         `skipped ${int(r.skipped_done)}, recovered in flight ${int(r.recovered_in_flight)}`,

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import os from "node:os";
 import type { RunInfo } from "../store/store.js";
 
@@ -19,8 +20,21 @@ export function processExists(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A killed process that nobody reaped yet (a container without an init, a parent that does not
+ * wait) still answers signal 0, but it will never commit again.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false;
   }
 }

@@ -1,4 +1,8 @@
-import { buildReport } from "../../report/report.js";
+import fs from "node:fs";
+import path from "node:path";
+import { renderHtmlReport } from "../../report/html.js";
+import { renderPrometheus } from "../../report/prometheus.js";
+import { analyzeBatch } from "../../report/report.js";
 import { formatReport } from "../../report/text.js";
 import { createStore, requireBatch } from "../../store/open.js";
 import type { Store } from "../../store/store.js";
@@ -80,22 +84,40 @@ export async function statusCommand(args: string[]): Promise<number> {
   });
 }
 
-export const REPORT_HELP = `docbatch report --batch-id ID [--db FILE] [--json]
+export const REPORT_HELP = `docbatch report --batch-id ID [--db FILE] [--json | --prometheus] [--html FILE]
 
-The metrics report of a batch across all its runs, computed from the store.`;
+The metrics report of a batch across all its runs, computed from the store.
+
+  --json          the report as JSON
+  --prometheus    the metrics in the Prometheus text format
+  --html FILE     also write a self-contained HTML page with charts to FILE`;
 
 export async function reportCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(
     args,
-    { ...STORE_FLAGS, "batch-id": { type: "string" }, json: { type: "boolean" } },
+    {
+      ...STORE_FLAGS,
+      "batch-id": { type: "string" },
+      json: { type: "boolean" },
+      prometheus: { type: "boolean" },
+      html: { type: "string" },
+    },
     "report",
   );
   if (values.help) return help(REPORT_HELP);
   const batchId = requireBatchId(values["batch-id"], "report");
   return withBatch(values, batchId, async (store) => {
-    const report = await buildReport(store, batchId);
-    if (values.json) printJson(report);
-    else process.stdout.write(`${formatReport(report, await store.failureCounts(batchId))}\n`);
+    const analysis = await analyzeBatch(store, batchId);
+    const { report } = analysis;
+    const html = stringFlag(values.html);
+    if (html) {
+      fs.mkdirSync(path.dirname(path.resolve(html)), { recursive: true });
+      fs.writeFileSync(html, renderHtmlReport(analysis));
+      process.stderr.write(`wrote ${html}\n`);
+    }
+    if (values.prometheus) process.stdout.write(renderPrometheus([analysis]));
+    else if (values.json) printJson(report);
+    else process.stdout.write(`${formatReport(report, analysis.series.failures)}\n`);
     return 0;
   });
 }

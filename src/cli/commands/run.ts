@@ -31,7 +31,8 @@ INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
   --log-file FILE         JSON-lines log of every state change, retry, failure and fallback
   --log-level LEVEL       trace, debug, info (default), warn, error
   --json                  print the final report as JSON on stdout
-  --no-progress           no progress display
+  --no-progress           no progress display (a bar on a terminal; otherwise a status line
+                          on stderr every --progress-interval-ms, default 5000)
   --durability MODE       full (default) or normal
 
 The API key of --embed-url is read from DOCBATCH_EMBED_API_KEY.
@@ -63,6 +64,7 @@ export async function runCommand(args: string[]): Promise<number> {
       "log-level": { type: "string" },
       json: { type: "boolean" },
       "no-progress": { type: "boolean" },
+      "progress-interval-ms": { type: "string" },
       progress: { type: "boolean" },
       durability: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -91,8 +93,9 @@ export async function runCommand(args: string[]): Promise<number> {
   const showProgress =
     !values["no-progress"] &&
     (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
+  const interval = intFlag(values["progress-interval-ms"], "progress-interval-ms") ?? 5_000;
   const display = showProgress
-    ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY) && !values.json)
+    ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY), interval)
     : null;
   const controller = new AbortController();
   let signalName: NodeJS.Signals | null = null;

@@ -40,7 +40,7 @@ export interface SqliteStoreOptions {
    * processed again; nothing is duplicated). @default "full"
    */
   durability?: "full" | "normal";
-  /** Open without writing (status, report, export). @default false */
+  /** Open an existing store without writing (for watching a store another process writes). @default false */
   readonly?: boolean;
 }
 
@@ -65,6 +65,10 @@ export class SqliteStore implements Store {
   async open(): Promise<void> {
     const { file } = this.options;
     try {
+      if (this.options.readonly) {
+        this.dbValue = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
+        return;
+      }
       if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       const db = new Database(file, { timeout: 15_000 });
       db.pragma("journal_mode = WAL");

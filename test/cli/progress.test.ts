@@ -1,0 +1,130 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProgressDisplay } from "../../src/cli/progress-bar.js";
+import type { Progress } from "../../src/runner/run-batch.js";
+import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { CLI, runCli, tempDir } from "../helpers/cli.js";
+import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+
+const progress = (over: Partial<Progress> = {}): Progress => ({
+  batchId: "b",
+  total: 200,
+  completed: 50,
+  failed: 2,
+  pending: 148,
+  inFlight: 4,
+  retriesWaiting: 3,
+  breaker: "open",
+  startedAt: 0,
+  processedThisRun: 52,
+  phase: "processing",
+  planned: 200,
+  ...over,
+});
+
+describe("progress display", () => {
+  it("renders a bar with done/total, rate, ETA, failures, retries waiting and the breaker state", () => {
+    const display = new ProgressDisplay(process.stderr, true);
+    const line = display.render(progress(), 120);
+    expect(line).toMatch(
+      /^\[#+-+\] 52\/200 26\.0% \| \d+ docs\/min \| ETA \S+ \| failed 2 \| retrying 3 \| breaker open$/,
+    );
+    expect(display.render(progress({ completed: 198, failed: 2 }), 120)).toMatch(/^\[#+\] 200\/200 100\.0%/);
+  });
+
+  it("writes a status line at most every interval when not on a terminal", () => {
+    const lines: string[] = [];
+    const stream = { write: (s: string) => lines.push(s), columns: 80 } as unknown as NodeJS.WriteStream;
+    const display = new ProgressDisplay(stream, false, 60_000);
+    display.update(progress());
+    display.update(progress({ completed: 60 }));
+    display.update(progress({ phase: "finished", completed: 198 }));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^docbatch b: 52\/200 \(26\.0%\) processing, \d+ docs\/min, ETA \S+, failed 2, retrying 3, in flight 4, breaker open\n$/,
+    );
+    expect(lines[1]).toMatch(/^docbatch b: 200\/200 \(100\.0%\) finished/);
+  });
+});
+
+describe("progress of a real run", () => {
+  let server: EmbeddingTestServer;
+  let url: string;
+  let input: string;
+  let dir: string;
+  beforeAll(async () => {
+    server = new EmbeddingTestServer({ latencyMs: 20 });
+    url = await server.start();
+    dir = tempDir();
+    input = path.join(dir, "c.jsonl");
+    writeJsonl(input, makeCorpus({ count: 150, seed: 2, largeShare: 0 }));
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("prints periodic status lines on stderr when it is not a terminal", async () => {
+    const result = await runCli([
+      "run",
+      input,
+      "--db",
+      path.join(dir, "a.db"),
+      "--embed-url",
+      url,
+      "--concurrency",
+      "2",
+      "--progress-interval-ms",
+      "200",
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const status = result.stderr.split("\n").filter((l) => l.startsWith("docbatch "));
+    expect(status.length).toBeGreaterThanOrEqual(3);
+    expect(status.some((l) => / processing, \d+ docs\/min, ETA /.test(l))).toBe(true);
+    expect(status.at(-1)).toMatch(/150\/150 \(100\.0%\) finished/);
+    expect(result.stderr).not.toContain("\r");
+  }, 60_000);
+
+  it("draws a bar on a terminal (a pseudo-terminal via script)", async () => {
+    if (!fs.existsSync("/usr/bin/script")) {
+      if (process.env.CI) throw new Error("/usr/bin/script (util-linux) is needed for the terminal test");
+      return;
+    }
+    const command = [
+      process.execPath,
+      CLI,
+      "run",
+      input,
+      "--db",
+      path.join(dir, "b.db"),
+      "--embed-url",
+      url,
+      "--concurrency",
+      "2",
+    ]
+      .map((a) => `'${a}'`)
+      .join(" ");
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+      });
+      child.on("error", reject);
+      child.on("close", () => resolve(out));
+      child.stdin.end();
+    });
+    const frames = output.split("\r").filter((f) => f.startsWith("["));
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(
+      frames.some((f) =>
+        /^\[#*-+\] \d+\/150 [\d.]+% \| \d+ docs\/min \| ETA \S+ \| failed 0 \| retrying 0 \| breaker closed/.test(
+          f,
+        ),
+      ),
+    ).toBe(true);
+    expect(output).toContain("150/150 100.0%");
+    expect(output).toContain("batch ");
+  }, 60_000);
+});
