@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Most files wait on child processes and servers, not on the CPU.
+    maxWorkers: 3,
     reporters: ["default"],
   },
 });
