@@ -15,6 +15,7 @@ import {
   statusCommand,
 } from "./commands/inspect.js";
 import { RUN_HELP, runCommand } from "./commands/run.js";
+import { SERVE_HELP, serveCommand } from "./commands/serve.js";
 import { printError } from "./output.js";
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   retry: { run: retryCommand, help: RETRY_HELP },
   batches: { run: batchesCommand, help: BATCHES_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
+  serve: { run: serveCommand, help: SERVE_HELP },
 };
 
 const USAGE = `docbatch: resumable, idempotent, observable batch processing of documents
@@ -39,6 +41,7 @@ Commands:
   retry            put failed (and degraded) documents back to pending
   batches          the batches of a store
   demo             faults, a crash, a resume and a checklist, on the packaged examples
+  serve            the HTTP API and the live dashboard
 
 Run \`docbatch <command> --help\` for a command's options.`;
 

@@ -38,6 +38,8 @@ export interface InputSource {
 export interface OpenInputOptions {
   /** Absolute paths never read as documents of a directory (the store's own files). */
   exclude?: string[];
+  /** The folder `path` documents must stay in. @default the input file's folder */
+  root?: string;
 }
 
 export async function openInput(input: string, options: OpenInputOptions = {}): Promise<InputSource> {
@@ -52,8 +54,9 @@ export async function openInput(input: string, options: OpenInputOptions = {}): 
   }
   if (stat.isDirectory()) return openDirectory(location, options.exclude ?? []);
   const ext = path.extname(location).toLowerCase();
-  if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location);
-  if (ext === ".json") return openJson(location);
+  const root = options.root ?? path.dirname(location);
+  if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location, root);
+  if (ext === ".json") return openJson(location, root);
   throw new DocbatchError(
     "INVALID_INPUT",
     `Cannot read ${input}: unsupported input type \`${ext || "(none)"}\`.`,
@@ -75,7 +78,7 @@ async function statFingerprint(kind: string, file: string): Promise<string> {
   return `${kind}|${file}|${stat.size}|${stat.mtimeMs}`;
 }
 
-async function openJson(location: string): Promise<InputSource> {
+async function openJson(location: string, rootDir: string): Promise<InputSource> {
   let text: string;
   try {
     text = await fs.promises.readFile(location, "utf8");
@@ -136,7 +139,7 @@ async function openJson(location: string): Promise<InputSource> {
   return {
     kind: "json",
     location,
-    root: containment(path.dirname(location)),
+    root: containment(rootDir),
     batchId,
     problems: topProblems,
     fingerprint: () => statFingerprint("json", location),
@@ -148,11 +151,11 @@ async function openJson(location: string): Promise<InputSource> {
   };
 }
 
-async function openJsonLines(location: string): Promise<InputSource> {
+async function openJsonLines(location: string, rootDir: string): Promise<InputSource> {
   return {
     kind: "jsonl",
     location,
-    root: containment(path.dirname(location)),
+    root: containment(rootDir),
     batchId: null,
     problems: [],
     fingerprint: () => statFingerprint("jsonl", location),

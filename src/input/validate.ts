@@ -21,7 +21,15 @@ const MAX_DETAILS = 1_000;
  * the contract rejects an invalid input as a whole, before any processing. Duplicates are found
  * with 64-bit hashes of identity and content, so memory stays small for millions of documents.
  */
-export async function validateInput(source: InputSource): Promise<ValidationSummary> {
+export interface ValidateOptions {
+  /** False where `path` documents are not allowed (a server started without --root). @default true */
+  allowPaths?: boolean;
+}
+
+export async function validateInput(
+  source: InputSource,
+  options: ValidateOptions = {},
+): Promise<ValidationSummary> {
   const details: ErrorDetail[] = [];
   let problemCount = 0;
   let syntaxOnly = true;
@@ -37,6 +45,7 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
   const firstWhere = new Map<number, string>();
   let records = 0;
   let hasPaths = false;
+  let pathsRefused = false;
   for await (const record of source.records(0)) {
     const position = records;
     records += 1;
@@ -54,6 +63,18 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
     if (!doc) continue;
     if (doc.path !== null) {
       hasPaths = true;
+      if (options.allowPaths === false) {
+        pathsRefused = true;
+        report(
+          {
+            path: `${record.where}.path`,
+            problem: "path documents are disabled here; send content",
+            ...record.extra,
+          },
+          "rule",
+        );
+        continue;
+      }
       const escaped = escapesRoot(source.root, doc.path);
       if (escaped) {
         report({ path: `${record.where}.path`, problem: escaped, ...record.extra }, "rule");
@@ -87,6 +108,7 @@ export async function validateInput(source: InputSource): Promise<ValidationSumm
     const shown = problemCount > details.length ? `; the first ${details.length} are listed` : "";
     throw new DocbatchError(code, `${first.path}: ${first.problem}${more}${shown}. Nothing was written.`, {
       details,
+      ...(pathsRefused ? { hints: ["Send the documents' content inline, or start the server with --root DIR."] } : {}),
     });
   }
   return { records, distinct: seen.size, hasPaths };

@@ -38,6 +38,8 @@ export interface BatchInfo {
   planOffset: number;
   planComplete: boolean;
   duplicatesSkipped: number;
+  /** Set while the batch is cancelled: no process should work on it. */
+  cancelledAt: number | null;
 }
 
 export interface PlanStart {
@@ -261,6 +263,9 @@ export interface RequeueQuery {
   failed: boolean;
   degraded: boolean;
   reason?: string;
+  /** Only this document (normalized id), of any source unless `source` is given. */
+  docId?: string;
+  source?: string;
 }
 
 export interface Store {
@@ -314,4 +319,5 @@ export interface Store {
   addEvents(batchId: string, events: StoreEvent[]): Promise<void>;
   exportChunks(batchId: string, options?: { withEmbeddings?: boolean }): AsyncIterable<ExportRow>;
   requeue(batchId: string, query: RequeueQuery, now: number): Promise<number>;
+  setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void>;
 }

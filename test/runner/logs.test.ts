@@ -57,7 +57,8 @@ describe("structured logs", () => {
     server.setRates({ error500: 1 });
     const resumed = spawnCli(args);
     const done = collect(resumed);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The service stays down until the breaker has opened (and said so in the log).
+    await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes('"to":"open"'), 60_000, done);
     server.setRates({});
     expect((await done).code).toBe(0);
 

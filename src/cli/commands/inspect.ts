@@ -3,6 +3,7 @@ import path from "node:path";
 import { renderHtmlReport } from "../../report/html.js";
 import { renderPrometheus } from "../../report/prometheus.js";
 import { analyzeBatch } from "../../report/report.js";
+import { batchStatus } from "../../report/status.js";
 import { formatReport } from "../../report/text.js";
 import { createStore, requireBatch } from "../../store/open.js";
 import type { Store } from "../../store/store.js";
@@ -41,25 +42,8 @@ export async function statusCommand(args: string[]): Promise<number> {
   if (values.help) return help(STATUS_HELP);
   const batchId = requireBatchId(values["batch-id"], "status");
   return withBatch(values, batchId, async (store) => {
-    const counts = await store.counts(batchId);
-    const failed = await store.listDocuments(batchId, { states: ["failed"] });
-    const degraded = await store.listDocuments(batchId, { states: ["degraded"] });
-    const status = {
-      batch_id: batchId,
-      counts,
-      failed_documents: failed.map((d) => ({
-        id: d.docId,
-        source: d.source,
-        attempts: d.attempts,
-        last_error: d.lastError,
-      })),
-      degraded_documents: degraded.map((d) => ({
-        id: d.docId,
-        source: d.source,
-        attempts: d.attempts,
-        reason: d.degradedReason,
-      })),
-    };
+    const status = await batchStatus(store, batchId);
+    const counts = status.counts;
     if (values.json) {
       printJson(status);
       return 0;
@@ -69,15 +53,16 @@ export async function statusCommand(args: string[]): Promise<number> {
       `batch ${batchId}: ${c.total} documents: ${c.done} done, ${c.degraded} degraded, ${c.failed} failed, ${c.pending} pending, ${c.processing} processing`,
       `  duplicates skipped ${c.duplicates_skipped}, unchanged skipped ${c.unchanged_skipped}`,
     ];
-    if (failed.length > 0) {
+    if (status.failed_documents.length > 0) {
       out.push("failed:");
-      for (const d of failed)
-        out.push(`  ${d.docId} (${d.attempts} attempts) ${d.lastError?.code}: ${d.lastError?.message}`);
+      for (const d of status.failed_documents) {
+        out.push(`  ${d.id} (${d.attempts} attempts) ${d.last_error?.code}: ${d.last_error?.message}`);
+      }
     }
-    if (degraded.length > 0) {
+    if (status.degraded_documents.length > 0) {
       out.push("degraded (completed by the fallback path; backfill with `docbatch retry --degraded`):");
-      for (const d of degraded)
-        out.push(`  ${d.docId} ${d.degradedReason?.code}: ${d.degradedReason?.message}`);
+      for (const d of status.degraded_documents)
+        out.push(`  ${d.id} ${d.reason?.code}: ${d.reason?.message}`);
     }
     process.stdout.write(`${out.join("\n")}\n`);
     return 0;

@@ -138,6 +138,10 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX events_batch ON events (batch_id, type);
   `,
+  // 2: batches can be cancelled (the server's cancel; a cancelled batch is not resumed on restart).
+  `
+  ALTER TABLE batches ADD COLUMN cancelled_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

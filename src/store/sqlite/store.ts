@@ -399,19 +399,31 @@ export class SqliteStore implements Store {
     const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
     if (states.length === 0) return 0;
     const reason = query.reason ? `AND ${read.REASON_MATCH}` : "";
+    const doc =
+      query.docId === undefined
+        ? ""
+        : `AND doc_id = @docId ${query.source === undefined ? "" : "AND source = @source"}`;
     const { changes } = this.db
       .prepare(
         `UPDATE documents SET state = 'pending', not_before = 0, stage_attempts = 0, failed_stage = NULL,
            breaker_wait_since = NULL, requeued = 1, updated_at = @now
-         WHERE batch_id = @batchId AND state IN (SELECT value FROM json_each(@states)) ${reason}`,
+         WHERE batch_id = @batchId AND state IN (SELECT value FROM json_each(@states)) ${reason} ${doc}`,
       )
       .run({
         batchId,
         now,
         states: JSON.stringify(states),
         ...(query.reason ? { reason: query.reason } : {}),
+        ...(query.docId !== undefined ? { docId: query.docId } : {}),
+        ...(query.source !== undefined ? { source: query.source } : {}),
       });
     return changes;
+  }
+
+  async setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {
+    this.db
+      .prepare("UPDATE batches SET cancelled_at = ? WHERE batch_id = ?")
+      .run(cancelled ? now : null, batchId);
   }
 }
 
@@ -427,6 +439,7 @@ interface BatchRow {
   plan_offset: number;
   plan_complete: number;
   duplicates_skipped: number;
+  cancelled_at: number | null;
 }
 
 function toBatch(row: BatchRow): BatchInfo {
@@ -442,6 +455,7 @@ function toBatch(row: BatchRow): BatchInfo {
     planOffset: row.plan_offset,
     planComplete: row.plan_complete === 1,
     duplicatesSkipped: row.duplicates_skipped,
+    cancelledAt: row.cancelled_at,
   };
 }
 

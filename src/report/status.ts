@@ -1,0 +1,42 @@
+import type { StateCounts } from "../core/types.js";
+import type { Store } from "../store/store.js";
+
+/** The contract's status: counts, and the failed and degraded documents with their errors. */
+export interface BatchStatus {
+  batch_id: string;
+  counts: StateCounts;
+  failed_documents: {
+    id: string;
+    source: string;
+    attempts: number;
+    last_error: { code: string; message: string } | null;
+  }[];
+  degraded_documents: {
+    id: string;
+    source: string;
+    attempts: number;
+    reason: { code: string; message: string } | null;
+  }[];
+}
+
+export async function batchStatus(store: Store, batchId: string): Promise<BatchStatus> {
+  const counts = await store.counts(batchId);
+  const failed = await store.listDocuments(batchId, { states: ["failed"] });
+  const degraded = await store.listDocuments(batchId, { states: ["degraded"] });
+  return {
+    batch_id: batchId,
+    counts,
+    failed_documents: failed.map((d) => ({
+      id: d.docId,
+      source: d.source,
+      attempts: d.attempts,
+      last_error: d.lastError,
+    })),
+    degraded_documents: degraded.map((d) => ({
+      id: d.docId,
+      source: d.source,
+      attempts: d.attempts,
+      reason: d.degradedReason,
+    })),
+  };
+}

@@ -1,0 +1,150 @@
+import { DocbatchError } from "../core/errors.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../core/retry-policy.js";
+import type { Logger } from "./logger.js";
+import { expectInteger, expectRate } from "./options.js";
+import type { PipelineSettings } from "./settings.js";
+
+/** Options of processing, shared by `runBatch`, `resumeBatch` (workers, the server) and the CLI. */
+export interface ProcessOptions {
+  /** Documents in flight at once, 1 and up. @default 8 */
+  concurrency?: number;
+  /** Attempts per document and stage before the fallback path, 1 and up. @default 3 */
+  maxAttempts?: number;
+  /** First retry delay in ms. @default 200 */
+  baseDelayMs?: number;
+  /** Cap of the exponential part of retry delays, in ms. @default 30_000 */
+  maxDelayMs?: number;
+  /** Per-request time limit of the embeddings endpoint, in ms. @default the batch's setting, else 30_000 */
+  embedTimeoutMs?: number;
+  /** Chunk texts per embedding request. @default 64 */
+  embedBatchSize?: number;
+  /** Per-document time limit in ms; 0 for none. @default 0 */
+  docTimeoutMs?: number;
+  /** Longest wait for an open breaker before a document completes without vectors, in ms. @default 120_000 */
+  breakerMaxWaitMs?: number;
+  /** End the run early (resumable) when the share of failed documents exceeds this. */
+  maxFailRate?: number;
+  /** Fault injection: `parse=P,embed=P,timeout=P,crash=P`. */
+  inject?: string;
+  /** Seed of fault injection. @default 1 */
+  seed?: number;
+  /** Lease of a claimed document, in ms, 1000 and up. @default 30_000 */
+  leaseMs?: number;
+  /** Time running documents get to finish when stopped, in ms. @default 10_000 */
+  shutdownGraceMs?: number;
+  /** Aborting it stops the run: no new claims, running documents finish or are handed back. */
+  signal?: AbortSignal;
+  /** Structured logs. @default off */
+  logger?: Logger;
+  logFile?: string;
+  logLevel?: string;
+  /** Called about every `progressIntervalMs` while documents are processed. */
+  onProgress?: (progress: Progress) => void;
+  /** @default 200 */
+  progressIntervalMs?: number;
+  /** Recorded with the run, shown in reports. @default "run" */
+  command?: string;
+  /** The id this process reports as a worker. @default "<host>:<pid>" */
+  workerId?: string;
+}
+
+export interface Progress {
+  batchId: string;
+  total: number;
+  completed: number;
+  failed: number;
+  pending: number;
+  inFlight: number;
+  retriesWaiting: number;
+  breaker: string;
+  startedAt: number;
+  /** Documents settled by this run. */
+  processedThisRun: number;
+  phase: "planning" | "processing" | "finished";
+  planned: number;
+}
+
+export interface ResolvedProcessOptions {
+  concurrency: number;
+  policy: RetryPolicy;
+  embedTimeoutMs: number | undefined;
+  embedBatchSize: number;
+  docTimeoutMs: number;
+  breakerMaxWaitMs: number;
+  maxFailRate: number | undefined;
+  leaseMs: number;
+  seed: number;
+  shutdownGraceMs: number;
+}
+
+/** Validates every numeric option up front, with messages that show the bad value. */
+export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessOptions {
+  return {
+    concurrency: expectInteger("concurrency", options.concurrency ?? 8, 1, 10_000),
+    policy: {
+      maxAttempts: expectInteger(
+        "maxAttempts",
+        options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+        1,
+        100,
+      ),
+      baseDelayMs: expectInteger("baseDelayMs", options.baseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs, 0),
+      maxDelayMs: expectInteger("maxDelayMs", options.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs, 0),
+    },
+    embedTimeoutMs:
+      options.embedTimeoutMs === undefined
+        ? undefined
+        : expectInteger("embedTimeoutMs", options.embedTimeoutMs, 1),
+    embedBatchSize: expectInteger("embedBatchSize", options.embedBatchSize ?? 64, 1, 10_000),
+    docTimeoutMs: expectInteger("docTimeoutMs", options.docTimeoutMs ?? 0, 0),
+    breakerMaxWaitMs: expectInteger("breakerMaxWaitMs", options.breakerMaxWaitMs ?? 120_000, 0),
+    maxFailRate:
+      options.maxFailRate === undefined ? undefined : expectRate("maxFailRate", options.maxFailRate),
+    leaseMs: expectInteger("leaseMs", options.leaseMs ?? 30_000, 1_000),
+    seed: expectInteger("seed", options.seed ?? 1, 0),
+    shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? 10_000, 0),
+  };
+}
+
+/** The options that shape the output (see PipelineSettings), from `run`'s flags. */
+export interface OutputOptions {
+  /** Largest chunk in characters (UTF-16 code units), 16 and up. @default 1000 */
+  chunkSize?: number;
+  /** Characters repeated between neighbouring chunks, below chunkSize / 2. @default 0 */
+  chunkOverlap?: number;
+  /** An OpenAI-compatible embeddings endpoint; without it the built-in local embedder is used. */
+  embedUrl?: string;
+  /** @default "text-embedding-3-small" */
+  embedModel?: string;
+  /** Dimensions of the local embedder. @default 256 */
+  localDimensions?: number;
+  /** Documents larger than this fail with DOC_TOO_LARGE. @default 20 MiB */
+  maxDocBytes?: number;
+  embedTimeoutMs?: number;
+}
+
+export function pipelineSettings(options: OutputOptions): PipelineSettings {
+  const size = expectInteger("chunkSize", options.chunkSize ?? 1000, 16);
+  const overlap = expectInteger("chunkOverlap", options.chunkOverlap ?? 0, 0);
+  if (overlap * 2 >= size) {
+    throw new DocbatchError(
+      "USAGE",
+      `Expected \`chunkOverlap\` to be below chunkSize / 2 (${size / 2}), got \`${overlap}\``,
+      { details: [{ path: "chunkOverlap", problem: "must be below chunkSize / 2" }] },
+    );
+  }
+  const maxDocBytes = expectInteger("maxDocBytes", options.maxDocBytes ?? 20 * 1024 * 1024, 1);
+  const timeoutMs = expectInteger("embedTimeoutMs", options.embedTimeoutMs ?? 30_000, 1);
+  const embed: PipelineSettings["embed"] = options.embedUrl
+    ? {
+        kind: "http",
+        url: options.embedUrl,
+        model: options.embedModel ?? "text-embedding-3-small",
+        timeoutMs,
+      }
+    : {
+        kind: "local",
+        dimensions: expectInteger("localDimensions", options.localDimensions ?? 256, 8, 65_536),
+      };
+  return { chunk: { size, overlap }, embed, maxDocBytes };
+}

@@ -1,0 +1,276 @@
+import { timingSafeEqual } from "node:crypto";
+import { Hono } from "hono";
+import { stream, streamSSE } from "hono/streaming";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { DocbatchError, errorBody, toDocbatchError } from "../core/errors.js";
+import { DOCUMENT_STATES } from "../core/types.js";
+import { batchStatus } from "../report/status.js";
+import { renderDashboard } from "./dashboard.js";
+import { openApiDocument } from "./openapi.js";
+import type { BatchService } from "./service.js";
+
+export interface AppOptions {
+  /** Required as `Authorization: Bearer <token>` on every route but the health checks. */
+  token?: string;
+  /** Largest request body, in bytes (checked again while streaming). */
+  maxBodyBytes: number;
+  /** Interval of the server-sent progress events, in ms. @default 500 */
+  eventIntervalMs?: number;
+}
+
+const PUBLIC = new Set(["/healthz", "/readyz"]);
+const JSON_TYPES = ["application/json"];
+const JSONL_TYPES = [
+  "application/x-ndjson",
+  "application/jsonl",
+  "application/x-jsonlines",
+  "application/ndjson",
+];
+
+/**
+ * The HTTP API as a function of the library: routes only, no listening socket, so tests drive it
+ * in-process with `app.request()`. Every error, whatever its origin, leaves as the contract's
+ * body with the status of its code; a 5xx never carries a stack trace.
+ */
+export function createApp(service: BatchService, options: AppOptions): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    const error = toDocbatchError(err);
+    const safe =
+      error.status >= 500 && error.code === "INTERNAL"
+        ? new DocbatchError("INTERNAL", "An internal error occurred; it has been logged.")
+        : error;
+    if (error.code === "INTERNAL") console.error(err);
+    return c.json(errorBody(safe), safe.status as ContentfulStatusCode);
+  });
+  app.notFound((c) =>
+    c.json(
+      errorBody(
+        new DocbatchError("NOT_FOUND_ROUTE", `No route ${c.req.method} ${c.req.path}.`, {
+          details: [{ path: c.req.path, problem: "no such route" }],
+        }),
+      ),
+      404,
+    ),
+  );
+
+  app.use("*", async (c, next) => {
+    if (options.token && !PUBLIC.has(c.req.path) && !authorized(c.req.raw, options.token)) {
+      throw new DocbatchError("UNAUTHORIZED", "A valid bearer token is required.", {
+        details: [{ path: "Authorization", problem: "missing or wrong bearer token" }],
+      });
+    }
+    await next();
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) => {
+    if (!service.ready) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
+    return c.json({ status: "ready" });
+  });
+  app.get("/openapi.json", (c) => c.json(openApiDocument()));
+  app.get("/", (c) => c.html(renderDashboard()));
+  app.get("/metrics", async (c) =>
+    c.body(await service.metrics(), 200, { "content-type": "text/plain; version=0.0.4" }),
+  );
+
+  app.post("/v1/batches", async (c) => {
+    const type = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    const kind = JSON_TYPES.includes(type) ? "json" : JSONL_TYPES.includes(type) ? "jsonl" : null;
+    if (!kind) {
+      throw new DocbatchError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        `Cannot read a body of type \`${type || "(none)"}\`.`,
+        {
+          details: [
+            { path: "Content-Type", problem: `expected ${[...JSON_TYPES, ...JSONL_TYPES].join(" or ")}` },
+          ],
+        },
+      );
+    }
+    const length = Number(c.req.header("content-length") ?? "0");
+    if (length > options.maxBodyBytes) {
+      throw new DocbatchError("PAYLOAD_TOO_LARGE", `The body is larger than ${options.maxBodyBytes} bytes.`, {
+        details: [{ path: "body", problem: `${length} bytes, more than ${options.maxBodyBytes}` }],
+      });
+    }
+    const submitted = await service.submit(c.req.raw.body, kind, c.req.query("batch_id"));
+    return c.json(
+      { batch_id: submitted.batchId, created: submitted.created, links: links(submitted.batchId) },
+      submitted.created ? 202 : 200,
+    );
+  });
+
+  app.get("/v1/batches", async (c) => {
+    const batches = [];
+    for (const batch of await service.store.listBatches()) {
+      batches.push({
+        batch_id: batch.batchId,
+        created_at: new Date(batch.createdAt).toISOString(),
+        counts: await service.store.counts(batch.batchId),
+        running: service.isRunning(batch.batchId),
+        cancelled: batch.cancelledAt !== null,
+        plan_complete: batch.planComplete,
+        links: links(batch.batchId),
+      });
+    }
+    return c.json({ batches });
+  });
+
+  app.get("/v1/batches/:id", async (c) => c.json((await service.analysis(c.req.param("id"))).report));
+
+  app.get("/v1/batches/:id/status", async (c) => {
+    const id = c.req.param("id");
+    await service.requireBatch(id);
+    return c.json({ ...(await batchStatus(service.store, id)), ...(await service.live(id)) });
+  });
+
+  app.get("/v1/batches/:id/documents", async (c) => {
+    const id = c.req.param("id");
+    await service.requireBatch(id);
+    const states = c.req.queries("state")?.flatMap((s) => s.split(",")) ?? [];
+    const bad = states.filter((s) => !DOCUMENT_STATES.includes(s as never));
+    const limit = Number(c.req.query("limit") ?? "100");
+    const after = Number(c.req.query("after") ?? "0");
+    const details = [
+      ...bad.map((s) => ({
+        path: "state",
+        problem: `unknown state ${JSON.stringify(s)}; one of ${DOCUMENT_STATES.join(", ")}`,
+      })),
+      ...(!Number.isInteger(limit) || limit < 1 || limit > 1_000
+        ? [{ path: "limit", problem: "an integer from 1 to 1000" }]
+        : []),
+      ...(!Number.isInteger(after) || after < 0
+        ? [{ path: "after", problem: "a non-negative integer" }]
+        : []),
+    ];
+    if (details.length > 0)
+      throw new DocbatchError("INVALID_INPUT", "Invalid query parameters.", { details });
+    const reason = c.req.query("reason");
+    const docs = await service.store.listDocuments(id, {
+      ...(states.length > 0 ? { states } : {}),
+      ...(reason ? { reason } : {}),
+      limit,
+      afterRow: after,
+    });
+    const last = docs.at(-1);
+    return c.json({
+      documents: docs.map((d) => ({
+        id: d.docId,
+        source: d.source,
+        state: d.state,
+        attempts: d.attempts,
+        last_error: d.lastError,
+        degraded_reason: d.degradedReason,
+        chunk_count: d.chunkCount,
+        updated_at: d.updatedAt === null ? null : new Date(d.updatedAt).toISOString(),
+      })),
+      next:
+        docs.length === limit && last
+          ? `/v1/batches/${encodeURIComponent(id)}/documents?${nextQuery(c.req.url, last.row)}`
+          : null,
+    });
+  });
+
+  app.get("/v1/batches/:id/export", async (c) => {
+    const id = c.req.param("id");
+    await service.requireBatch(id);
+    const withEmbeddings = c.req.query("embeddings") === "true";
+    c.header("content-type", "application/x-ndjson");
+    return stream(c, async (out) => {
+      let buffer = "";
+      for await (const row of service.store.exportChunks(id, { withEmbeddings })) {
+        if (out.aborted) return;
+        buffer += `${JSON.stringify(row)}\n`;
+        if (buffer.length > 1 << 16) {
+          await out.write(buffer);
+          buffer = "";
+        }
+      }
+      if (buffer) await out.write(buffer);
+    });
+  });
+
+  app.post("/v1/batches/:id/retry", async (c) => {
+    const id = c.req.param("id");
+    const reason = c.req.query("reason");
+    const docId = c.req.query("doc_id");
+    const source = c.req.query("source");
+    const requeued = await service.retry(id, {
+      failed: c.req.query("failed") !== "false",
+      degraded: c.req.query("degraded") === "true" || docId !== undefined,
+      ...(reason ? { reason } : {}),
+      ...(docId !== undefined ? { docId } : {}),
+      ...(source !== undefined ? { source } : {}),
+    });
+    return c.json({ batch_id: id, requeued, links: links(id) }, 202);
+  });
+
+  app.post("/v1/batches/:id/cancel", async (c) => {
+    const id = c.req.param("id");
+    await service.cancel(id);
+    return c.json({ batch_id: id, cancelled: true, counts: await service.store.counts(id) });
+  });
+
+  app.post("/v1/batches/:id/resume", async (c) => {
+    const id = c.req.param("id");
+    await service.resume(id);
+    return c.json({ batch_id: id, cancelled: false, links: links(id) }, 202);
+  });
+
+  app.get("/v1/batches/:id/events", async (c) => {
+    const id = c.req.param("id");
+    await service.requireBatch(id);
+    const interval = options.eventIntervalMs ?? 500;
+    return streamSSE(c, async (sse) => {
+      let sequence = 0;
+      while (!sse.aborted && !sse.closed) {
+        const live = await service.live(id);
+        const { report } = await service.analysis(id);
+        const data = {
+          ...live,
+          throughput_docs_per_min: report.throughput_docs_per_min,
+          latency_ms: report.latency_ms,
+          failure_reasons: report.failure_reasons,
+          retries: report.retries,
+        };
+        await sse.writeSSE({ event: "progress", id: String(sequence++), data: JSON.stringify(data) });
+        await sse.sleep(interval);
+      }
+    });
+  });
+
+  return app;
+}
+
+export function links(batchId: string) {
+  const base = `/v1/batches/${encodeURIComponent(batchId)}`;
+  return {
+    self: base,
+    status: `${base}/status`,
+    documents: `${base}/documents`,
+    export: `${base}/export`,
+    events: `${base}/events`,
+    retry: `${base}/retry`,
+    cancel: `${base}/cancel`,
+  };
+}
+
+function nextQuery(url: string, after: number): string {
+  const params = new URL(url).searchParams;
+  params.set("after", String(after));
+  return params.toString();
+}
+
+function authorized(request: Request, token: string): boolean {
+  const header = request.headers.get("authorization") ?? "";
+  const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+  // EventSource and plain links cannot send headers: GETs may carry the token in the query.
+  const query = request.method === "GET" ? new URL(request.url).searchParams.get("access_token") : null;
+  const given = bearer ?? query;
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,220 @@
+import { createRequire } from "node:module";
+
+const version = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const error = (description: string) => json(ref("Error"), description);
+const batchId = { name: "id", in: "path", required: true, schema: { type: "string" } };
+const errors = {
+  "400": error("Invalid request: details locate every problem."),
+  "401": error("Missing or wrong bearer token."),
+  "404": error("No such batch."),
+  "500": error("Internal error (no stack trace)."),
+};
+
+/** The OpenAPI 3.1 description of the HTTP API, served at GET /openapi.json. */
+export function openApiDocument(): object {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "docbatch",
+      version,
+      description:
+        "Resumable, idempotent, observable batch processing of documents. Every error is the unified error body.",
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/v1/batches": {
+        post: {
+          summary: "Submit a batch (JSON or JSON Lines); validated as a whole, processed in the background.",
+          parameters: [{ name: "batch_id", in: "query", schema: { type: "string" } }],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": { schema: ref("BatchInput") },
+              "application/x-ndjson": { schema: { type: "string", description: "One Document per line." } },
+            },
+          },
+          responses: {
+            "202": json(ref("Accepted"), "Accepted: planned and processed in the background."),
+            "200": json(ref("Accepted"), "The same content was submitted before under this id."),
+            "409": error("A batch with this id exists with different content."),
+            "413": error("The body is larger than the server's limit."),
+            "415": error("Unsupported Content-Type."),
+            ...errors,
+          },
+        },
+        get: {
+          summary: "List the batches.",
+          responses: { "200": json({ type: "object" }, "Batches with counts."), ...errors },
+        },
+      },
+      "/v1/batches/{id}": {
+        get: {
+          summary: "The report.",
+          parameters: [batchId],
+          responses: { "200": json(ref("Report"), "The report."), ...errors },
+        },
+      },
+      "/v1/batches/{id}/status": {
+        get: {
+          summary: "Counts, failed and degraded documents, and live progress.",
+          parameters: [batchId],
+          responses: { "200": json({ type: "object" }, "Status."), ...errors },
+        },
+      },
+      "/v1/batches/{id}/documents": {
+        get: {
+          summary: "Documents, paged (keyset), optionally by state and error code.",
+          parameters: [
+            batchId,
+            {
+              name: "state",
+              in: "query",
+              schema: { type: "string", enum: ["pending", "processing", "done", "degraded", "failed"] },
+            },
+            { name: "reason", in: "query", schema: { type: "string" } },
+            {
+              name: "limit",
+              in: "query",
+              schema: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
+            },
+            { name: "after", in: "query", schema: { type: "integer", minimum: 0 } },
+          ],
+          responses: {
+            "200": json({ type: "object" }, "A page of documents and the link to the next."),
+            ...errors,
+          },
+        },
+      },
+      "/v1/batches/{id}/export": {
+        get: {
+          summary: "The chunks as JSON Lines, streamed, ordered by doc_id then chunk_index.",
+          parameters: [batchId, { name: "embeddings", in: "query", schema: { type: "boolean" } }],
+          responses: {
+            "200": { description: "JSON Lines", content: { "application/x-ndjson": {} } },
+            ...errors,
+          },
+        },
+      },
+      "/v1/batches/{id}/retry": {
+        post: {
+          summary: "Put failed (and degraded) documents back to pending and process them.",
+          parameters: [
+            batchId,
+            { name: "degraded", in: "query", schema: { type: "boolean" } },
+            { name: "reason", in: "query", schema: { type: "string" } },
+            { name: "doc_id", in: "query", schema: { type: "string" } },
+            { name: "source", in: "query", schema: { type: "string" } },
+          ],
+          responses: { "202": json({ type: "object" }, "Re-queued."), ...errors },
+        },
+      },
+      "/v1/batches/{id}/cancel": {
+        post: {
+          summary: "Stop processing (checkpointed; resumable).",
+          parameters: [batchId],
+          responses: { "200": json({ type: "object" }, "Cancelled."), ...errors },
+        },
+      },
+      "/v1/batches/{id}/resume": {
+        post: {
+          summary: "Resume a cancelled batch.",
+          parameters: [batchId],
+          responses: { "202": json({ type: "object" }, "Resumed."), ...errors },
+        },
+      },
+      "/v1/batches/{id}/events": {
+        get: {
+          summary: "Server-sent events: `progress` with counts, rates and latency, twice a second.",
+          parameters: [batchId],
+          responses: {
+            "200": { description: "text/event-stream", content: { "text/event-stream": {} } },
+            ...errors,
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus metrics of every batch.",
+          responses: { "200": { description: "text/plain; version=0.0.4" } },
+        },
+      },
+      "/healthz": {
+        get: { summary: "Liveness.", security: [], responses: { "200": json({ type: "object" }, "ok") } },
+      },
+      "/readyz": {
+        get: {
+          summary: "Readiness.",
+          security: [],
+          responses: { "200": json({ type: "object" }, "ready"), "503": error("Shutting down.") },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message", "details", "hints"],
+              properties: {
+                code: { type: "string", pattern: "^[A-Z][A-Z0-9_]*$" },
+                message: { type: "string" },
+                details: {
+                  type: "array",
+                  items: {
+                    type: "object",
+                    properties: { path: { type: "string" }, problem: { type: "string" } },
+                  },
+                },
+                hints: { type: "array", items: { type: "string" } },
+              },
+            },
+          },
+        },
+        Document: {
+          type: "object",
+          required: ["id"],
+          properties: {
+            id: { type: "string" },
+            source: { type: "string", default: "inline" },
+            content: { type: "string" },
+            path: { type: "string", description: "Only when the server was started with --root." },
+            format: { type: "string", enum: ["text", "markdown", "html", "json"] },
+            metadata: { type: "object" },
+          },
+        },
+        BatchInput: {
+          oneOf: [
+            {
+              type: "object",
+              required: ["documents"],
+              properties: {
+                batch_id: { type: "string" },
+                documents: { type: "array", items: ref("Document") },
+              },
+            },
+            { type: "array", items: ref("Document") },
+          ],
+        },
+        Accepted: {
+          type: "object",
+          properties: {
+            batch_id: { type: "string" },
+            created: { type: "boolean" },
+            links: { type: "object" },
+          },
+        },
+        Report: { type: "object", description: "The report of CONTRACT.md, plus docbatch's own fields." },
+      },
+    },
+  };
+}

@@ -1,0 +1,292 @@
+import { createHash, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { DocbatchError } from "../core/errors.js";
+import type { StateCounts } from "../core/types.js";
+import { openInput } from "../input/sources.js";
+import { validateInput } from "../input/validate.js";
+import { renderPrometheus } from "../report/prometheus.js";
+import { analyzeBatch, type BatchAnalysis } from "../report/report.js";
+import type { Logger } from "../runner/logger.js";
+import { resumeBatch } from "../runner/resume-batch.js";
+import { batchFingerprint, runBatch } from "../runner/run-batch.js";
+import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-options.js";
+import { pipelineSettings } from "../runner/run-options.js";
+import { layerOf, settingsToJson } from "../runner/settings.js";
+import type { RequeueQuery, Store } from "../store/store.js";
+import { type SpoolLimits, spoolBody } from "./spool.js";
+
+export interface ServiceOptions {
+  store: Store;
+  /** Where uploaded bodies wait until their plan is complete. */
+  spoolDir: string;
+  /** `path` documents resolve inside this folder; without it they are rejected. */
+  root?: string;
+  limits: SpoolLimits;
+  /** Processing options of every batch (concurrency, retries, …). */
+  process: ProcessOptions;
+  /** Output options of new batches (chunking, embeddings). */
+  output: OutputOptions;
+  logger: Logger;
+}
+
+export interface Submission {
+  batchId: string;
+  /** False when the same body was submitted before: nothing new was started. */
+  created: boolean;
+}
+
+export interface LiveStatus {
+  batch_id: string;
+  running: boolean;
+  cancelled: boolean;
+  plan_complete: boolean;
+  counts: StateCounts;
+  completion_rate: number;
+  progress: Pick<Progress, "inFlight" | "retriesWaiting" | "breaker"> | null;
+  at: string;
+}
+
+interface Runner {
+  controller: AbortController;
+  done: Promise<void>;
+  progress: Progress | null;
+}
+
+const HTTP_INPUT = "http:";
+
+/**
+ * What the HTTP API can do, as a library: submit a batch (validated as a whole, then planned and
+ * processed in the background by the same runner as the CLI), watch it, retry, cancel, and resume
+ * every unfinished batch this server owns after a restart. The routes are a thin shell over it.
+ */
+export class BatchService {
+  private readonly runners = new Map<string, Runner>();
+  private readonly reports = new Map<string, { at: number; analysis: BatchAnalysis }>();
+  private metricsCache: { at: number; text: string } | null = null;
+  private stopping = false;
+
+  constructor(private readonly options: ServiceOptions) {
+    fs.mkdirSync(options.spoolDir, { recursive: true });
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  get ready(): boolean {
+    return !this.stopping;
+  }
+
+  async submit(
+    body: ReadableStream<Uint8Array> | null,
+    kind: "json" | "jsonl",
+    batchId?: string,
+  ): Promise<Submission> {
+    if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
+    const upload = path.join(this.options.spoolDir, `upload-${randomUUID()}.${kind}`);
+    const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
+    try {
+      const root = this.options.root ?? this.options.spoolDir;
+      const source = await openInput(upload, { root });
+      const id = batchId?.trim() || source.batchId || `batch-${sha256.slice(0, 16)}`;
+      const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
+      const existing = await this.store.getBatch(id);
+      if (existing) {
+        if (existing.inputRef === `${HTTP_INPUT}${sha256}`) return { batchId: id, created: false };
+        throw new DocbatchError("BATCH_CONFLICT", `A batch \`${id}\` exists with different content.`, {
+          details: [{ path: "batch_id", problem: "exists with different content" }],
+          hints: ["Use another batch id, or submit the same content to get the existing batch."],
+        });
+      }
+      const spooled = this.spoolFile(id, kind);
+      fs.renameSync(upload, spooled);
+      const planned = await openInput(spooled, { root });
+      const settings = pipelineSettings(this.options.output);
+      const layer = layerOf(settings);
+      // The batch exists before the answer: the links of the 202 work at once.
+      await this.store.beginPlan({
+        batchId: id,
+        layer,
+        settings: settingsToJson(settings),
+        inputRef: `${HTTP_INPUT}${sha256}`,
+        fingerprint: summary.hasPaths ? null : await batchFingerprint(planned, layer),
+      });
+      this.start(id, { spooled, hasPaths: summary.hasPaths, sha256 });
+      return { batchId: id, created: true };
+    } finally {
+      fs.rmSync(upload, { force: true });
+    }
+  }
+
+  /** Resumes every unfinished, uncancelled batch submitted over HTTP (after a crash or restart). */
+  async resumeOwned(): Promise<string[]> {
+    const resumed: string[] = [];
+    for (const batch of await this.store.listBatches()) {
+      if (!batch.inputRef.startsWith(HTTP_INPUT) || batch.cancelledAt !== null) continue;
+      const counts = await this.store.counts(batch.batchId);
+      if (batch.planComplete && counts.pending + counts.processing === 0) continue;
+      const kind = fs.existsSync(this.spoolFile(batch.batchId, "jsonl")) ? "jsonl" : "json";
+      const spooled = this.spoolFile(batch.batchId, kind);
+      if (!batch.planComplete && !fs.existsSync(spooled)) {
+        this.options.logger.error(
+          { event: "serve.resume", batchId: batch.batchId },
+          "plan incomplete and its upload is gone",
+        );
+        continue;
+      }
+      const sha256 = batch.inputRef.slice(HTTP_INPUT.length);
+      this.start(
+        batch.batchId,
+        batch.planComplete ? {} : { spooled, hasPaths: batch.fingerprint === null, sha256 },
+      );
+      resumed.push(batch.batchId);
+    }
+    return resumed;
+  }
+
+  isRunning(batchId: string): boolean {
+    return this.runners.has(batchId);
+  }
+
+  async retry(batchId: string, query: RequeueQuery): Promise<number> {
+    await this.requireBatch(batchId);
+    const requeued = await this.store.requeue(batchId, query, Date.now());
+    this.reports.delete(batchId);
+    if (requeued > 0) {
+      await this.store.setCancelled(batchId, false, Date.now());
+      this.start(batchId, {});
+    }
+    return requeued;
+  }
+
+  async cancel(batchId: string): Promise<void> {
+    await this.requireBatch(batchId);
+    await this.store.setCancelled(batchId, true, Date.now());
+    const runner = this.runners.get(batchId);
+    runner?.controller.abort();
+    await runner?.done;
+  }
+
+  async resume(batchId: string): Promise<void> {
+    await this.requireBatch(batchId);
+    await this.store.setCancelled(batchId, false, Date.now());
+    this.start(batchId, {});
+  }
+
+  async live(batchId: string): Promise<LiveStatus> {
+    const batch = await this.requireBatch(batchId);
+    const counts = await this.store.counts(batchId);
+    const runner = this.runners.get(batchId);
+    const p = runner?.progress;
+    return {
+      batch_id: batchId,
+      running: runner !== undefined,
+      cancelled: batch.cancelledAt !== null,
+      plan_complete: batch.planComplete,
+      counts,
+      completion_rate:
+        counts.total === 0 ? (batch.planComplete ? 1 : 0) : (counts.done + counts.degraded) / counts.total,
+      progress: p ? { inFlight: p.inFlight, retriesWaiting: p.retriesWaiting, breaker: p.breaker } : null,
+      at: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * The report, recomputed at most once a second while the batch runs: it reads every document,
+   * and a dashboard polling it must not slow the batch down.
+   */
+  async analysis(batchId: string): Promise<BatchAnalysis> {
+    await this.requireBatch(batchId);
+    const cached = this.reports.get(batchId);
+    const ttl = this.runners.has(batchId) ? 1_000 : 10_000;
+    if (cached && Date.now() - cached.at < ttl) return cached.analysis;
+    const analysis = await analyzeBatch(this.store, batchId);
+    this.reports.set(batchId, { at: Date.now(), analysis });
+    return analysis;
+  }
+
+  async metrics(): Promise<string> {
+    if (this.metricsCache && Date.now() - this.metricsCache.at < 2_000) return this.metricsCache.text;
+    const analyses = [];
+    for (const batch of await this.store.listBatches()) analyses.push(await this.analysis(batch.batchId));
+    const text = renderPrometheus(analyses);
+    this.metricsCache = { at: Date.now(), text };
+    return text;
+  }
+
+  async requireBatch(batchId: string) {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) {
+      throw new DocbatchError("BATCH_NOT_FOUND", `No batch \`${batchId}\`.`, {
+        details: [{ path: "batch_id", problem: `no batch ${JSON.stringify(batchId)}` }],
+        hints: ["GET /v1/batches lists the batches."],
+      });
+    }
+    return batch;
+  }
+
+  /** Stops claiming; running documents finish or are handed back; every run ends checkpointed. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    for (const runner of this.runners.values()) runner.controller.abort();
+    await Promise.all([...this.runners.values()].map((r) => r.done));
+  }
+
+  private spoolFile(batchId: string, kind: "json" | "jsonl"): string {
+    return path.join(
+      this.options.spoolDir,
+      `${createHash("sha256").update(batchId).digest("hex").slice(0, 32)}.${kind}`,
+    );
+  }
+
+  /** Runs the batch in the background: planning from its upload when needed, then processing. */
+  private start(batchId: string, plan: { spooled?: string; hasPaths?: boolean; sha256?: string }): void {
+    if (this.runners.has(batchId) || this.stopping) return;
+    const controller = new AbortController();
+    const runner: Runner = { controller, done: Promise.resolve(), progress: null };
+    const common = {
+      ...this.options.process,
+      store: this.store,
+      logger: this.options.logger,
+      signal: controller.signal,
+      command: "serve",
+      onProgress: (p: Progress) => {
+        runner.progress = p;
+      },
+    };
+    runner.done = (async () => {
+      try {
+        if (plan.spooled) {
+          await runBatch({
+            ...this.options.output,
+            ...common,
+            input: plan.spooled,
+            batchId,
+            inputRef: `${HTTP_INPUT}${plan.sha256}`,
+            prevalidated: { hasPaths: plan.hasPaths ?? false },
+            root: this.options.root ?? this.options.spoolDir,
+          });
+          if ((await this.store.getBatch(batchId))?.planComplete) fs.rmSync(plan.spooled, { force: true });
+        }
+        // Documents re-queued while the last run was finishing are picked up by another pass.
+        for (let pass = 0; pass < 3 && !controller.signal.aborted; pass++) {
+          const counts = await this.store.counts(batchId);
+          const batch = await this.store.getBatch(batchId);
+          if (!batch?.planComplete || batch.cancelledAt !== null || counts.pending + counts.processing === 0)
+            break;
+          await resumeBatch({ ...common, batchId });
+        }
+      } catch (err) {
+        this.options.logger.error(
+          { event: "serve.batch_failed", batchId, error: (err as Error).message },
+          "batch run failed",
+        );
+      } finally {
+        this.runners.delete(batchId);
+        this.reports.delete(batchId);
+      }
+    })();
+    this.runners.set(batchId, runner);
+  }
+}
