@@ -1,0 +1,69 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const CLI = path.join(ROOT, "dist", "cli", "main.js");
+export const RESULTS = path.join(ROOT, "bench", "results");
+
+export const quick = process.argv.includes("--quick");
+
+export function tempDir(prefix = "docbatch-bench-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Facts about the machine, written next to every result. */
+export function machine() {
+  return {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+  notes?: string[];
+}
+
+/** Writes `bench/results/<name>.json` and `.md` and prints the table. */
+export function writeResult(name: string, data: Record<string, unknown>, table: Table): void {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const json = { scenario: name, mode: quick ? "quick" : "full", machine: machine(), ...data };
+  fs.writeFileSync(path.join(RESULTS, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  const md = [
+    `### ${table.title}`,
+    "",
+    `| ${table.columns.join(" | ")} |`,
+    `|${table.columns.map(() => "---").join("|")}|`,
+    ...table.rows.map((r) => `| ${r.join(" | ")} |`),
+    "",
+    ...(table.notes ?? []).map((n) => `- ${n}`),
+    "",
+    `_${json.mode} mode, ${json.machine.cpus} × ${json.machine.cpu}, Node ${json.machine.node}, ${json.machine.date}_`,
+    "",
+  ].join("\n");
+  fs.writeFileSync(path.join(RESULTS, `${name}.md`), md);
+  process.stdout.write(`\n${md}\n`);
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+}
+
+export function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
