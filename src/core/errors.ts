@@ -89,7 +89,7 @@ const CODES = {
   NOT_FOUND: {
     status: 404,
     kind: "fatal",
-    hint: "The document's file does not exist; create it and run `docbatch retry --reason NOT_FOUND`.",
+    hint: "The document's file does not exist; create it, then `docbatch retry --reason NOT_FOUND` and run the batch again.",
   },
   UNREADABLE: {
     status: 422,

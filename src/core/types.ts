@@ -57,6 +57,8 @@ export interface PlannedDocument {
   content: string | null;
   /** Why the content could not be loaded; the document fails when processed. */
   loadError: ErrorInfo | null;
+  /** The `path` the content was read from (relative to the batch's root), if any. */
+  path?: string | null;
   contentHash: string;
   idempotencyKey: string;
 }

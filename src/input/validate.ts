@@ -108,7 +108,9 @@ export async function validateInput(
     const shown = problemCount > details.length ? `; the first ${details.length} are listed` : "";
     throw new DocbatchError(code, `${first.path}: ${first.problem}${more}${shown}. Nothing was written.`, {
       details,
-      ...(pathsRefused ? { hints: ["Send the documents' content inline, or start the server with --root DIR."] } : {}),
+      ...(pathsRefused
+        ? { hints: ["Send the documents' content inline, or start the server with --root DIR."] }
+        : {}),
     });
   }
   return { records, distinct: seen.size, hasPaths };

@@ -112,6 +112,7 @@ export async function planBatch(
       loadError,
       contentHash: hash,
       idempotencyKey: idempotencyKey(doc.source, doc.docId, hash, options.layer),
+      path: doc.path,
     });
     bytes += content?.length ?? 0;
     if (slice.length >= sliceDocs || bytes >= sliceBytes) {

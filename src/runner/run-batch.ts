@@ -84,7 +84,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     const cursor = await store.beginPlan({
       batchId,
       layer,
-      settings: settingsToJson(settings),
+      settings: settingsToJson({ ...settings, root: source.root.realRoot }),
       inputRef: options.inputRef ?? source.location,
       fingerprint: validated?.hasPaths ? null : fingerprint,
     });

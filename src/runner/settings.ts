@@ -22,6 +22,8 @@ export interface PipelineSettings {
   embed: EmbedSettings;
   /** Documents larger than this fail with DOC_TOO_LARGE. @default 20 MiB */
   maxDocBytes: number;
+  /** The folder `path` documents were read from; a retry reads missing files again from there. */
+  root?: string;
 }
 
 export function layerOf(settings: PipelineSettings): string {

@@ -61,7 +61,12 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
         details: [{ path: "Authorization", problem: "missing or wrong bearer token" }],
       });
     }
-    await next();
+    try {
+      await next();
+    } catch (err) {
+      // Hono hands only Error instances to onError; anything else thrown becomes one here.
+      throw err instanceof Error ? err : toDocbatchError(err);
+    }
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -195,7 +200,7 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
   app.post("/v1/batches/:id/retry", async (c) => {
     const id = c.req.param("id");
     const reason = c.req.query("reason");
-    const docId = c.req.query("doc_id");
+    const docId = c.req.query("doc_id")?.normalize("NFC").trim();
     const source = c.req.query("source");
     const requeued = await service.retry(id, {
       failed: c.req.query("failed") !== "false",
@@ -254,12 +259,14 @@ export function links(batchId: string) {
     events: `${base}/events`,
     retry: `${base}/retry`,
     cancel: `${base}/cancel`,
+    resume: `${base}/resume`,
   };
 }
 
 function nextQuery(url: string, after: number): string {
   const params = new URL(url).searchParams;
   params.set("after", String(after));
+  params.delete("access_token");
   return params.toString();
 }
 

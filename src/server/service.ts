@@ -9,6 +9,7 @@ import { renderPrometheus } from "../report/prometheus.js";
 import { analyzeBatch, type BatchAnalysis } from "../report/report.js";
 import type { Logger } from "../runner/logger.js";
 import { resumeBatch } from "../runner/resume-batch.js";
+import { retryDocuments } from "../runner/retry.js";
 import { batchFingerprint, runBatch } from "../runner/run-batch.js";
 import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-options.js";
 import { pipelineSettings } from "../runner/run-options.js";
@@ -108,11 +109,11 @@ export class BatchService {
       await this.store.beginPlan({
         batchId: id,
         layer,
-        settings: settingsToJson(settings),
+        settings: settingsToJson({ ...settings, root: planned.root.realRoot }),
         inputRef: `${HTTP_INPUT}${sha256}`,
         fingerprint: summary.hasPaths ? null : await batchFingerprint(planned, layer),
       });
-      this.start(id, { spooled, hasPaths: summary.hasPaths, sha256 });
+      this.start(id);
       return { batchId: id, created: true };
     } finally {
       fs.rmSync(upload, { force: true });
@@ -126,20 +127,7 @@ export class BatchService {
       if (!batch.inputRef.startsWith(HTTP_INPUT) || batch.cancelledAt !== null) continue;
       const counts = await this.store.counts(batch.batchId);
       if (batch.planComplete && counts.pending + counts.processing === 0) continue;
-      const kind = fs.existsSync(this.spoolFile(batch.batchId, "jsonl")) ? "jsonl" : "json";
-      const spooled = this.spoolFile(batch.batchId, kind);
-      if (!batch.planComplete && !fs.existsSync(spooled)) {
-        this.options.logger.error(
-          { event: "serve.resume", batchId: batch.batchId },
-          "plan incomplete and its upload is gone",
-        );
-        continue;
-      }
-      const sha256 = batch.inputRef.slice(HTTP_INPUT.length);
-      this.start(
-        batch.batchId,
-        batch.planComplete ? {} : { spooled, hasPaths: batch.fingerprint === null, sha256 },
-      );
+      this.start(batch.batchId);
       resumed.push(batch.batchId);
     }
     return resumed;
@@ -150,12 +138,13 @@ export class BatchService {
   }
 
   async retry(batchId: string, query: RequeueQuery): Promise<number> {
+    if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
     await this.requireBatch(batchId);
-    const requeued = await this.store.requeue(batchId, query, Date.now());
+    const requeued = await retryDocuments(this.store, batchId, query);
     this.reports.delete(batchId);
     if (requeued > 0) {
       await this.store.setCancelled(batchId, false, Date.now());
-      this.start(batchId, {});
+      this.start(batchId);
     }
     return requeued;
   }
@@ -169,9 +158,10 @@ export class BatchService {
   }
 
   async resume(batchId: string): Promise<void> {
+    if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
     await this.requireBatch(batchId);
     await this.store.setCancelled(batchId, false, Date.now());
-    this.start(batchId, {});
+    this.start(batchId);
   }
 
   async live(batchId: string): Promise<LiveStatus> {
@@ -240,8 +230,11 @@ export class BatchService {
     );
   }
 
-  /** Runs the batch in the background: planning from its upload when needed, then processing. */
-  private start(batchId: string, plan: { spooled?: string; hasPaths?: boolean; sha256?: string }): void {
+  /**
+   * Runs the batch in the background: planning the rest of its upload when the plan is incomplete
+   * (a fresh submission, or one interrupted by a crash or a cancel), then processing.
+   */
+  private start(batchId: string): void {
     if (this.runners.has(batchId) || this.stopping) return;
     const controller = new AbortController();
     const runner: Runner = { controller, done: Promise.resolve(), progress: null };
@@ -257,23 +250,37 @@ export class BatchService {
     };
     runner.done = (async () => {
       try {
-        if (plan.spooled) {
+        const batch = await this.requireBatch(batchId);
+        const spooled = [this.spoolFile(batchId, "jsonl"), this.spoolFile(batchId, "json")].find((f) =>
+          fs.existsSync(f),
+        );
+        if (!batch.planComplete && spooled) {
           await runBatch({
             ...this.options.output,
             ...common,
-            input: plan.spooled,
+            input: spooled,
             batchId,
-            inputRef: `${HTTP_INPUT}${plan.sha256}`,
-            prevalidated: { hasPaths: plan.hasPaths ?? false },
+            inputRef: batch.inputRef,
+            prevalidated: { hasPaths: batch.fingerprint === null },
             root: this.options.root ?? this.options.spoolDir,
           });
-          if ((await this.store.getBatch(batchId))?.planComplete) fs.rmSync(plan.spooled, { force: true });
+          if ((await this.store.getBatch(batchId))?.planComplete) fs.rmSync(spooled, { force: true });
+        } else if (!batch.planComplete) {
+          this.options.logger.error(
+            { event: "serve.resume", batchId },
+            "plan incomplete and its upload is gone",
+          );
+          return;
         }
         // Documents re-queued while the last run was finishing are picked up by another pass.
         for (let pass = 0; pass < 3 && !controller.signal.aborted; pass++) {
           const counts = await this.store.counts(batchId);
-          const batch = await this.store.getBatch(batchId);
-          if (!batch?.planComplete || batch.cancelledAt !== null || counts.pending + counts.processing === 0)
+          const current = await this.store.getBatch(batchId);
+          if (
+            !current?.planComplete ||
+            current.cancelledAt !== null ||
+            counts.pending + counts.processing === 0
+          )
             break;
           await resumeBatch({ ...common, batchId });
         }

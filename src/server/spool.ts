@@ -22,8 +22,10 @@ export async function spoolBody(
   lines: boolean,
 ): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash("sha256");
-  const out = fs.createWriteStream(file);
   const depth = new DepthScanner(limits.maxDepth, lines);
+  // A file handle, not a write stream: a stream opens its file in the background, and a body
+  // rejected early would leave the file behind after the cleanup below.
+  const out = await fs.promises.open(file, "w");
   let bytes = 0;
   try {
     if (body) {
@@ -40,15 +42,13 @@ export async function spoolBody(
         }
         depth.scan(value);
         hash.update(value);
-        if (!out.write(value)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+        await out.write(value);
       }
     }
-    await new Promise<void>((resolve, reject) =>
-      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
-    );
+    await out.close();
     return { bytes, sha256: hash.digest("hex") };
   } catch (err) {
-    out.destroy();
+    await out.close().catch(() => {});
     fs.rmSync(file, { force: true });
     throw err;
   }

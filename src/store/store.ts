@@ -259,6 +259,17 @@ export interface ExportRow {
   embedding?: number[] | null;
 }
 
+/** A document whose content could not be read when it was planned, and where it came from. */
+export interface ReloadCandidate {
+  row: number;
+  source: string;
+  docId: string;
+  format: DocumentFormat;
+  metadata: JsonObject;
+  path: string;
+  loadError: ErrorInfo;
+}
+
 export interface RequeueQuery {
   failed: boolean;
   degraded: boolean;
@@ -320,4 +331,11 @@ export interface Store {
   exportChunks(batchId: string, options?: { withEmbeddings?: boolean }): AsyncIterable<ExportRow>;
   requeue(batchId: string, query: RequeueQuery, now: number): Promise<number>;
   setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void>;
+  /** Failed or pending documents matching the query whose `path` could not be read when planned. */
+  reloadCandidates(batchId: string, query: RequeueQuery): Promise<ReloadCandidate[]>;
+  /** Records the content read again for a candidate (a new key), or its new load error. */
+  reloadDocument(
+    row: number,
+    doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
+  ): Promise<void>;
 }

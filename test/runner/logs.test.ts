@@ -58,7 +58,11 @@ describe("structured logs", () => {
     const resumed = spawnCli(args);
     const done = collect(resumed);
     // The service stays down until the breaker has opened (and said so in the log).
-    await waitFor(() => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes('"to":"open"'), 60_000, done);
+    await waitFor(
+      () => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes('"to":"open"'),
+      60_000,
+      done,
+    );
     server.setRates({});
     expect((await done).code).toBe(0);
 

@@ -273,6 +273,69 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       expect(reexecuted).toBe(0);
     });
 
+    it("cancels and un-cancels a batch", async () => {
+      await planBatch("b", [planned(0)]);
+      expect((await store.getBatch("b"))!.cancelledAt).toBeNull();
+      await store.setCancelled("b", true, 1234);
+      expect((await store.getBatch("b"))!.cancelledAt).toBe(1234);
+      await store.setCancelled("b", false, 1235);
+      expect((await store.getBatch("b"))!.cancelledAt).toBeNull();
+    });
+
+    it("re-queues one document by id, and re-reads documents whose file was missing", async () => {
+      const missing = {
+        ...planned(1),
+        content: null,
+        loadError: { code: "NOT_FOUND", message: "gone" },
+        path: "x.txt",
+      };
+      await planBatch("b", [planned(0), missing, planned(2)]);
+      const run = await newRun("b");
+      const claimed = (await store.commit(request(run, [], 3))).claimed;
+      await store.commit(
+        request(
+          run,
+          claimed.map((doc) => ({
+            kind: "failed",
+            doc,
+            error: { code: "NOT_FOUND", message: "gone" },
+            stage: "load",
+            startedAt: 0,
+          })),
+        ),
+      );
+      const candidates = await store.reloadCandidates("b", {
+        failed: true,
+        degraded: false,
+        reason: "NOT_FOUND",
+      });
+      expect(candidates).toEqual([
+        {
+          row: claimed[1]!.row,
+          source: "s",
+          docId: "d1",
+          format: "text",
+          metadata: { i: 1 },
+          path: "x.txt",
+          loadError: { code: "NOT_FOUND", message: "gone" },
+        },
+      ]);
+      const fresh = planned(1, "found at last");
+      await store.reloadDocument(candidates[0]!.row, fresh);
+      expect(
+        await store.requeue("b", { failed: true, degraded: false, docId: "d1", source: "s" }, Date.now()),
+      ).toBe(1);
+      expect(await store.requeue("b", { failed: true, degraded: false, docId: "d9" }, Date.now())).toBe(0);
+      const [again] = (await store.commit(request(run, [], 5))).claimed;
+      expect(again).toMatchObject({
+        docId: "d1",
+        content: "found at last",
+        loadError: null,
+        idempotencyKey: fresh.idempotencyKey,
+      });
+      expect((await store.counts("b")).failed).toBe(2);
+    });
+
     it("stages chunks and vectors of a large document and hands them to the next execution", async () => {
       await planBatch("b", [planned(0)]);
       const run = await newRun("b");

@@ -5,6 +5,7 @@ import { renderPrometheus } from "../../report/prometheus.js";
 import { analyzeBatch } from "../../report/report.js";
 import { batchStatus } from "../../report/status.js";
 import { formatReport } from "../../report/text.js";
+import { retryDocuments } from "../../runner/retry.js";
 import { createStore, requireBatch } from "../../store/open.js";
 import type { Store } from "../../store/store.js";
 import { parseFlags, requireBatchId, STORE_FLAGS, stringFlag } from "../args.js";
@@ -161,11 +162,11 @@ export async function retryCommand(args: string[]): Promise<number> {
   const batchId = requireBatchId(values["batch-id"], "retry");
   return withBatch(values, batchId, async (store) => {
     const reason = stringFlag(values.reason);
-    const requeued = await store.requeue(
-      batchId,
-      { failed: true, degraded: Boolean(values.degraded), ...(reason ? { reason } : {}) },
-      Date.now(),
-    );
+    const requeued = await retryDocuments(store, batchId, {
+      failed: true,
+      degraded: Boolean(values.degraded),
+      ...(reason ? { reason } : {}),
+    });
     if (values.json) printJson({ batch_id: batchId, requeued });
     else {
       process.stdout.write(

@@ -29,14 +29,15 @@ export class SqlitePlanWriter {
     );
     this.insert = db.prepare(
       `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, content, load_error,
-         content_hash, idem_key, plan_generation, updated_at)
+         content_hash, idem_key, plan_generation, updated_at, path)
        VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @content, @loadError,
-         @contentHash, @key, @generation, @now)`,
+         @contentHash, @key, @generation, @now, @path)`,
     );
     this.touch = db.prepare("UPDATE documents SET plan_generation = ? WHERE row = ?");
     this.replace = db.prepare(
       `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata, content = @content,
          load_error = @loadError, content_hash = @contentHash, idem_key = @key, plan_generation = @generation,
+         path = @path,
          state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0, failed_stage = NULL,
          last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0, requeued = 0,
          lease_run = NULL, lease_expires_at = NULL, fence = fence + 1, has_staged = 0, updated_at = @now
@@ -64,6 +65,7 @@ export class SqlitePlanWriter {
         key: doc.idempotencyKey,
         generation,
         now,
+        path: doc.path ?? null,
       };
       if (existing === undefined) {
         this.insert.run(values);

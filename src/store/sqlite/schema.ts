@@ -139,8 +139,10 @@ const MIGRATIONS: string[] = [
   CREATE INDEX events_batch ON events (batch_id, type);
   `,
   // 2: batches can be cancelled (the server's cancel; a cancelled batch is not resumed on restart).
+  // and documents remember their `path`, so a retry can read a file that appeared since.
   `
   ALTER TABLE batches ADD COLUMN cancelled_at INTEGER;
+  ALTER TABLE documents ADD COLUMN path TEXT;
   `,
 ];
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
 import type { PlannedDocument, StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject, decodeVector } from "../codec.js";
+import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -18,6 +18,7 @@ import type {
   PlanLock,
   PlanProgress,
   PlanStart,
+  ReloadCandidate,
   RequeueQuery,
   RunHandle,
   RunInfo,
@@ -395,28 +396,55 @@ export class SqliteStore implements Store {
     }
   }
 
+  async reloadCandidates(batchId: string, query: RequeueQuery): Promise<ReloadCandidate[]> {
+    const { where, params } = requeueFilter(batchId, query);
+    const rows = this.db
+      .prepare(
+        `SELECT row, source, doc_id, format, metadata, path, load_error FROM documents
+         WHERE ${where} AND load_error IS NOT NULL AND path IS NOT NULL`,
+      )
+      .all(params) as {
+      row: number;
+      source: string;
+      doc_id: string;
+      format: string;
+      metadata: string;
+      path: string;
+      load_error: string;
+    }[];
+    return rows.map((r) => ({
+      row: r.row,
+      source: r.source,
+      docId: r.doc_id,
+      format: r.format as ReloadCandidate["format"],
+      metadata: decodeObject(r.metadata),
+      path: r.path,
+      loadError: decodeError(r.load_error)!,
+    }));
+  }
+
+  async reloadDocument(
+    row: number,
+    doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
+  ): Promise<void> {
+    this.db
+      .prepare(
+        `UPDATE documents SET content = ?, load_error = ?, content_hash = ?, idem_key = ?, completions = 0,
+           fence = fence + 1
+         WHERE row = ? AND state IN ('failed', 'pending')`,
+      )
+      .run(doc.content, encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey, row);
+  }
+
   async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
-    const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
-    if (states.length === 0) return 0;
-    const reason = query.reason ? `AND ${read.REASON_MATCH}` : "";
-    const doc =
-      query.docId === undefined
-        ? ""
-        : `AND doc_id = @docId ${query.source === undefined ? "" : "AND source = @source"}`;
+    const { where, params } = requeueFilter(batchId, query);
     const { changes } = this.db
       .prepare(
         `UPDATE documents SET state = 'pending', not_before = 0, stage_attempts = 0, failed_stage = NULL,
            breaker_wait_since = NULL, requeued = 1, updated_at = @now
-         WHERE batch_id = @batchId AND state IN (SELECT value FROM json_each(@states)) ${reason} ${doc}`,
+         WHERE ${where}`,
       )
-      .run({
-        batchId,
-        now,
-        states: JSON.stringify(states),
-        ...(query.reason ? { reason: query.reason } : {}),
-        ...(query.docId !== undefined ? { docId: query.docId } : {}),
-        ...(query.source !== undefined ? { source: query.source } : {}),
-      });
+      .run({ ...params, now });
     return changes;
   }
 
@@ -425,6 +453,29 @@ export class SqliteStore implements Store {
       .prepare("UPDATE batches SET cancelled_at = ? WHERE batch_id = ?")
       .run(cancelled ? now : null, batchId);
   }
+}
+
+/** The documents a retry query selects: failed (and degraded) ones, by reason and by document. */
+function requeueFilter(
+  batchId: string,
+  query: RequeueQuery,
+): { where: string; params: Record<string, unknown> } {
+  const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
+  const where = ["batch_id = @batchId", "state IN (SELECT value FROM json_each(@states))"];
+  const params: Record<string, unknown> = { batchId, states: JSON.stringify(states) };
+  if (query.reason) {
+    where.push(read.REASON_MATCH);
+    params.reason = query.reason;
+  }
+  if (query.docId !== undefined) {
+    where.push("doc_id = @docId");
+    params.docId = query.docId;
+  }
+  if (query.source !== undefined) {
+    where.push("source = @source");
+    params.source = query.source;
+  }
+  return { where: where.join(" AND "), params };
 }
 
 interface BatchRow {
