@@ -236,6 +236,9 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
         const data = {
           ...live,
           throughput_docs_per_min: report.throughput_docs_per_min,
+          fail_rate: report.fail_rate,
+          dup_rate: report.dup_rate,
+          duplicate_executions: report.duplicate_executions,
           latency_ms: report.latency_ms,
           failure_reasons: report.failure_reasons,
           retries: report.retries,

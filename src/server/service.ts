@@ -52,6 +52,8 @@ interface Runner {
   controller: AbortController;
   done: Promise<void>;
   progress: Progress | null;
+  /** Set when work arrived (a retry, a resume) while this runner was finishing: look again. */
+  again: boolean;
 }
 
 const HTTP_INPUT = "http:";
@@ -63,7 +65,9 @@ const HTTP_INPUT = "http:";
  */
 export class BatchService {
   private readonly runners = new Map<string, Runner>();
-  private readonly reports = new Map<string, { at: number; analysis: BatchAnalysis }>();
+  private readonly reports = new Map<string, { at: number; generation: number; analysis: BatchAnalysis }>();
+  /** Bumped whenever a batch's cached report may be stale; a report computed meanwhile is dropped. */
+  private readonly generations = new Map<string, number>();
   private metricsCache: { at: number; text: string } | null = null;
   private stopping = false;
 
@@ -141,7 +145,7 @@ export class BatchService {
     if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
     await this.requireBatch(batchId);
     const requeued = await retryDocuments(this.store, batchId, query);
-    this.reports.delete(batchId);
+    this.invalidate(batchId);
     if (requeued > 0) {
       await this.store.setCancelled(batchId, false, Date.now());
       this.start(batchId);
@@ -188,11 +192,14 @@ export class BatchService {
    */
   async analysis(batchId: string): Promise<BatchAnalysis> {
     await this.requireBatch(batchId);
+    const generation = this.generations.get(batchId) ?? 0;
     const cached = this.reports.get(batchId);
     const ttl = this.runners.has(batchId) ? 1_000 : 10_000;
-    if (cached && Date.now() - cached.at < ttl) return cached.analysis;
+    if (cached && cached.generation === generation && Date.now() - cached.at < ttl) return cached.analysis;
     const analysis = await analyzeBatch(this.store, batchId);
-    this.reports.set(batchId, { at: Date.now(), analysis });
+    if ((this.generations.get(batchId) ?? 0) === generation) {
+      this.reports.set(batchId, { at: Date.now(), generation, analysis });
+    }
     return analysis;
   }
 
@@ -223,6 +230,11 @@ export class BatchService {
     await Promise.all([...this.runners.values()].map((r) => r.done));
   }
 
+  private invalidate(batchId: string): void {
+    this.generations.set(batchId, (this.generations.get(batchId) ?? 0) + 1);
+    this.reports.delete(batchId);
+  }
+
   private spoolFile(batchId: string, kind: "json" | "jsonl"): string {
     return path.join(
       this.options.spoolDir,
@@ -235,9 +247,14 @@ export class BatchService {
    * (a fresh submission, or one interrupted by a crash or a cancel), then processing.
    */
   private start(batchId: string): void {
-    if (this.runners.has(batchId) || this.stopping) return;
+    if (this.stopping) return;
+    const existing = this.runners.get(batchId);
+    if (existing) {
+      existing.again = true;
+      return;
+    }
     const controller = new AbortController();
-    const runner: Runner = { controller, done: Promise.resolve(), progress: null };
+    const runner: Runner = { controller, done: Promise.resolve(), progress: null, again: false };
     const common = {
       ...this.options.process,
       store: this.store,
@@ -273,16 +290,14 @@ export class BatchService {
           return;
         }
         // Documents re-queued while the last run was finishing are picked up by another pass.
-        for (let pass = 0; pass < 3 && !controller.signal.aborted; pass++) {
+        for (;;) {
+          runner.again = false;
           const counts = await this.store.counts(batchId);
           const current = await this.store.getBatch(batchId);
-          if (
-            !current?.planComplete ||
-            current.cancelledAt !== null ||
-            counts.pending + counts.processing === 0
-          )
-            break;
+          if (controller.signal.aborted || !current?.planComplete || current.cancelledAt !== null) break;
+          if (counts.pending + counts.processing === 0) break;
           await resumeBatch({ ...common, batchId });
+          this.invalidate(batchId);
         }
       } catch (err) {
         this.options.logger.error(
@@ -291,7 +306,9 @@ export class BatchService {
         );
       } finally {
         this.runners.delete(batchId);
-        this.reports.delete(batchId);
+        this.invalidate(batchId);
+        // Work that arrived after the last look (between it and this line) gets a runner of its own.
+        if (runner.again && !controller.signal.aborted && !this.stopping) this.start(batchId);
       }
     })();
     this.runners.set(batchId, runner);

@@ -1,0 +1,246 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { DomUtils, parseDocument } from "htmlparser2";
+import { chromium, type Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { renderDashboard } from "../../src/server/dashboard.js";
+import { type RunningServer, startServer } from "../../src/server/serve.js";
+import { SqliteStore } from "../../src/store/sqlite/index.js";
+import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { ROOT, tempDir } from "../helpers/cli.js";
+import { makeCorpus } from "../helpers/corpus.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const TOKEN = "dash-token-1";
+const HOSTILE = `<img src=x onerror=alert(1)>"'&`;
+
+describe("renderDashboard", () => {
+  it("fetches nothing but this server: no external URL, and a CSP that admits only its own script", () => {
+    const html = renderDashboard();
+    expect(html).not.toMatch(/https?:\/\//i);
+    expect(html).not.toMatch(/(src|href|action)\s*=\s*["']?\s*\/\//i);
+    expect(html).not.toMatch(/url\(|@import/i);
+    const dom = parseDocument(html);
+    const elements = DomUtils.findAll(() => true, dom.children);
+    for (const e of elements) {
+      for (const name of ["src", "href", "action"]) {
+        const value = e.attribs[name];
+        if (value !== undefined) expect(value, `<${e.name} ${name}>`).toMatch(/^(\/(?!\/)|data:,$)/);
+      }
+    }
+    const scripts = elements.filter((e) => e.name === "script");
+    expect(scripts).toHaveLength(1);
+    expect(scripts[0]!.attribs.src).toBeUndefined();
+    const csp = DomUtils.findOne(
+      (e) => e.name === "meta" && e.attribs["http-equiv"] === "Content-Security-Policy",
+      dom.children,
+    )?.attribs.content;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    const hash = createHash("sha256").update(DomUtils.textContent(scripts[0]!)).digest("base64");
+    expect(csp).toContain(`script-src 'sha256-${hash}'`);
+    expect(html).not.toContain("__CONFIG__");
+    expect(renderDashboard({ refreshMs: 1_000 })).toContain('{"refreshMs":1000}');
+  });
+});
+
+describe("the dashboard in Chromium", () => {
+  it("submits a batch, follows it live over SSE, and retries a failed document", async (ctx) => {
+    if (!fs.existsSync(CHROMIUM)) {
+      const why = `Chromium is not installed at ${CHROMIUM}, so the dashboard cannot be checked in a browser`;
+      if (process.env.CI) throw new Error(`${why}; CI must provide it (apt-get install chromium).`);
+      ctx.skip(`${why}; skipped outside CI.`);
+    }
+    const dir = tempDir();
+    const root = path.join(dir, "root");
+    fs.mkdirSync(root);
+    const embeddings = new EmbeddingTestServer({ latencyMs: 15 });
+    const embedUrl = await embeddings.start();
+    const store = new SqliteStore({ file: path.join(dir, "store.db") });
+    await store.open();
+    let server: RunningServer | null = null;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      server = await startServer({
+        store,
+        port: 0,
+        token: TOKEN,
+        spoolDir: path.join(dir, "spool"),
+        root,
+        output: { embedUrl },
+        process: { concurrency: 2 },
+        eventIntervalMs: 200,
+      });
+      const origin = server.url;
+
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const blocked: string[] = [];
+      await context.route("**/*", (route) => {
+        const url = route.request().url();
+        if (url === origin || url.startsWith(`${origin}/`)) return route.continue();
+        blocked.push(url);
+        return route.abort();
+      });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error") errors.push(m.text());
+      });
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("dialog", (d) => {
+        errors.push(`dialog: ${d.message()}`);
+        void d.dismiss();
+      });
+      const requests: { method: string; url: string; type: string; auth: string | undefined }[] = [];
+      page.on("request", (r) =>
+        requests.push({
+          method: r.method(),
+          url: r.url(),
+          type: r.resourceType(),
+          auth: r.headers().authorization,
+        }),
+      );
+
+      await page.goto(`${origin}/?access_token=${TOKEN}`, { waitUntil: "load" });
+      await page.locator("#batch-list").getByText("No batches yet").waitFor();
+
+      // Short texts: filling the form with a megabyte takes Chromium longer than the batch itself.
+      const documents: Record<string, unknown>[] = makeCorpus({ count: 300, seed: 11, largeShare: 0 }).map(
+        (d) => ({ id: d.id, source: d.source, content: d.markers.join(" "), metadata: d.metadata }),
+      );
+      // Two files that do not exist: one under a name that would inject HTML if the page used innerHTML.
+      documents.push({ id: "missing-file", path: "nope.txt" }, { id: HOSTILE, path: `${HOSTILE}.txt` });
+      await page.fill("#submit-json", JSON.stringify({ batch_id: "dash", documents }));
+      await page.click("#submit-form button[type=submit]");
+
+      const seen: string[] = [];
+      const start = Date.now();
+      for (;;) {
+        const text = (await page.textContent("#progress-text")) ?? "";
+        if (seen.at(-1) !== text) seen.push(text);
+        if (text === "100.0%") break;
+        if (Date.now() - start > 60_000) throw new Error(`never reached 100.0%; saw ${seen.join(", ")}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Several values on the way, in order: the page followed the stream rather than loading once.
+      const values = seen.filter((t) => /^\d+\.\d%$/.test(t)).map((t) => Number.parseFloat(t));
+      expect(values.filter((v) => v > 0 && v < 100).length, seen.join(" → ")).toBeGreaterThanOrEqual(3);
+      expect(values, seen.join(" → ")).toEqual([...values].sort((a, b) => a - b));
+      expect(await page.locator("[data-batch-id=dash]").getAttribute("aria-pressed")).toBe("true");
+      expect(await page.locator("#progress-bar").getAttribute("aria-valuenow")).toBe("100.0");
+
+      // Live numbers come over the event stream, carrying the token as a query; fetches carry a header.
+      const api = requests.filter((r) => r.url.startsWith(`${origin}/v1/`));
+      const streams = api.filter((r) => r.url.includes("/v1/batches/dash/events"));
+      expect(streams.length).toBeGreaterThanOrEqual(1);
+      expect(streams.every((r) => r.url.endsWith(`/events?access_token=${TOKEN}`))).toBe(true);
+      const fetches = api.filter((r) => r.type === "fetch");
+      expect(fetches.length).toBeGreaterThan(0);
+      expect(fetches.every((r) => r.auth === `Bearer ${TOKEN}`)).toBe(true);
+      expect(api.filter((r) => r.url.includes("/status"))).toEqual([]);
+      const reports = api.filter((r) => new URL(r.url).pathname === "/v1/batches/dash");
+      expect(reports.length).toBeLessThanOrEqual(3);
+
+      const count = (state: string) => page.locator(`[data-count=${state}]`).textContent();
+      await expect.poll(() => count("failed"), { timeout: 10_000 }).toBe("2");
+      expect(await count("done")).toBe("300");
+      expect(await count("total")).toBe("302");
+      await expect
+        .poll(() => page.locator("#failure-reasons [data-reason=NOT_FOUND]").textContent(), {
+          timeout: 10_000,
+        })
+        .toBe("2");
+
+      const row = page.locator('#failed-table tbody tr[data-doc-id="missing-file"]');
+      const field = (name: string) => row.locator(`[data-field=${name}]`).textContent();
+      await row.waitFor();
+      expect(await row.locator("td").first().textContent()).toBe("missing-fileinline");
+      expect(await field("code")).toBe("NOT_FOUND");
+      expect(await field("attempts")).toBe("1");
+      const hostile = page.locator("#failed-table tbody tr").filter({ hasText: "onerror" });
+      expect(await hostile.getAttribute("data-doc-id")).toBe(HOSTILE);
+      expect(await hostile.locator("td").first().textContent()).toContain(HOSTILE);
+      expect(await page.locator("img").count()).toBe(0);
+
+      const retry = async () => {
+        const answered = page.waitForResponse(
+          (r) =>
+            r.request().method() === "POST" &&
+            r.url().startsWith(`${origin}/v1/batches/dash/retry?doc_id=missing-file&source=inline`),
+        );
+        await row.locator("button[data-action=retry-doc]").click();
+        const response = await answered;
+        expect(response.status()).toBe(202);
+        expect(((await response.json()) as { requeued: number }).requeued).toBe(1);
+        expect(response.request().headers().authorization).toBe(`Bearer ${TOKEN}`);
+      };
+
+      // Still missing: the document fails again, and its row comes back with a second attempt.
+      await retry();
+      const attempts = async () => ((await row.count()) === 1 ? await field("attempts") : null);
+      await expect.poll(attempts, { timeout: 15_000 }).toBe("2");
+      expect(await field("code")).toBe("NOT_FOUND");
+      expect(await field("message")).toBe("the file nope.txt does not exist");
+      const reason = page.locator("#failure-reasons [data-reason=NOT_FOUND]");
+      await expect.poll(() => reason.textContent(), { timeout: 15_000 }).toBe("3");
+      fs.mkdirSync(path.join(ROOT, "test-artifacts"), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, "test-artifacts", "dashboard.png"), fullPage: true });
+
+      // Created since: a retry reads the file again, and the document completes.
+      fs.writeFileSync(path.join(root, "nope.txt"), "Now the file exists.");
+      await retry();
+      await expect.poll(() => count("done"), { timeout: 15_000 }).toBe("301");
+      await expect.poll(() => row.count(), { timeout: 5_000 }).toBe(0);
+      expect(await count("failed")).toBe("1");
+      expect(await page.locator("#failed-table tbody tr").count()).toBe(1);
+      const docs = (await (
+        await fetch(`${origin}/v1/batches/dash/documents?state=done&limit=1000`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      ).json()) as { documents: { id: string; attempts: number; chunk_count: number }[] };
+      expect(docs.documents.find((d) => d.id === "missing-file")).toMatchObject({
+        attempts: 3,
+        chunk_count: 1,
+      });
+
+      // "Retry failed" re-queues the rest: the hostile document, which fails again.
+      const all = page.waitForResponse(
+        (r) => r.request().method() === "POST" && r.url() === `${origin}/v1/batches/dash/retry`,
+      );
+      await page.click("button[data-action=retry-failed]");
+      expect((await all).status()).toBe(202);
+      const hostileAttempts = async () =>
+        (await hostile.count()) === 1 ? await hostile.locator("[data-field=attempts]").textContent() : null;
+      await expect.poll(hostileAttempts, { timeout: 15_000 }).toBe("2");
+      expect(await page.locator("img").count()).toBe(0);
+
+      expect(errors).toEqual([]);
+      expect(blocked).toEqual([]);
+      await assertNoLayoutOverflow(page);
+    } finally {
+      await browser.close();
+      if (server) await server.close();
+      else await store.close();
+      await embeddings.stop();
+    }
+  }, 120_000);
+});
+
+/** Nothing in the page is wider than the 1280 px viewport. */
+async function assertNoLayoutOverflow(page: Page): Promise<void> {
+  const width = await page.locator("body").evaluate((body) => body.scrollWidth as number);
+  expect(width).toBeLessThanOrEqual(1280);
+}
