@@ -44,8 +44,10 @@ describe("under random faults of the embeddings service", () => {
         "8",
         "--embed-url",
         url,
+        // Well above the server's latency: under load, a short limit could expire before an
+        // answer on its way, and a 429 would then be counted as a timeout.
         "--embed-timeout-ms",
-        "300",
+        "1500",
         "--max-attempts",
         "4",
         "--base-delay-ms",
