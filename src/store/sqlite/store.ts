@@ -137,8 +137,14 @@ export class SqliteStore implements Store {
           undefined;
         const same =
           row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
-        if (same) {
-          return { batch: toBatch(row), upToDate: row.plan_complete === 1, existed };
+        // A batch created but not planned yet (e.g. by the server before it answered) keeps its generation.
+        const fresh =
+          !existed &&
+          row.plan_records === 0 &&
+          row.plan_generation === 1 &&
+          row.fingerprint === start.fingerprint;
+        if (same || fresh) {
+          return { batch: toBatch(row), upToDate: same && row.plan_complete === 1, existed };
         }
         this.db
           .prepare(

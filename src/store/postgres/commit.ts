@@ -1,0 +1,285 @@
+import type pg from "pg";
+import type { DocumentFormat } from "../../core/types.js";
+import { decodeError, decodeObject, decodeStage, encodeError, encodeVector } from "../codec.js";
+import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
+import { NOW_MS } from "./db.js";
+
+/**
+ * One flush of a worker, in one transaction and a fixed number of round trips whatever the number
+ * of documents: every statement takes arrays (`unnest`) instead of being sent once per document.
+ *
+ * Every write that belongs to a claimed document is guarded by `fence = … AND state =
+ * 'processing'`: after its lease was reclaimed, a paused or partitioned worker matches no row, so
+ * it writes nothing; its rejected commits are counted on its own run row.
+ */
+export async function commitFlush(client: pg.PoolClient, request: CommitRequest): Promise<CommitResult> {
+  const { run, now } = request;
+  let fenced = 0;
+  fenced += await stageProgress(client, request.progress);
+  const accepted = new Map<Outcome, boolean>();
+  const completed = request.outcomes.filter(
+    (o): o is Extract<Outcome, { kind: "completed" }> => o.kind === "completed",
+  );
+  const retries = request.outcomes.filter(
+    (o): o is Extract<Outcome, { kind: "retry" }> => o.kind === "retry",
+  );
+  const failed = request.outcomes.filter(
+    (o): o is Extract<Outcome, { kind: "failed" }> => o.kind === "failed",
+  );
+  const failures: { row: number; stage: string; code: string; message: string }[] = [];
+
+  if (completed.length > 0) {
+    const { rows } = await client.query<{ row: number }>(
+      `UPDATE documents d SET state = v.state, degraded_reason = v.reason, attempts = d.attempts + 1,
+         stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(v.last_error, d.last_error),
+         breaker_wait_since = NULL, started_at = v.started_at, committed_at = $1, duration_ms = $1 - v.started_at,
+         stage_ms = v.stage_ms, completions = d.completions + 1,
+         reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
+         lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
+         out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata
+       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
+                   $9::boolean[], $10::int[])
+         AS v(row, fence, state, reason, last_error, started_at, stage_ms, degraded, chunk_count)
+       WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
+       RETURNING d.row`,
+      [
+        now,
+        completed.map((o) => o.doc.row),
+        completed.map((o) => o.doc.fence),
+        completed.map((o) => (o.degraded ? "degraded" : "done")),
+        completed.map((o) => encodeError(o.degraded)),
+        completed.map((o) => encodeError(o.failures?.at(-1)?.error)),
+        completed.map((o) => o.startedAt),
+        completed.map((o) => JSON.stringify({ ...o.timings, write: o.timings.write ?? 0 })),
+        completed.map((o) => o.degraded !== null),
+        completed.map((o) => o.chunks.length),
+      ],
+    );
+    const ok = new Set(rows.map((r) => r.row));
+    const done = completed.filter((o) => ok.has(o.doc.row));
+    for (const o of completed) accepted.set(o, ok.has(o.doc.row));
+    if (done.length > 0) {
+      const doneRows = done.map((o) => o.doc.row);
+      await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [doneRows]);
+      await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [doneRows]);
+      const chunkRows: number[] = [];
+      const indexes: number[] = [];
+      const texts: string[] = [];
+      const vectors: (Buffer | null)[] = [];
+      for (const o of done) {
+        for (const chunk of o.chunks) {
+          chunkRows.push(o.doc.row);
+          indexes.push(chunk.index);
+          texts.push(chunk.text);
+          vectors.push(chunk.embedding ? encodeVector(chunk.embedding) : null);
+        }
+        for (const f of o.failures ?? []) failures.push({ row: o.doc.row, stage: f.stage, ...f.error });
+      }
+      if (chunkRows.length > 0) {
+        await client.query(
+          `INSERT INTO chunks (row, chunk_index, text, embedding)
+           SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[])`,
+          [chunkRows, indexes, texts, vectors],
+        );
+      }
+    }
+  }
+
+  if (retries.length > 0) {
+    const { rows } = await client.query<{ row: number }>(
+      `UPDATE documents d SET state = 'pending', not_before = v.not_before, attempts = d.attempts + v.counted,
+         stage_attempts = v.stage_attempts, failed_stage = v.stage, last_error = COALESCE(v.error, d.last_error),
+         breaker_wait_since = v.wait_since, lease_run = NULL, lease_expires_at = NULL, updated_at = $1
+       FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::int[], $7::text[], $8::text[], $9::bigint[])
+         AS v(row, fence, not_before, counted, stage_attempts, stage, error, wait_since)
+       WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
+       RETURNING d.row`,
+      [
+        now,
+        retries.map((o) => o.doc.row),
+        retries.map((o) => o.doc.fence),
+        retries.map((o) => o.notBefore),
+        retries.map((o) => (o.error ? 1 : 0)),
+        retries.map((o) => o.stageAttempts),
+        retries.map((o) => o.stage),
+        retries.map((o) => encodeError(o.error)),
+        retries.map((o) => o.breakerWaitSince ?? null),
+      ],
+    );
+    const ok = new Set(rows.map((r) => r.row));
+    for (const o of retries) {
+      accepted.set(o, ok.has(o.doc.row));
+      if (ok.has(o.doc.row) && o.error) failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
+    }
+  }
+
+  if (failed.length > 0) {
+    const { rows } = await client.query<{ row: number }>(
+      `UPDATE documents d SET state = 'failed', attempts = d.attempts + 1, stage_attempts = d.stage_attempts + 1,
+         failed_stage = v.stage, last_error = v.error, breaker_wait_since = NULL, started_at = v.started_at,
+         committed_at = $1, duration_ms = $1 - v.started_at, lease_run = NULL, lease_expires_at = NULL,
+         has_staged = FALSE, updated_at = $1, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
+         out_metadata = NULL
+       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS v(row, fence, stage, error, started_at)
+       WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
+       RETURNING d.row`,
+      [
+        now,
+        failed.map((o) => o.doc.row),
+        failed.map((o) => o.doc.fence),
+        failed.map((o) => o.stage),
+        failed.map((o) => encodeError(o.error)),
+        failed.map((o) => o.startedAt),
+      ],
+    );
+    const ok = new Set(rows.map((r) => r.row));
+    const gone = failed.filter((o) => ok.has(o.doc.row)).map((o) => o.doc.row);
+    for (const o of failed) {
+      accepted.set(o, ok.has(o.doc.row));
+      if (ok.has(o.doc.row)) failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
+    }
+    if (gone.length > 0) {
+      await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [gone]);
+      await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [gone]);
+    }
+  }
+
+  if (failures.length > 0) {
+    await client.query(
+      `INSERT INTO failures (batch_id, row, run, stage, code, message, at)
+       SELECT $1, r, $2, s, c, m, $3 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[]) AS v(r, s, c, m)`,
+      [
+        run.batchId,
+        run.run,
+        now,
+        failures.map((f) => f.row),
+        failures.map((f) => f.stage),
+        failures.map((f) => f.code),
+        failures.map((f) => f.message),
+      ],
+    );
+  }
+
+  const acceptedList = request.outcomes.map((o) => accepted.get(o) ?? false);
+  fenced += acceptedList.filter((ok) => !ok).length;
+  const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
+  const claimed = request.claim > 0 ? await claim(client, request) : [];
+  const reclaimed = claimed.filter((d) => d.reclaimed).length;
+  await client.query(
+    `UPDATE runs SET last_seen_at = $3, processed = processed + $4, fenced_commits = fenced_commits + $5,
+       recovered_in_flight = recovered_in_flight + $6,
+       first_claim_at = CASE WHEN $7 AND first_claim_at IS NULL THEN $3 ELSE first_claim_at END
+     WHERE batch_id = $1 AND run = $2`,
+    [run.batchId, run.run, now, processed, fenced, reclaimed, claimed.length > 0],
+  );
+  return { accepted: acceptedList, claimed };
+}
+
+async function stageProgress(client: pg.PoolClient, progress: StagedProgress[]): Promise<number> {
+  let fenced = 0;
+  for (const p of progress) {
+    const { doc } = p;
+    const { rowCount } = await client.query(
+      "UPDATE documents SET has_staged = TRUE WHERE row = $1 AND fence = $2 AND state = 'processing'",
+      [doc.row, doc.fence],
+    );
+    if (rowCount === 0) {
+      fenced += 1;
+      continue;
+    }
+    if (p.texts) {
+      await client.query("DELETE FROM staged_chunks WHERE row = $1", [doc.row]);
+      await client.query(
+        `INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text)
+         SELECT $1, i - 1, $2, $3, t FROM unnest($4::text[]) WITH ORDINALITY AS v(t, i)`,
+        [doc.row, doc.idempotencyKey, encodeError(p.texts.fallback), p.texts.values],
+      );
+    }
+    if (p.vectors.length > 0) {
+      await client.query(
+        `UPDATE staged_chunks s SET embedding = v.embedding
+         FROM unnest($2::int[], $3::bytea[]) AS v(chunk_index, embedding)
+         WHERE s.row = $1 AND s.chunk_index = v.chunk_index`,
+        [doc.row, p.vectors.map((v) => v.index), p.vectors.map((v) => encodeVector(v.embedding))],
+      );
+    }
+  }
+  return fenced;
+}
+
+/**
+ * Claims with FOR UPDATE SKIP LOCKED: concurrent workers each take different rows without
+ * waiting on each other. Expired leases first (their documents have waited longest), then pending
+ * documents in input order, through the partial index on pending rows.
+ */
+async function claim(client: pg.PoolClient, request: CommitRequest): Promise<ClaimedDocument[]> {
+  const { run, now } = request;
+  const set = `state = 'processing', lease_run = $2, lease_expires_at = ${NOW_MS} + $4, fence = d.fence + 1,
+    executions = d.executions + 1, run = $2, updated_at = $3,
+    reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
+  const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.content, d.load_error,
+    d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions`;
+  const expired = await client.query<ClaimRow>(
+    `WITH picked AS (
+       SELECT row FROM documents WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS}
+       ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+     UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}`,
+    [run.batchId, run.run, now, request.leaseMs, request.claim],
+  );
+  const rest = request.claim - expired.rows.length;
+  const pending =
+    rest > 0
+      ? await client.query<ClaimRow>(
+          `WITH picked AS (
+             SELECT row FROM documents WHERE batch_id = $1 AND state = 'pending' AND not_before <= $3
+             ORDER BY seq LIMIT $5 FOR UPDATE SKIP LOCKED)
+           UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}`,
+          [run.batchId, run.run, now, request.leaseMs, rest],
+        )
+      : { rows: [] as ClaimRow[] };
+  return [
+    ...expired.rows.map((r) => toClaimed(r, true)),
+    ...pending.rows.map((r) => toClaimed(r, false)).sort((a, b) => a.seq - b.seq),
+  ];
+}
+
+interface ClaimRow {
+  row: number;
+  seq: number;
+  source: string;
+  doc_id: string;
+  format: string;
+  metadata: string;
+  content: string | null;
+  load_error: string | null;
+  idem_key: string;
+  fence: number;
+  attempts: number;
+  stage_attempts: number;
+  failed_stage: string | null;
+  breaker_wait_since: number | null;
+  has_staged: boolean;
+  executions: number;
+}
+
+function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
+  return {
+    row: row.row,
+    seq: row.seq,
+    source: row.source,
+    docId: row.doc_id,
+    format: row.format as DocumentFormat,
+    metadata: decodeObject(row.metadata),
+    content: row.content,
+    loadError: decodeError(row.load_error),
+    idempotencyKey: row.idem_key,
+    fence: row.fence,
+    attempts: row.attempts,
+    stageAttempts: row.stage_attempts,
+    failedStage: decodeStage(row.failed_stage),
+    breakerWaitSince: row.breaker_wait_since,
+    hasStaged: row.has_staged,
+    executions: row.executions,
+    reclaimed,
+  };
+}

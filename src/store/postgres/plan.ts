@@ -1,0 +1,116 @@
+import type pg from "pg";
+import { canonicalJson } from "../../core/keys.js";
+import type { PlannedDocument } from "../../core/types.js";
+import { encodeError } from "../codec.js";
+import type { PlanProgress } from "../store.js";
+
+/**
+ * Writes one slice of the plan, with the same decisions as the SQLite store (insert, duplicate,
+ * unchanged, changed), in a fixed number of statements: the existing rows of the slice's
+ * identities are read at once, then inserts and replacements go as arrays.
+ */
+export async function writePlanSlice(
+  client: pg.PoolClient,
+  batchId: string,
+  generation: number,
+  docs: PlannedDocument[],
+  now: number,
+): Promise<PlanProgress> {
+  const progress: PlanProgress = { inserted: 0, unchanged: 0, changed: 0, duplicates: 0 };
+  if (docs.length === 0) return progress;
+  const { rows } = await client.query<{
+    row: number;
+    doc_id: string;
+    source: string;
+    idem_key: string;
+    plan_generation: number;
+  }>(
+    `SELECT d.row, d.doc_id, d.source, d.idem_key, d.plan_generation FROM documents d
+     JOIN unnest($2::text[], $3::text[]) AS v(doc_id, source) ON d.doc_id = v.doc_id AND d.source = v.source
+     WHERE d.batch_id = $1`,
+    [batchId, docs.map((d) => d.docId), docs.map((d) => d.source)],
+  );
+  const existing = new Map(rows.map((r) => [JSON.stringify([r.source, r.doc_id]), r]));
+  const inserts: PlannedDocument[] = [];
+  const replaces: { row: number; doc: PlannedDocument }[] = [];
+  const touched: number[] = [];
+  for (const doc of docs) {
+    const key = JSON.stringify([doc.source, doc.docId]);
+    const found = existing.get(key);
+    if (found === undefined) {
+      inserts.push(doc);
+      // A later copy in this slice is a duplicate of this one.
+      existing.set(key, {
+        row: -1,
+        doc_id: doc.docId,
+        source: doc.source,
+        idem_key: doc.idempotencyKey,
+        plan_generation: generation,
+      });
+      progress.inserted += 1;
+    } else if (found.plan_generation === generation) {
+      progress.duplicates += 1;
+    } else if (found.idem_key === doc.idempotencyKey) {
+      touched.push(found.row);
+      found.plan_generation = generation;
+      progress.unchanged += 1;
+    } else {
+      replaces.push({ row: found.row, doc });
+      found.plan_generation = generation;
+      progress.changed += 1;
+    }
+  }
+  if (inserts.length > 0) {
+    await client.query(
+      `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, content, load_error, path,
+         content_hash, idem_key, plan_generation, updated_at)
+       SELECT $1, v.seq, v.source, v.doc_id, v.format, v.metadata, v.content, v.load_error, v.path, v.content_hash,
+         v.idem_key, $2, $3
+       FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                   $12::text[], $13::text[])
+         AS v(seq, source, doc_id, format, metadata, content, load_error, path, content_hash, idem_key)`,
+      [batchId, generation, now, ...columns(inserts)],
+    );
+  }
+  if (touched.length > 0) {
+    await client.query("UPDATE documents SET plan_generation = $2 WHERE row = ANY($1::bigint[])", [
+      touched,
+      generation,
+    ]);
+  }
+  if (replaces.length > 0) {
+    const docsOf = replaces.map((r) => r.doc);
+    await client.query(
+      `UPDATE documents d SET seq = v.seq, format = v.format, metadata = v.metadata, content = v.content,
+         load_error = v.load_error, path = v.path, content_hash = v.content_hash, idem_key = v.idem_key,
+         plan_generation = $1, state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0,
+         failed_stage = NULL, last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0,
+         requeued = FALSE, lease_run = NULL, lease_expires_at = NULL, fence = d.fence + 1, has_staged = FALSE,
+         updated_at = $2
+       FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                   $11::text[], $12::text[], $13::text[])
+         AS v(row, seq, source, doc_id, format, metadata, content, load_error, path, content_hash, idem_key)
+       WHERE d.row = v.row`,
+      [generation, now, replaces.map((r) => r.row), ...columns(docsOf)],
+    );
+    await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [
+      replaces.map((r) => r.row),
+    ]);
+  }
+  return progress;
+}
+
+function columns(docs: PlannedDocument[]): unknown[] {
+  return [
+    docs.map((d) => d.seq),
+    docs.map((d) => d.source),
+    docs.map((d) => d.docId),
+    docs.map((d) => d.format),
+    docs.map((d) => canonicalJson(d.metadata)),
+    docs.map((d) => d.content),
+    docs.map((d) => encodeError(d.loadError)),
+    docs.map((d) => d.path ?? null),
+    docs.map((d) => d.contentHash),
+    docs.map((d) => d.idempotencyKey),
+  ];
+}

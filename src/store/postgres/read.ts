@@ -1,0 +1,233 @@
+import type pg from "pg";
+import { chunkKey } from "../../core/keys.js";
+import type { StateCounts } from "../../core/types.js";
+import { decodeError, decodeObject, decodeTimings } from "../codec.js";
+import type {
+  DocumentMetrics,
+  DocumentQuery,
+  DocumentSummary,
+  ExportRow,
+  FailureCount,
+  StoreEvent,
+} from "../store.js";
+
+/** Read-only queries: status, report and export, as the SQLite store answers them. */
+
+/** A failed document's last error, or a degraded document's reason, has the code `$reason`. */
+export function reasonMatch(param: string): string {
+  return `((state = 'failed' AND (last_error::jsonb ->> 'code') = ${param})
+    OR (state = 'degraded' AND (degraded_reason::jsonb ->> 'code') = ${param})
+    OR (state NOT IN ('failed', 'degraded') AND (last_error::jsonb ->> 'code') = ${param}))`;
+}
+
+export async function counts(pool: pg.Pool, batchId: string): Promise<StateCounts> {
+  const result: StateCounts = {
+    total: 0,
+    done: 0,
+    degraded: 0,
+    failed: 0,
+    pending: 0,
+    processing: 0,
+    duplicates_skipped: 0,
+    unchanged_skipped: 0,
+  };
+  const { rows } = await pool.query<{ state: keyof StateCounts; n: number }>(
+    "SELECT state, COUNT(*)::bigint AS n FROM documents WHERE batch_id = $1 GROUP BY state",
+    [batchId],
+  );
+  for (const { state, n } of rows) {
+    result[state] = n;
+    result.total += n;
+  }
+  const batch = await pool.query<{ duplicates_skipped: number }>(
+    "SELECT duplicates_skipped FROM batches WHERE batch_id = $1",
+    [batchId],
+  );
+  result.duplicates_skipped = batch.rows[0]?.duplicates_skipped ?? 0;
+  const latest = await pool.query<{ skipped_done: number }>(
+    "SELECT skipped_done FROM runs WHERE batch_id = $1 ORDER BY run DESC LIMIT 1",
+    [batchId],
+  );
+  result.unchanged_skipped = latest.rows[0]?.skipped_done ?? 0;
+  return result;
+}
+
+export async function listDocuments(
+  pool: pg.Pool,
+  batchId: string,
+  query: DocumentQuery,
+): Promise<DocumentSummary[]> {
+  const params: unknown[] = [batchId, query.afterRow ?? 0];
+  const where = ["batch_id = $1", "row > $2"];
+  if (query.states && query.states.length > 0) {
+    params.push(query.states);
+    where.push(`state = ANY($${params.length}::text[])`);
+  }
+  if (query.reason) {
+    params.push(query.reason);
+    where.push(reasonMatch(`$${params.length}`));
+  }
+  const limit = query.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
+  const { rows } = await pool.query<{
+    row: number;
+    source: string;
+    doc_id: string;
+    state: string;
+    attempts: number;
+    last_error: string | null;
+    degraded_reason: string | null;
+    out_chunk_count: number | null;
+    updated_at: number | null;
+  }>(
+    `SELECT row, source, doc_id, state, attempts, last_error, degraded_reason, out_chunk_count, updated_at
+     FROM documents WHERE ${where.join(" AND ")} ORDER BY row ${limit}`,
+    params,
+  );
+  return rows.map((r) => ({
+    row: r.row,
+    source: r.source,
+    docId: r.doc_id,
+    state: r.state,
+    attempts: r.attempts,
+    lastError: decodeError(r.last_error),
+    degradedReason: decodeError(r.degraded_reason),
+    chunkCount: r.out_chunk_count,
+    updatedAt: r.updated_at,
+  }));
+}
+
+const METRICS_PAGE = 20_000;
+
+/** Every document's facts, read in keyset pages so a million documents never sit in one result. */
+export async function* documentMetrics(pool: pg.Pool, batchId: string): AsyncGenerator<DocumentMetrics> {
+  let after = 0;
+  for (;;) {
+    const { rows } = await pool.query<{
+      row: number;
+      state: string;
+      started_at: number | null;
+      committed_at: number | null;
+      duration_ms: number | null;
+      stage_ms: string | null;
+      attempts: number;
+      executions: number;
+      run: number | null;
+      reexecuted: boolean;
+      reason: string | null;
+    }>(
+      `SELECT row, state, started_at, committed_at, duration_ms, stage_ms, attempts, executions, run, reexecuted,
+         degraded_reason::jsonb ->> 'code' AS reason
+       FROM documents WHERE batch_id = $1 AND row > $2 ORDER BY row LIMIT ${METRICS_PAGE}`,
+      [batchId, after],
+    );
+    for (const r of rows) {
+      yield {
+        state: r.state,
+        startedAt: r.started_at,
+        committedAt: r.committed_at,
+        durationMs: r.duration_ms,
+        stageMs: decodeTimings(r.stage_ms),
+        attempts: r.attempts,
+        executions: r.executions,
+        run: r.run,
+        reexecuted: r.reexecuted,
+        degradedReason: r.reason,
+      };
+    }
+    if (rows.length < METRICS_PAGE) return;
+    after = rows[rows.length - 1]!.row;
+  }
+}
+
+export async function failureCounts(pool: pg.Pool, batchId: string): Promise<FailureCount[]> {
+  const { rows } = await pool.query<{ code: string; n: number; doc_id: string; message: string }>(
+    `SELECT f.code, f.n, d.doc_id, e.message FROM
+       (SELECT code, COUNT(*)::bigint AS n, MIN(id) AS first FROM failures WHERE batch_id = $1 GROUP BY code) f
+     JOIN failures e ON e.id = f.first
+     JOIN documents d ON d.row = e.row
+     ORDER BY f.n DESC, f.code`,
+    [batchId],
+  );
+  return rows.map((r) => ({ code: r.code, count: r.n, exampleDocId: r.doc_id, exampleMessage: r.message }));
+}
+
+export async function events(pool: pg.Pool, batchId: string, types?: string[]): Promise<StoreEvent[]> {
+  const filter = types && types.length > 0 ? "AND type = ANY($2::text[])" : "";
+  const { rows } = await pool.query<{ run: number | null; at: number; type: string; data: string }>(
+    `SELECT run, at, type, data FROM events WHERE batch_id = $1 ${filter} ORDER BY id`,
+    types && types.length > 0 ? [batchId, types] : [batchId],
+  );
+  return rows.map((r) => ({ run: r.run, at: r.at, type: r.type, data: decodeObject(r.data) }));
+}
+
+const EXPORT_PAGE = 2_000;
+
+/**
+ * The committed chunks in export order, in one REPEATABLE READ transaction (a single snapshot:
+ * a document replaced meanwhile appears old or new, never half of each), read in keyset pages.
+ */
+export async function* exportChunks(
+  pool: pg.Pool,
+  batchId: string,
+  withEmbeddings: boolean,
+): AsyncGenerator<ExportRow> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const columns = `d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
+      length(c.embedding) AS bytes, d.out_metadata${withEmbeddings ? ", c.embedding" : ""}`;
+    const order = `ORDER BY d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index LIMIT ${EXPORT_PAGE}`;
+    let last: ExportDbRow | undefined;
+    for (;;) {
+      const { rows }: { rows: ExportDbRow[] } = last
+        ? await client.query(
+            `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row
+             WHERE d.batch_id = $1 AND (d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index) > ($2, $3, $4)
+             ${order}`,
+            [batchId, last.doc_id, last.source, last.chunk_index],
+          )
+        : await client.query(
+            `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row WHERE d.batch_id = $1 ${order}`,
+            [batchId],
+          );
+      for (const r of rows) {
+        const row: ExportRow = {
+          doc_id: r.doc_id,
+          source: r.source,
+          chunk_index: r.chunk_index,
+          chunk_count: r.out_chunk_count,
+          text: r.text,
+          idempotency_key: chunkKey(r.out_key, r.chunk_index),
+          degraded: r.out_degraded === true,
+          embedding_dim: r.bytes === null ? null : r.bytes / 4,
+          metadata: decodeObject(r.out_metadata),
+        };
+        if (withEmbeddings) {
+          row.embedding = r.embedding
+            ? Array.from(new Float32Array(new Uint8Array(r.embedding).buffer))
+            : null;
+        }
+        yield row;
+      }
+      if (rows.length < EXPORT_PAGE) break;
+      last = rows[rows.length - 1];
+    }
+  } finally {
+    // Also when the reader stopped early: the connection goes back to the pool outside a transaction.
+    await client.query("ROLLBACK").catch(() => {});
+    client.release();
+  }
+}
+
+interface ExportDbRow {
+  doc_id: string;
+  source: string;
+  chunk_index: number;
+  out_chunk_count: number;
+  text: string;
+  out_key: string;
+  out_degraded: boolean;
+  bytes: number | null;
+  out_metadata: string;
+  embedding?: Buffer | null;
+}

@@ -1,0 +1,179 @@
+import type pg from "pg";
+import { DocbatchError } from "../../core/errors.js";
+
+/**
+ * Versioned migrations of the Postgres store, recorded in `docbatch_migrations`. Every worker
+ * runs `migrate` at start; a transaction-scoped advisory lock makes the first one apply them while
+ * the others wait and then find nothing to do, so workers starting together never race.
+ */
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE batches (
+    batch_id TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL,
+    layer TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    input_ref TEXT NOT NULL,
+    fingerprint TEXT,
+    plan_generation INTEGER NOT NULL DEFAULT 0,
+    plan_records BIGINT NOT NULL DEFAULT 0,
+    plan_offset BIGINT NOT NULL DEFAULT 0,
+    plan_complete BOOLEAN NOT NULL DEFAULT FALSE,
+    duplicates_skipped BIGINT NOT NULL DEFAULT 0,
+    cancelled_at BIGINT
+  );
+
+  CREATE TABLE documents (
+    row BIGSERIAL PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    format TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    content TEXT,
+    load_error TEXT,
+    path TEXT,
+    content_hash TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    plan_generation INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    not_before BIGINT NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    stage_attempts INTEGER NOT NULL DEFAULT 0,
+    failed_stage TEXT,
+    last_error TEXT,
+    degraded_reason TEXT,
+    breaker_wait_since BIGINT,
+    executions INTEGER NOT NULL DEFAULT 0,
+    completions INTEGER NOT NULL DEFAULT 0,
+    reexecuted BOOLEAN NOT NULL DEFAULT FALSE,
+    requeued BOOLEAN NOT NULL DEFAULT FALSE,
+    run INTEGER,
+    lease_run INTEGER,
+    lease_expires_at BIGINT,
+    fence BIGINT NOT NULL DEFAULT 0,
+    has_staged BOOLEAN NOT NULL DEFAULT FALSE,
+    started_at BIGINT,
+    committed_at BIGINT,
+    duration_ms DOUBLE PRECISION,
+    stage_ms TEXT,
+    updated_at BIGINT,
+    out_key TEXT,
+    out_degraded BOOLEAN,
+    out_chunk_count INTEGER,
+    out_metadata TEXT
+  );
+  -- Byte order (C collation), as SQLite compares: both stores export in the same order.
+  CREATE UNIQUE INDEX documents_identity ON documents (batch_id, doc_id COLLATE "C", source COLLATE "C");
+  -- Claims read only pending rows; a partial index keeps that cheap however many are done.
+  CREATE INDEX documents_pending ON documents (batch_id, seq) WHERE state = 'pending';
+  CREATE INDEX documents_processing ON documents (batch_id, lease_expires_at) WHERE state = 'processing';
+  CREATE INDEX documents_state ON documents (batch_id, state);
+
+  CREATE TABLE chunks (
+    row BIGINT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embedding BYTEA,
+    PRIMARY KEY (row, chunk_index)
+  );
+
+  CREATE TABLE staged_chunks (
+    row BIGINT NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    idem_key TEXT NOT NULL,
+    fallback TEXT,
+    text TEXT NOT NULL,
+    embedding BYTEA,
+    PRIMARY KEY (row, chunk_index)
+  );
+
+  -- One row per worker process and batch: each worker updates only its own row, so no row is
+  -- written by every worker for every document.
+  CREATE TABLE runs (
+    batch_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    worker_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    command TEXT NOT NULL,
+    process_started_at BIGINT NOT NULL,
+    started_at BIGINT NOT NULL,
+    first_claim_at BIGINT,
+    last_seen_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    exit_reason TEXT,
+    resumed BOOLEAN NOT NULL DEFAULT FALSE,
+    processed BIGINT NOT NULL DEFAULT 0,
+    skipped_done BIGINT NOT NULL DEFAULT 0,
+    recovered_in_flight BIGINT NOT NULL DEFAULT 0,
+    fenced_commits BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, run)
+  );
+
+  CREATE TABLE failures (
+    id BIGSERIAL PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    row BIGINT NOT NULL,
+    run INTEGER,
+    stage TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at BIGINT NOT NULL
+  );
+  CREATE INDEX failures_batch ON failures (batch_id, code);
+
+  CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    run INTEGER,
+    at BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL
+  );
+  CREATE INDEX events_batch ON events (batch_id, type);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** A fixed key for the migration lock (any 64-bit number unlikely to collide with others). */
+const MIGRATION_LOCK = 7_266_123_409_118_201;
+
+export async function migrate(client: pg.PoolClient, schema: string): Promise<void> {
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    await client.query(
+      "CREATE TABLE IF NOT EXISTS docbatch_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    );
+    const { rows } = await client.query<{ version: number | null }>(
+      "SELECT MAX(version) AS version FROM docbatch_migrations",
+    );
+    const current = rows[0]?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new DocbatchError(
+        "SCHEMA_TOO_NEW",
+        `The store's schema is version ${current}; this docbatch knows up to ${SCHEMA_VERSION}.`,
+        { hints: ["Upgrade docbatch: a newer version migrated this database."] },
+      );
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      await client.query(MIGRATIONS[v]!);
+      await client.query("INSERT INTO docbatch_migrations (version, applied_at) VALUES ($1, $2)", [
+        v + 1,
+        Date.now(),
+      ]);
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK");
+    throw err;
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
