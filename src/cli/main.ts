@@ -16,6 +16,7 @@ import {
 } from "./commands/inspect.js";
 import { RUN_HELP, runCommand } from "./commands/run.js";
 import { SERVE_HELP, serveCommand } from "./commands/serve.js";
+import { SUBMIT_HELP, submitCommand, WORKER_HELP, workerCommand } from "./commands/worker.js";
 import { printError } from "./output.js";
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
@@ -27,6 +28,8 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   batches: { run: batchesCommand, help: BATCHES_HELP },
   demo: { run: demoCommand, help: DEMO_HELP },
   serve: { run: serveCommand, help: SERVE_HELP },
+  submit: { run: submitCommand, help: SUBMIT_HELP },
+  worker: { run: workerCommand, help: WORKER_HELP },
 };
 
 const USAGE = `docbatch: resumable, idempotent, observable batch processing of documents
@@ -42,6 +45,10 @@ Commands:
   batches          the batches of a store
   demo             faults, a crash, a resume and a checklist, on the packaged examples
   serve            the HTTP API and the live dashboard
+  submit INPUT     plan a batch without processing it (for workers)
+  worker           process a planned batch together with other workers
+
+Every command takes --db FILE (SQLite, the default) or --store postgres://… (shared by workers).
 
 Run \`docbatch <command> --help\` for a command's options.`;
 

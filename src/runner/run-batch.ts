@@ -7,6 +7,7 @@ import { DEFAULT_DB } from "../store/open.js";
 import { SqliteStore } from "../store/sqlite/index.js";
 import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
+import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
 import { planBatch } from "./planner.js";
 import { openRun, processBatch } from "./process-batch.js";
@@ -38,6 +39,8 @@ export interface RunBatchOptions extends ProcessOptions, OutputOptions {
   inputRef?: string;
   /** Skip validation: the caller validated this exact input already. */
   prevalidated?: { hasPaths: boolean };
+  /** Plan (or finish planning) and stop: workers process the batch (`docbatch submit`). */
+  planOnly?: boolean;
 }
 
 export interface RunResult {
@@ -74,7 +77,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     const existing = await store.getBatch(batchId);
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validateInput(source);
 
-    const { run, dead } = await openRun(store, batchId, {
+    const { run } = await openRun(store, batchId, {
       command: options.command ?? "run",
       ...(options.workerId ? { workerId: options.workerId } : {}),
       leaseMs: resolved.leaseMs,
@@ -89,30 +92,40 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       fingerprint: validated?.hasPaths ? null : fingerprint,
     });
     let stopReason: StopReason = "finished";
-    if (!cursor.upToDate) {
+    // One process plans; the others wait, and take over from the plan checkpoint if it dies.
+    for (let upToDate = cursor.upToDate; !upToDate; ) {
+      const dead = deadRuns(await store.listRuns(batchId), run.run, resolved.leaseMs, Date.now());
       const lock = await store.tryPlanLock(batchId, run, resolved.leaseMs, dead);
       if (lock) {
         try {
-          options.onProgress?.({ ...idle(batchId, "planning"), planned: cursor.batch.planRecords });
-          const planned = await planBatch(store, source, cursor.batch, {
-            maxDocBytes: settings.maxDocBytes,
-            layer,
-            lock,
-            lockTtlMs: resolved.leaseMs,
-            ...(options.signal ? { signal: options.signal } : {}),
-          });
-          logger.info({ event: "plan.done", batchId, run: run.run, ...planned }, "planned");
-          if (!planned.complete) stopReason = "interrupted";
+          const batch = (await store.getBatch(batchId))!;
+          options.onProgress?.({ ...idle(batchId, "planning"), planned: batch.planRecords });
+          const planned = batch.planComplete
+            ? null
+            : await planBatch(store, source, batch, {
+                maxDocBytes: settings.maxDocBytes,
+                layer,
+                lock,
+                lockTtlMs: resolved.leaseMs,
+                ...(options.signal ? { signal: options.signal } : {}),
+              });
+          if (planned) logger.info({ event: "plan.done", batchId, run: run.run, ...planned }, "planned");
+          if (planned && !planned.complete) stopReason = "interrupted";
         } finally {
           await lock.release();
         }
-      } else {
-        stopReason = await waitForPlan(store, batchId, options.signal);
+        break;
       }
+      if (options.signal?.aborted) {
+        stopReason = "interrupted";
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 150));
+      upToDate = (await store.getBatch(batchId))?.planComplete ?? false;
     }
     const before = await store.counts(batchId);
     await store.markRunResumed(run, cursor.existed, before.done + before.degraded);
-    if (stopReason === "finished") {
+    if (stopReason === "finished" && !options.planOnly) {
       // Processing uses the batch's stored settings: another process may have planned it.
       const stored = (await store.getBatch(batchId))?.settings;
       stopReason = await processBatch(

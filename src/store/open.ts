@@ -30,9 +30,9 @@ export async function createStore(spec: StoreSpec, options: { mustExist?: boolea
         hints: ["Use --db FILE for the embedded SQLite store."],
       });
     }
-    throw new DocbatchError("USAGE", "This version of docbatch has no Postgres store yet; use --db FILE.", {
-      details: [{ path: "--store", problem: "unsupported" }],
-    });
+    // Imported only here: the pg client is loaded by those who use the Postgres store.
+    const { PostgresStore } = await import("./postgres/index.js");
+    return new PostgresStore({ url });
   }
   const file = path.resolve(spec.db ?? DEFAULT_DB);
   if (options.mustExist && !fs.existsSync(file)) {

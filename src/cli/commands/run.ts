@@ -1,8 +1,17 @@
 import { DocbatchError } from "../../core/errors.js";
 import { formatReport } from "../../report/text.js";
-import { runBatch } from "../../runner/run-batch.js";
-import { intFlag, numberFlag, parseFlags, stringFlag } from "../args.js";
+import { type Progress, type RunResult, runBatch } from "../../runner/run-batch.js";
+import { intFlag, parseFlags, stringFlag } from "../args.js";
 import { printJson } from "../output.js";
+import {
+  defined,
+  OUTPUT_FLAGS,
+  outputOptions,
+  PROCESS_FLAGS,
+  processOptions,
+  sharedStore,
+  withSignals,
+} from "../process-flags.js";
 import { ProgressDisplay } from "../progress-bar.js";
 
 export const RUN_HELP = `docbatch run INPUT [options]
@@ -11,6 +20,8 @@ Plans the batch (or resumes it) and processes every unfinished document.
 INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
 
   --db FILE               SQLite store (default .docbatch/docbatch.db)
+  --store URL             a shared Postgres store instead (postgres://user@host/db[?schema=name];
+                          or DOCBATCH_STORE): any number of workers may run the same batch
   --batch-id ID           default: the input's batch_id, else derived from the input path
   --concurrency N         documents in flight at once (default 8)
   --max-attempts N        attempts per document and stage before the fallback path (default 3)
@@ -26,6 +37,8 @@ INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
   --breaker-max-wait-ms N longest wait for an open circuit breaker before chunks are kept
                           without vectors (default 120000)
   --max-fail-rate R       stop early (exit 3, resumable) when more than R of documents fail
+  --lease-ms N            how long a claimed document is held without a heartbeat (default 30000);
+                          a dead worker's documents are reclaimed after it
   --inject SPEC           fault injection, e.g. parse=0.03,embed=0.02,timeout=0.01,crash=0.001
   --seed N                seed of the fault injection (default 1)
   --log-file FILE         JSON-lines log of every state change, retry, failure and fallback
@@ -44,28 +57,14 @@ export async function runCommand(args: string[]): Promise<number> {
     args,
     {
       db: { type: "string" },
+      store: { type: "string" },
       "batch-id": { type: "string" },
-      concurrency: { type: "string" },
-      "max-attempts": { type: "string" },
-      "base-delay-ms": { type: "string" },
-      "max-delay-ms": { type: "string" },
-      "chunk-size": { type: "string" },
-      "chunk-overlap": { type: "string" },
-      "embed-url": { type: "string" },
-      "embed-model": { type: "string" },
-      "embed-timeout-ms": { type: "string" },
-      "embed-batch-size": { type: "string" },
-      "doc-timeout-ms": { type: "string" },
-      "breaker-max-wait-ms": { type: "string" },
-      "max-fail-rate": { type: "string" },
-      inject: { type: "string" },
-      seed: { type: "string" },
-      "log-file": { type: "string" },
-      "log-level": { type: "string" },
+      ...PROCESS_FLAGS,
+      ...OUTPUT_FLAGS,
       json: { type: "boolean" },
       "no-progress": { type: "boolean" },
-      "progress-interval-ms": { type: "string" },
       progress: { type: "boolean" },
+      "progress-interval-ms": { type: "string" },
       durability: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -75,20 +74,12 @@ export async function runCommand(args: string[]): Promise<number> {
     process.stdout.write(`${RUN_HELP}\n`);
     return 0;
   }
-  if (positionals.length !== 1) {
-    throw new DocbatchError(
-      "USAGE",
-      "docbatch run needs exactly one INPUT (a .json, .jsonl file or a directory).",
-      {
-        details: [
-          { path: "INPUT", problem: positionals.length === 0 ? "required" : "only one input is accepted" },
-        ],
-      },
-    );
-  }
+  const input = singleInput(positionals, "run");
   const durability = stringFlag(values.durability);
   if (durability !== undefined && durability !== "full" && durability !== "normal") {
-    throw new DocbatchError("USAGE", `--durability expects full or normal, got \`${durability}\``);
+    throw new DocbatchError("USAGE", `--durability expects full or normal, got \`${durability}\``, {
+      details: [{ path: "--durability", problem: "full or normal" }],
+    });
   }
   const showProgress =
     !values["no-progress"] &&
@@ -97,74 +88,65 @@ export async function runCommand(args: string[]): Promise<number> {
   const display = showProgress
     ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY), interval)
     : null;
-  const controller = new AbortController();
-  let signalName: NodeJS.Signals | null = null;
-  const onSignal = (name: NodeJS.Signals) => {
-    if (signalName) process.exit(name === "SIGTERM" ? 143 : 130); // a second signal: stop at once
-    signalName = name;
-    process.stderr.write(
-      `\ndocbatch: ${name} received, finishing in-flight documents (send again to stop at once)\n`,
-    );
-    controller.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const store = await sharedStore(values);
   try {
-    const result = await runBatch({
-      input: positionals[0]!,
-      signal: controller.signal,
-      ...defined({
-        db: stringFlag(values.db),
-        batchId: stringFlag(values["batch-id"]),
-        concurrency: intFlag(values.concurrency, "concurrency"),
-        maxAttempts: intFlag(values["max-attempts"], "max-attempts"),
-        baseDelayMs: intFlag(values["base-delay-ms"], "base-delay-ms"),
-        maxDelayMs: intFlag(values["max-delay-ms"], "max-delay-ms"),
-        chunkSize: intFlag(values["chunk-size"], "chunk-size"),
-        chunkOverlap: intFlag(values["chunk-overlap"], "chunk-overlap"),
-        embedUrl: stringFlag(values["embed-url"]),
-        embedModel: stringFlag(values["embed-model"]),
-        embedTimeoutMs: intFlag(values["embed-timeout-ms"], "embed-timeout-ms"),
-        embedBatchSize: intFlag(values["embed-batch-size"], "embed-batch-size"),
-        docTimeoutMs: intFlag(values["doc-timeout-ms"], "doc-timeout-ms"),
-        breakerMaxWaitMs: intFlag(values["breaker-max-wait-ms"], "breaker-max-wait-ms"),
-        maxFailRate: numberFlag(values["max-fail-rate"], "max-fail-rate"),
-        inject: stringFlag(values.inject),
-        seed: intFlag(values.seed, "seed"),
-        logFile: stringFlag(values["log-file"]),
-        logLevel: stringFlag(values["log-level"]),
-        durability: durability as "full" | "normal" | undefined,
-        onProgress: display ? (p: Parameters<ProgressDisplay["update"]>[0]) => display.update(p) : undefined,
+    const { result, signal } = await withSignals((abort) =>
+      runBatch({
+        input,
+        signal: abort,
+        ...(store ? { store } : {}),
+        ...processOptions(values),
+        ...outputOptions(values),
+        ...defined({
+          db: stringFlag(values.db),
+          batchId: stringFlag(values["batch-id"]),
+          durability: durability as "full" | "normal" | undefined,
+          onProgress: display ? (p: Progress) => display.update(p) : undefined,
+        }),
       }),
-    });
+    );
     display?.finish();
-    const { report } = result;
-    if (values.json) printJson(report);
-    else {
-      const latest = report.runs[report.runs.length - 1];
-      if (latest && latest.processed === 0 && result.stopReason === "finished") {
-        const complete = report.counts.done + report.counts.degraded;
-        process.stdout.write(
-          `Nothing to do: ${complete} of ${report.counts.total} documents were already complete ` +
-            `(${report.checkpoint}); processed 0.\n`,
-        );
-      }
-      process.stdout.write(`${formatReport(report)}\n`);
-    }
-    if (result.stopReason === "interrupted") return signalName === "SIGTERM" ? 143 : 130;
-    if (result.stopReason === "fail-budget") {
-      process.stderr.write(
-        "docbatch: stopped early: the failure rate exceeded --max-fail-rate; run again to resume.\n",
-      );
-    }
-    return result.exitCode;
+    return finishRun(result, signal, Boolean(values.json));
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    await store?.close();
   }
 }
 
-/** Drops undefined entries, so library defaults apply. */
-export function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** Prints the outcome of a run or a worker and returns its exit code. */
+export function finishRun(result: RunResult, signal: NodeJS.Signals | null, json: boolean): number {
+  const { report } = result;
+  if (json) printJson(report);
+  else {
+    const latest = report.runs[report.runs.length - 1];
+    if (latest && latest.processed === 0 && result.stopReason === "finished") {
+      const complete = report.counts.done + report.counts.degraded;
+      process.stdout.write(
+        `Nothing to do: ${complete} of ${report.counts.total} documents were already complete ` +
+          `(${report.checkpoint}); processed 0.\n`,
+      );
+    }
+    process.stdout.write(`${formatReport(report)}\n`);
+  }
+  if (result.stopReason === "interrupted") return signal === "SIGTERM" ? 143 : 130;
+  if (result.stopReason === "fail-budget") {
+    process.stderr.write(
+      "docbatch: stopped early: the failure rate exceeded --max-fail-rate; run again to resume.\n",
+    );
+  }
+  return result.exitCode;
+}
+
+export function singleInput(positionals: string[], command: string): string {
+  if (positionals.length !== 1) {
+    throw new DocbatchError(
+      "USAGE",
+      `docbatch ${command} needs exactly one INPUT (a .json, .jsonl file or a directory).`,
+      {
+        details: [
+          { path: "INPUT", problem: positionals.length === 0 ? "required" : "only one input is accepted" },
+        ],
+      },
+    );
+  }
+  return positionals[0]!;
 }

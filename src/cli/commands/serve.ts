@@ -3,7 +3,7 @@ import { createLogger } from "../../runner/logger.js";
 import { startServer } from "../../server/serve.js";
 import { createStore, DEFAULT_DB } from "../../store/open.js";
 import { intFlag, numberFlag, parseFlags, stringFlag } from "../args.js";
-import { defined } from "./run.js";
+import { defined } from "../process-flags.js";
 
 export const SERVE_HELP = `docbatch serve [--port P] [--host H] [--db FILE | --store URL] [--token T] [options]
 
