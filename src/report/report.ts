@@ -1,6 +1,6 @@
 import { NumberList, percentiles, round } from "../core/stats.js";
 import type { StateCounts } from "../core/types.js";
-import type { FailureCount, RunInfo, Store } from "../store/store.js";
+import type { FailureCount, RunInfo, Store, StoreEvent } from "../store/store.js";
 
 export interface RunReport {
   run: number;
@@ -58,6 +58,29 @@ export interface BatchReport {
   degraded_by_reason: Record<string, number>;
   /** Processing time summed over runs, in ms (the denominator of the throughput). */
   processing_ms: number;
+  /** Documents taken over from dead or silent workers (expired leases, or processes found gone). */
+  reclaimed_documents: number;
+  /** From the last sign of life of a dead worker to the reclaim of its documents. */
+  reclaim_delay_ms: { p50: number; max: number; count: number };
+  /** The latest reclaims (at most 50). */
+  reclaims: {
+    at: string;
+    from_run: number | null;
+    by_run: number | null;
+    documents: number;
+    via: string;
+    since_last_seen_ms: number | null;
+  }[];
+  /** Commits rejected because their lease had been taken over, over all runs. */
+  fenced_commits: number;
+  /** What each worker did, over its runs. */
+  workers: {
+    worker_id: string;
+    runs: number;
+    processed: number;
+    recovered_in_flight: number;
+    fenced_commits: number;
+  }[];
   plan: { generation: number; records: number; complete: boolean; input: string };
 }
 
@@ -100,6 +123,7 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
   const runs = await store.listRuns(batchId);
   const failures = await store.failureCounts(batchId);
   const breakerEvents = await store.events(batchId, ["breaker"]);
+  const reclaimEvents = await store.events(batchId, ["reclaim"]);
   const total = new NumberList();
   const stages = Object.fromEntries(REPORT_STAGES.map((s) => [s, new NumberList()])) as Record<
     ReportStage,
@@ -172,6 +196,9 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     breaker_openings: breakerEvents.filter((e) => e.data.to === "open").length,
     degraded_by_reason: degradedByReason,
     processing_ms: Math.round(processingMs),
+    ...reclaimFacts(reclaimEvents, runs),
+    fenced_commits: runs.reduce((sum, r) => sum + r.fencedCommits, 0),
+    workers: workerFacts(runs),
     plan: {
       generation: batch?.planGeneration ?? 0,
       records: batch?.planRecords ?? 0,
@@ -201,6 +228,52 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     failures,
   };
   return { report, series };
+}
+
+function reclaimFacts(events: StoreEvent[], runs: RunInfo[]) {
+  const lastSeen = new Map(runs.map((r) => [r.run, r.lastSeenAt]));
+  const reclaims = events.map((e) => {
+    const from = (e.data.from_run as number | null) ?? null;
+    const seen = from === null ? undefined : lastSeen.get(from);
+    return {
+      at: new Date(e.at).toISOString(),
+      from_run: from,
+      by_run: e.run,
+      documents: Number(e.data.documents ?? 0),
+      via: String(e.data.via ?? "lease"),
+      since_last_seen_ms: seen === undefined ? null : Math.max(0, e.at - seen),
+    };
+  });
+  const delays = reclaims.flatMap((r) => (r.since_last_seen_ms === null ? [] : [r.since_last_seen_ms]));
+  const [p50] = percentiles(delays, [50]);
+  return {
+    reclaimed_documents: reclaims.reduce((sum, r) => sum + r.documents, 0),
+    reclaim_delay_ms: {
+      p50: round(p50!),
+      max: delays.length ? Math.max(...delays) : 0,
+      count: delays.length,
+    },
+    reclaims: reclaims.slice(-50),
+  };
+}
+
+function workerFacts(runs: RunInfo[]): BatchReport["workers"] {
+  const byWorker = new Map<string, BatchReport["workers"][number]>();
+  for (const r of runs) {
+    const w = byWorker.get(r.workerId) ?? {
+      worker_id: r.workerId,
+      runs: 0,
+      processed: 0,
+      recovered_in_flight: 0,
+      fenced_commits: 0,
+    };
+    w.runs += 1;
+    w.processed += r.processed;
+    w.recovered_in_flight += r.recoveredInFlight;
+    w.fenced_commits += r.fencedCommits;
+    byWorker.set(r.workerId, w);
+  }
+  return [...byWorker.values()];
 }
 
 function histogram(values: ArrayLike<number>): { counts: number[]; sumMs: number; count: number } {

@@ -51,6 +51,19 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
         `skipped ${int(r.skipped_done)}, recovered in flight ${int(r.recovered_in_flight)}`,
     );
   }
+  if (report.workers.length > 1 || report.reclaimed_documents > 0 || report.fenced_commits > 0) {
+    lines.push(
+      `  workers    ${report.workers.length}; reclaimed ${int(report.reclaimed_documents)} documents from dead workers ` +
+        `(p50 ${ms(report.reclaim_delay_ms.p50)}, max ${ms(report.reclaim_delay_ms.max)} after their last sign of life); ` +
+        `${int(report.fenced_commits)} late commits fenced out`,
+    );
+    for (const w of report.workers) {
+      lines.push(
+        `    ${w.worker_id}: ${w.runs} run${w.runs === 1 ? "" : "s"}, processed ${int(w.processed)}, ` +
+          `recovered ${int(w.recovered_in_flight)}, fenced ${int(w.fenced_commits)}`,
+      );
+    }
+  }
   const reasons: { code: string; count: number; exampleDocId?: string; exampleMessage?: string }[] =
     failures.length > 0
       ? failures

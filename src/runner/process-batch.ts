@@ -138,12 +138,32 @@ export async function processBatch(
         hooks.onProgress?.({ ...progress });
       }, hooks.progressIntervalMs ?? 200)
     : null;
+  // Workers sharing a batch watch for each other: the documents of one that died on this host
+  // are put back at once; elsewhere, its leases expire and the claims take them over.
+  const reaper = setInterval(
+    () => void reap(store, run, options.leaseMs, logger).catch(() => {}),
+    Math.max(1_000, Math.floor(options.leaseMs / 3)),
+  );
+  reaper.unref();
   try {
     return await engine.run();
   } finally {
+    clearInterval(reaper);
     if (ticker) clearInterval(ticker);
     hooks.signal?.removeEventListener("abort", onAbort);
     await embedder.close();
+  }
+}
+
+async function reap(store: Store, run: RunHandle, leaseMs: number, logger: Logger): Promise<void> {
+  const dead = deadRuns(await store.listRuns(run.batchId), run.run, leaseMs, Date.now());
+  if (dead.length === 0) return;
+  const recovered = await store.recoverInFlight(run, dead);
+  if (recovered > 0) {
+    logger.info(
+      { event: "checkpoint.recovered", batchId: run.batchId, run: run.run, recovered, deadRuns: dead },
+      "recovered in-flight documents",
+    );
   }
 }
 

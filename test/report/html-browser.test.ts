@@ -68,6 +68,11 @@ function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
       breaker_openings: 0,
       degraded_by_reason: empty ? {} : { [HOSTILE]: 2 },
       processing_ms: 45_000,
+      reclaimed_documents: 0,
+      reclaim_delay_ms: { p50: 0, max: 0, count: 0 },
+      reclaims: [],
+      fenced_commits: 0,
+      workers: [],
       plan: { generation: 1, records: counts.total, complete: true, input: `/tmp/${HOSTILE}.json` },
     },
     series: {

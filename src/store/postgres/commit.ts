@@ -219,13 +219,40 @@ async function claim(client: pg.PoolClient, request: CommitRequest): Promise<Cla
     reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
   const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.content, d.load_error,
     d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions`;
-  const expired = await client.query<ClaimRow>(
+  const expired = await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
     `WITH picked AS (
-       SELECT row FROM documents WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS}
+       SELECT row, lease_run AS prev_run, lease_expires_at AS prev_expires FROM documents
+       WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS}
        ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)
-     UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}`,
+     UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}, picked.prev_run, picked.prev_expires`,
     [run.batchId, run.run, now, request.leaseMs, request.claim],
   );
+  if (expired.rows.length > 0) {
+    const byRun = new Map<number | null, { documents: number; expired: number }>();
+    for (const r of expired.rows) {
+      const h = byRun.get(r.prev_run) ?? { documents: 0, expired: 0 };
+      h.documents += 1;
+      h.expired = Math.max(h.expired, r.prev_expires);
+      byRun.set(r.prev_run, h);
+    }
+    const entries = [...byRun.entries()];
+    await client.query(
+      `INSERT INTO events (batch_id, run, at, type, data) SELECT $1, $2, $3, 'reclaim', d FROM unnest($4::text[]) AS v(d)`,
+      [
+        run.batchId,
+        run.run,
+        now,
+        entries.map(([from, h]) =>
+          JSON.stringify({
+            from_run: from,
+            documents: h.documents,
+            lease_expired_at: h.expired,
+            via: "lease",
+          }),
+        ),
+      ],
+    );
+  }
   const rest = request.claim - expired.rows.length;
   const pending =
     rest > 0

@@ -229,8 +229,26 @@ export class PostgresStore implements Store {
   async recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
     if (deadRuns.length === 0) return 0;
     return transaction(this.pool, async (client) => {
+      const holders = await client.query<{ lease_run: number; n: number }>(
+        `SELECT lease_run, COUNT(*)::bigint AS n FROM documents
+         WHERE batch_id = $1 AND state = 'processing' AND lease_run = ANY($2::int[]) GROUP BY lease_run`,
+        [run.batchId, deadRuns],
+      );
+      if (holders.rows.length > 0) {
+        await this.addEventsWith(
+          client,
+          run.batchId,
+          holders.rows.map((h) => ({
+            run: run.run,
+            at: Date.now(),
+            type: "reclaim",
+            data: { from_run: h.lease_run, documents: h.n, via: "dead-run" },
+          })),
+        );
+      }
       const { rowCount } = await client.query(
-        `UPDATE documents SET state = 'pending', lease_run = NULL, lease_expires_at = NULL, not_before = 0
+        `UPDATE documents SET state = 'pending', lease_run = NULL, lease_expires_at = NULL, not_before = 0,
+           fence = fence + 1
          WHERE batch_id = $1 AND state = 'processing' AND lease_run = ANY($2::int[])`,
         [run.batchId, deadRuns],
       );
@@ -327,8 +345,16 @@ export class PostgresStore implements Store {
   }
 
   async addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
+    await this.addEventsWith(this.pool, batchId, events);
+  }
+
+  private async addEventsWith(
+    db: pg.Pool | pg.PoolClient,
+    batchId: string,
+    events: StoreEvent[],
+  ): Promise<void> {
     if (events.length === 0) return;
-    await this.pool.query(
+    await db.query(
       `INSERT INTO events (batch_id, run, at, type, data)
        SELECT $1, r, a, t, d FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[]) AS v(r, a, t, d)`,
       [

@@ -25,6 +25,8 @@ export class SqliteCommitter {
   private readonly insertFailure: Database.Statement;
   private readonly updateRun: Database.Statement;
   private readonly claimExpired: Database.Statement;
+  private readonly expiredHolders: Database.Statement;
+  private readonly insertEvent: Database.Statement;
   private readonly claimPending: Database.Statement;
   private readonly firstClaim: Database.Statement;
 
@@ -88,6 +90,16 @@ export class SqliteCommitter {
        WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'processing'
                      AND lease_expires_at < @now ORDER BY lease_expires_at LIMIT @limit)
        ${claimReturning}`,
+    );
+    // Whose leases those are, for the reclaim events (read in the same write transaction).
+    this.expiredHolders = db.prepare(
+      `SELECT lease_run, COUNT(*) AS n, MAX(lease_expires_at) AS expired FROM (
+         SELECT lease_run, lease_expires_at FROM documents WHERE batch_id = @batchId AND state = 'processing'
+           AND lease_expires_at < @now ORDER BY lease_expires_at LIMIT @limit)
+       GROUP BY lease_run`,
+    );
+    this.insertEvent = db.prepare(
+      "INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)",
     );
     this.claimPending = db.prepare(
       `UPDATE documents SET ${claimSet}
@@ -217,7 +229,16 @@ export class SqliteCommitter {
       expires: now + request.leaseMs,
       limit: request.claim,
     };
+    const holders = this.expiredHolders.all(params) as {
+      lease_run: number | null;
+      n: number;
+      expired: number;
+    }[];
     const expired = (this.claimExpired.all(params) as ClaimRow[]).map((row) => toClaimed(row, true));
+    for (const h of holders) {
+      const data = { from_run: h.lease_run, documents: h.n, lease_expired_at: h.expired, via: "lease" };
+      this.insertEvent.run(run.batchId, run.run, now, "reclaim", JSON.stringify(data));
+    }
     const rest = request.claim - expired.length;
     const pending =
       rest > 0

@@ -274,9 +274,27 @@ export class SqliteStore implements Store {
     return this.db
       .transaction(() => {
         const dead = JSON.stringify(deadRuns);
+        const holders = this.db
+          .prepare(
+            `SELECT lease_run, COUNT(*) AS n FROM documents WHERE batch_id = ? AND state = 'processing'
+               AND lease_run IN (SELECT value FROM json_each(?)) GROUP BY lease_run`,
+          )
+          .all(run.batchId, dead) as { lease_run: number; n: number }[];
+        const event = this.db.prepare(
+          "INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, 'reclaim', ?)",
+        );
+        for (const h of holders) {
+          event.run(
+            run.batchId,
+            run.run,
+            Date.now(),
+            JSON.stringify({ from_run: h.lease_run, documents: h.n, via: "dead-run" }),
+          );
+        }
         const { changes } = this.db
           .prepare(
-            `UPDATE documents SET state = 'pending', lease_run = NULL, lease_expires_at = NULL, not_before = 0
+            `UPDATE documents SET state = 'pending', lease_run = NULL, lease_expires_at = NULL, not_before = 0,
+               fence = fence + 1
              WHERE batch_id = ? AND state = 'processing' AND lease_run IN (SELECT value FROM json_each(?))`,
           )
           .run(run.batchId, dead);
