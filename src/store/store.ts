@@ -128,6 +128,8 @@ export interface ClaimedDocument {
   /** True when chunks with vectors were staged by an earlier execution. */
   hasStaged: boolean;
   executions: number;
+  /** True when committed output of an earlier key or execution exists (it must be replaced). */
+  hadOutput: boolean;
   /** True when this claim took over the expired lease of another worker. */
   reclaimed: boolean;
 }

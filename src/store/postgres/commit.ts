@@ -12,7 +12,11 @@ import { NOW_MS } from "./db.js";
  * 'processing'`: after its lease was reclaimed, a paused or partitioned worker matches no row, so
  * it writes nothing; its rejected commits are counted on its own run row.
  */
-export async function commitFlush(client: pg.PoolClient, request: CommitRequest): Promise<CommitResult> {
+export async function commitFlush(
+  client: pg.PoolClient,
+  request: CommitRequest,
+  lookForExpired: boolean,
+): Promise<CommitResult> {
   const { run, now } = request;
   let fenced = 0;
   fenced += await stageProgress(client, request.progress);
@@ -59,9 +63,13 @@ export async function commitFlush(client: pg.PoolClient, request: CommitRequest)
     const done = completed.filter((o) => ok.has(o.doc.row));
     for (const o of completed) accepted.set(o, ok.has(o.doc.row));
     if (done.length > 0) {
-      const doneRows = done.map((o) => o.doc.row);
-      await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [doneRows]);
-      await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [doneRows]);
+      // Most documents have no earlier output and nothing staged: skip those deletes.
+      const replaced = done.filter((o) => o.doc.hadOutput).map((o) => o.doc.row);
+      if (replaced.length > 0)
+        await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [replaced]);
+      const staged = done.filter((o) => o.doc.hasStaged).map((o) => o.doc.row);
+      if (staged.length > 0)
+        await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [staged]);
       const chunkRows: number[] = [];
       const indexes: number[] = [];
       const texts: string[] = [];
@@ -163,7 +171,7 @@ export async function commitFlush(client: pg.PoolClient, request: CommitRequest)
   const acceptedList = request.outcomes.map((o) => accepted.get(o) ?? false);
   fenced += acceptedList.filter((ok) => !ok).length;
   const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
-  const claimed = request.claim > 0 ? await claim(client, request) : [];
+  const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
   const reclaimed = claimed.filter((d) => d.reclaimed).length;
   await client.query(
     `UPDATE runs SET last_seen_at = $3, processed = processed + $4, fenced_commits = fenced_commits + $5,
@@ -212,21 +220,28 @@ async function stageProgress(client: pg.PoolClient, progress: StagedProgress[]):
  * waiting on each other. Expired leases first (their documents have waited longest), then pending
  * documents in input order, through the partial index on pending rows.
  */
-async function claim(client: pg.PoolClient, request: CommitRequest): Promise<ClaimedDocument[]> {
+async function claim(
+  client: pg.PoolClient,
+  request: CommitRequest,
+  lookForExpired: boolean,
+): Promise<ClaimedDocument[]> {
   const { run, now } = request;
   const set = `state = 'processing', lease_run = $2, lease_expires_at = ${NOW_MS} + $4, fence = d.fence + 1,
     executions = d.executions + 1, run = $2, updated_at = $3,
     reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
   const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.content, d.load_error,
-    d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions`;
-  const expired = await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
-    `WITH picked AS (
+    d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
+    d.out_key`;
+  const expired = lookForExpired
+    ? await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
+        `WITH picked AS (
        SELECT row, lease_run AS prev_run, lease_expires_at AS prev_expires FROM documents
        WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS}
        ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)
      UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}, picked.prev_run, picked.prev_expires`,
-    [run.batchId, run.run, now, request.leaseMs, request.claim],
-  );
+        [run.batchId, run.run, now, request.leaseMs, request.claim],
+      )
+    : { rows: [] as (ClaimRow & { prev_run: number | null; prev_expires: number })[] };
   if (expired.rows.length > 0) {
     const byRun = new Map<number | null, { documents: number; expired: number }>();
     for (const r of expired.rows) {
@@ -287,6 +302,7 @@ interface ClaimRow {
   breaker_wait_since: number | null;
   has_staged: boolean;
   executions: number;
+  out_key: string | null;
 }
 
 function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
@@ -307,6 +323,7 @@ function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     breakerWaitSince: row.breaker_wait_since,
     hasStaged: row.has_staged,
     executions: row.executions,
+    hadOutput: row.out_key !== null,
     reclaimed,
   };
 }

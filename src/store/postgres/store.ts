@@ -49,6 +49,7 @@ export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
   readonly schema: string;
+  private readonly expiredLookups = new Map<string, { at: number; short: boolean }>();
 
   constructor(private readonly options: PostgresStoreOptions) {
     const { pool, schema } = createPool(options.url, options.poolSize ?? 8);
@@ -290,7 +291,20 @@ export class PostgresStore implements Store {
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
-    return transaction(this.pool, (client) => commitFlush(client, request));
+    // Expired leases are looked for when this run runs short of pending work, and otherwise about
+    // once a second: a lease lasts seconds, and the query is a round trip on the hot path.
+    const key = `${request.run.batchId}\u0000${request.run.run}`;
+    const last = this.expiredLookups.get(key);
+    const lookForExpired =
+      request.claim > 0 && (last === undefined || last.short || request.now - last.at >= 1_000);
+    const result = await transaction(this.pool, (client) => commitFlush(client, request, lookForExpired));
+    if (request.claim > 0) {
+      this.expiredLookups.set(key, {
+        at: lookForExpired ? request.now : (last?.at ?? request.now),
+        short: result.claimed.length < request.claim,
+      });
+    }
+    return result;
   }
 
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {

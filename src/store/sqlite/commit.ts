@@ -83,7 +83,7 @@ export class SqliteCommitter {
          executions = executions + 1, run = @run, updated_at = @now,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
     const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, content, load_error, idem_key,
-         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions`;
+         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key`;
     // Expired leases first: their documents have waited longest.
     this.claimExpired = db.prepare(
       `UPDATE documents SET ${claimSet}
@@ -151,7 +151,7 @@ export class SqliteCommitter {
       for (const failure of outcome.failures ?? []) {
         this.recordFailure(batchId, doc.row, run, failure.stage, failure.error, now);
       }
-      this.deleteChunks.run(doc.row);
+      if (doc.hadOutput) this.deleteChunks.run(doc.row);
       for (const chunk of outcome.chunks) {
         this.insertChunk.run(
           doc.row,
@@ -273,6 +273,7 @@ interface ClaimRow {
   breaker_wait_since: number | null;
   has_staged: number;
   executions: number;
+  out_key: string | null;
 }
 
 function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
@@ -293,6 +294,7 @@ function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     breakerWaitSince: row.breaker_wait_since,
     hasStaged: row.has_staged === 1,
     executions: row.executions,
+    hadOutput: row.out_key !== null,
     reclaimed,
   };
 }
