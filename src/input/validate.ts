@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { DocbatchError, type ErrorDetail } from "../core/errors.js";
-import { hash64, IdentityMap } from "../core/identity-map.js";
+import { type Hash64, hash64, IdentityMap } from "../core/identity-map.js";
 import { checkDocument, identity, sameness } from "./document.js";
 import { escapesRoot } from "./load.js";
 import type { InputSource } from "./sources.js";
@@ -81,7 +82,7 @@ export async function validateInput(
         continue;
       }
     }
-    const fingerprint = hash64(sameness(doc));
+    const fingerprint = contentFingerprint(sameness(doc));
     const previous = seen.putIfAbsent(hash64(identity(doc)), fingerprint, position);
     if (previous === null) {
       // Kept only for the message of a conflict; positions of clean inputs are never looked up.
@@ -114,4 +115,10 @@ export async function validateInput(
     });
   }
   return { records, distinct: seen.size, hasPaths };
+}
+
+/** 64 bits of a native hash of everything that makes a document's output (contents are long). */
+function contentFingerprint(text: string): Hash64 {
+  const digest = createHash("md5").update(text).digest();
+  return { hi: digest.readUInt32BE(0), lo: digest.readUInt32BE(4) };
 }

@@ -14,8 +14,10 @@ export interface EngineOptions {
   leaseMs: number;
   /** How often leases are renewed, in ms. @default leaseMs / 3 */
   heartbeatMs: number;
-  /** Longest wait of a finished document for its group commit, in ms. @default 4 */
+  /** Shortest wait of a finished document for its group commit, in ms. @default 2 */
   groupDelayMs: number;
+  /** Longest wait of a finished document for its group commit when commits are expensive, in ms. @default 50 */
+  maxGroupDelayMs: number;
   /** Outcomes that force a commit at once. @default 256 */
   groupMax: number;
   /** Idle wait before asking the store for work again, in ms (jittered). @default 250 */
@@ -24,6 +26,11 @@ export interface EngineOptions {
   docTimeoutMs: number;
   /** End the run when more than this share of settled documents failed. */
   maxFailRate?: number;
+  /**
+   * True while the plan is still being written by this process: the run does not finish when it
+   * runs out of work, and looks for new documents often.
+   */
+  planning?: () => boolean;
 }
 
 export interface EngineStats {
@@ -65,6 +72,7 @@ export class Engine {
   private progress: StagedProgress[] = [];
   private claimAgainAt = 0;
   private lastFlushAt = 0;
+  private lastFlushCost = 0;
   private stopping: StopReason | null = null;
   private wakeUp: (() => void) | null = null;
   private readonly stats: EngineStats = {
@@ -128,8 +136,10 @@ export class Engine {
         if (this.idle()) {
           if (this.stopping) return this.stopping;
           const next = await this.store.nextClaimableAt(this.handle);
-          if (next === null) return "finished";
-          await this.sleep(Math.min(Math.max(0, next - this.clock()), this.jittered(this.options.pollMs)));
+          if (next === null && !this.options.planning?.()) return "finished";
+          const wait =
+            next === null ? this.pollMs() : Math.min(Math.max(0, next - this.clock()), this.pollMs());
+          await this.sleep(wait);
           this.claimAgainAt = 0;
           continue;
         }
@@ -139,10 +149,7 @@ export class Engine {
         await this.sleep(
           Math.max(
             1,
-            Math.min(
-              pending ? this.lastFlushAt + this.options.groupDelayMs - this.clock() : this.options.pollMs,
-              claimIn,
-            ),
+            Math.min(pending ? this.lastFlushAt + this.groupDelay() - now : this.options.pollMs, claimIn),
           ),
         );
       }
@@ -172,10 +179,22 @@ export class Engine {
     // Out of work to start: claim now (with whatever is finished).
     if (want > 0 && this.queue.length === 0 && this.running.size < this.options.concurrency) return true;
     if (pending === 0) return false;
-    if (this.running.size === 0) return true;
-    // At most one commit per groupDelayMs while documents keep finishing; the first one after a
-    // quiet spell goes at once, so a slow (I/O-bound) pipeline never waits for a group to fill.
-    return this.clock() - this.lastFlushAt >= this.options.groupDelayMs;
+    if (this.running.size === 0 && this.queue.length === 0) return true;
+    return this.clock() - this.lastFlushAt >= this.groupDelay();
+  }
+
+  /**
+   * How long finished documents may wait for their group commit. A commit costs a roughly fixed
+   * amount (page writes, a sync) plus a little per document, so commits are spaced by a multiple
+   * of what the last one cost: cheap commits go almost at once (an I/O-bound pipeline loses
+   * almost nothing to a crash), expensive ones gather more documents (a CPU-bound pipeline spends
+   * at most about a tenth of its time committing).
+   */
+  private groupDelay(): number {
+    return Math.min(
+      this.options.maxGroupDelayMs,
+      Math.max(this.options.groupDelayMs, 8 * this.lastFlushCost),
+    );
   }
 
   private startQueued(): void {
@@ -247,6 +266,7 @@ export class Engine {
       leaseMs: this.options.leaseMs,
       now,
     });
+    this.lastFlushCost = this.clock() - now;
     outcomes.forEach((outcome, i) => {
       this.settled(outcome, result.accepted[i] ?? false);
     });
@@ -257,7 +277,7 @@ export class Engine {
       this.queue.push(...result.claimed);
       this.hooks.onClaimed?.(result.claimed);
     }
-    if (result.claimed.length < want) this.claimAgainAt = now + this.jittered(this.options.pollMs);
+    if (result.claimed.length < want) this.claimAgainAt = now + this.pollMs();
     this.checkFailBudget();
   }
 
@@ -291,6 +311,11 @@ export class Engine {
     } catch {
       // A missed heartbeat is retried at the next tick; the lease covers several ticks.
     }
+  }
+
+  /** Idle polling: jittered, and brief while this process is still planning new documents. */
+  private pollMs(): number {
+    return this.options.planning?.() ? 10 : this.jittered(this.options.pollMs);
   }
 
   private jittered(ms: number): number {

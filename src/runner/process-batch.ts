@@ -1,5 +1,6 @@
 import os from "node:os";
 import { CircuitBreaker } from "../core/breaker.js";
+import { CpuPool } from "../pipeline/cpu-pool.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
 import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
@@ -49,6 +50,8 @@ export interface ProcessHooks {
   progressIntervalMs?: number;
   signal?: AbortSignal;
   inject?: string;
+  /** True while this process is still writing the plan (processing starts before it ends). */
+  planning?: () => boolean;
 }
 
 /**
@@ -89,17 +92,25 @@ export async function processBatch(
       ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
       : settings.embed;
   const embedder = createEmbedder(embedSettings, options.concurrency * 2);
+  const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
+  const cpu = options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
   let engine: Engine | null = null;
   const ctx: DocumentContext = {
     settings,
     embedder,
+    ...(cpu ? { cpu } : {}),
+    // Injected embedding faults need the request path; the local model can run in the threads.
+    embedInPool:
+      cpu && settings.embed.kind === "local" && faults.rates.embed === 0 && faults.rates.timeout === 0
+        ? settings.embed.dimensions
+        : null,
     embedBatchSize: options.embedBatchSize,
     embedTimeoutMs:
       embedSettings.kind === "http" ? embedSettings.timeoutMs : (options.embedTimeoutMs ?? 30_000),
     breaker,
     breakerMaxWaitMs: options.breakerMaxWaitMs,
     policy: options.policy,
-    faults: new FaultInjector(parseFaultSpec(hooks.inject), options.seed),
+    faults,
     random: Math.random,
     clock: Date.now,
     loadStaged: (doc) => store.loadStaged(doc),
@@ -112,14 +123,16 @@ export async function processBatch(
     (doc, signal) => processDocument(doc, ctx, signal),
     {
       concurrency: options.concurrency,
-      prefetch: Math.max(options.concurrency, 32),
+      prefetch: Math.max(options.concurrency, 128),
       leaseMs: options.leaseMs,
       heartbeatMs: Math.max(250, Math.floor(options.leaseMs / 3)),
-      groupDelayMs: 4,
+      groupDelayMs: 2,
+      maxGroupDelayMs: 50,
       groupMax: 256,
       pollMs: 250,
       docTimeoutMs: options.docTimeoutMs,
       ...(options.maxFailRate !== undefined ? { maxFailRate: options.maxFailRate } : {}),
+      ...(hooks.planning ? { planning: hooks.planning } : {}),
     },
     logHooks(logger, batchId, run.run),
   );
@@ -129,6 +142,7 @@ export async function processBatch(
   const ticker = hooks.onProgress
     ? setInterval(() => {
         const s = engine!.snapshot;
+        if (hooks.planning?.()) void store.counts(batchId).then((c) => (progress.total = c.total));
         progress.completed = before.done + before.degraded + s.completed + s.degraded;
         progress.failed = before.failed + s.failed;
         progress.inFlight = s.inFlight;
@@ -150,6 +164,7 @@ export async function processBatch(
   } finally {
     clearInterval(reaper);
     if (ticker) clearInterval(ticker);
+    await cpu?.close();
     hooks.signal?.removeEventListener("abort", onAbort);
     await embedder.close();
   }

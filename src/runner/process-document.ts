@@ -3,6 +3,7 @@ import type { CircuitBreaker } from "../core/breaker.js";
 import { DocbatchError, toDocbatchError } from "../core/errors.js";
 import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, StageName } from "../core/types.js";
+import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { Embedder } from "../pipeline/embed/embedder.js";
 import { prepareChunks, prepareFallback } from "../pipeline/prepare.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
@@ -12,6 +13,10 @@ import type { PipelineSettings } from "./settings.js";
 export interface DocumentContext {
   settings: PipelineSettings;
   embedder: Embedder;
+  /** Worker threads for the CPU stages; without it they run on this thread. */
+  cpu?: CpuPool;
+  /** With the local embedder, the threads embed too (its dimension); null otherwise. */
+  embedInPool?: number | null;
   /** Chunk texts sent per embedding request. */
   embedBatchSize: number;
   /** Time limit of one embedding request (also the length of an injected hang). */
@@ -94,6 +99,7 @@ async function execute(
   let fallback: ErrorInfo | null = null;
   const failures: { stage: StageName; error: ErrorInfo }[] = [];
   let vectors: (Float32Array | null)[];
+  let prefilled: Float32Array[] | null = null;
   if (staged) {
     ({ texts, fallback } = staged);
     vectors = staged.vectors;
@@ -102,7 +108,20 @@ async function execute(
       if (ctx.faults.hits("parse", doc.idempotencyKey, doc.executions)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
-      texts = prepareChunks(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+      if (ctx.cpu) {
+        const result = await ctx.cpu.run({
+          content: doc.content ?? "",
+          format: doc.format,
+          chunk: ctx.settings.chunk,
+          mode: "normal",
+          embedDimensions: ctx.embedInPool ?? null,
+        });
+        texts = result.texts;
+        prefilled = result.vectors;
+        Object.assign(timings, result.timings);
+      } else {
+        texts = prepareChunks(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+      }
     } catch (err) {
       const error = toDocbatchError(err);
       const attempts = stageAttempts(doc, "parse");
@@ -115,8 +134,8 @@ async function execute(
       failures.push({ stage: "parse", error: fallback });
       texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
     }
-    vectors = new Array<Float32Array | null>(texts.length).fill(null);
-    if (texts.length > ctx.embedBatchSize) {
+    vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
+    if (!prefilled && texts.length > ctx.embedBatchSize) {
       ctx.saveProgress({ doc, texts: { values: texts, fallback }, vectors: [] });
     }
   }
@@ -125,7 +144,7 @@ async function execute(
   at.stage = "embed";
   const embedStart = ctx.clock();
   const embedded = await embedMissing(doc, ctx, texts, vectors, signal);
-  timings.embed = ctx.clock() - embedStart;
+  if (!prefilled) timings.embed = ctx.clock() - embedStart;
   if (embedded.outcome) return embedded.outcome;
   if (embedded.degraded) {
     failures.push({ stage: "embed", error: embedded.degraded });

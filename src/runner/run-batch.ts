@@ -9,7 +9,7 @@ import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
 import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
-import { planBatch } from "./planner.js";
+import { type PlanSummary, planBatch } from "./planner.js";
 import { openRun, processBatch } from "./process-batch.js";
 import {
   type OutputOptions,
@@ -92,27 +92,39 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       fingerprint: validated?.hasPaths ? null : fingerprint,
     });
     let stopReason: StopReason = "finished";
+    // Processing starts while the plan is being written when nothing it may change is complete
+    // already: a new batch, or the rest of an interrupted plan of the same input. A changed
+    // input (a new plan generation over existing documents) is planned first.
+    const streamable = !options.planOnly && (!cursor.existed || cursor.batch.planRecords > 0);
+    let planning: Promise<PlanSummary | null> | null = null;
+    let planningActive = false;
+    const planFailed = new AbortController();
     // One process plans; the others wait, and take over from the plan checkpoint if it dies.
     for (let upToDate = cursor.upToDate; !upToDate; ) {
       const dead = deadRuns(await store.listRuns(batchId), run.run, resolved.leaseMs, Date.now());
       const lock = await store.tryPlanLock(batchId, run, resolved.leaseMs, dead);
       if (lock) {
-        try {
-          const batch = (await store.getBatch(batchId))!;
-          options.onProgress?.({ ...idle(batchId, "planning"), planned: batch.planRecords });
-          const planned = batch.planComplete
-            ? null
-            : await planBatch(store, source, batch, {
+        const batch = (await store.getBatch(batchId))!;
+        options.onProgress?.({ ...idle(batchId, "planning"), planned: batch.planRecords });
+        const plan = (
+          batch.planComplete
+            ? Promise.resolve(null)
+            : planBatch(store, source, batch, {
                 maxDocBytes: settings.maxDocBytes,
                 layer,
                 lock,
                 lockTtlMs: resolved.leaseMs,
                 ...(options.signal ? { signal: options.signal } : {}),
-              });
-          if (planned) logger.info({ event: "plan.done", batchId, run: run.run, ...planned }, "planned");
-          if (planned && !planned.complete) stopReason = "interrupted";
-        } finally {
-          await lock.release();
+              })
+        ).finally(() => lock.release());
+        if (streamable) {
+          planningActive = true;
+          planning = plan.finally(() => {
+            planningActive = false;
+          });
+          planning.catch(() => planFailed.abort());
+        } else {
+          stopReason = planOutcome(await plan, logger, batchId, run.run);
         }
         break;
       }
@@ -128,6 +140,9 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     if (stopReason === "finished" && !options.planOnly) {
       // Processing uses the batch's stored settings: another process may have planned it.
       const stored = (await store.getBatch(batchId))?.settings;
+      const signal = options.signal
+        ? AbortSignal.any([options.signal, planFailed.signal])
+        : planFailed.signal;
       stopReason = await processBatch(
         store,
         run,
@@ -137,10 +152,15 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
         {
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
           ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
+          signal,
           ...(options.inject ? { inject: options.inject } : {}),
+          ...(planning ? { planning: () => planningActive } : {}),
         },
       );
+    }
+    if (planning) {
+      const planned = planOutcome(await planning, logger, batchId, run.run);
+      if (planned === "interrupted") stopReason = "interrupted";
     }
     await store.endRun(run, stopReason, Date.now());
     logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
@@ -155,6 +175,12 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
 /** What a batch's plan is checked against: the input as it is now, and the layer. */
 export async function batchFingerprint(source: InputSource, layer: string): Promise<string> {
   return `${await source.fingerprint()}|${layer}`;
+}
+
+function planOutcome(planned: PlanSummary | null, logger: Logger, batchId: string, run: number): StopReason {
+  if (!planned) return "finished";
+  logger.info({ event: "plan.done", batchId, run, ...planned }, "planned");
+  return planned.complete ? "finished" : "interrupted";
 }
 
 export function exitCodeFor(reason: StopReason, report: BatchReport): number {

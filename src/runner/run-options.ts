@@ -1,3 +1,4 @@
+import os from "node:os";
 import { DocbatchError } from "../core/errors.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../core/retry-policy.js";
 import type { Logger } from "./logger.js";
@@ -46,6 +47,11 @@ export interface ProcessOptions {
   command?: string;
   /** The id this process reports as a worker. @default "<host>:<pid>" */
   workerId?: string;
+  /**
+   * Worker threads for parsing, chunking and local embedding; 0 keeps them on the main thread.
+   * @default the number of cores, when there are two or more
+   */
+  threads?: number;
 }
 
 export interface Progress {
@@ -75,6 +81,7 @@ export interface ResolvedProcessOptions {
   leaseMs: number;
   seed: number;
   shutdownGraceMs: number;
+  threads: number;
 }
 
 /** Validates every numeric option up front, with messages that show the bad value. */
@@ -103,6 +110,7 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
     leaseMs: expectInteger("leaseMs", options.leaseMs ?? 30_000, 1_000),
     seed: expectInteger("seed", options.seed ?? 1, 0),
     shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? 10_000, 0),
+    threads: expectInteger("threads", options.threads ?? defaultThreads(), 0, 256),
   };
 }
 
@@ -147,4 +155,9 @@ export function pipelineSettings(options: OutputOptions): PipelineSettings {
         dimensions: expectInteger("localDimensions", options.localDimensions ?? 256, 8, 65_536),
       };
   return { chunk: { size, overlap }, embed, maxDocBytes };
+}
+
+function defaultThreads(): number {
+  const cores = os.availableParallelism();
+  return cores >= 2 ? cores : 0;
 }

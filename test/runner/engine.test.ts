@@ -13,6 +13,7 @@ const OPTIONS: EngineOptions = {
   leaseMs: 30_000,
   heartbeatMs: 10_000,
   groupDelayMs: 2,
+  maxGroupDelayMs: 20,
   groupMax: 64,
   pollMs: 20,
   docTimeoutMs: 0,

@@ -229,7 +229,7 @@ async function claim(
   const set = `state = 'processing', lease_run = $2, lease_expires_at = ${NOW_MS} + $4, fence = d.fence + 1,
     executions = d.executions + 1, run = $2, updated_at = $3,
     reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
-  const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.content, d.load_error,
+  const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.load_error,
     d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
     d.out_key`;
   const expired = lookForExpired
@@ -279,10 +279,19 @@ async function claim(
           [run.batchId, run.run, now, request.leaseMs, rest],
         )
       : { rows: [] as ClaimRow[] };
-  return [
+  const claimed = [
     ...expired.rows.map((r) => toClaimed(r, true)),
     ...pending.rows.map((r) => toClaimed(r, false)).sort((a, b) => a.seq - b.seq),
   ];
+  if (claimed.length > 0) {
+    const { rows } = await client.query<{ row: number; content: string }>(
+      "SELECT row, content FROM contents WHERE row = ANY($1::bigint[])",
+      [claimed.map((d) => d.row)],
+    );
+    const contents = new Map(rows.map((r) => [r.row, r.content]));
+    for (const doc of claimed) doc.content = contents.get(doc.row) ?? null;
+  }
+  return claimed;
 }
 
 interface ClaimRow {
@@ -292,7 +301,6 @@ interface ClaimRow {
   doc_id: string;
   format: string;
   metadata: string;
-  content: string | null;
   load_error: string | null;
   idem_key: string;
   fence: number;
@@ -313,7 +321,7 @@ function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     docId: row.doc_id,
     format: row.format as DocumentFormat,
     metadata: decodeObject(row.metadata),
-    content: row.content,
+    content: null,
     loadError: decodeError(row.load_error),
     idempotencyKey: row.idem_key,
     fence: row.fence,

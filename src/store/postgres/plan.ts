@@ -61,15 +61,21 @@ export async function writePlanSlice(
     }
   }
   if (inserts.length > 0) {
-    await client.query(
-      `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, content, load_error, path,
+    const { rows: created } = await client.query<{ row: number; seq: number }>(
+      `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error, path,
          content_hash, idem_key, plan_generation, updated_at)
-       SELECT $1, v.seq, v.source, v.doc_id, v.format, v.metadata, v.content, v.load_error, v.path, v.content_hash,
+       SELECT $1, v.seq, v.source, v.doc_id, v.format, v.metadata, v.load_error, v.path, v.content_hash,
          v.idem_key, $2, $3
-       FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                   $12::text[], $13::text[])
-         AS v(seq, source, doc_id, format, metadata, content, load_error, path, content_hash, idem_key)`,
+       FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                   $11::text[], $12::text[])
+         AS v(seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key)
+       RETURNING row, seq`,
       [batchId, generation, now, ...columns(inserts)],
+    );
+    const rowOf = new Map(created.map((r) => [r.seq, r.row]));
+    await putContents(
+      client,
+      inserts.map((d) => ({ row: rowOf.get(d.seq)!, content: d.content })),
     );
   }
   if (touched.length > 0) {
@@ -81,23 +87,44 @@ export async function writePlanSlice(
   if (replaces.length > 0) {
     const docsOf = replaces.map((r) => r.doc);
     await client.query(
-      `UPDATE documents d SET seq = v.seq, format = v.format, metadata = v.metadata, content = v.content,
+      `UPDATE documents d SET seq = v.seq, format = v.format, metadata = v.metadata,
          load_error = v.load_error, path = v.path, content_hash = v.content_hash, idem_key = v.idem_key,
          plan_generation = $1, state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0,
          failed_stage = NULL, last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0,
          requeued = FALSE, lease_run = NULL, lease_expires_at = NULL, fence = d.fence + 1, has_staged = FALSE,
          updated_at = $2
-       FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                   $11::text[], $12::text[], $13::text[])
-         AS v(row, seq, source, doc_id, format, metadata, content, load_error, path, content_hash, idem_key)
+       FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                   $10::text[], $11::text[], $12::text[])
+         AS v(row, seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key)
        WHERE d.row = v.row`,
       [generation, now, replaces.map((r) => r.row), ...columns(docsOf)],
+    );
+    await putContents(
+      client,
+      replaces.map((r) => ({ row: r.row, content: r.doc.content })),
     );
     await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [
       replaces.map((r) => r.row),
     ]);
   }
   return progress;
+}
+
+/** Writes (or, for documents that have none, removes) contents, keyed by document row. */
+export async function putContents(
+  client: pg.PoolClient,
+  items: { row: number; content: string | null }[],
+): Promise<void> {
+  const present = items.filter((i) => i.content !== null);
+  const absent = items.filter((i) => i.content === null).map((i) => i.row);
+  if (present.length > 0) {
+    await client.query(
+      `INSERT INTO contents (row, content) SELECT * FROM unnest($1::bigint[], $2::text[])
+       ON CONFLICT (row) DO UPDATE SET content = EXCLUDED.content`,
+      [present.map((i) => i.row), present.map((i) => i.content)],
+    );
+  }
+  if (absent.length > 0) await client.query("DELETE FROM contents WHERE row = ANY($1::bigint[])", [absent]);
 }
 
 function columns(docs: PlannedDocument[]): unknown[] {
@@ -107,7 +134,6 @@ function columns(docs: PlannedDocument[]): unknown[] {
     docs.map((d) => d.docId),
     docs.map((d) => d.format),
     docs.map((d) => canonicalJson(d.metadata)),
-    docs.map((d) => d.content),
     docs.map((d) => encodeError(d.loadError)),
     docs.map((d) => d.path ?? null),
     docs.map((d) => d.contentHash),

@@ -134,6 +134,13 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX events_batch ON events (batch_id, type);
   `,
+  // 2: contents in a table of their own, so the many small updates of a document's state never
+  // copy its content (small contents are stored inline, and every update writes a new row version).
+  `
+  CREATE TABLE contents (row BIGINT PRIMARY KEY, content TEXT NOT NULL);
+  INSERT INTO contents (row, content) SELECT row, content FROM documents WHERE content IS NOT NULL;
+  ALTER TABLE documents DROP COLUMN content;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -28,7 +28,7 @@ import type {
 } from "../store.js";
 import { commitFlush } from "./commit.js";
 import { createPool, NOW_MS, transaction } from "./db.js";
-import { writePlanSlice } from "./plan.js";
+import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
 import { toBatch, toRun } from "./rows.js";
 import { migrate } from "./schema.js";
@@ -434,12 +434,14 @@ export class PostgresStore implements Store {
     row: number,
     doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
   ): Promise<void> {
-    await this.pool.query(
-      `UPDATE documents SET content = $2, load_error = $3, content_hash = $4, idem_key = $5, completions = 0,
-         fence = fence + 1
-       WHERE row = $1 AND state IN ('failed', 'pending')`,
-      [row, doc.content, encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey],
-    );
+    await transaction(this.pool, async (client) => {
+      const { rowCount } = await client.query(
+        `UPDATE documents SET load_error = $2, content_hash = $3, idem_key = $4, completions = 0, fence = fence + 1
+         WHERE row = $1 AND state IN ('failed', 'pending')`,
+        [row, encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey],
+      );
+      if (rowCount) await putContents(client, [{ row, content: doc.content }]);
+    });
   }
 }
 

@@ -29,6 +29,7 @@ export class SqliteCommitter {
   private readonly insertEvent: Database.Statement;
   private readonly claimPending: Database.Statement;
   private readonly firstClaim: Database.Statement;
+  private readonly contentOf: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
@@ -82,7 +83,7 @@ export class SqliteCommitter {
     const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
          executions = executions + 1, run = @run, updated_at = @now,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
-    const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, content, load_error, idem_key,
+    const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
          fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key`;
     // Expired leases first: their documents have waited longest.
     this.claimExpired = db.prepare(
@@ -107,6 +108,7 @@ export class SqliteCommitter {
                      AND not_before <= @now ORDER BY seq LIMIT @limit)
        ${claimReturning}`,
     );
+    this.contentOf = db.prepare("SELECT content FROM contents WHERE row = ?").pluck();
     this.firstClaim = db.prepare(
       "UPDATE runs SET first_claim_at = @now WHERE batch_id = @batchId AND run = @run AND first_claim_at IS NULL",
     );
@@ -247,6 +249,7 @@ export class SqliteCommitter {
           )
         : [];
     const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
+    for (const doc of claimed) doc.content = (this.contentOf.get(doc.row) as string | undefined) ?? null;
     if (claimed.length > 0) this.firstClaim.run({ now, batchId: run.batchId, run: run.run });
     return claimed;
   }
@@ -263,7 +266,6 @@ interface ClaimRow {
   doc_id: string;
   format: string;
   metadata: string;
-  content: string | null;
   load_error: string | null;
   idem_key: string;
   fence: number;
@@ -284,7 +286,7 @@ function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     docId: row.doc_id,
     format: row.format as DocumentFormat,
     metadata: decodeObject(row.metadata),
-    content: row.content,
+    content: null,
     loadError: decodeError(row.load_error),
     idempotencyKey: row.idem_key,
     fence: row.fence,

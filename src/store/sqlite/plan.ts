@@ -22,20 +22,21 @@ export class SqlitePlanWriter {
   private readonly touch: Database.Statement;
   private readonly replace: Database.Statement;
   private readonly dropStaged: Database.Statement;
+  private readonly putContent: Database.Statement;
 
-  constructor(db: Database.Database) {
+  constructor(private readonly db: Database.Database) {
     this.find = db.prepare(
       "SELECT row, idem_key, plan_generation FROM documents WHERE batch_id = ? AND doc_id = ? AND source = ?",
     );
     this.insert = db.prepare(
-      `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, content, load_error,
+      `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error,
          content_hash, idem_key, plan_generation, updated_at, path)
-       VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @content, @loadError,
+       VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @loadError,
          @contentHash, @key, @generation, @now, @path)`,
     );
     this.touch = db.prepare("UPDATE documents SET plan_generation = ? WHERE row = ?");
     this.replace = db.prepare(
-      `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata, content = @content,
+      `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata,
          load_error = @loadError, content_hash = @contentHash, idem_key = @key, plan_generation = @generation,
          path = @path,
          state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0, failed_stage = NULL,
@@ -44,6 +45,7 @@ export class SqlitePlanWriter {
        WHERE row = @row`,
     );
     this.dropStaged = db.prepare("DELETE FROM staged_chunks WHERE row = ?");
+    this.putContent = db.prepare("INSERT OR REPLACE INTO contents (row, content) VALUES (?, ?)");
   }
 
   write(batchId: string, generation: number, docs: PlannedDocument[], now: number): PlanProgress {
@@ -59,7 +61,6 @@ export class SqlitePlanWriter {
         docId: doc.docId,
         format: doc.format,
         metadata: canonicalJson(doc.metadata),
-        content: doc.content,
         loadError: encodeError(doc.loadError),
         contentHash: doc.contentHash,
         key: doc.idempotencyKey,
@@ -68,7 +69,8 @@ export class SqlitePlanWriter {
         path: doc.path ?? null,
       };
       if (existing === undefined) {
-        this.insert.run(values);
+        const { lastInsertRowid } = this.insert.run(values);
+        if (doc.content !== null) this.putContent.run(lastInsertRowid, doc.content);
         progress.inserted += 1;
       } else if (existing.plan_generation === generation) {
         progress.duplicates += 1;
@@ -77,10 +79,16 @@ export class SqlitePlanWriter {
         progress.unchanged += 1;
       } else {
         this.replace.run({ ...values, row: existing.row });
+        this.setContent(existing.row, doc.content);
         this.dropStaged.run(existing.row);
         progress.changed += 1;
       }
     }
     return progress;
+  }
+
+  private setContent(row: number | bigint, content: string | null): void {
+    if (content === null) this.db.prepare("DELETE FROM contents WHERE row = ?").run(row);
+    else this.putContent.run(row, content);
   }
 }

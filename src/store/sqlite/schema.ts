@@ -144,6 +144,43 @@ const MIGRATIONS: string[] = [
   ALTER TABLE batches ADD COLUMN cancelled_at INTEGER;
   ALTER TABLE documents ADD COLUMN path TEXT;
   `,
+  // 3: contents in a table of their own. SQLite rewrites a whole record, overflow pages included,
+  // on every update: with the content in the documents row, each claim and each commit copied it.
+  `
+  CREATE TABLE contents (row INTEGER PRIMARY KEY, content TEXT NOT NULL);
+  INSERT INTO contents (row, content) SELECT row, content FROM documents WHERE content IS NOT NULL;
+  ALTER TABLE documents DROP COLUMN content;
+  `,
+  // 4: chunks in rowid tables. A WITHOUT ROWID table keeps only about 1 KB of a row in its page;
+  // a chunk (text and a vector) is larger, so each one spilled to an overflow page of its own.
+  `
+  CREATE TABLE chunks_v4 (
+    id INTEGER PRIMARY KEY,
+    row INTEGER NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embedding BLOB
+  );
+  INSERT INTO chunks_v4 (row, chunk_index, text, embedding) SELECT row, chunk_index, text, embedding FROM chunks;
+  DROP TABLE chunks;
+  ALTER TABLE chunks_v4 RENAME TO chunks;
+  CREATE UNIQUE INDEX chunks_document ON chunks (row, chunk_index);
+
+  CREATE TABLE staged_v4 (
+    id INTEGER PRIMARY KEY,
+    row INTEGER NOT NULL,
+    chunk_index INTEGER NOT NULL,
+    idem_key TEXT NOT NULL,
+    fallback TEXT,
+    text TEXT NOT NULL,
+    embedding BLOB
+  );
+  INSERT INTO staged_v4 (row, chunk_index, idem_key, fallback, text, embedding)
+    SELECT row, chunk_index, idem_key, fallback, text, embedding FROM staged_chunks;
+  DROP TABLE staged_chunks;
+  ALTER TABLE staged_v4 RENAME TO staged_chunks;
+  CREATE UNIQUE INDEX staged_chunks_document ON staged_chunks (row, chunk_index);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

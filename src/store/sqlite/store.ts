@@ -72,6 +72,9 @@ export class SqliteStore implements Store {
       }
       if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       const db = new Database(file, { timeout: 15_000 });
+      // Chunks with their vectors are a few KB each: larger pages hold them with less overhead.
+      // (Only a new, empty file takes a page size; an existing store keeps its own.)
+      db.pragma("page_size = 16384");
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${this.options.durability === "normal" ? "NORMAL" : "FULL"}`);
       db.pragma("cache_size = -32000");
@@ -452,12 +455,21 @@ export class SqliteStore implements Store {
     doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
   ): Promise<void> {
     this.db
-      .prepare(
-        `UPDATE documents SET content = ?, load_error = ?, content_hash = ?, idem_key = ?, completions = 0,
-           fence = fence + 1
-         WHERE row = ? AND state IN ('failed', 'pending')`,
-      )
-      .run(doc.content, encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey, row);
+      .transaction(() => {
+        const { changes } = this.db
+          .prepare(
+            `UPDATE documents SET load_error = ?, content_hash = ?, idem_key = ?, completions = 0, fence = fence + 1
+             WHERE row = ? AND state IN ('failed', 'pending')`,
+          )
+          .run(encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey, row);
+        if (changes === 0) return;
+        if (doc.content === null) this.db.prepare("DELETE FROM contents WHERE row = ?").run(row);
+        else
+          this.db
+            .prepare("INSERT OR REPLACE INTO contents (row, content) VALUES (?, ?)")
+            .run(row, doc.content);
+      })
+      .immediate();
   }
 
   async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {

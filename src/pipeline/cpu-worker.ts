@@ -1,0 +1,37 @@
+import { parentPort } from "node:worker_threads";
+import { DocbatchError } from "../core/errors.js";
+import type { StageTimings } from "../store/store.js";
+import type { CpuTask } from "./cpu-pool.js";
+import { embedText } from "./embed/local.js";
+import { prepareChunks, prepareFallback } from "./prepare.js";
+
+/**
+ * A worker thread of the CPU pool: parse, clean and chunk a document (and, with the local
+ * embedder, embed its chunks), off the main thread. Vectors travel back as transferred buffers.
+ */
+parentPort?.on("message", (message: { id: number; task: CpuTask }) => {
+  const { id, task } = message;
+  try {
+    const timings: StageTimings = {};
+    const texts =
+      task.mode === "fallback"
+        ? prepareFallback(task.content, task.format, task.chunk, timings)
+        : prepareChunks(task.content, task.format, task.chunk, timings);
+    let vectors: Float32Array[] | null = null;
+    if (task.embedDimensions !== null) {
+      const t = performance.now();
+      vectors = texts.map((text) => embedText(text, task.embedDimensions!));
+      timings.embed = performance.now() - t;
+    }
+    parentPort!.postMessage(
+      { id, texts, vectors, timings },
+      vectors ? vectors.map((v) => v.buffer as ArrayBuffer) : [],
+    );
+  } catch (err) {
+    const error =
+      err instanceof DocbatchError
+        ? { code: err.code, message: err.message }
+        : { code: "PARSE_ERROR", message: (err as Error)?.message ?? String(err) };
+    parentPort!.postMessage({ id, error });
+  }
+});
