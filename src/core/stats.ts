@@ -1,11 +1,44 @@
-/** Percentiles by the nearest-rank method on a sorted copy. Empty input gives 0. */
+/**
+ * Percentiles by the nearest-rank method. Each rank is found by selection (quickselect) on one
+ * copy of the values, in linear time: a million latencies need no full sort. Empty input gives 0.
+ */
 export function percentiles(values: ArrayLike<number>, ranks: readonly number[]): number[] {
   if (values.length === 0) return ranks.map(() => 0);
-  const sorted = Float64Array.from(values).sort();
+  const data = Float64Array.from(values);
   return ranks.map((p) => {
-    const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-    return sorted[index]!;
+    const k = Math.min(data.length - 1, Math.max(0, Math.ceil((p / 100) * data.length) - 1));
+    return select(data, k);
   });
+}
+
+/** The k-th smallest value; reorders `data` (Hoare partitioning around a median of three). */
+function select(data: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = data.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const a = data[lo]!;
+    const b = data[mid]!;
+    const c = data[hi]!;
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (data[i]! < pivot) i++;
+      while (data[j]! > pivot) j--;
+      if (i <= j) {
+        const t = data[i]!;
+        data[i] = data[j]!;
+        data[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return data[k]!;
+  }
+  return data[k]!;
 }
 
 export function round(value: number, digits = 2): number {

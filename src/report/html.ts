@@ -8,7 +8,6 @@ import {
   plural,
   RED,
   statesChart,
-  text,
   timelineChart,
   when,
 } from "./html-charts.js";

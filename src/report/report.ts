@@ -1,4 +1,4 @@
-import { NumberList, percentiles, round } from "../core/stats.js";
+import { percentiles, round } from "../core/stats.js";
 import type { StateCounts } from "../core/types.js";
 import type { FailureCount, RunInfo, Store, StoreEvent } from "../store/store.js";
 
@@ -115,7 +115,7 @@ export async function buildReport(store: Store, batchId: string): Promise<BatchR
 
 /**
  * Computes the report from the store alone, never from a process's memory, so that it covers
- * every run, including runs that were killed. One pass over the documents.
+ * every run, including runs that were killed.
  */
 export async function analyzeBatch(store: Store, batchId: string): Promise<BatchAnalysis> {
   const batch = await store.getBatch(batchId);
@@ -124,36 +124,12 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
   const failures = await store.failureCounts(batchId);
   const breakerEvents = await store.events(batchId, ["breaker"]);
   const reclaimEvents = await store.events(batchId, ["reclaim"]);
-  const total = new NumberList();
-  const stages = Object.fromEntries(REPORT_STAGES.map((s) => [s, new NumberList()])) as Record<
-    ReportStage,
-    NumberList
-  >;
-  const commits: { at: number; run: number }[] = [];
-  const degradedByReason: Record<string, number> = {};
-  let retries = 0;
-  let reexecuted = 0;
-  let executions = 0;
-  for await (const doc of store.documentMetrics(batchId)) {
-    retries += Math.max(0, doc.attempts - 1);
-    executions += doc.executions;
-    if (doc.reexecuted) reexecuted += 1;
-    if (doc.state === "degraded") {
-      const reason = doc.degradedReason ?? "UNKNOWN";
-      degradedByReason[reason] = (degradedByReason[reason] ?? 0) + 1;
-    }
-    if (doc.committedAt === null || doc.durationMs === null || !isFinal(doc.state)) continue;
-    total.push(doc.durationMs);
-    if (doc.state !== "failed") {
-      commits.push({ at: doc.committedAt, run: doc.run ?? 0 });
-      for (const stage of REPORT_STAGES) {
-        const ms = doc.stageMs?.[stage];
-        if (ms !== undefined) stages[stage].push(ms);
-      }
-    }
-  }
-  const [p50, p95, p99] = percentiles(total.values(), [50, 95, 99]);
-  const values = total.values();
+  const origin = runs[0]?.startedAt ?? Date.now();
+  const facts = await store.documentFacts(batchId, origin);
+  const { retries, reexecuted, executions } = facts;
+  const degradedByReason = facts.degradedByReason;
+  const values = facts.durations;
+  const [p50, p95, p99] = percentiles(values, [50, 95, 99]);
   let sum = 0;
   let max = 0;
   for (const v of values) {
@@ -186,7 +162,7 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     runs: runReports,
     stage_latency_ms: Object.fromEntries(
       REPORT_STAGES.map((stage) => {
-        const [a, b, c] = percentiles(stages[stage].values(), [50, 95, 99]);
+        const [a, b, c] = percentiles(facts.stages[stage], [50, 95, 99]);
         return [stage, { p50: round(a!, 3), p95: round(b!, 3), p99: round(c!, 3) }];
       }),
     ) as Record<ReportStage, Quantiles>,
@@ -206,17 +182,16 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
       input: batch?.inputRef ?? "",
     },
   };
-  const origin = runs[0]?.startedAt ?? Date.now();
   const series: ReportSeries = {
     bucketsMs: LATENCY_BUCKETS_MS,
     latency: {
       total: histogram(values),
-      ...(Object.fromEntries(REPORT_STAGES.map((s) => [s, histogram(stages[s].values())])) as Record<
+      ...(Object.fromEntries(REPORT_STAGES.map((s) => [s, histogram(facts.stages[s])])) as Record<
         ReportStage,
         ReturnType<typeof histogram>
       >),
     },
-    timeline: timeline(commits, origin),
+    timeline: timeline(facts.commits),
     runs: runs.map((r) => ({
       run: r.run,
       start: r.startedAt - origin,
@@ -289,23 +264,36 @@ function histogram(values: ArrayLike<number>): { counts: number[]; sumMs: number
   return { counts, sumMs: sum, count: values.length };
 }
 
-/** Cumulative completions over the whole batch, split by the run that made them, down-sampled. */
-function timeline(commits: { at: number; run: number }[], origin: number): ReportSeries["timeline"] {
-  commits.sort((a, b) => a.at - b.at);
-  const byRun = new Map<number, [number, number][]>();
-  commits.forEach((c, i) => {
-    const points = byRun.get(c.run) ?? [];
-    points.push([c.at - origin, i + 1]);
-    byRun.set(c.run, points);
-  });
-  return [...byRun.entries()].map(([run, points]) => {
-    if (points.length <= TIMELINE_POINTS) return { run, points };
-    const step = points.length / TIMELINE_POINTS;
-    const sampled: [number, number][] = [];
-    for (let i = 0; i < TIMELINE_POINTS; i++) sampled.push(points[Math.floor(i * step)]!);
-    sampled.push(points[points.length - 1]!);
-    return { run, points: sampled };
-  });
+/**
+ * Cumulative completions over the whole batch, split by the run that made them, down-sampled to
+ * about TIMELINE_POINTS points a run without building a point per document.
+ */
+function timeline(packed: Float64Array): ReportSeries["timeline"] {
+  const sorted = Float64Array.from(packed).sort();
+  const perRun = new Map<number, number>();
+  for (let i = 0; i < sorted.length; i++) {
+    const run = sorted[i]! % 65_536;
+    perRun.set(run, (perRun.get(run) ?? 0) + 1);
+  }
+  const lines = new Map<number, { step: number; seen: number; points: [number, number][] }>();
+  for (const [run, n] of perRun)
+    lines.set(run, { step: Math.max(1, n / TIMELINE_POINTS), seen: 0, points: [] });
+  for (let i = 0; i < sorted.length; i++) {
+    const key = sorted[i]!;
+    const run = key % 65_536;
+    const line = lines.get(run)!;
+    const n = perRun.get(run)!;
+    // The first point, every step-th one, and the last.
+    if (
+      line.seen === 0 ||
+      line.seen === n - 1 ||
+      Math.floor(line.seen / line.step) !== Math.floor((line.seen - 1) / line.step)
+    ) {
+      line.points.push([(key - run) / 65_536, i + 1]);
+    }
+    line.seen += 1;
+  }
+  return [...lines.entries()].map(([run, line]) => ({ run, points: line.points }));
 }
 
 /**
@@ -321,7 +309,7 @@ export function runOutcome(run: RunInfo, now = Date.now()): string {
   return "running";
 }
 
-function isFinal(state: string): boolean {
+function _isFinal(state: string): boolean {
   return state === "done" || state === "degraded" || state === "failed";
 }
 

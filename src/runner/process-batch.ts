@@ -1,6 +1,7 @@
 import os from "node:os";
 import { CircuitBreaker } from "../core/breaker.js";
 import { CpuPool } from "../pipeline/cpu-pool.js";
+import { EmbedQueue } from "../pipeline/embed/queue.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
 import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
@@ -91,13 +92,13 @@ export async function processBatch(
     settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
       ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
       : settings.embed;
-  const embedder = createEmbedder(embedSettings, options.concurrency * 2);
+  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
   const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
   const cpu = options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
   let engine: Engine | null = null;
   const ctx: DocumentContext = {
     settings,
-    embedder,
+    embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
     ...(cpu ? { cpu } : {}),
     // Injected embedding faults need the request path; the local model can run in the threads.
     embedInPool:

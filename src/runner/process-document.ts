@@ -4,7 +4,7 @@ import { DocbatchError, toDocbatchError } from "../core/errors.js";
 import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
-import type { Embedder } from "../pipeline/embed/embedder.js";
+import type { EmbedQueue } from "../pipeline/embed/queue.js";
 import { prepareChunks, prepareFallback } from "../pipeline/prepare.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { FaultInjector } from "./faults.js";
@@ -12,7 +12,8 @@ import type { PipelineSettings } from "./settings.js";
 
 export interface DocumentContext {
   settings: PipelineSettings;
-  embedder: Embedder;
+  /** Every embedding request of the run goes through it (and may share a request with others). */
+  embedQueue: EmbedQueue;
   /** Worker threads for the CPU stages; without it they run on this thread. */
   cpu?: CpuPool;
   /** With the local embedder, the threads embed too (its dimension); null otherwise. */
@@ -254,7 +255,7 @@ async function requestVectors(
     throwIfInterrupted(signal);
     throw new DocbatchError("EMBED_TIMEOUT", `injected fault: no answer within ${ctx.embedTimeoutMs} ms`);
   }
-  return ctx.embedder.embed(texts, signal);
+  return ctx.embedQueue.embed(texts, signal);
 }
 
 /** Failures that say the service is unhealthy; only these move the breaker. */

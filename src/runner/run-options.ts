@@ -19,6 +19,11 @@ export interface ProcessOptions {
   embedTimeoutMs?: number;
   /** Chunk texts per embedding request. @default 64 */
   embedBatchSize?: number;
+  /**
+   * Embedding requests in flight at once. Below `concurrency`, the texts of several documents
+   * share requests (fewer, fuller requests). @default concurrency
+   */
+  embedConcurrency?: number;
   /** Per-document time limit in ms; 0 for none. @default 0 */
   docTimeoutMs?: number;
   /** Longest wait for an open breaker before a document completes without vectors, in ms. @default 120_000 */
@@ -75,6 +80,7 @@ export interface ResolvedProcessOptions {
   policy: RetryPolicy;
   embedTimeoutMs: number | undefined;
   embedBatchSize: number;
+  embedConcurrency: number;
   docTimeoutMs: number;
   breakerMaxWaitMs: number;
   maxFailRate: number | undefined;
@@ -86,8 +92,10 @@ export interface ResolvedProcessOptions {
 
 /** Validates every numeric option up front, with messages that show the bad value. */
 export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessOptions {
+  const concurrency = expectInteger("concurrency", options.concurrency ?? 8, 1, 10_000);
   return {
-    concurrency: expectInteger("concurrency", options.concurrency ?? 8, 1, 10_000),
+    concurrency,
+    embedConcurrency: expectInteger("embedConcurrency", options.embedConcurrency ?? concurrency, 1, 10_000),
     policy: {
       maxAttempts: expectInteger(
         "maxAttempts",

@@ -220,18 +220,23 @@ export interface DocumentQuery {
   afterRow?: number;
 }
 
-/** Per-document facts the report is computed from. */
-export interface DocumentMetrics {
-  state: string;
-  startedAt: number | null;
-  committedAt: number | null;
-  durationMs: number | null;
-  stageMs: StageTimings | null;
-  attempts: number;
+/**
+ * What the report needs from every document of a batch, gathered by the store in a few scans
+ * into typed arrays: a million documents cost a few megabytes, not a million objects.
+ */
+export interface DocumentFacts {
+  /** Attempts beyond the first, summed. */
+  retries: number;
+  /** Documents whose completed processing ran again. */
+  reexecuted: number;
   executions: number;
-  run: number | null;
-  reexecuted: boolean;
-  degradedReason: string | null;
+  degradedByReason: Record<string, number>;
+  /** Start of processing → commit of every settled document (done, degraded, failed). */
+  durations: Float64Array;
+  /** Per stage, over the completed documents that went through it. */
+  stages: Record<"parse" | "clean" | "chunk" | "embed" | "write", Float64Array>;
+  /** Completed documents as (commit ms since `origin`) × 65536 + run, for the timeline. */
+  commits: Float64Array;
 }
 
 export interface FailureCount {
@@ -326,7 +331,7 @@ export interface Store {
 
   counts(batchId: string): Promise<StateCounts>;
   listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]>;
-  documentMetrics(batchId: string): AsyncIterable<DocumentMetrics>;
+  documentFacts(batchId: string, origin: number): Promise<DocumentFacts>;
   failureCounts(batchId: string): Promise<FailureCount[]>;
   events(batchId: string, types?: string[]): Promise<StoreEvent[]>;
   addEvents(batchId: string, events: StoreEvent[]): Promise<void>;

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
 import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { makeCorpus } from "../helpers/corpus.js";
 import { countDone, waitFor } from "../helpers/store.js";
 
 describe("structured logs", () => {

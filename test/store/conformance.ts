@@ -271,9 +271,11 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
         ["x", false, 3],
         ["y", false, 3],
       ]);
-      let reexecuted = 0;
-      for await (const m of store.documentMetrics("b")) if (m.reexecuted) reexecuted += 1;
-      expect(reexecuted).toBe(0);
+      const facts = await store.documentFacts("b", 0);
+      expect(facts.reexecuted).toBe(0);
+      expect(facts.durations).toHaveLength(1);
+      expect(facts.stages.parse).toHaveLength(1);
+      expect(facts.commits).toHaveLength(1);
     });
 
     it("cancels and un-cancels a batch", async () => {

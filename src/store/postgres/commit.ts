@@ -37,13 +37,15 @@ export async function commitFlush(
       `UPDATE documents d SET state = v.state, degraded_reason = v.reason, attempts = d.attempts + 1,
          stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(v.last_error, d.last_error),
          breaker_wait_since = NULL, started_at = v.started_at, committed_at = $1, duration_ms = $1 - v.started_at,
-         stage_ms = v.stage_ms, completions = d.completions + 1,
+         parse_ms = v.parse_ms, clean_ms = v.clean_ms, chunk_ms = v.chunk_ms, embed_ms = v.embed_ms,
+         write_ms = v.write_ms, completions = d.completions + 1,
          reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
          lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
          out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata
-       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[],
-                   $9::boolean[], $10::int[])
-         AS v(row, fence, state, reason, last_error, started_at, stage_ms, degraded, chunk_count)
+       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::float8[],
+                   $9::boolean[], $10::int[], $11::float8[], $12::float8[], $13::float8[], $14::float8[])
+         AS v(row, fence, state, reason, last_error, started_at, parse_ms, degraded, chunk_count, clean_ms, chunk_ms,
+              embed_ms, write_ms)
        WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
        RETURNING d.row`,
       [
@@ -54,9 +56,13 @@ export async function commitFlush(
         completed.map((o) => encodeError(o.degraded)),
         completed.map((o) => encodeError(o.failures?.at(-1)?.error)),
         completed.map((o) => o.startedAt),
-        completed.map((o) => JSON.stringify({ ...o.timings, write: o.timings.write ?? 0 })),
+        completed.map((o) => o.timings.parse ?? null),
         completed.map((o) => o.degraded !== null),
         completed.map((o) => o.chunks.length),
+        completed.map((o) => o.timings.clean ?? null),
+        completed.map((o) => o.timings.chunk ?? null),
+        completed.map((o) => o.timings.embed ?? null),
+        completed.map((o) => o.timings.write ?? 0),
       ],
     );
     const ok = new Set(rows.map((r) => r.row));

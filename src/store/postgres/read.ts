@@ -1,9 +1,10 @@
 import type pg from "pg";
 import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject, decodeTimings } from "../codec.js";
+import { decodeError, decodeObject } from "../codec.js";
+import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
 import type {
-  DocumentMetrics,
+  DocumentFacts,
   DocumentQuery,
   DocumentSummary,
   ExportRow,
@@ -96,47 +97,36 @@ export async function listDocuments(
   }));
 }
 
-const METRICS_PAGE = 20_000;
+const FACTS_PAGE = 50_000;
 
-/** Every document's facts, read in keyset pages so a million documents never sit in one result. */
-export async function* documentMetrics(pool: pg.Pool, batchId: string): AsyncGenerator<DocumentMetrics> {
+/** The report's facts, read in keyset pages as arrays of values (rowMode array, no objects). */
+export async function documentFacts(pool: pg.Pool, batchId: string, origin: number): Promise<DocumentFacts> {
+  const builder = new FactsBuilder(origin);
   let after = 0;
   for (;;) {
-    const { rows } = await pool.query<{
-      row: number;
-      state: string;
-      started_at: number | null;
-      committed_at: number | null;
-      duration_ms: number | null;
-      stage_ms: string | null;
-      attempts: number;
-      executions: number;
-      run: number | null;
-      reexecuted: boolean;
-      reason: string | null;
-    }>(
-      `SELECT row, state, started_at, committed_at, duration_ms, stage_ms, attempts, executions, run, reexecuted,
-         degraded_reason::jsonb ->> 'code' AS reason
-       FROM documents WHERE batch_id = $1 AND row > $2 ORDER BY row LIMIT ${METRICS_PAGE}`,
-      [batchId, after],
-    );
-    for (const r of rows) {
-      yield {
-        state: r.state,
-        startedAt: r.started_at,
-        committedAt: r.committed_at,
-        durationMs: r.duration_ms,
-        stageMs: decodeTimings(r.stage_ms),
-        attempts: r.attempts,
-        executions: r.executions,
-        run: r.run,
-        reexecuted: r.reexecuted,
-        degradedReason: r.reason,
-      };
-    }
-    if (rows.length < METRICS_PAGE) return;
-    after = rows[rows.length - 1]!.row;
+    const { rows } = await pool.query<unknown[]>({
+      text: `SELECT ${FACT_COLUMNS}, row FROM documents
+             WHERE batch_id = $1 AND row > $2 AND committed_at IS NOT NULL AND state IN ('done', 'degraded', 'failed')
+             ORDER BY row LIMIT ${FACTS_PAGE}`,
+      values: [batchId, after],
+      rowMode: "array",
+    });
+    for (const row of rows) builder.add(row);
+    if (rows.length < FACTS_PAGE) break;
+    after = rows[rows.length - 1]![9] as number;
   }
+  const sums = await pool.query<{ retries: number; reexecuted: number; executions: number }>(
+    `SELECT COALESCE(SUM(GREATEST(attempts - 1, 0)), 0)::bigint AS retries,
+       COUNT(*) FILTER (WHERE reexecuted)::bigint AS reexecuted, COALESCE(SUM(executions), 0)::bigint AS executions
+     FROM documents WHERE batch_id = $1`,
+    [batchId],
+  );
+  const degraded = await pool.query<{ code: string; n: number }>(
+    `SELECT COALESCE(degraded_reason::jsonb ->> 'code', 'UNKNOWN') AS code, COUNT(*)::bigint AS n FROM documents
+     WHERE batch_id = $1 AND state = 'degraded' GROUP BY 1`,
+    [batchId],
+  );
+  return builder.build(sums.rows[0]!, Object.fromEntries(degraded.rows.map((d) => [d.code, d.n])));
 }
 
 export async function failureCounts(pool: pg.Pool, batchId: string): Promise<FailureCount[]> {

@@ -8,7 +8,7 @@ import type {
   ClaimedDocument,
   CommitRequest,
   CommitResult,
-  DocumentMetrics,
+  DocumentFacts,
   DocumentQuery,
   DocumentSummary,
   ExportRow,
@@ -51,7 +51,7 @@ export class PostgresStore implements Store {
   readonly schema: string;
   private readonly expiredLookups = new Map<string, { at: number; short: boolean }>();
 
-  constructor(private readonly options: PostgresStoreOptions) {
+  constructor(options: PostgresStoreOptions) {
     const { pool, schema } = createPool(options.url, options.poolSize ?? 8);
     this.pool = pool;
     this.schema = schema;
@@ -346,8 +346,8 @@ export class PostgresStore implements Store {
     return read.listDocuments(this.pool, batchId, query);
   }
 
-  documentMetrics(batchId: string): AsyncIterable<DocumentMetrics> {
-    return read.documentMetrics(this.pool, batchId);
+  async documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
+    return read.documentFacts(this.pool, batchId, origin);
   }
 
   async failureCounts(batchId: string): Promise<FailureCount[]> {

@@ -37,7 +37,8 @@ export class SqliteCommitter {
       `UPDATE documents SET state = @state, degraded_reason = @reason, attempts = attempts + 1,
          stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(@lastError, last_error),
          breaker_wait_since = NULL, started_at = @startedAt, committed_at = @now,
-         duration_ms = @duration, stage_ms = @stageMs, completions = completions + 1,
+         duration_ms = @duration, parse_ms = @parse, clean_ms = @clean, chunk_ms = @chunk, embed_ms = @embed,
+         write_ms = @write, completions = completions + 1,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END, requeued = 0,
          lease_run = NULL, lease_expires_at = NULL, has_staged = 0, updated_at = @now, out_key = idem_key,
          out_degraded = @degraded, out_chunk_count = @chunkCount, out_metadata = metadata
@@ -145,7 +146,11 @@ export class SqliteCommitter {
         lastError: encodeError(outcome.failures?.at(-1)?.error),
         startedAt: outcome.startedAt,
         duration: now - outcome.startedAt,
-        stageMs: JSON.stringify({ ...outcome.timings, write: outcome.timings.write ?? 0 }),
+        parse: outcome.timings.parse ?? null,
+        clean: outcome.timings.clean ?? null,
+        chunk: outcome.timings.chunk ?? null,
+        embed: outcome.timings.embed ?? null,
+        write: outcome.timings.write ?? 0,
         degraded: outcome.degraded ? 1 : 0,
         chunkCount: outcome.chunks.length,
       }).changes;

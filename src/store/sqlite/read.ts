@@ -1,9 +1,10 @@
 import type Database from "better-sqlite3";
 import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject, decodeTimings } from "../codec.js";
+import { decodeError, decodeObject } from "../codec.js";
+import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
 import type {
-  DocumentMetrics,
+  DocumentFacts,
   DocumentQuery,
   DocumentSummary,
   ExportRow,
@@ -95,29 +96,27 @@ export function listDocuments(
   }));
 }
 
-export function* documentMetrics(db: Database.Database, batchId: string): Generator<DocumentMetrics> {
+export function documentFacts(db: Database.Database, batchId: string, origin: number): DocumentFacts {
+  const builder = new FactsBuilder(origin);
   const rows = db
     .prepare(
-      `SELECT state, started_at, committed_at, duration_ms, stage_ms, attempts, executions, run, reexecuted,
-         json_extract(degraded_reason, '$.code') AS reason
-       FROM documents WHERE batch_id = ?`,
+      `SELECT ${FACT_COLUMNS} FROM documents WHERE batch_id = ? AND committed_at IS NOT NULL AND state IN ('done', 'degraded', 'failed')`,
     )
-    .raw()
-    .all(batchId) as unknown[][];
-  for (const r of rows) {
-    yield {
-      state: r[0] as string,
-      startedAt: r[1] as number | null,
-      committedAt: r[2] as number | null,
-      durationMs: r[3] as number | null,
-      stageMs: decodeTimings(r[4] as string | null),
-      attempts: r[5] as number,
-      executions: r[6] as number,
-      run: r[7] as number | null,
-      reexecuted: r[8] === 1,
-      degradedReason: r[9] as string | null,
-    };
-  }
+    .raw();
+  for (const row of rows.iterate(batchId) as IterableIterator<unknown[]>) builder.add(row);
+  const sums = db
+    .prepare(
+      `SELECT COALESCE(SUM(MAX(attempts - 1, 0)), 0) AS retries, COALESCE(SUM(reexecuted), 0) AS reexecuted,
+         COALESCE(SUM(executions), 0) AS executions FROM documents WHERE batch_id = ?`,
+    )
+    .get(batchId) as { retries: number; reexecuted: number; executions: number };
+  const degraded = db
+    .prepare(
+      `SELECT COALESCE(json_extract(degraded_reason, '$.code'), 'UNKNOWN') AS code, COUNT(*) AS n FROM documents
+       WHERE batch_id = ? AND state = 'degraded' GROUP BY 1`,
+    )
+    .all(batchId) as { code: string; n: number }[];
+  return builder.build(sums, Object.fromEntries(degraded.map((d) => [d.code, d.n])));
 }
 
 export function failureCounts(db: Database.Database, batchId: string): FailureCount[] {

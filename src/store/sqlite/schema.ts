@@ -181,6 +181,19 @@ const MIGRATIONS: string[] = [
   ALTER TABLE staged_v4 RENAME TO staged_chunks;
   CREATE UNIQUE INDEX staged_chunks_document ON staged_chunks (row, chunk_index);
   `,
+  // 5: stage timings as numbers: the report of a million documents reads them without parsing JSON.
+  `
+  ALTER TABLE documents ADD COLUMN parse_ms REAL;
+  ALTER TABLE documents ADD COLUMN clean_ms REAL;
+  ALTER TABLE documents ADD COLUMN chunk_ms REAL;
+  ALTER TABLE documents ADD COLUMN embed_ms REAL;
+  ALTER TABLE documents ADD COLUMN write_ms REAL;
+  UPDATE documents SET parse_ms = json_extract(stage_ms, '$.parse'), clean_ms = json_extract(stage_ms, '$.clean'),
+    chunk_ms = json_extract(stage_ms, '$.chunk'), embed_ms = json_extract(stage_ms, '$.embed'),
+    write_ms = json_extract(stage_ms, '$.write')
+  WHERE stage_ms IS NOT NULL;
+  ALTER TABLE documents DROP COLUMN stage_ms;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,7 +9,7 @@ import type {
   ClaimedDocument,
   CommitRequest,
   CommitResult,
-  DocumentMetrics,
+  DocumentFacts,
   DocumentQuery,
   DocumentSummary,
   ExportRow,
@@ -385,8 +385,8 @@ export class SqliteStore implements Store {
     return read.listDocuments(this.db, batchId, query);
   }
 
-  async *documentMetrics(batchId: string): AsyncIterable<DocumentMetrics> {
-    yield* read.documentMetrics(this.db, batchId);
+  async documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
+    return read.documentFacts(this.db, batchId, origin);
   }
 
   async failureCounts(batchId: string): Promise<FailureCount[]> {

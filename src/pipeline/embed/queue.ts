@@ -1,0 +1,114 @@
+import type { Embedder } from "./embedder.js";
+
+interface Submission {
+  texts: string[];
+  signal: AbortSignal;
+  resolve: (vectors: Float32Array[]) => void;
+  reject: (err: unknown) => void;
+  done: boolean;
+}
+
+/**
+ * The embedding requests of a run. At most `maxInFlight` requests are in flight; texts submitted
+ * while every slot is busy wait, and the next free slot sends the texts of several documents in
+ * one request (up to `batchSize`). When the slots outnumber the documents in flight, every
+ * submission leaves at once in a request of its own; when documents outnumber the slots, requests
+ * fill up, and the service sees fewer, fuller requests.
+ */
+export class EmbedQueue {
+  private readonly waiting: Submission[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private readonly embedder: Embedder,
+    private readonly batchSize: number,
+    private readonly maxInFlight: number,
+  ) {}
+
+  /** Requests in flight now (for progress and benchmarks). */
+  get active(): number {
+    return this.inFlight;
+  }
+
+  embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
+    if (texts.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const submission: Submission = { texts, signal, resolve, reject, done: false };
+      signal.throwIfAborted();
+      // An abandoned document stops waiting at once; a request it shares goes on for the others.
+      signal.addEventListener(
+        "abort",
+        () => {
+          const i = this.waiting.indexOf(submission);
+          if (i >= 0) this.waiting.splice(i, 1);
+          this.settle(submission, () => reject(signal.reason));
+        },
+        { once: true },
+      );
+      this.waiting.push(submission);
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
+      const members: Submission[] = [this.waiting.shift()!];
+      let size = members[0]!.texts.length;
+      while (this.waiting.length > 0 && size + this.waiting[0]!.texts.length <= this.batchSize) {
+        const next = this.waiting.shift()!;
+        members.push(next);
+        size += next.texts.length;
+      }
+      this.send(members);
+    }
+  }
+
+  private send(members: Submission[]): void {
+    this.inFlight += 1;
+    const texts = members.length === 1 ? members[0]!.texts : members.flatMap((m) => m.texts);
+    // One document's request follows its signal; a shared one is cancelled only if all are.
+    const signal = members.length === 1 ? members[0]!.signal : allAborted(members.map((m) => m.signal));
+    this.embedder
+      .embed(texts, signal)
+      .then(
+        (vectors) => {
+          let from = 0;
+          for (const m of members) {
+            const part = vectors.slice(from, from + m.texts.length);
+            from += m.texts.length;
+            this.settle(m, () => m.resolve(part));
+          }
+        },
+        (err: unknown) => {
+          for (const m of members) this.settle(m, () => m.reject(err));
+        },
+      )
+      .finally(() => {
+        this.inFlight -= 1;
+        this.dispatch();
+      });
+  }
+
+  private settle(submission: Submission, fn: () => void): void {
+    if (submission.done) return;
+    submission.done = true;
+    fn();
+  }
+}
+
+function allAborted(signals: AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  let left = signals.filter((s) => !s.aborted).length;
+  if (left === 0) controller.abort(signals[0]?.reason);
+  for (const s of signals) {
+    s.addEventListener(
+      "abort",
+      () => {
+        left -= 1;
+        if (left === 0) controller.abort(s.reason);
+      },
+      { once: true },
+    );
+  }
+  return controller.signal;
+}
