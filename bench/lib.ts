@@ -67,3 +67,70 @@ export function round(n: number, digits = 2): number {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface Measured {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  wallMs: number;
+  /** Peak resident set size in MB (VmHWM polled from /proc). */
+  peakRssMb: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command as a child process; measures its wall time and peak RSS. `onTick` may kill it. */
+export function measure(
+  command: string,
+  args: string[],
+  onTick?: (child: ChildProcess) => void,
+): Promise<Measured> {
+  const started = performance.now();
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (d: string) => {
+    stderr = (stderr + d).slice(-20_000);
+  });
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    try {
+      const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8");
+      peakKb = Math.max(peakKb, Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0));
+    } catch {
+      // The process has exited.
+    }
+    onTick?.(child);
+  }, 20);
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearInterval(timer);
+      resolve({
+        code,
+        signal,
+        wallMs: performance.now() - started,
+        peakRssMb: Math.round(peakKb / 1024),
+        stdout,
+        stderr,
+      });
+    });
+  });
+}
+
+/** `node dist/cli/main.js ...args` measured. */
+export function docbatch(args: string[], onTick?: (child: ChildProcess) => void): Promise<Measured> {
+  return measure(process.execPath, [CLI, ...args], onTick);
+}
+
+/** A TypeScript bench script under tsx, measured. */
+export function script(file: string, args: string[]): Promise<Measured> {
+  return measure(process.execPath, ["--import", "tsx", path.join(ROOT, "bench", file), ...args]);
+}
+
+/** The smallest of the values: on a shared machine, the least disturbed run. */
+export function best(values: number[]): number {
+  return Math.min(...values);
+}

@@ -108,12 +108,6 @@ export function checkRelativePath(
   return { path: normalized };
 }
 
-/** What makes two records with one identity the same document, for duplicate detection. */
-export function sameness(doc: ValidDocument): string {
-  const body = doc.content !== null ? `content:${doc.content}` : `path:${doc.path}`;
-  return JSON.stringify([doc.format, canonicalJson(doc.metadata), body]);
-}
-
 export function identity(doc: { source: string; docId: string }): string {
   return JSON.stringify([doc.source, doc.docId]);
 }

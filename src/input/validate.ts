@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { DocbatchError, type ErrorDetail } from "../core/errors.js";
 import { type Hash64, hash64, IdentityMap } from "../core/identity-map.js";
-import { checkDocument, identity, sameness } from "./document.js";
+import { canonicalJson } from "../core/keys.js";
+import { checkDocument, identity, type ValidDocument } from "./document.js";
 import { escapesRoot } from "./load.js";
 import type { InputSource } from "./sources.js";
 
@@ -82,7 +83,7 @@ export async function validateInput(
         continue;
       }
     }
-    const fingerprint = contentFingerprint(sameness(doc));
+    const fingerprint = contentFingerprint(doc);
     const previous = seen.putIfAbsent(hash64(identity(doc)), fingerprint, position);
     if (previous === null) {
       // Kept only for the message of a conflict; positions of clean inputs are never looked up.
@@ -117,8 +118,18 @@ export async function validateInput(
   return { records, distinct: seen.size, hasPaths };
 }
 
-/** 64 bits of a native hash of everything that makes a document's output (contents are long). */
-function contentFingerprint(text: string): Hash64 {
-  const digest = createHash("md5").update(text).digest();
+/**
+ * 64 bits of a native hash of everything that makes a document's output, fed part by part (a
+ * content can be large; it is never copied into a bigger string).
+ */
+function contentFingerprint(doc: ValidDocument): Hash64 {
+  const hash = createHash("md5")
+    .update(doc.format)
+    .update("\u0000")
+    .update(canonicalJson(doc.metadata))
+    .update("\u0000");
+  if (doc.content !== null) hash.update("content:").update(doc.content);
+  else hash.update("path:").update(doc.path ?? "");
+  const digest = hash.digest();
   return { hi: digest.readUInt32BE(0), lo: digest.readUInt32BE(4) };
 }

@@ -7,7 +7,8 @@ import type { StageTimings } from "../store/store.js";
 import type { ChunkOptions } from "./chunk.js";
 
 export interface CpuTask {
-  content: string;
+  /** The content, or where the thread reads it itself (a SQLite store's `contents` row). */
+  content: string | { file: string; row: number };
   format: DocumentFormat;
   chunk: ChunkOptions;
   mode: "normal" | "fallback";
@@ -48,8 +49,15 @@ export class CpuPool {
     return fs.existsSync(WORKER_FILE);
   }
 
+  private readonly starting: Promise<void>[] = [];
+
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) this.idle.push(this.spawn());
+  }
+
+  /** Resolves once every thread has loaded its modules (a first task would otherwise wait for it). */
+  async ready(): Promise<void> {
+    await Promise.all(this.starting);
   }
 
   run(task: CpuTask): Promise<CpuResult> {
@@ -78,21 +86,31 @@ export class CpuPool {
   private spawn(): Worker {
     const worker = new Worker(WORKER_FILE);
     worker.unref();
-    worker.on("message", (message: { id: number; error?: ErrorInfo } & Partial<CpuResult>) => {
-      const pending = this.busy.get(worker);
-      this.busy.delete(worker);
-      this.idle.push(worker);
-      if (pending) {
-        if (message.error) pending.reject(new DocbatchError(message.error.code, message.error.message));
-        else
-          pending.resolve({
-            texts: message.texts!,
-            vectors: message.vectors ?? null,
-            timings: message.timings ?? {},
-          });
-      }
-      this.dispatch();
-    });
+    this.starting.push(
+      new Promise<void>((resolve) => {
+        worker.once("message", () => resolve());
+        worker.once("exit", () => resolve());
+      }),
+    );
+    worker.on(
+      "message",
+      (message: { id: number; ready?: boolean; error?: ErrorInfo } & Partial<CpuResult>) => {
+        if (message.ready) return;
+        const pending = this.busy.get(worker);
+        this.busy.delete(worker);
+        this.idle.push(worker);
+        if (pending) {
+          if (message.error) pending.reject(new DocbatchError(message.error.code, message.error.message));
+          else
+            pending.resolve({
+              texts: message.texts!,
+              vectors: message.vectors ?? null,
+              timings: message.timings ?? {},
+            });
+        }
+        this.dispatch();
+      },
+    );
     worker.on("error", (err) => this.replace(worker, err));
     worker.on("exit", (code) => {
       if (!this.closed && (this.busy.has(worker) || this.idle.includes(worker))) {

@@ -31,6 +31,8 @@ export interface EngineOptions {
    * runs out of work, and looks for new documents often.
    */
   planning?: () => boolean;
+  /** Claims leave contents in the store, for the CPU threads to read. @default true */
+  withContent?: boolean;
 }
 
 export interface EngineStats {
@@ -263,6 +265,7 @@ export class Engine {
       outcomes,
       progress,
       claim: want,
+      ...(this.options.withContent === false ? { withContent: false } : {}),
       leaseMs: this.options.leaseMs,
       now,
     });

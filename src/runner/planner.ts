@@ -9,7 +9,10 @@ import type { BatchInfo, PlanLock, Store } from "../store/store.js";
 export interface PlanOptions {
   /** Documents written per transaction (one plan checkpoint each). @default 1000 */
   sliceDocs?: number;
-  /** Content bytes per transaction, so slices of large documents stay small. @default 8 MiB */
+  /**
+   * Content bytes per transaction: slices of large documents stay small, and processing that runs
+   * alongside planning is never held up for long. @default 2 MiB
+   */
   sliceBytes?: number;
   maxDocBytes: number;
   layer: string;
@@ -41,7 +44,7 @@ export async function planBatch(
   options: PlanOptions,
 ): Promise<PlanSummary> {
   const sliceDocs = options.sliceDocs ?? 1_000;
-  const sliceBytes = options.sliceBytes ?? 8 << 20;
+  const sliceBytes = options.sliceBytes ?? 2 << 20;
   const summary: PlanSummary = {
     records: 0,
     inserted: 0,

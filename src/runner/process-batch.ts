@@ -95,6 +95,7 @@ export async function processBatch(
   const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
   const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
   const cpu = options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
+  await cpu?.ready();
   let engine: Engine | null = null;
   const ctx: DocumentContext = {
     settings,
@@ -115,6 +116,8 @@ export async function processBatch(
     random: Math.random,
     clock: Date.now,
     loadStaged: (doc) => store.loadStaged(doc),
+    loadContent: (row) => store.loadContent(row),
+    contentFile: cpu ? store.contentFile : null,
     saveProgress: (p: StagedProgress) => engine?.saveProgress(p),
     crash: () => process.kill(process.pid, "SIGKILL"),
   };
@@ -134,6 +137,8 @@ export async function processBatch(
       docTimeoutMs: options.docTimeoutMs,
       ...(options.maxFailRate !== undefined ? { maxFailRate: options.maxFailRate } : {}),
       ...(hooks.planning ? { planning: hooks.planning } : {}),
+      // The CPU threads read contents from the store file themselves.
+      ...(cpu && store.contentFile ? { withContent: false } : {}),
     },
     logHooks(logger, batchId, run.run),
   );

@@ -30,6 +30,9 @@ export interface DocumentContext {
   random: RandomSource;
   clock: () => number;
   loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null>;
+  loadContent(row: number): Promise<string | null>;
+  /** Where the CPU threads read contents themselves (see Store.contentFile), if they can. */
+  contentFile: string | null;
   /** Queues progress of a large document; it is committed with the next group. */
   saveProgress(progress: StagedProgress): void;
   /** Dies abruptly: the `crash` fault. */
@@ -68,7 +71,7 @@ export async function processDocument(
       return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
     // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
     const timings: StageTimings = {};
-    const texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+    const texts = prepareFallback(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
     const reason = info(error);
     const chunks = texts.map((text, index) => ({ index, text, embedding: null }));
     return {
@@ -111,7 +114,10 @@ async function execute(
       }
       if (ctx.cpu) {
         const result = await ctx.cpu.run({
-          content: doc.content ?? "",
+          content:
+            doc.contentDeferred && ctx.contentFile
+              ? { file: ctx.contentFile, row: doc.row }
+              : await contentOf(doc, ctx),
           format: doc.format,
           chunk: ctx.settings.chunk,
           mode: "normal",
@@ -121,7 +127,7 @@ async function execute(
         prefilled = result.vectors;
         Object.assign(timings, result.timings);
       } else {
-        texts = prepareChunks(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+        texts = prepareChunks(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
       }
     } catch (err) {
       const error = toDocbatchError(err);
@@ -133,7 +139,7 @@ async function execute(
         return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
       fallback = info(error);
       failures.push({ stage: "parse", error: fallback });
-      texts = prepareFallback(doc.content ?? "", doc.format, ctx.settings.chunk, timings);
+      texts = prepareFallback(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
     }
     vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
     if (!prefilled && texts.length > ctx.embedBatchSize) {
@@ -166,6 +172,15 @@ async function execute(
     timings,
     ...(failures.length > 0 ? { failures } : {}),
   };
+}
+
+/** The document's content, read from the store when the claim left it there. */
+async function contentOf(doc: ClaimedDocument, ctx: DocumentContext): Promise<string> {
+  if (doc.contentDeferred) {
+    doc.content = await ctx.loadContent(doc.row);
+    doc.contentDeferred = false;
+  }
+  return doc.content ?? "";
 }
 
 interface EmbedResult {

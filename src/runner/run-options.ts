@@ -7,7 +7,10 @@ import type { PipelineSettings } from "./settings.js";
 
 /** Options of processing, shared by `runBatch`, `resumeBatch` (workers, the server) and the CLI. */
 export interface ProcessOptions {
-  /** Documents in flight at once, 1 and up. @default 8 */
+  /**
+   * Documents in flight at once, 1 and up. Enough to keep the CPU threads and the embedding
+   * requests busy while the main thread commits. @default 32
+   */
   concurrency?: number;
   /** Attempts per document and stage before the fallback path, 1 and up. @default 3 */
   maxAttempts?: number;
@@ -21,7 +24,7 @@ export interface ProcessOptions {
   embedBatchSize?: number;
   /**
    * Embedding requests in flight at once. Below `concurrency`, the texts of several documents
-   * share requests (fewer, fuller requests). @default concurrency
+   * share requests (fewer, fuller requests). @default min(concurrency, 8)
    */
   embedConcurrency?: number;
   /** Per-document time limit in ms; 0 for none. @default 0 */
@@ -92,10 +95,15 @@ export interface ResolvedProcessOptions {
 
 /** Validates every numeric option up front, with messages that show the bad value. */
 export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessOptions {
-  const concurrency = expectInteger("concurrency", options.concurrency ?? 8, 1, 10_000);
+  const concurrency = expectInteger("concurrency", options.concurrency ?? 32, 1, 10_000);
   return {
     concurrency,
-    embedConcurrency: expectInteger("embedConcurrency", options.embedConcurrency ?? concurrency, 1, 10_000),
+    embedConcurrency: expectInteger(
+      "embedConcurrency",
+      options.embedConcurrency ?? Math.min(concurrency, 8),
+      1,
+      10_000,
+    ),
     policy: {
       maxAttempts: expectInteger(
         "maxAttempts",

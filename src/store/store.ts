@@ -115,6 +115,11 @@ export interface ClaimedDocument {
   format: DocumentFormat;
   metadata: JsonObject;
   content: string | null;
+  /**
+   * True when the claim left the content in the store (`CommitRequest.withContent` false): read it
+   * with `Store.loadContent`, or let a worker thread read it from `Store.contentFile`.
+   */
+  contentDeferred?: boolean;
   loadError: ErrorInfo | null;
   idempotencyKey: string;
   fence: number;
@@ -189,6 +194,8 @@ export interface CommitRequest {
   progress: StagedProgress[];
   /** Claim up to this many documents in the same transaction. */
   claim: number;
+  /** False to leave the claimed documents' contents in the store (see `contentDeferred`). @default true */
+  withContent?: boolean;
   leaseMs: number;
   now: number;
 }
@@ -323,6 +330,13 @@ export interface Store {
   /** Commits outcomes and staged progress, then claims more work: one transaction. */
   commit(request: CommitRequest): Promise<CommitResult>;
   loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null>;
+  /** A document's content, for a claim made without contents. */
+  loadContent(row: number): Promise<string | null>;
+  /**
+   * A file other threads of this process can read contents from directly (`contents` table by
+   * `row`), or null. Lets the CPU threads fetch what they parse without the main thread copying it.
+   */
+  readonly contentFile: string | null;
   /**
    * The earliest time a document of the batch may become claimable by `run`: a pending document's
    * backoff, or the lease expiry of a document another run is processing. Null when neither exists.

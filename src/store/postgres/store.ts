@@ -307,6 +307,16 @@ export class PostgresStore implements Store {
     return result;
   }
 
+  readonly contentFile = null;
+
+  async loadContent(row: number): Promise<string | null> {
+    const { rows } = await this.pool.query<{ content: string }>(
+      "SELECT content FROM contents WHERE row = $1",
+      [row],
+    );
+    return rows[0]?.content ?? null;
+  }
+
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
     const { rows } = await this.pool.query<{
       chunk_index: number;

@@ -254,7 +254,11 @@ export class SqliteCommitter {
           )
         : [];
     const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
-    for (const doc of claimed) doc.content = (this.contentOf.get(doc.row) as string | undefined) ?? null;
+    if (request.withContent === false) {
+      for (const doc of claimed) doc.contentDeferred = doc.loadError === null;
+    } else {
+      for (const doc of claimed) doc.content = (this.contentOf.get(doc.row) as string | undefined) ?? null;
+    }
     if (claimed.length > 0) this.firstClaim.run({ now, batchId: run.batchId, run: run.run });
     return claimed;
   }

@@ -343,6 +343,18 @@ export class SqliteStore implements Store {
     return this.committer!.transaction(request);
   }
 
+  get contentFile(): string | null {
+    return this.options.file === ":memory:" ? null : path.resolve(this.options.file);
+  }
+
+  async loadContent(row: number): Promise<string | null> {
+    return (
+      (this.db.prepare("SELECT content FROM contents WHERE row = ?").pluck().get(row) as
+        | string
+        | undefined) ?? null
+    );
+  }
+
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
     const rows = this.db
       .prepare(

@@ -1,0 +1,153 @@
+/**
+ * `npm run bench [-- --quick]`: every scenario, one after the other, then bench/results/summary.md
+ * with the goals and the figures achieved. Each scenario can also run alone (`npx tsx bench/X.ts`).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { quick, RESULTS, ROOT } from "./lib.js";
+
+const SCENARIOS = ["overhead", "peers", "resume", "embed-bound", "threads", "store-claims", "serve-load"];
+
+function run(file: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(ROOT, "bench", `${file}.ts`), ...(quick ? ["--quick"] : [])],
+      {
+        stdio: "inherit",
+        cwd: ROOT,
+      },
+    );
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: results are JSON written by the scenarios
+function read(name: string): Record<string, any> | null {
+  const file = path.join(RESULTS, `${name}.json`);
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : null;
+}
+
+async function main() {
+  if (!fs.existsSync(path.join(ROOT, "dist", "cli", "main.js")))
+    throw new Error("build first: npm run build");
+  const failed: string[] = [];
+  for (const scenario of SCENARIOS) {
+    if (scenario === "store-claims" && !(await reachable(5432))) {
+      console.log("\nstore-claims: skipped, no PostgreSQL on 127.0.0.1:5432");
+      continue;
+    }
+    console.log(`\n=== ${scenario}${quick ? " (quick)" : ""}`);
+    if ((await run(scenario)) !== 0) failed.push(scenario);
+  }
+  summary();
+  if (failed.length > 0) {
+    console.error(`failed: ${failed.join(", ")}`);
+    process.exitCode = 1;
+  }
+}
+
+function summary() {
+  const overhead = read("overhead");
+  const peers = read("peers");
+  const resume = read("resume");
+  const embed = read("embed-bound");
+  const threads = read("threads");
+  const mark = (ok: boolean | null | undefined) =>
+    ok === undefined || ok === null ? "–" : ok ? "met" : "not met";
+  const system = (name: string) =>
+    (
+      peers?.results as
+        | { system: string; clean?: { docs_per_second?: number }; kill?: { texts_re_embedded?: number } }[]
+        | undefined
+    )?.find((r) => String(r.system).toLowerCase().startsWith(name));
+  const rate = (name: string) => system(name)?.clean?.docs_per_second as number | undefined;
+  const ratio = (name: string) => {
+    const own = rate("docbatch");
+    const other = rate(name);
+    return own !== undefined && other ? Math.round((own / other) * 100) / 100 : undefined;
+  };
+  const bullmq = ratio("bullmq");
+  const langchain = ratio("langchain");
+  const reembedded = system("docbatch")?.kill?.texts_re_embedded as number | undefined;
+  // The goal's bound: requests in flight × texts per request.
+  const bound = peers ? 8 * (peers.settings?.embed_batch_size ?? 32) : undefined;
+  const rows = [
+    [
+      "docbatch throughput ÷ bare pipeline",
+      "≥ 0.85",
+      overhead?.ratio_docbatch_over_bare,
+      mark(overhead && overhead.ratio_docbatch_over_bare >= 0.85),
+    ],
+    ["docbatch ÷ BullMQ pipeline", "≥ 2", bullmq, mark(bullmq !== undefined ? bullmq >= 2 : undefined)],
+    [
+      "docbatch ÷ LangChain.js index()",
+      "≥ 2",
+      langchain,
+      mark(langchain !== undefined ? langchain >= 2 : undefined),
+    ],
+    [
+      "texts re-embedded after a SIGKILL at 50%",
+      `≤ ${bound ?? "concurrency × batch"}`,
+      reembedded,
+      mark(reembedded !== undefined && bound !== undefined ? reembedded <= bound : undefined),
+    ],
+    [
+      `${resume?.documents?.toLocaleString?.("en-US") ?? "?"} documents: process start → first unfinished document`,
+      "≤ 1 s",
+      resume ? `${resume.resume_time_ms} ms` : undefined,
+      mark(resume ? resume.resume_time_ms <= 1000 : undefined),
+    ],
+    [
+      `${resume?.documents?.toLocaleString?.("en-US") ?? "?"} documents: re-run when finished`,
+      "≤ 5 s",
+      resume ? `${(resume.finished_rerun_wall_ms / 1000).toFixed(2)} s` : undefined,
+      mark(resume ? resume.finished_rerun_wall_ms <= 5000 : undefined),
+    ],
+    [
+      "peak RSS streaming the JSON Lines",
+      "≤ 300 MB",
+      resume ? `${Math.max(resume.peak_rss_mb.first, resume.peak_rss_mb.resumed)} MB` : undefined,
+      mark(resume ? Math.max(resume.peak_rss_mb.first, resume.peak_rss_mb.resumed) <= 300 : undefined),
+    ],
+    [
+      "requests in flight ÷ request concurrency, 50 ms endpoint",
+      "≥ 0.9",
+      embed ? `${embed.defaults.ratio} (defaults) / ${embed.equal.ratio} (8 and 8)` : undefined,
+      mark(embed ? Math.max(embed.defaults.ratio, embed.equal.ratio) >= 0.9 : undefined),
+    ],
+    [
+      "2 worker threads ÷ main thread, CPU-bound corpus",
+      "≥ 1.6",
+      threads?.ratio,
+      mark(threads ? threads.ratio >= 1.6 : undefined),
+    ],
+  ];
+  const md = [
+    `# Benchmark summary (${quick ? "quick" : "full"} mode, ${new Date().toISOString()})`,
+    "",
+    "| measure | goal | achieved | |",
+    "|---|---|---|---|",
+    ...rows.map((r) => `| ${r.map((c) => (c === undefined ? "–" : String(c))).join(" | ")} |`),
+    "",
+    "Each figure comes from the scenario's file in this folder (`<scenario>.json` / `.md`).",
+    "",
+  ].join("\n");
+  fs.writeFileSync(path.join(RESULTS, "summary.md"), md);
+  console.log(`\n${md}`);
+}
+
+await main();
