@@ -50,6 +50,7 @@ export class ProgressDisplay {
   }
 
   render(p: Progress, columns: number): string {
+    if (p.phase === "planning") return `planning: ${p.planned} input records so far`;
     const settled = p.completed + p.failed;
     const fraction = p.total > 0 ? settled / p.total : 1;
     const info =

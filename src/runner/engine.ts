@@ -31,8 +31,8 @@ export interface EngineOptions {
    * runs out of work, and looks for new documents often.
    */
   planning?: () => boolean;
-  /** Claims leave contents in the store, for the CPU threads to read. @default true */
-  withContent?: boolean;
+  /** Claims leave contents of this size and more in the store, for the CPU threads to read. */
+  deferContentFrom?: number;
 }
 
 export interface EngineStats {
@@ -190,9 +190,13 @@ export class Engine {
    * amount (page writes, a sync) plus a little per document, so commits are spaced by a multiple
    * of what the last one cost: cheap commits go almost at once (an I/O-bound pipeline loses
    * almost nothing to a crash), expensive ones gather more documents (a CPU-bound pipeline spends
-   * at most about a tenth of its time committing).
+   * at most about a tenth of its time committing). Staged progress of a large document stands for
+   * embedding requests already paid for, and a crash would send them again: it goes at the
+   * shortest delay (it comes from documents that wait on the embeddings service, where commits
+   * are cheap by comparison).
    */
   private groupDelay(): number {
+    if (this.progress.length > 0) return this.options.groupDelayMs;
     return Math.min(
       this.options.maxGroupDelayMs,
       Math.max(this.options.groupDelayMs, 8 * this.lastFlushCost),
@@ -265,7 +269,9 @@ export class Engine {
       outcomes,
       progress,
       claim: want,
-      ...(this.options.withContent === false ? { withContent: false } : {}),
+      ...(this.options.deferContentFrom !== undefined
+        ? { deferContentFrom: this.options.deferContentFrom }
+        : {}),
       leaseMs: this.options.leaseMs,
       now,
     });

@@ -61,11 +61,14 @@ export class FaultInjector {
     return KINDS.some((k) => this.rates[k] > 0);
   }
 
-  /** Whether to inject `kind` into step `step` of execution `execution` of a document. */
-  hits(kind: FaultKind, key: string, execution: number, step = 0): boolean {
+  /**
+   * Whether to inject `kind` into step `step` of a document's attempt (or execution, for crashes)
+   * numbered `round`: a pure function of the seed, so runs with one seed fail alike.
+   */
+  hits(kind: FaultKind, key: string, round: number, step = 0): boolean {
     const p = this.rates[kind];
     if (p <= 0) return false;
-    const h = hash64(`${this.seed}|${kind}|${key}|${execution}|${step}`);
+    const h = hash64(`${this.seed}|${kind}|${key}|${round}|${step}`);
     return h.lo / 4294967296 < p;
   }
 }

@@ -11,6 +11,12 @@ import { type DocumentContext, processDocument } from "./process-document.js";
 import type { Progress, ResolvedProcessOptions } from "./run-options.js";
 import { createEmbedder, type PipelineSettings } from "./settings.js";
 
+/**
+ * Documents smaller than this are parsed on the main thread: for them a round trip to a CPU
+ * thread costs more than the work it moves (measured on the mixed and the CPU-bound corpora).
+ */
+export const POOL_MIN_BYTES = 16 * 1024;
+
 export interface OpenedRun {
   run: RunHandle;
   /** Runs found dead when this one started (their in-flight documents were recovered). */
@@ -118,6 +124,7 @@ export async function processBatch(
     loadStaged: (doc) => store.loadStaged(doc),
     loadContent: (row) => store.loadContent(row),
     contentFile: cpu ? store.contentFile : null,
+    poolMinBytes: POOL_MIN_BYTES,
     saveProgress: (p: StagedProgress) => engine?.saveProgress(p),
     crash: () => process.kill(process.pid, "SIGKILL"),
   };
@@ -137,18 +144,23 @@ export async function processBatch(
       docTimeoutMs: options.docTimeoutMs,
       ...(options.maxFailRate !== undefined ? { maxFailRate: options.maxFailRate } : {}),
       ...(hooks.planning ? { planning: hooks.planning } : {}),
-      // The CPU threads read contents from the store file themselves.
-      ...(cpu && store.contentFile ? { withContent: false } : {}),
+      // The CPU threads read large contents from the store file themselves.
+      ...(cpu && store.contentFile ? { deferContentFrom: POOL_MIN_BYTES } : {}),
     },
     logHooks(logger, batchId, run.run),
   );
   const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
   if (hooks.signal?.aborted) return "interrupted";
   hooks.signal?.addEventListener("abort", onAbort, { once: true });
+  // While the plan is still written the total grows; it is read once more after planning ends.
+  let totalFinal = !hooks.planning;
   const ticker = hooks.onProgress
     ? setInterval(() => {
         const s = engine!.snapshot;
-        if (hooks.planning?.()) void store.counts(batchId).then((c) => (progress.total = c.total));
+        if (!totalFinal) {
+          totalFinal = !hooks.planning!();
+          void store.counts(batchId).then((c) => (progress.total = Math.max(progress.total, c.total)));
+        }
         progress.completed = before.done + before.degraded + s.completed + s.degraded;
         progress.failed = before.failed + s.failed;
         progress.inFlight = s.inFlight;

@@ -33,6 +33,8 @@ export interface DocumentContext {
   loadContent(row: number): Promise<string | null>;
   /** Where the CPU threads read contents themselves (see Store.contentFile), if they can. */
   contentFile: string | null;
+  /** Smaller documents stay on the main thread. */
+  poolMinBytes: number;
   /** Queues progress of a large document; it is committed with the next group. */
   saveProgress(progress: StagedProgress): void;
   /** Dies abruptly: the `crash` fault. */
@@ -109,10 +111,10 @@ async function execute(
     vectors = staged.vectors;
   } else {
     try {
-      if (ctx.faults.hits("parse", doc.idempotencyKey, doc.executions)) {
+      if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
-      if (ctx.cpu) {
+      if (ctx.cpu && (doc.contentDeferred || (doc.size ?? Number.POSITIVE_INFINITY) >= ctx.poolMinBytes)) {
         const result = await ctx.cpu.run({
           content:
             doc.contentDeferred && ctx.contentFile
@@ -256,10 +258,12 @@ async function requestVectors(
   step: number,
   signal: AbortSignal,
 ): Promise<Float32Array[]> {
-  if (ctx.faults.hits("embed", doc.idempotencyKey, doc.executions, step)) {
+  // Injected faults are drawn by the document's failed attempts so far (not by its executions), so
+  // they do not depend on how often it waited for the breaker: one seed gives the same failures.
+  if (ctx.faults.hits("embed", doc.idempotencyKey, doc.attempts, step)) {
     throw new DocbatchError("EMBED_UNAVAILABLE", "injected fault: the embeddings service answered 503");
   }
-  if (ctx.faults.hits("timeout", doc.idempotencyKey, doc.executions, step)) {
+  if (ctx.faults.hits("timeout", doc.idempotencyKey, doc.attempts, step)) {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ctx.embedTimeoutMs);
       signal.addEventListener("abort", () => {

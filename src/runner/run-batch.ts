@@ -9,6 +9,7 @@ import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
 import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
+import { PlanThread } from "./plan-runner.js";
 import { type PlanSummary, planBatch } from "./planner.js";
 import { openRun, processBatch } from "./process-batch.js";
 import {
@@ -106,23 +107,43 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       if (lock) {
         const batch = (await store.getBatch(batchId))!;
         options.onProgress?.({ ...idle(batchId, "planning"), planned: batch.planRecords });
+        const spec = store.connectionSpec();
+        const inThread = spec !== null && PlanThread.available();
         const plan = (
           batch.planComplete
             ? Promise.resolve(null)
-            : planBatch(store, source, batch, {
-                maxDocBytes: settings.maxDocBytes,
-                layer,
-                lock,
-                lockTtlMs: resolved.leaseMs,
-                ...(options.signal ? { signal: options.signal } : {}),
-              })
+            : inThread
+              ? PlanThread.run(
+                  {
+                    store: spec,
+                    input: {
+                      path: source.location,
+                      exclude: options.store ? [] : [dbFile],
+                      ...(options.root ? { root: options.root } : {}),
+                    },
+                    batch,
+                    maxDocBytes: settings.maxDocBytes,
+                    layer,
+                  },
+                  lock,
+                  resolved.leaseMs,
+                  options.signal,
+                )
+              : planBatch(store, source, batch, {
+                  maxDocBytes: settings.maxDocBytes,
+                  layer,
+                  lock,
+                  lockTtlMs: resolved.leaseMs,
+                  ...(options.signal ? { signal: options.signal } : {}),
+                })
         ).finally(() => lock.release());
         if (streamable) {
           planningActive = true;
-          planning = plan.finally(() => {
+          const running = plan.finally(() => {
             planningActive = false;
           });
-          planning.catch(() => planFailed.abort());
+          running.catch(() => planFailed.abort());
+          planning = running;
         } else {
           stopReason = planOutcome(await plan, logger, batchId, run.run);
         }

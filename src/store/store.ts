@@ -120,6 +120,8 @@ export interface ClaimedDocument {
    * with `Store.loadContent`, or let a worker thread read it from `Store.contentFile`.
    */
   contentDeferred?: boolean;
+  /** The content's size in bytes (null when unknown or absent). */
+  size: number | null;
   loadError: ErrorInfo | null;
   idempotencyKey: string;
   fence: number;
@@ -194,8 +196,11 @@ export interface CommitRequest {
   progress: StagedProgress[];
   /** Claim up to this many documents in the same transaction. */
   claim: number;
-  /** False to leave the claimed documents' contents in the store (see `contentDeferred`). @default true */
-  withContent?: boolean;
+  /**
+   * Leave the contents of claimed documents of at least this many bytes in the store (see
+   * `contentDeferred`); smaller ones come with the claim. @default never
+   */
+  deferContentFrom?: number;
   leaseMs: number;
   now: number;
 }
@@ -293,6 +298,10 @@ export interface RequeueQuery {
   source?: string;
 }
 
+export type StoreConnectionSpec =
+  | { kind: "sqlite"; file: string; durability: "full" | "normal" }
+  | { kind: "postgres"; url: string };
+
 export interface Store {
   readonly kind: "sqlite" | "postgres";
   /** Applies migrations; safe to call from many processes at once. */
@@ -337,6 +346,11 @@ export interface Store {
    * `row`), or null. Lets the CPU threads fetch what they parse without the main thread copying it.
    */
   readonly contentFile: string | null;
+  /**
+   * How another thread of this process opens its own connection to this store (the planning
+   * thread), or null when it cannot (an in-memory database).
+   */
+  connectionSpec(): StoreConnectionSpec | null;
   /**
    * The earliest time a document of the batch may become claimable by `run`: a pending document's
    * backoff, or the lease expiry of a document another run is processing. Null when neither exists.

@@ -235,7 +235,9 @@ describe("the circuit breaker", () => {
     const opened = events.find((e) => e.to === "open" && e.at >= downAt);
     expect(opened, JSON.stringify(events)).toBeDefined();
     const probes = events.filter((e) => e.to === "half-open" && e.at > opened!.at && e.at < upAt).length;
-    const afterOpen = server!.stats().downTimes.filter((t) => t > opened!.at + 50 && t < upAt);
+    // Requests sent just before the breaker opened may reach the server a little later on a busy
+    // machine; anything past that margin must be a probe.
+    const afterOpen = server!.stats().downTimes.filter((t) => t > opened!.at + 250 && t < upAt);
     console.log(
       `down ${upAt - downAt} ms: ${server!.stats().whileDown} requests while down, ${afterOpen.length} after the breaker opened, ${probes} probes`,
     );

@@ -237,7 +237,7 @@ async function claim(
     reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
   const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.load_error,
     d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
-    d.out_key`;
+    d.out_key, d.size`;
   const expired = lookForExpired
     ? await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
         `WITH picked AS (
@@ -317,6 +317,7 @@ interface ClaimRow {
   has_staged: boolean;
   executions: number;
   out_key: string | null;
+  size: number | null;
 }
 
 function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
@@ -338,6 +339,7 @@ function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     hasStaged: row.has_staged,
     executions: row.executions,
     hadOutput: row.out_key !== null,
+    size: row.size,
     reclaimed,
   };
 }

@@ -151,6 +151,11 @@ const MIGRATIONS: string[] = [
   WHERE stage_ms IS NOT NULL;
   ALTER TABLE documents DROP COLUMN stage_ms;
   `,
+  // 4: the content's size, so that a claim can tell small documents from large ones.
+  `
+  ALTER TABLE documents ADD COLUMN size BIGINT;
+  UPDATE documents d SET size = octet_length(c.content) FROM contents c WHERE c.row = d.row;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -24,6 +24,7 @@ import type {
   RunStart,
   StagedChunks,
   Store,
+  StoreConnectionSpec,
   StoreEvent,
 } from "../store.js";
 import { commitFlush } from "./commit.js";
@@ -51,7 +52,10 @@ export class PostgresStore implements Store {
   readonly schema: string;
   private readonly expiredLookups = new Map<string, { at: number; short: boolean }>();
 
+  private readonly url: string;
+
   constructor(options: PostgresStoreOptions) {
+    this.url = options.url;
     const { pool, schema } = createPool(options.url, options.poolSize ?? 8);
     this.pool = pool;
     this.schema = schema;
@@ -309,6 +313,10 @@ export class PostgresStore implements Store {
 
   readonly contentFile = null;
 
+  connectionSpec(): StoreConnectionSpec {
+    return { kind: "postgres", url: this.url };
+  }
+
   async loadContent(row: number): Promise<string | null> {
     const { rows } = await this.pool.query<{ content: string }>(
       "SELECT content FROM contents WHERE row = $1",
@@ -446,9 +454,16 @@ export class PostgresStore implements Store {
   ): Promise<void> {
     await transaction(this.pool, async (client) => {
       const { rowCount } = await client.query(
-        `UPDATE documents SET load_error = $2, content_hash = $3, idem_key = $4, completions = 0, fence = fence + 1
+        `UPDATE documents SET load_error = $2, content_hash = $3, idem_key = $4, size = $5, completions = 0,
+           fence = fence + 1
          WHERE row = $1 AND state IN ('failed', 'pending')`,
-        [row, encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey],
+        [
+          row,
+          encodeError(doc.loadError),
+          doc.contentHash,
+          doc.idempotencyKey,
+          doc.content === null ? null : Buffer.byteLength(doc.content),
+        ],
       );
       if (rowCount) await putContents(client, [{ row, content: doc.content }]);
     });

@@ -85,7 +85,7 @@ export class SqliteCommitter {
          executions = executions + 1, run = @run, updated_at = @now,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
     const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
-         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key`;
+         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size`;
     // Expired leases first: their documents have waited longest.
     this.claimExpired = db.prepare(
       `UPDATE documents SET ${claimSet}
@@ -254,10 +254,11 @@ export class SqliteCommitter {
           )
         : [];
     const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
-    if (request.withContent === false) {
-      for (const doc of claimed) doc.contentDeferred = doc.loadError === null;
-    } else {
-      for (const doc of claimed) doc.content = (this.contentOf.get(doc.row) as string | undefined) ?? null;
+    const deferFrom = request.deferContentFrom;
+    for (const doc of claimed) {
+      const large = deferFrom !== undefined && (doc.size ?? Number.POSITIVE_INFINITY) >= deferFrom;
+      if (doc.loadError === null && large) doc.contentDeferred = true;
+      else doc.content = (this.contentOf.get(doc.row) as string | undefined) ?? null;
     }
     if (claimed.length > 0) this.firstClaim.run({ now, batchId: run.batchId, run: run.run });
     return claimed;
@@ -285,6 +286,7 @@ interface ClaimRow {
   has_staged: number;
   executions: number;
   out_key: string | null;
+  size: number | null;
 }
 
 function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
@@ -306,6 +308,7 @@ function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     hasStaged: row.has_staged === 1,
     executions: row.executions,
     hadOutput: row.out_key !== null,
+    size: row.size,
     reclaimed,
   };
 }

@@ -30,15 +30,15 @@ export class SqlitePlanWriter {
     );
     this.insert = db.prepare(
       `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error,
-         content_hash, idem_key, plan_generation, updated_at, path)
+         content_hash, idem_key, plan_generation, updated_at, path, size)
        VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @loadError,
-         @contentHash, @key, @generation, @now, @path)`,
+         @contentHash, @key, @generation, @now, @path, @size)`,
     );
     this.touch = db.prepare("UPDATE documents SET plan_generation = ? WHERE row = ?");
     this.replace = db.prepare(
       `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata,
          load_error = @loadError, content_hash = @contentHash, idem_key = @key, plan_generation = @generation,
-         path = @path,
+         path = @path, size = @size,
          state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0, failed_stage = NULL,
          last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0, requeued = 0,
          lease_run = NULL, lease_expires_at = NULL, fence = fence + 1, has_staged = 0, updated_at = @now
@@ -67,6 +67,7 @@ export class SqlitePlanWriter {
         generation,
         now,
         path: doc.path ?? null,
+        size: doc.content === null ? null : Buffer.byteLength(doc.content),
       };
       if (existing === undefined) {
         const { lastInsertRowid } = this.insert.run(values);

@@ -194,6 +194,12 @@ const MIGRATIONS: string[] = [
   WHERE stage_ms IS NOT NULL;
   ALTER TABLE documents DROP COLUMN stage_ms;
   `,
+  // 6: the content's size, so that a claim can tell small documents (processed on the main thread)
+  // from large ones (sent to the CPU threads) without reading the content.
+  `
+  ALTER TABLE documents ADD COLUMN size INTEGER;
+  UPDATE documents SET size = (SELECT length(CAST(c.content AS BLOB)) FROM contents c WHERE c.row = documents.row);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -25,6 +25,7 @@ import type {
   RunStart,
   StagedChunks,
   Store,
+  StoreConnectionSpec,
   StoreEvent,
 } from "../store.js";
 import { SqliteCommitter } from "./commit.js";
@@ -343,6 +344,11 @@ export class SqliteStore implements Store {
     return this.committer!.transaction(request);
   }
 
+  connectionSpec(): StoreConnectionSpec | null {
+    const file = this.contentFile;
+    return file ? { kind: "sqlite", file, durability: this.options.durability ?? "full" } : null;
+  }
+
   get contentFile(): string | null {
     return this.options.file === ":memory:" ? null : path.resolve(this.options.file);
   }
@@ -470,10 +476,17 @@ export class SqliteStore implements Store {
       .transaction(() => {
         const { changes } = this.db
           .prepare(
-            `UPDATE documents SET load_error = ?, content_hash = ?, idem_key = ?, completions = 0, fence = fence + 1
+            `UPDATE documents SET load_error = ?, content_hash = ?, idem_key = ?, size = ?, completions = 0,
+               fence = fence + 1
              WHERE row = ? AND state IN ('failed', 'pending')`,
           )
-          .run(encodeError(doc.loadError), doc.contentHash, doc.idempotencyKey, row);
+          .run(
+            encodeError(doc.loadError),
+            doc.contentHash,
+            doc.idempotencyKey,
+            doc.content === null ? null : Buffer.byteLength(doc.content),
+            row,
+          );
         if (changes === 0) return;
         if (doc.content === null) this.db.prepare("DELETE FROM contents WHERE row = ?").run(row);
         else
