@@ -20,7 +20,7 @@ function select(data: Float64Array, k: number): number {
     const a = data[lo]!;
     const b = data[mid]!;
     const c = data[hi]!;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    const pivot = a < b ? (b < c ? b : Math.max(a, c)) : a < c ? a : Math.max(b, c);
     let i = lo;
     let j = hi;
     while (i <= j) {

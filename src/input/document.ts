@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ErrorDetail } from "../core/errors.js";
-import { canonicalJson, normalizeContent, normalizeId } from "../core/keys.js";
+import { normalizeContent, normalizeId } from "../core/keys.js";
 import { DOCUMENT_FORMATS, type DocumentFormat, type JsonObject } from "../core/types.js";
 
 /** A document record as it passed validation: normalized, but its `path` not yet loaded. */

@@ -14,6 +14,8 @@ export interface CpuTask {
   mode: "normal" | "fallback";
   /** Also embed the chunks with the local embedder of this dimension; null to leave them. */
   embedDimensions: number | null;
+  /** The content's size in bytes when the thread reads it itself (balances the threads). */
+  size?: number;
 }
 
 export interface CpuResult {
@@ -33,26 +35,27 @@ const WORKER_FILE = fileURLToPath(new URL("./cpu-worker.js", import.meta.url));
 
 /**
  * A pool of worker threads for the CPU stages, so that on a machine with several cores parsing,
- * chunking and local embedding run in parallel while the main thread claims and commits. A task
- * waits in a queue for an idle thread; a thread that dies (a parser that exhausts memory) fails
- * its task with PARSE_ERROR, which is retried, and is replaced.
+ * chunking and local embedding run in parallel while the main thread claims and commits. Tasks
+ * are handed to a thread at once, to the one with the least work outstanding (in bytes): a thread
+ * always has its next task in its own queue and never waits for the busy main thread to take a
+ * result and send more. A thread that dies (a parser that exhausts memory) fails the task it was
+ * running with PARSE_ERROR, which is retried; the tasks queued behind it go to the other threads,
+ * and it is replaced.
  */
 export class CpuPool {
-  private readonly idle: Worker[] = [];
-  private readonly busy = new Map<Worker, Pending>();
-  private readonly queue: Pending[] = [];
+  private readonly threads = new Map<Worker, { tasks: Map<number, Pending>; bytes: number }>();
+  private readonly waiting: Pending[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly starting: Promise<void>[] = [];
 
   /** Whether the compiled worker exists (it does in the built package, not when running sources). */
   static available(): boolean {
     return fs.existsSync(WORKER_FILE);
   }
 
-  private readonly starting: Promise<void>[] = [];
-
   constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) this.idle.push(this.spawn());
+    for (let i = 0; i < size; i++) this.spawn();
   }
 
   /** Resolves once every thread has loaded its modules (a first task would otherwise wait for it). */
@@ -63,29 +66,42 @@ export class CpuPool {
   run(task: CpuTask): Promise<CpuResult> {
     if (this.closed) return Promise.reject(new DocbatchError("INTERNAL", "the CPU pool is closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, task, resolve, reject });
-      this.dispatch();
+      this.assign({ id: this.nextId++, task, resolve, reject });
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.reject(new DocbatchError("INTERNAL", "the CPU pool is closed"));
-    await Promise.all([...this.idle, ...this.busy.keys()].map((w) => w.terminate()));
+    const closedError = () => new DocbatchError("INTERNAL", "the CPU pool is closed");
+    for (const p of this.waiting.splice(0)) p.reject(closedError());
+    for (const t of this.threads.values()) for (const p of t.tasks.values()) p.reject(closedError());
+    await Promise.all([...this.threads.keys()].map((w) => w.terminate()));
   }
 
-  private dispatch(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const worker = this.idle.pop()!;
-      const pending = this.queue.shift()!;
-      this.busy.set(worker, pending);
-      worker.postMessage({ id: pending.id, task: pending.task });
+  private assign(pending: Pending): void {
+    let target: Worker | null = null;
+    let least = Number.POSITIVE_INFINITY;
+    for (const [worker, t] of this.threads) {
+      if (t.bytes < least) {
+        least = t.bytes;
+        target = worker;
+      }
     }
+    if (!target) {
+      this.waiting.push(pending);
+      return;
+    }
+    const t = this.threads.get(target)!;
+    t.tasks.set(pending.id, pending);
+    t.bytes += taskBytes(pending.task);
+    target.postMessage({ id: pending.id, task: pending.task });
   }
 
-  private spawn(): Worker {
+  private spawn(): void {
     const worker = new Worker(WORKER_FILE);
     worker.unref();
+    const thread = { tasks: new Map<number, Pending>(), bytes: 0 };
+    this.threads.set(worker, thread);
     this.starting.push(
       new Promise<void>((resolve) => {
         worker.once("message", () => resolve());
@@ -96,39 +112,43 @@ export class CpuPool {
       "message",
       (message: { id: number; ready?: boolean; error?: ErrorInfo } & Partial<CpuResult>) => {
         if (message.ready) return;
-        const pending = this.busy.get(worker);
-        this.busy.delete(worker);
-        this.idle.push(worker);
-        if (pending) {
-          if (message.error) pending.reject(new DocbatchError(message.error.code, message.error.message));
-          else
-            pending.resolve({
-              texts: message.texts!,
-              vectors: message.vectors ?? null,
-              timings: message.timings ?? {},
-            });
-        }
-        this.dispatch();
+        const pending = thread.tasks.get(message.id);
+        if (!pending) return;
+        thread.tasks.delete(message.id);
+        thread.bytes -= taskBytes(pending.task);
+        if (message.error) pending.reject(new DocbatchError(message.error.code, message.error.message));
+        else
+          pending.resolve({
+            texts: message.texts!,
+            vectors: message.vectors ?? null,
+            timings: message.timings ?? {},
+          });
       },
     );
     worker.on("error", (err) => this.replace(worker, err));
     worker.on("exit", (code) => {
-      if (!this.closed && (this.busy.has(worker) || this.idle.includes(worker))) {
+      if (!this.closed && this.threads.has(worker)) {
         this.replace(worker, new Error(`the worker thread exited with code ${code}`));
       }
     });
-    return worker;
+    for (const p of this.waiting.splice(0)) this.assign(p);
   }
 
   private replace(worker: Worker, err: Error): void {
-    const pending = this.busy.get(worker);
-    this.busy.delete(worker);
-    const i = this.idle.indexOf(worker);
-    if (i >= 0) this.idle.splice(i, 1);
-    pending?.reject(new DocbatchError("PARSE_ERROR", `a worker thread crashed: ${err.message}`));
-    if (!this.closed) {
-      this.idle.push(this.spawn());
-      this.dispatch();
-    }
+    const thread = this.threads.get(worker);
+    if (!thread) return;
+    this.threads.delete(worker);
+    void worker.terminate();
+    // A thread runs its tasks in order: the first was running, the others had not started.
+    const [running, ...queued] = [...thread.tasks.values()];
+    running?.reject(new DocbatchError("PARSE_ERROR", `a worker thread crashed: ${err.message}`));
+    if (this.closed) return;
+    this.spawn();
+    for (const p of queued) this.assign(p);
   }
+}
+
+/** The work of a task, for balancing: its content's length, or a typical large document. */
+function taskBytes(task: CpuTask): number {
+  return typeof task.content === "string" ? task.content.length : (task.size ?? 64 * 1024);
 }

@@ -12,10 +12,10 @@ import type { Progress, ResolvedProcessOptions } from "./run-options.js";
 import { createEmbedder, type PipelineSettings } from "./settings.js";
 
 /**
- * Documents smaller than this are parsed on the main thread: for them a round trip to a CPU
- * thread costs more than the work it moves (measured on the mixed and the CPU-bound corpora).
+ * Contents from this size on are left out of claims when CPU threads run the stages: the thread
+ * reads them from the store file itself, and the main thread never copies them.
  */
-export const POOL_MIN_BYTES = 16 * 1024;
+export const DEFER_CONTENT_FROM_BYTES = 16 * 1024;
 
 export interface OpenedRun {
   run: RunHandle;
@@ -124,7 +124,6 @@ export async function processBatch(
     loadStaged: (doc) => store.loadStaged(doc),
     loadContent: (row) => store.loadContent(row),
     contentFile: cpu ? store.contentFile : null,
-    poolMinBytes: POOL_MIN_BYTES,
     saveProgress: (p: StagedProgress) => engine?.saveProgress(p),
     crash: () => process.kill(process.pid, "SIGKILL"),
   };
@@ -145,7 +144,7 @@ export async function processBatch(
       ...(options.maxFailRate !== undefined ? { maxFailRate: options.maxFailRate } : {}),
       ...(hooks.planning ? { planning: hooks.planning } : {}),
       // The CPU threads read large contents from the store file themselves.
-      ...(cpu && store.contentFile ? { deferContentFrom: POOL_MIN_BYTES } : {}),
+      ...(cpu && store.contentFile ? { deferContentFrom: DEFER_CONTENT_FROM_BYTES } : {}),
     },
     logHooks(logger, batchId, run.run),
   );

@@ -33,8 +33,6 @@ export interface DocumentContext {
   loadContent(row: number): Promise<string | null>;
   /** Where the CPU threads read contents themselves (see Store.contentFile), if they can. */
   contentFile: string | null;
-  /** Smaller documents stay on the main thread. */
-  poolMinBytes: number;
   /** Queues progress of a large document; it is committed with the next group. */
   saveProgress(progress: StagedProgress): void;
   /** Dies abruptly: the `crash` fault. */
@@ -114,7 +112,7 @@ async function execute(
       if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
-      if (ctx.cpu && (doc.contentDeferred || (doc.size ?? Number.POSITIVE_INFINITY) >= ctx.poolMinBytes)) {
+      if (ctx.cpu) {
         const result = await ctx.cpu.run({
           content:
             doc.contentDeferred && ctx.contentFile
@@ -123,6 +121,7 @@ async function execute(
           format: doc.format,
           chunk: ctx.settings.chunk,
           mode: "normal",
+          ...(doc.size != null ? { size: doc.size } : {}),
           embedDimensions: ctx.embedInPool ?? null,
         });
         texts = result.texts;

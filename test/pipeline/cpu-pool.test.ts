@@ -1,0 +1,76 @@
+import type { Worker } from "node:worker_threads";
+import { afterEach, describe, expect, it } from "vitest";
+import { embedText } from "../../src/pipeline/embed/local.js";
+import { prepareChunks } from "../../src/pipeline/prepare.js";
+
+// The pool runs the compiled worker: `npm test` builds dist/ first.
+const { CpuPool } = await import("../../dist/pipeline/cpu-pool.js");
+type Pool = InstanceType<typeof CpuPool>;
+
+const chunk = { size: 200, overlap: 0 };
+
+function page(i: number, paragraphs: number): string {
+  return Array.from(
+    { length: paragraphs },
+    (_, p) => `# Part ${p} of page ${i}\n\nPage ${i} says thing ${p} in some detail. It goes on a while.`,
+  ).join("\n\n");
+}
+
+function task(content: string) {
+  return { content, format: "markdown" as const, chunk, mode: "normal" as const, embedDimensions: 32 };
+}
+
+let pool: Pool | null = null;
+afterEach(async () => {
+  await pool?.close();
+  pool = null;
+});
+
+describe("the CPU pool", () => {
+  it("returns for every task what the main thread computes, whatever the order of completion", async () => {
+    expect(CpuPool.available()).toBe(true);
+    pool = new CpuPool(2);
+    await pool.ready();
+    // Sizes differ by two orders of magnitude, so small tasks overtake large ones.
+    const contents = Array.from({ length: 60 }, (_, i) => page(i, i % 7 === 0 ? 400 : 3));
+    const results = await Promise.all(contents.map((c) => pool!.run(task(c))));
+    results.forEach((result, i) => {
+      const texts = prepareChunks(contents[i]!, "markdown", chunk, {});
+      expect(result.texts).toEqual(texts);
+      expect(result.vectors!.map((v) => Array.from(v))).toEqual(
+        texts.map((t) => Array.from(embedText(t, 32))),
+      );
+    });
+  });
+
+  it("fails the task of a thread that dies with PARSE_ERROR, finishes the tasks queued behind it, and replaces it", async () => {
+    pool = new CpuPool(2);
+    await pool.ready();
+    const contents = Array.from({ length: 40 }, (_, i) => page(i, 200));
+    const runs = contents.map((c) =>
+      pool!.run(task(c)).then(
+        (r) => r,
+        (err: unknown) => err,
+      ),
+    );
+    // Every task is handed out at once; end one thread while it holds several of them.
+    const threads = (pool as unknown as { threads: Map<Worker, { tasks: Map<number, unknown> }> }).threads;
+    const [victim, state] = [...threads].find(([, t]) => t.tasks.size > 1)!;
+    const held = state.tasks.size;
+    await victim.terminate();
+    const settled = await Promise.all(runs);
+    // (The pool's errors are dist's DocbatchError, not the sources' class.)
+    const failed = settled.filter((r) => r instanceof Error) as (Error & { code: string })[];
+    expect(held).toBeGreaterThan(1);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.code).toBe("PARSE_ERROR");
+    settled.forEach((r, i) => {
+      if (r instanceof Error) return;
+      expect((r as { texts: string[] }).texts).toEqual(prepareChunks(contents[i]!, "markdown", chunk, {}));
+    });
+    // Two threads again, and they work.
+    expect(threads.size).toBe(2);
+    const after = await pool.run(task(page(99, 2)));
+    expect(after.texts.length).toBeGreaterThan(0);
+  });
+});
