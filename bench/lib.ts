@@ -10,8 +10,11 @@ export const RESULTS = path.join(ROOT, "bench", "results");
 
 export const quick = process.argv.includes("--quick");
 
+/** A scratch folder, removed when the scenario's process exits (corpora and stores are large). */
 export function tempDir(prefix = "docbatch-bench-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Facts about the machine, written next to every result. */

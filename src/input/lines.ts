@@ -9,37 +9,61 @@ export interface Line {
 }
 
 /**
- * The lines of a file from a byte offset, read as a stream: memory holds one read buffer and one
- * line, never the file. Byte offsets (unlike line counts) let a resumed plan seek straight to the
- * first unplanned line. A UTF-8 byte-order mark at the start and CR before LF are dropped.
+ * The lines of a file from a byte offset, read as a stream: memory holds one read buffer (reused
+ * from read to read, so reading a large file leaves no garbage buffers behind) and one line, never
+ * the file. Byte offsets (unlike line counts) let a resumed plan seek straight to the first
+ * unplanned line. A UTF-8 byte-order mark at the start and CR before LF are dropped.
  */
 export async function* readLines(file: string, startOffset = 0): AsyncGenerator<Line> {
-  const stream = fs.createReadStream(file, { start: startOffset, highWaterMark: 1 << 20 });
-  let carry: Buffer | null = null;
-  let carryStart = startOffset;
-  let number = 0;
-  let position = startOffset;
-  for await (const part of stream as AsyncIterable<Buffer>) {
-    let buffer: Buffer = carry ? Buffer.concat([carry, part]) : part;
-    let bufferStart = carry ? carryStart : position;
-    position += part.length;
-    if (bufferStart === 0 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf) {
-      buffer = buffer.subarray(3);
-      bufferStart = 3;
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const chunk = Buffer.allocUnsafe(READ_SIZE);
+    // The start of a line that continues in the next read, and its byte offset.
+    let pieces: Buffer[] = [];
+    let lineStart = startOffset;
+    let number = 0;
+    let position = startOffset;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) break;
+      const chunkStart = position;
+      position += bytesRead;
+      let from = 0;
+      if (chunkStart === 0 && bytesRead >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+        from = 3;
+        lineStart = 3;
+      }
+      for (let nl = chunk.indexOf(10, from); nl !== -1 && nl < bytesRead; nl = chunk.indexOf(10, from)) {
+        number += 1;
+        let text: string;
+        if (pieces.length > 0) {
+          const line = Buffer.concat([...pieces, chunk.subarray(from, nl)]);
+          pieces = [];
+          text = line.toString(
+            "utf8",
+            0,
+            line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length,
+          );
+        } else {
+          text = chunk.toString("utf8", from, nl > from && chunk[nl - 1] === 13 ? nl - 1 : nl);
+        }
+        yield { text, number, next: chunkStart + nl + 1 };
+        from = nl + 1;
+        lineStart = chunkStart + from;
+      }
+      if (from < bytesRead) pieces.push(Buffer.from(chunk.subarray(from, bytesRead)));
     }
-    let from = 0;
-    for (let nl = buffer.indexOf(10, from); nl !== -1; nl = buffer.indexOf(10, from)) {
-      const end = nl > from && buffer[nl - 1] === 13 ? nl - 1 : nl;
-      number += 1;
-      yield { text: buffer.toString("utf8", from, end), number, next: bufferStart + nl + 1 };
-      from = nl + 1;
+    if (pieces.length > 0) {
+      const line = Buffer.concat(pieces);
+      if (line.length > 0) {
+        const end = line[line.length - 1] === 13 ? line.length - 1 : line.length;
+        number += 1;
+        yield { text: line.toString("utf8", 0, end), number, next: lineStart + line.length };
+      }
     }
-    carry = from < buffer.length ? Buffer.from(buffer.subarray(from)) : null;
-    carryStart = bufferStart + from;
-  }
-  if (carry && carry.length > 0) {
-    const end = carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length;
-    number += 1;
-    yield { text: carry.toString("utf8", 0, end), number, next: carryStart + carry.length };
+  } finally {
+    await handle.close();
   }
 }
+
+const READ_SIZE = 1 << 20;

@@ -98,7 +98,9 @@ export class CpuPool {
   }
 
   private spawn(): void {
-    const worker = new Worker(WORKER_FILE);
+    // Each thread's young generation is capped: tasks are one document each, and memory stays
+    // flat however many threads run.
+    const worker = new Worker(WORKER_FILE, { resourceLimits: { maxYoungGenerationSizeMb: 16 } });
     worker.unref();
     const thread = { tasks: new Map<number, Pending>(), bytes: 0 };
     this.threads.set(worker, thread);

@@ -1,51 +1,67 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openInput } from "../input/sources.js";
+import { validateInput } from "../input/validate.js";
 import { PostgresStore } from "../store/postgres/index.js";
 import { SqliteStore } from "../store/sqlite/index.js";
 import type { BatchInfo, Store, StoreConnectionSpec } from "../store/store.js";
-import { type PlanSummary, planBatch } from "./planner.js";
+import { planBatch } from "./planner.js";
 
 /**
- * The planning thread: reads, checks, normalizes and hashes the input and writes the plan through
- * a store connection of its own, while the main thread claims and commits the documents already
- * planned. The main thread holds the planning lock and renews it.
+ * The input thread: it validates an input, or reads, checks, normalizes and hashes it and writes
+ * the plan through a store connection of its own while the main thread claims and commits the
+ * documents already planned (the main thread holds the planning lock and renews it). Either job
+ * runs on a thread that ends with it, so the memory validation needs to find duplicates among
+ * millions of documents is returned at once, not when the main thread's collector gets to it.
  */
-export interface PlanThreadData {
-  store: StoreConnectionSpec;
-  input: { path: string; root?: string; exclude: string[] };
-  batch: BatchInfo;
-  maxDocBytes: number;
-  layer: string;
+export interface InputRef {
+  path: string;
+  root?: string;
+  exclude: string[];
 }
 
-const data = workerData as PlanThreadData;
+export type InputThreadData =
+  | { job: "validate"; input: InputRef }
+  | {
+      job: "plan";
+      store: StoreConnectionSpec;
+      input: InputRef;
+      batch: BatchInfo;
+      maxDocBytes: number;
+      layer: string;
+    };
+
+const data = workerData as InputThreadData;
 const stop = new AbortController();
 parentPort?.on("message", (message: { stop?: boolean }) => {
   if (message.stop) stop.abort();
 });
 
-async function main(): Promise<void> {
+function open(input: InputRef) {
+  return openInput(input.path, { exclude: input.exclude, ...(input.root ? { root: input.root } : {}) });
+}
+
+async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unknown> {
   const store: Store =
-    data.store.kind === "sqlite"
-      ? new SqliteStore({ file: data.store.file, durability: data.store.durability })
-      : new PostgresStore({ url: data.store.url, poolSize: 2 });
+    job.store.kind === "sqlite"
+      ? // Planning appends; a small page cache keeps memory flat however large the input.
+        new SqliteStore({ file: job.store.file, durability: job.store.durability, cacheMb: 4 })
+      : new PostgresStore({ url: job.store.url, poolSize: 2 });
   await store.open();
-  let summary: PlanSummary;
   try {
-    const source = await openInput(data.input.path, {
-      exclude: data.input.exclude,
-      ...(data.input.root ? { root: data.input.root } : {}),
-    });
-    summary = await planBatch(store, source, data.batch, {
-      maxDocBytes: data.maxDocBytes,
-      layer: data.layer,
+    return await planBatch(store, await open(job.input), job.batch, {
+      maxDocBytes: job.maxDocBytes,
+      layer: job.layer,
       signal: stop.signal,
     });
   } finally {
     await store.close();
   }
+}
+
+async function main(): Promise<void> {
+  const result = data.job === "plan" ? await plan(data) : await validateInput(await open(data.input));
   // Sent once the store is closed: the main thread ends this thread when the message arrives.
-  parentPort?.postMessage({ summary });
+  parentPort?.postMessage({ result });
 }
 
 main().catch((err: unknown) => {

@@ -9,7 +9,7 @@ import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
 import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
-import { PlanThread } from "./plan-runner.js";
+import { InputThread } from "./plan-runner.js";
 import { type PlanSummary, planBatch } from "./planner.js";
 import { openRun, processBatch } from "./process-batch.js";
 import {
@@ -69,14 +69,25 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const layer = layerOf(settings);
   const fingerprint = await batchFingerprint(source, layer);
 
+  const inputRef = {
+    path: source.location,
+    exclude: options.store ? [] : [dbFile],
+    ...(options.root ? { root: options.root } : {}),
+  };
+  // A streamed input is validated on the input thread (its memory is freed when it ends); a JSON
+  // file is in memory already and is validated here.
+  const validate = () =>
+    source.kind !== "json" && InputThread.available()
+      ? InputThread.validate(inputRef)
+      : validateInput(source);
   // A new store file is created only for a valid input: validate first when there is none yet.
   let validated = options.prevalidated ?? null;
-  if (!validated && !options.store && !fs.existsSync(dbFile)) validated = await validateInput(source);
+  if (!validated && !options.store && !fs.existsSync(dbFile)) validated = await validate();
   const store = options.store ?? new SqliteStore({ file: dbFile, durability: options.durability ?? "full" });
   if (!options.store) await store.open();
   try {
     const existing = await store.getBatch(batchId);
-    if (!validated && existing?.fingerprint !== fingerprint) validated = await validateInput(source);
+    if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
 
     const { run } = await openRun(store, batchId, {
       command: options.command ?? "run",
@@ -108,19 +119,15 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
         const batch = (await store.getBatch(batchId))!;
         options.onProgress?.({ ...idle(batchId, "planning"), planned: batch.planRecords });
         const spec = store.connectionSpec();
-        const inThread = spec !== null && PlanThread.available();
+        const inThread = spec !== null && InputThread.available();
         const plan = (
           batch.planComplete
             ? Promise.resolve(null)
             : inThread
-              ? PlanThread.run(
+              ? InputThread.plan(
                   {
                     store: spec,
-                    input: {
-                      path: source.location,
-                      exclude: options.store ? [] : [dbFile],
-                      ...(options.root ? { root: options.root } : {}),
-                    },
+                    input: inputRef,
                     batch,
                     maxDocBytes: settings.maxDocBytes,
                     layer,

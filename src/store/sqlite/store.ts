@@ -44,6 +44,8 @@ export interface SqliteStoreOptions {
   durability?: "full" | "normal";
   /** Open an existing store without writing (for watching a store another process writes). @default false */
   readonly?: boolean;
+  /** Page cache of this connection in MB (the OS caches the file as well). @default 16 */
+  cacheMb?: number;
 }
 
 /**
@@ -78,7 +80,7 @@ export class SqliteStore implements Store {
       db.pragma("page_size = 16384");
       db.pragma("journal_mode = WAL");
       db.pragma(`synchronous = ${this.options.durability === "normal" ? "NORMAL" : "FULL"}`);
-      db.pragma("cache_size = -32000");
+      db.pragma(`cache_size = -${Math.round((this.options.cacheMb ?? 16) * 1000)}`);
       db.pragma("temp_store = MEMORY");
       this.dbValue = db;
       migrate(db);
