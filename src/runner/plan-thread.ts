@@ -1,10 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
-import { PostgresStore } from "../store/postgres/index.js";
-import { SqliteStore } from "../store/sqlite/index.js";
 import type { BatchInfo, Store, StoreConnectionSpec } from "../store/store.js";
-import { planBatch } from "./planner.js";
 
 /**
  * The input thread: it validates an input, or reads, checks, normalizes and hashes it and writes
@@ -41,11 +38,17 @@ function open(input: InputRef) {
 }
 
 async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unknown> {
+  // The stores are loaded here only: a validating thread starts without them.
+  const { planBatch } = await import("./planner.js");
   const store: Store =
     job.store.kind === "sqlite"
       ? // Planning appends; a small page cache keeps memory flat however large the input.
-        new SqliteStore({ file: job.store.file, durability: job.store.durability, cacheMb: 4 })
-      : new PostgresStore({ url: job.store.url, poolSize: 2 });
+        new (await import("../store/sqlite/index.js")).SqliteStore({
+          file: job.store.file,
+          durability: job.store.durability,
+          cacheMb: 4,
+        })
+      : new (await import("../store/postgres/index.js")).PostgresStore({ url: job.store.url, poolSize: 2 });
   await store.open();
   try {
     return await planBatch(store, await open(job.input), job.batch, {

@@ -51,6 +51,9 @@ export interface RunResult {
   exitCode: number;
 }
 
+/** JSON Lines inputs from this size on are validated on a thread of their own. */
+const VALIDATE_IN_THREAD_FROM_BYTES = 16 * 1024 * 1024;
+
 /**
  * Plans a batch from its input (or resumes planning), then processes every unfinished document,
  * and returns the report. Re-running it after any interruption continues where it stopped.
@@ -74,10 +77,13 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     exclude: options.store ? [] : [dbFile],
     ...(options.root ? { root: options.root } : {}),
   };
-  // A streamed input is validated on the input thread (its memory is freed when it ends); a JSON
-  // file is in memory already and is validated here.
-  const validate = () =>
-    source.kind !== "json" && InputThread.available()
+  // A large streamed input is validated on a thread of its own, whose memory (the identities of
+  // millions of documents) is freed when it ends; a small one, or a JSON file (in memory already),
+  // is validated here, without a thread's start-up.
+  const validate = async () =>
+    source.kind === "jsonl" &&
+    InputThread.available() &&
+    (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES
       ? InputThread.validate(inputRef)
       : validateInput(source);
   // A new store file is created only for a valid input: validate first when there is none yet.

@@ -5,8 +5,8 @@ const STAGES = ["parse", "clean", "chunk", "embed", "write"] as const;
 
 /**
  * Accumulates the columns of settled documents, row by row, into the typed arrays of
- * DocumentFacts. Both stores feed it the same columns:
- * state, duration_ms, committed_at, run, parse_ms, clean_ms, chunk_ms, embed_ms, write_ms.
+ * DocumentFacts. Both stores feed it the same columns (FACT_COLUMNS):
+ * failed (1 or 0), duration_ms, committed_at, run, parse_ms, clean_ms, chunk_ms, embed_ms, write_ms.
  */
 export class FactsBuilder {
   private readonly durations = new NumberList();
@@ -16,10 +16,10 @@ export class FactsBuilder {
   constructor(private readonly origin: number) {}
 
   add(row: ArrayLike<unknown>): void {
-    const state = row[0] as string;
+    const failed = row[0] === 1;
     const duration = row[1] as number | null;
     if (duration !== null) this.durations.push(duration);
-    if (state === "failed") return;
+    if (failed) return;
     const committed = row[2] as number | null;
     if (committed !== null) {
       this.commits.push(
@@ -32,21 +32,50 @@ export class FactsBuilder {
     }
   }
 
+  /** The columns gathered so far, e.g. by one of several readers of a large batch. */
+  columns(): FactColumns {
+    return {
+      durations: this.durations.values(),
+      stages: STAGES.map((_, i) => this.stages[i]!.values()),
+      commits: this.commits.values(),
+    };
+  }
+
   build(
     sums: { retries: number; reexecuted: number; executions: number },
     degradedByReason: Record<string, number>,
+    parts: FactColumns[] = [this.columns()],
   ): DocumentFacts {
     return {
       ...sums,
       degradedByReason,
-      durations: this.durations.values(),
+      durations: concat(parts.map((p) => p.durations)),
       stages: Object.fromEntries(
-        STAGES.map((s, i) => [s, this.stages[i]!.values()]),
+        STAGES.map((s, i) => [s, concat(parts.map((p) => p.stages[i]!))]),
       ) as DocumentFacts["stages"],
-      commits: this.commits.values(),
+      commits: concat(parts.map((p) => p.commits)),
     };
   }
 }
 
+/** The typed arrays of FactsBuilder, in STAGES order; the order of documents is immaterial. */
+export interface FactColumns {
+  durations: Float64Array;
+  stages: Float64Array[];
+  commits: Float64Array;
+}
+
+function concat(arrays: Float64Array[]): Float64Array {
+  if (arrays.length === 1) return arrays[0]!;
+  const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
 export const FACT_COLUMNS =
-  "state, duration_ms, committed_at, run, parse_ms, clean_ms, chunk_ms, embed_ms, write_ms";
+  // A number, not the state's text: reading a million strings is a quarter of a report's time.
+  "CASE WHEN state = 'failed' THEN 1 ELSE 0 END, duration_ms, committed_at, run, parse_ms, clean_ms, chunk_ms, embed_ms, write_ms";

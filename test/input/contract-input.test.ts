@@ -524,6 +524,24 @@ describe("rejected inputs leave the store unchanged (CONTRACT.md, Input)", () =>
     expect(fs.existsSync(freshDb)).toBe(false);
   });
 
+  it("validates a large JSON Lines input (on a thread of its own) with the same errors, line numbers included", async () => {
+    // Past 16 MiB the input is validated on a thread: its errors must read exactly the same.
+    const line = (i: number, id = `d${i}`, content = `document ${i} ${"x".repeat(1_000)}`) =>
+      JSON.stringify({ id, source: "s", content });
+    const lines = Array.from({ length: 17_000 }, (_, i) => line(i));
+    lines[16_000] = "{not json";
+    lines[16_500] = line(16_500, "d3", "other content");
+    const big = writeFile(ctx.dir, "big-bad.jsonl", `${lines.join("\n")}\n`);
+    expect(fs.statSync(big).size).toBeGreaterThan(16 * 1024 * 1024);
+    const freshDb = path.join(ctx.dir, "big", "new.db");
+    const result = await runCli(["run", big, "--db", freshDb, "--no-progress"]);
+    const body = expectCliError(result, [...SYNTAX, "DUPLICATE_ID"]);
+    expectDetail(body, { line: 16_001 });
+    expectDetail(body, { line: 16_501 });
+    expect(fs.existsSync(path.dirname(freshDb))).toBe(false);
+    await expectUnchanged();
+  }, 60_000);
+
   // Runs last: no rejected input (with or without --batch-id) added a batch or changed one.
   it("after all rejected inputs, the store lists exactly the batches it had", async () => {
     const after = await snapshotBatch(db, "keep");

@@ -1,8 +1,11 @@
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject } from "../codec.js";
-import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
+import { FACT_COLUMNS, type FactColumns, FactsBuilder } from "../facts.js";
 import type {
   DocumentFacts,
   DocumentQuery,
@@ -96,14 +99,48 @@ export function listDocuments(
   }));
 }
 
-export function documentFacts(db: Database.Database, batchId: string, origin: number): DocumentFacts {
+/** The report's columns of a batch's settled documents (the statement of every reader). */
+export const SETTLED_FACTS = `SELECT ${FACT_COLUMNS} FROM documents
+  WHERE batch_id = ? AND committed_at IS NOT NULL AND state IN ('done', 'degraded', 'failed')`;
+
+/**
+ * The report's facts. Turning a million rows into numbers takes seconds on one thread, so a store
+ * file with a large batch is read by several threads (`readers`: the file and how many), each over
+ * a range of rows; the totals are summed here meanwhile.
+ */
+export async function documentFacts(
+  db: Database.Database,
+  batchId: string,
+  origin: number,
+  readers?: { file: string; threads: number; fromRows?: number },
+): Promise<DocumentFacts> {
+  const span = db.prepare("SELECT MIN(row) AS first, MAX(row) AS last FROM documents").get() as {
+    first: number | null;
+    last: number | null;
+  };
+  const rows = (span.last ?? 0) - (span.first ?? 0) + 1;
+  const threads = readers && fs.existsSync(FACTS_THREAD) && rows >= (readers.fromRows ?? PARALLEL_FACTS_FROM) ? readers.threads : 1;
   const builder = new FactsBuilder(origin);
-  const rows = db
-    .prepare(
-      `SELECT ${FACT_COLUMNS} FROM documents WHERE batch_id = ? AND committed_at IS NOT NULL AND state IN ('done', 'degraded', 'failed')`,
-    )
-    .raw();
-  for (const row of rows.iterate(batchId) as IterableIterator<unknown[]>) builder.add(row);
+  let parts: Promise<FactColumns[]> | null = null;
+  if (threads > 1) {
+    const first = span.first ?? 0;
+    const step = Math.ceil(rows / threads);
+    parts = Promise.all(
+      Array.from({ length: threads }, (_, i) =>
+        readInThread({
+          file: readers!.file,
+          batchId,
+          origin,
+          from: first + i * step,
+          to: first + (i + 1) * step,
+        }),
+      ),
+    );
+  } else {
+    for (const row of db.prepare(SETTLED_FACTS).raw().iterate(batchId) as IterableIterator<unknown[]>) {
+      builder.add(row);
+    }
+  }
   const sums = db
     .prepare(
       `SELECT COALESCE(SUM(MAX(attempts - 1, 0)), 0) AS retries, COALESCE(SUM(reexecuted), 0) AS reexecuted,
@@ -116,7 +153,27 @@ export function documentFacts(db: Database.Database, batchId: string, origin: nu
        WHERE batch_id = ? AND state = 'degraded' GROUP BY 1`,
     )
     .all(batchId) as { code: string; n: number }[];
-  return builder.build(sums, Object.fromEntries(degraded.map((d) => [d.code, d.n])));
+  const byReason = Object.fromEntries(degraded.map((d) => [d.code, d.n]));
+  return parts ? builder.build(sums, byReason, await parts) : builder.build(sums, byReason);
+}
+
+/** Rows from which a batch's facts are read by several threads. */
+const PARALLEL_FACTS_FROM = 200_000;
+const FACTS_THREAD = fileURLToPath(new URL("./facts-thread.js", import.meta.url));
+
+function readInThread(data: {
+  file: string;
+  batchId: string;
+  origin: number;
+  from: number;
+  to: number;
+}): Promise<FactColumns> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(FACTS_THREAD, { workerData: data });
+    worker.once("message", (columns: FactColumns) => resolve(columns));
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the report reader exited with code ${code}`)));
+  });
 }
 
 export function failureCounts(db: Database.Database, batchId: string): FailureCount[] {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
@@ -406,7 +407,13 @@ export class SqliteStore implements Store {
   }
 
   async documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
-    return read.documentFacts(this.db, batchId, origin);
+    const file = this.contentFile;
+    return read.documentFacts(
+      this.db,
+      batchId,
+      origin,
+      file ? { file, threads: Math.min(4, os.availableParallelism()) } : undefined,
+    );
   }
 
   async failureCounts(batchId: string): Promise<FailureCount[]> {
