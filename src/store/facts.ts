@@ -9,11 +9,12 @@ const STAGES = ["parse", "clean", "chunk", "embed", "write"] as const;
  * failed (1 or 0), duration_ms, committed_at, run, parse_ms, clean_ms, chunk_ms, embed_ms, write_ms.
  */
 export class FactsBuilder {
-  private readonly durations = new NumberList();
-  private readonly stages = STAGES.map(() => new NumberList());
-  private readonly commits = new NumberList();
-
-  constructor(private readonly origin: number) {}
+  constructor(
+    private readonly origin: number,
+    private readonly durations: NumberSink = new NumberList(),
+    private readonly stages: NumberSink[] = STAGES.map(() => new NumberList()),
+    private readonly commits: NumberSink = new NumberList(),
+  ) {}
 
   add(row: ArrayLike<unknown>): void {
     const failed = row[0] === 1;
@@ -32,48 +33,96 @@ export class FactsBuilder {
     }
   }
 
-  /** The columns gathered so far, e.g. by one of several readers of a large batch. */
-  columns(): FactColumns {
-    return {
-      durations: this.durations.values(),
-      stages: STAGES.map((_, i) => this.stages[i]!.values()),
-      commits: this.commits.values(),
-    };
+  /**
+   * A builder whose columns are written into shared buffers of `capacity` values each, from value
+   * `offset` on: several readers of one large batch fill disjoint parts of the same arrays.
+   */
+  static into(origin: number, buffers: SharedFactBuffers, offset: number, capacity: number): FactsBuilder {
+    const at = (buffer: SharedArrayBuffer) => new SlotList(new Float64Array(buffer, offset * 8, capacity));
+    return new FactsBuilder(origin, at(buffers.durations), buffers.stages.map(at), at(buffers.commits));
+  }
+
+  /** How many values each column holds: durations, then the stages in order, then commits. */
+  lengths(): number[] {
+    return [this.durations.length, ...this.stages.map((s) => s.length), this.commits.length];
   }
 
   build(
     sums: { retries: number; reexecuted: number; executions: number },
     degradedByReason: Record<string, number>,
-    parts: FactColumns[] = [this.columns()],
   ): DocumentFacts {
     return {
       ...sums,
       degradedByReason,
-      durations: concat(parts.map((p) => p.durations)),
+      durations: this.durations.values(),
       stages: Object.fromEntries(
-        STAGES.map((s, i) => [s, concat(parts.map((p) => p.stages[i]!))]),
+        STAGES.map((s, i) => [s, this.stages[i]!.values()]),
       ) as DocumentFacts["stages"],
-      commits: concat(parts.map((p) => p.commits)),
+      commits: this.commits.values(),
+    };
+  }
+
+  /**
+   * The facts from shared buffers filled by several readers, reader r from value r × `capacity`
+   * with `lengths[r]` values per column: each column is compacted in place, nothing is copied out.
+   */
+  static gather(
+    buffers: SharedFactBuffers,
+    capacity: number,
+    lengths: number[][],
+    sums: { retries: number; reexecuted: number; executions: number },
+    degradedByReason: Record<string, number>,
+  ): DocumentFacts {
+    const column = (buffer: SharedArrayBuffer, k: number) => {
+      const all = new Float64Array(buffer);
+      let end = 0;
+      lengths.forEach((counts, r) => {
+        all.copyWithin(end, r * capacity, r * capacity + counts[k]!);
+        end += counts[k]!;
+      });
+      return all.subarray(0, end);
+    };
+    return {
+      ...sums,
+      degradedByReason,
+      durations: column(buffers.durations, 0),
+      stages: Object.fromEntries(
+        STAGES.map((s, i) => [s, column(buffers.stages[i]!, 1 + i)]),
+      ) as DocumentFacts["stages"],
+      commits: column(buffers.commits, 1 + STAGES.length),
     };
   }
 }
 
-/** The typed arrays of FactsBuilder, in STAGES order; the order of documents is immaterial. */
-export interface FactColumns {
-  durations: Float64Array;
-  stages: Float64Array[];
-  commits: Float64Array;
+/** Where the columns go: a growing list, or a fixed slot of a shared buffer. */
+interface NumberSink {
+  readonly length: number;
+  push(value: number): void;
+  values(): Float64Array;
 }
 
-function concat(arrays: Float64Array[]): Float64Array {
-  if (arrays.length === 1) return arrays[0]!;
-  const out = new Float64Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
+/** The columns of FactsBuilder as shared buffers, for readers on several threads. */
+export interface SharedFactBuffers {
+  durations: SharedArrayBuffer;
+  stages: SharedArrayBuffer[];
+  commits: SharedArrayBuffer;
+}
+
+export function sharedFactBuffers(values: number): SharedFactBuffers {
+  const buffer = () => new SharedArrayBuffer(values * 8);
+  return { durations: buffer(), stages: STAGES.map(buffer), commits: buffer() };
+}
+
+/** A fixed number of slots: a reader never reads more rows than its range holds. */
+class SlotList implements NumberSink {
+  length = 0;
+  constructor(private readonly slots: Float64Array) {}
+  push(value: number): void {
+    this.slots[this.length++] = value;
   }
-  return out;
+  values(): Float64Array {
+    return this.slots.subarray(0, this.length);
+  }
 }
 
 export const FACT_COLUMNS =

@@ -5,7 +5,7 @@ import type Database from "better-sqlite3";
 import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject } from "../codec.js";
-import { FACT_COLUMNS, type FactColumns, FactsBuilder } from "../facts.js";
+import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers } from "../facts.js";
 import type {
   DocumentFacts,
   DocumentQuery,
@@ -114,18 +114,28 @@ export async function documentFacts(
   origin: number,
   readers?: { file: string; threads: number; fromRows?: number },
 ): Promise<DocumentFacts> {
-  const span = db.prepare("SELECT MIN(row) AS first, MAX(row) AS last FROM documents").get() as {
-    first: number | null;
-    last: number | null;
-  };
+  const span = db
+    .prepare("SELECT MIN(row) AS first, MAX(row) AS last, COUNT(*) AS n FROM documents WHERE batch_id = ?")
+    .get(batchId) as { first: number | null; last: number | null; n: number };
   const rows = (span.last ?? 0) - (span.first ?? 0) + 1;
-  const threads = readers && fs.existsSync(FACTS_THREAD) && rows >= (readers.fromRows ?? PARALLEL_FACTS_FROM) ? readers.threads : 1;
+  // Readers split the batch's rows; when they are interleaved with other batches' rows (which the
+  // shared columns would have to make room for), one thread reads.
+  const threads =
+    readers &&
+    fs.existsSync(FACTS_THREAD) &&
+    span.n >= (readers.fromRows ?? PARALLEL_FACTS_FROM) &&
+    rows <= 2 * span.n
+      ? readers.threads
+      : 1;
   const builder = new FactsBuilder(origin);
-  let parts: Promise<FactColumns[]> | null = null;
+  let shared: { buffers: SharedFactBuffers; step: number; lengths: Promise<number[][]> } | null = null;
   if (threads > 1) {
+    // Every reader writes into its own part of shared columns (a row of the range, at most one
+    // value per column): no list grows, nothing is copied back.
     const first = span.first ?? 0;
     const step = Math.ceil(rows / threads);
-    parts = Promise.all(
+    const buffers = sharedFactBuffers(step * threads);
+    const lengths = Promise.all(
       Array.from({ length: threads }, (_, i) =>
         readInThread({
           file: readers!.file,
@@ -133,9 +143,12 @@ export async function documentFacts(
           origin,
           from: first + i * step,
           to: first + (i + 1) * step,
+          buffers,
+          offset: i * step,
         }),
       ),
     );
+    shared = { buffers, step, lengths };
   } else {
     for (const row of db.prepare(SETTLED_FACTS).raw().iterate(batchId) as IterableIterator<unknown[]>) {
       builder.add(row);
@@ -154,7 +167,9 @@ export async function documentFacts(
     )
     .all(batchId) as { code: string; n: number }[];
   const byReason = Object.fromEntries(degraded.map((d) => [d.code, d.n]));
-  return parts ? builder.build(sums, byReason, await parts) : builder.build(sums, byReason);
+  return shared
+    ? FactsBuilder.gather(shared.buffers, shared.step, await shared.lengths, sums, byReason)
+    : builder.build(sums, byReason);
 }
 
 /** Rows from which a batch's facts are read by several threads. */
@@ -167,10 +182,12 @@ function readInThread(data: {
   origin: number;
   from: number;
   to: number;
-}): Promise<FactColumns> {
+  buffers: SharedFactBuffers;
+  offset: number;
+}): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(FACTS_THREAD, { workerData: data });
-    worker.once("message", (columns: FactColumns) => resolve(columns));
+    worker.once("message", (lengths: number[]) => resolve(lengths));
     worker.once("error", reject);
     worker.once("exit", (code) => reject(new Error(`the report reader exited with code ${code}`)));
   });
