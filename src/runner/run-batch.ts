@@ -9,7 +9,7 @@ import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
 import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
-import { InputThread } from "./plan-runner.js";
+import { InputThread } from "./input-runner.js";
 import { type PlanSummary, planBatch } from "./planner.js";
 import { openRun, processBatch } from "./process-batch.js";
 import {

@@ -1,6 +1,6 @@
 import type pg from "pg";
-import type { DocumentFormat } from "../../core/types.js";
-import { decodeError, decodeObject, decodeStage, encodeError, encodeVector } from "../codec.js";
+import { encodeError, encodeVector } from "../codec.js";
+import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
 import { NOW_MS } from "./db.js";
 
@@ -298,48 +298,4 @@ async function claim(
     for (const doc of claimed) doc.content = contents.get(doc.row) ?? null;
   }
   return claimed;
-}
-
-interface ClaimRow {
-  row: number;
-  seq: number;
-  source: string;
-  doc_id: string;
-  format: string;
-  metadata: string;
-  load_error: string | null;
-  idem_key: string;
-  fence: number;
-  attempts: number;
-  stage_attempts: number;
-  failed_stage: string | null;
-  breaker_wait_since: number | null;
-  has_staged: boolean;
-  executions: number;
-  out_key: string | null;
-  size: number | null;
-}
-
-function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
-  return {
-    row: row.row,
-    seq: row.seq,
-    source: row.source,
-    docId: row.doc_id,
-    format: row.format as DocumentFormat,
-    metadata: decodeObject(row.metadata),
-    content: null,
-    loadError: decodeError(row.load_error),
-    idempotencyKey: row.idem_key,
-    fence: row.fence,
-    attempts: row.attempts,
-    stageAttempts: row.stage_attempts,
-    failedStage: decodeStage(row.failed_stage),
-    breakerWaitSince: row.breaker_wait_since,
-    hasStaged: row.has_staged,
-    executions: row.executions,
-    hadOutput: row.out_key !== null,
-    size: row.size,
-    reclaimed,
-  };
 }

@@ -1,8 +1,9 @@
 import type pg from "pg";
 import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject } from "../codec.js";
+import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
+import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, toDocumentSummary } from "../rows.js";
 import type {
   DocumentFacts,
   DocumentQuery,
@@ -69,32 +70,11 @@ export async function listDocuments(
     where.push(reasonMatch(`$${params.length}`));
   }
   const limit = query.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
-  const { rows } = await pool.query<{
-    row: number;
-    source: string;
-    doc_id: string;
-    state: string;
-    attempts: number;
-    last_error: string | null;
-    degraded_reason: string | null;
-    out_chunk_count: number | null;
-    updated_at: number | null;
-  }>(
-    `SELECT row, source, doc_id, state, attempts, last_error, degraded_reason, out_chunk_count, updated_at
-     FROM documents WHERE ${where.join(" AND ")} ORDER BY row ${limit}`,
+  const { rows } = await pool.query<DocumentSummaryRow>(
+    `SELECT ${DOCUMENT_SUMMARY_COLUMNS} FROM documents WHERE ${where.join(" AND ")} ORDER BY row ${limit}`,
     params,
   );
-  return rows.map((r) => ({
-    row: r.row,
-    source: r.source,
-    docId: r.doc_id,
-    state: r.state,
-    attempts: r.attempts,
-    lastError: decodeError(r.last_error),
-    degradedReason: decodeError(r.degraded_reason),
-    chunkCount: r.out_chunk_count,
-    updatedAt: r.updated_at,
-  }));
+  return rows.map(toDocumentSummary);
 }
 
 const FACTS_PAGE = 50_000;

@@ -3,6 +3,7 @@ import { DocbatchError } from "../../core/errors.js";
 import { hash64 } from "../../core/identity-map.js";
 import type { PlannedDocument, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import { toBatch, toRun } from "../rows.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -31,7 +32,6 @@ import { commitFlush } from "./commit.js";
 import { createPool, NOW_MS, transaction } from "./db.js";
 import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
-import { toBatch, toRun } from "./rows.js";
 import { migrate } from "./schema.js";
 
 export interface PostgresStoreOptions {

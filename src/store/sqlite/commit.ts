@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
-import type { DocumentFormat, ErrorInfo, StageName } from "../../core/types.js";
-import { decodeError, decodeObject, decodeStage, encodeError, encodeVector } from "../codec.js";
+import type { ErrorInfo, StageName } from "../../core/types.js";
+import { encodeError, encodeVector } from "../codec.js";
+import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
 
 /**
@@ -267,48 +268,4 @@ export class SqliteCommitter {
   transaction(request: CommitRequest): CommitResult {
     return this.db.transaction(() => this.commit(request)).immediate();
   }
-}
-
-interface ClaimRow {
-  row: number;
-  seq: number;
-  source: string;
-  doc_id: string;
-  format: string;
-  metadata: string;
-  load_error: string | null;
-  idem_key: string;
-  fence: number;
-  attempts: number;
-  stage_attempts: number;
-  failed_stage: string | null;
-  breaker_wait_since: number | null;
-  has_staged: number;
-  executions: number;
-  out_key: string | null;
-  size: number | null;
-}
-
-function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
-  return {
-    row: row.row,
-    seq: row.seq,
-    source: row.source,
-    docId: row.doc_id,
-    format: row.format as DocumentFormat,
-    metadata: decodeObject(row.metadata),
-    content: null,
-    loadError: decodeError(row.load_error),
-    idempotencyKey: row.idem_key,
-    fence: row.fence,
-    attempts: row.attempts,
-    stageAttempts: row.stage_attempts,
-    failedStage: decodeStage(row.failed_stage),
-    breakerWaitSince: row.breaker_wait_since,
-    hasStaged: row.has_staged === 1,
-    executions: row.executions,
-    hadOutput: row.out_key !== null,
-    size: row.size,
-    reclaimed,
-  };
 }

@@ -4,8 +4,9 @@ import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
 import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject } from "../codec.js";
+import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers } from "../facts.js";
+import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, toDocumentSummary } from "../rows.js";
 import type {
   DocumentFacts,
   DocumentQuery,
@@ -72,31 +73,10 @@ export function listDocuments(
   if (query.reason) params.reason = query.reason;
   const rows = db
     .prepare(
-      `SELECT row, source, doc_id, state, attempts, last_error, degraded_reason, out_chunk_count, updated_at
-       FROM documents WHERE ${where.join(" AND ")} ORDER BY row LIMIT @limit`,
+      `SELECT ${DOCUMENT_SUMMARY_COLUMNS} FROM documents WHERE ${where.join(" AND ")} ORDER BY row LIMIT @limit`,
     )
-    .all(params) as {
-    row: number;
-    source: string;
-    doc_id: string;
-    state: string;
-    attempts: number;
-    last_error: string | null;
-    degraded_reason: string | null;
-    out_chunk_count: number | null;
-    updated_at: number | null;
-  }[];
-  return rows.map((r) => ({
-    row: r.row,
-    source: r.source,
-    docId: r.doc_id,
-    state: r.state,
-    attempts: r.attempts,
-    lastError: decodeError(r.last_error),
-    degradedReason: decodeError(r.degraded_reason),
-    chunkCount: r.out_chunk_count,
-    updatedAt: r.updated_at,
-  }));
+    .all(params) as DocumentSummaryRow[];
+  return rows.map(toDocumentSummary);
 }
 
 /** The report's columns of a batch's settled documents (the statement of every reader). */

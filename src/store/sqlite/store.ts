@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
 import type { PlannedDocument, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import { type BatchRow, type RunRow, toBatch, toRun } from "../rows.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -546,76 +547,4 @@ function requeueFilter(
     params.source = query.source;
   }
   return { where: where.join(" AND "), params };
-}
-
-interface BatchRow {
-  batch_id: string;
-  created_at: number;
-  layer: string;
-  settings: string;
-  input_ref: string;
-  fingerprint: string | null;
-  plan_generation: number;
-  plan_records: number;
-  plan_offset: number;
-  plan_complete: number;
-  duplicates_skipped: number;
-  cancelled_at: number | null;
-}
-
-function toBatch(row: BatchRow): BatchInfo {
-  return {
-    batchId: row.batch_id,
-    createdAt: row.created_at,
-    layer: row.layer,
-    settings: decodeObject(row.settings),
-    inputRef: row.input_ref,
-    fingerprint: row.fingerprint,
-    planGeneration: row.plan_generation,
-    planRecords: row.plan_records,
-    planOffset: row.plan_offset,
-    planComplete: row.plan_complete === 1,
-    duplicatesSkipped: row.duplicates_skipped,
-    cancelledAt: row.cancelled_at,
-  };
-}
-
-interface RunRow {
-  run: number;
-  worker_id: string;
-  host: string;
-  pid: number;
-  command: string;
-  process_started_at: number;
-  started_at: number;
-  first_claim_at: number | null;
-  last_seen_at: number;
-  ended_at: number | null;
-  exit_reason: string | null;
-  resumed: number;
-  processed: number;
-  skipped_done: number;
-  recovered_in_flight: number;
-  fenced_commits: number;
-}
-
-function toRun(row: RunRow): RunInfo {
-  return {
-    run: row.run,
-    workerId: row.worker_id,
-    host: row.host,
-    pid: row.pid,
-    command: row.command,
-    processStartedAt: row.process_started_at,
-    startedAt: row.started_at,
-    firstClaimAt: row.first_claim_at,
-    lastSeenAt: row.last_seen_at,
-    endedAt: row.ended_at,
-    exitReason: row.exit_reason,
-    resumed: row.resumed === 1,
-    processed: row.processed,
-    skippedDone: row.skipped_done,
-    recoveredInFlight: row.recovered_in_flight,
-    fencedCommits: row.fenced_commits,
-  };
 }

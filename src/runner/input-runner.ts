@@ -4,13 +4,13 @@ import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
 import type { ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
-import type { InputRef, InputThreadData } from "./plan-thread.js";
+import type { InputRef, InputThreadData } from "./input-thread.js";
 import type { PlanSummary } from "./planner.js";
 
-const THREAD_FILE = fileURLToPath(new URL("./plan-thread.js", import.meta.url));
+const THREAD_FILE = fileURLToPath(new URL("./input-thread.js", import.meta.url));
 
 /**
- * Validation and planning on a thread of their own (src/runner/plan-thread.ts): reading and
+ * Validation and planning on a thread of their own (src/runner/input-thread.ts): reading and
  * hashing the input no longer competes with claims and commits on the main thread, which starts
  * processing the first planned documents at once, and what validation held is freed when its
  * thread ends.

@@ -1,0 +1,158 @@
+import type { DocumentFormat } from "../core/types.js";
+import { decodeError, decodeObject, decodeStage } from "./codec.js";
+import type { BatchInfo, ClaimedDocument, DocumentSummary, RunInfo } from "./store.js";
+
+/**
+ * Rows of the stores' tables as the Store interface speaks of them, shared by both stores: they
+ * select the same columns, and only flags differ (booleans in Postgres, 0 or 1 in SQLite).
+ */
+type Flag = boolean | number;
+
+const isSet = (flag: Flag): boolean => flag === true || flag === 1;
+
+export interface BatchRow {
+  batch_id: string;
+  created_at: number;
+  layer: string;
+  settings: string;
+  input_ref: string;
+  fingerprint: string | null;
+  plan_generation: number;
+  plan_records: number;
+  plan_offset: number;
+  plan_complete: Flag;
+  duplicates_skipped: number;
+  cancelled_at: number | null;
+}
+
+export function toBatch(row: BatchRow): BatchInfo {
+  return {
+    batchId: row.batch_id,
+    createdAt: row.created_at,
+    layer: row.layer,
+    settings: decodeObject(row.settings),
+    inputRef: row.input_ref,
+    fingerprint: row.fingerprint,
+    planGeneration: row.plan_generation,
+    planRecords: row.plan_records,
+    planOffset: row.plan_offset,
+    planComplete: isSet(row.plan_complete),
+    duplicatesSkipped: row.duplicates_skipped,
+    cancelledAt: row.cancelled_at,
+  };
+}
+
+export interface RunRow {
+  run: number;
+  worker_id: string;
+  host: string;
+  pid: number;
+  command: string;
+  process_started_at: number;
+  started_at: number;
+  first_claim_at: number | null;
+  last_seen_at: number;
+  ended_at: number | null;
+  exit_reason: string | null;
+  resumed: Flag;
+  processed: number;
+  skipped_done: number;
+  recovered_in_flight: number;
+  fenced_commits: number;
+}
+
+export function toRun(row: RunRow): RunInfo {
+  return {
+    run: row.run,
+    workerId: row.worker_id,
+    host: row.host,
+    pid: row.pid,
+    command: row.command,
+    processStartedAt: row.process_started_at,
+    startedAt: row.started_at,
+    firstClaimAt: row.first_claim_at,
+    lastSeenAt: row.last_seen_at,
+    endedAt: row.ended_at,
+    exitReason: row.exit_reason,
+    resumed: isSet(row.resumed),
+    processed: row.processed,
+    skippedDone: row.skipped_done,
+    recoveredInFlight: row.recovered_in_flight,
+    fencedCommits: row.fenced_commits,
+  };
+}
+
+/** The columns of a document's summary (DOCUMENT_SUMMARY_COLUMNS). */
+export interface DocumentSummaryRow {
+  row: number;
+  source: string;
+  doc_id: string;
+  state: string;
+  attempts: number;
+  last_error: string | null;
+  degraded_reason: string | null;
+  out_chunk_count: number | null;
+  updated_at: number | null;
+}
+
+export const DOCUMENT_SUMMARY_COLUMNS =
+  "row, source, doc_id, state, attempts, last_error, degraded_reason, out_chunk_count, updated_at";
+
+export function toDocumentSummary(r: DocumentSummaryRow): DocumentSummary {
+  return {
+    row: r.row,
+    source: r.source,
+    docId: r.doc_id,
+    state: r.state,
+    attempts: r.attempts,
+    lastError: decodeError(r.last_error),
+    degradedReason: decodeError(r.degraded_reason),
+    chunkCount: r.out_chunk_count,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** A claimed document's row, as both stores select it. */
+export interface ClaimRow {
+  row: number;
+  seq: number;
+  source: string;
+  doc_id: string;
+  format: string;
+  metadata: string;
+  load_error: string | null;
+  idem_key: string;
+  fence: number;
+  attempts: number;
+  stage_attempts: number;
+  failed_stage: string | null;
+  breaker_wait_since: number | null;
+  has_staged: Flag;
+  executions: number;
+  out_key: string | null;
+  size: number | null;
+}
+
+export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
+  return {
+    row: row.row,
+    seq: row.seq,
+    source: row.source,
+    docId: row.doc_id,
+    format: row.format as DocumentFormat,
+    metadata: decodeObject(row.metadata),
+    content: null,
+    loadError: decodeError(row.load_error),
+    idempotencyKey: row.idem_key,
+    fence: row.fence,
+    attempts: row.attempts,
+    stageAttempts: row.stage_attempts,
+    failedStage: decodeStage(row.failed_stage),
+    breakerWaitSince: row.breaker_wait_since,
+    hasStaged: isSet(row.has_staged),
+    executions: row.executions,
+    hadOutput: row.out_key !== null,
+    size: row.size,
+    reclaimed,
+  };
+}
