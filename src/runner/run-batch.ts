@@ -7,9 +7,9 @@ import { DEFAULT_DB } from "../store/open.js";
 import { SqliteStore } from "../store/sqlite/index.js";
 import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
+import { InputThread } from "./input-runner.js";
 import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
-import { InputThread } from "./input-runner.js";
 import { type PlanSummary, planBatch } from "./planner.js";
 import { openRun, processBatch } from "./process-batch.js";
 import {
