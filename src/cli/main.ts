@@ -1,36 +1,36 @@
 #!/usr/bin/env node
 import { createRequire } from "node:module";
 import { DocbatchError } from "../core/errors.js";
-import { DEMO_HELP, demoCommand } from "./commands/demo.js";
+import { demoCommand } from "./commands/demo.js";
 import {
-  BATCHES_HELP,
   batchesCommand,
-  EXPORT_HELP,
   exportCommand,
-  REPORT_HELP,
-  RETRY_HELP,
   reportCommand,
   retryCommand,
-  STATUS_HELP,
   statusCommand,
 } from "./commands/inspect.js";
-import { RUN_HELP, runCommand } from "./commands/run.js";
-import { SERVE_HELP, serveCommand } from "./commands/serve.js";
-import { SUBMIT_HELP, submitCommand, WORKER_HELP, workerCommand } from "./commands/worker.js";
+import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
+import { submitCommand, workerCommand } from "./commands/worker.js";
+import { helpText } from "./help.js";
+import type { CommandName } from "./options.js";
 import { printError } from "./output.js";
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> = {
-  run: { run: runCommand, help: RUN_HELP },
-  status: { run: statusCommand, help: STATUS_HELP },
-  report: { run: reportCommand, help: REPORT_HELP },
-  export: { run: exportCommand, help: EXPORT_HELP },
-  retry: { run: retryCommand, help: RETRY_HELP },
-  batches: { run: batchesCommand, help: BATCHES_HELP },
-  demo: { run: demoCommand, help: DEMO_HELP },
-  serve: { run: serveCommand, help: SERVE_HELP },
-  submit: { run: submitCommand, help: SUBMIT_HELP },
-  worker: { run: workerCommand, help: WORKER_HELP },
+const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+  status: statusCommand,
+  report: reportCommand,
+  export: exportCommand,
+  retry: retryCommand,
+  batches: batchesCommand,
+  demo: demoCommand,
+  serve: serveCommand,
+  submit: submitCommand,
+  worker: workerCommand,
 };
+
+const isCommand = (name: string | undefined): name is CommandName =>
+  name !== undefined && Object.hasOwn(COMMANDS, name);
 
 const USAGE = `docbatch: resumable, idempotent, observable batch processing of documents
 
@@ -38,7 +38,7 @@ Usage: docbatch <command> [options]
 
 Commands:
   run INPUT        plan a batch (or resume it) and process every unfinished document
-  status           counts by state, failed and degraded documents
+  status           counts by state, failed, degraded and skipped files
   report           the metrics report of a batch
   export           the batch's chunks as JSON Lines
   retry            put failed (and degraded) documents back to pending
@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     const topic = command === "help" ? rest[0] : undefined;
-    process.stdout.write(`${topic && COMMANDS[topic] ? COMMANDS[topic].help : USAGE}\n`);
+    process.stdout.write(`${isCommand(topic) ? helpText(topic) : USAGE}\n`);
     return 0;
   }
   if (command === "--version" || command === "-v") {
@@ -64,14 +64,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
-  const entry = COMMANDS[command];
-  if (!entry) {
+  if (!isCommand(command)) {
     throw new DocbatchError("USAGE", `Unknown command \`${command}\`.`, {
       details: [{ path: "command", problem: `unknown command ${JSON.stringify(command)}` }],
       hints: [`Commands: ${Object.keys(COMMANDS).join(", ")}. Run \`docbatch --help\`.`],
     });
   }
-  return entry.run(rest);
+  return COMMANDS[command](rest);
 }
 
 // `docbatch export | head` closes stdout early; that is the reader's choice, not an error.

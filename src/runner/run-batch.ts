@@ -42,6 +42,13 @@ export interface RunBatchOptions extends ProcessOptions, OutputOptions {
   prevalidated?: { hasPaths: boolean };
   /** Plan (or finish planning) and stop: workers process the batch (`docbatch submit`). */
   planOnly?: boolean;
+  /**
+   * Only files matching one of these globs (relative to the folder, `**` for any depth) are
+   * documents: of a folder input, and `path` documents. @default every file
+   */
+  include?: string[];
+  /** Files matching one of these globs are left out (they win over `include`). @default none */
+  exclude?: string[];
 }
 
 export interface RunResult {

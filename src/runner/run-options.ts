@@ -1,6 +1,7 @@
 import os from "node:os";
 import { DocbatchError } from "../core/errors.js";
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../core/retry-policy.js";
+import type { RetryPolicy } from "../core/retry-policy.js";
+import { DEFAULTS } from "./defaults.js";
 import type { Logger } from "./logger.js";
 import { expectInteger, expectRate } from "./options.js";
 import type { PipelineSettings } from "./settings.js";
@@ -95,37 +96,41 @@ export interface ResolvedProcessOptions {
 
 /** Validates every numeric option up front, with messages that show the bad value. */
 export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessOptions {
-  const concurrency = expectInteger("concurrency", options.concurrency ?? 32, 1, 10_000);
+  const concurrency = expectInteger("concurrency", options.concurrency ?? DEFAULTS.concurrency, 1, 10_000);
   return {
     concurrency,
     embedConcurrency: expectInteger(
       "embedConcurrency",
-      options.embedConcurrency ?? Math.min(concurrency, 8),
+      options.embedConcurrency ?? Math.min(concurrency, DEFAULTS.embedConcurrencyCap),
       1,
       10_000,
     ),
     policy: {
-      maxAttempts: expectInteger(
-        "maxAttempts",
-        options.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
-        1,
-        100,
-      ),
-      baseDelayMs: expectInteger("baseDelayMs", options.baseDelayMs ?? DEFAULT_RETRY_POLICY.baseDelayMs, 0),
-      maxDelayMs: expectInteger("maxDelayMs", options.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs, 0),
+      maxAttempts: expectInteger("maxAttempts", options.maxAttempts ?? DEFAULTS.maxAttempts, 1, 100),
+      baseDelayMs: expectInteger("baseDelayMs", options.baseDelayMs ?? DEFAULTS.baseDelayMs, 0),
+      maxDelayMs: expectInteger("maxDelayMs", options.maxDelayMs ?? DEFAULTS.maxDelayMs, 0),
     },
     embedTimeoutMs:
       options.embedTimeoutMs === undefined
         ? undefined
         : expectInteger("embedTimeoutMs", options.embedTimeoutMs, 1),
-    embedBatchSize: expectInteger("embedBatchSize", options.embedBatchSize ?? 64, 1, 10_000),
-    docTimeoutMs: expectInteger("docTimeoutMs", options.docTimeoutMs ?? 0, 0),
-    breakerMaxWaitMs: expectInteger("breakerMaxWaitMs", options.breakerMaxWaitMs ?? 120_000, 0),
+    embedBatchSize: expectInteger(
+      "embedBatchSize",
+      options.embedBatchSize ?? DEFAULTS.embedBatchSize,
+      1,
+      10_000,
+    ),
+    docTimeoutMs: expectInteger("docTimeoutMs", options.docTimeoutMs ?? DEFAULTS.docTimeoutMs, 0),
+    breakerMaxWaitMs: expectInteger(
+      "breakerMaxWaitMs",
+      options.breakerMaxWaitMs ?? DEFAULTS.breakerMaxWaitMs,
+      0,
+    ),
     maxFailRate:
       options.maxFailRate === undefined ? undefined : expectRate("maxFailRate", options.maxFailRate),
-    leaseMs: expectInteger("leaseMs", options.leaseMs ?? 30_000, 1_000),
-    seed: expectInteger("seed", options.seed ?? 1, 0),
-    shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? 10_000, 0),
+    leaseMs: expectInteger("leaseMs", options.leaseMs ?? DEFAULTS.leaseMs, 1_000),
+    seed: expectInteger("seed", options.seed ?? DEFAULTS.seed, 0),
+    shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs, 0),
     threads: expectInteger("threads", options.threads ?? defaultThreads(), 0, 256),
   };
 }
@@ -148,8 +153,8 @@ export interface OutputOptions {
 }
 
 export function pipelineSettings(options: OutputOptions): PipelineSettings {
-  const size = expectInteger("chunkSize", options.chunkSize ?? 1000, 16);
-  const overlap = expectInteger("chunkOverlap", options.chunkOverlap ?? 0, 0);
+  const size = expectInteger("chunkSize", options.chunkSize ?? DEFAULTS.chunkSize, 16);
+  const overlap = expectInteger("chunkOverlap", options.chunkOverlap ?? DEFAULTS.chunkOverlap, 0);
   if (overlap * 2 >= size) {
     throw new DocbatchError(
       "USAGE",
@@ -157,18 +162,23 @@ export function pipelineSettings(options: OutputOptions): PipelineSettings {
       { details: [{ path: "chunkOverlap", problem: "must be below chunkSize / 2" }] },
     );
   }
-  const maxDocBytes = expectInteger("maxDocBytes", options.maxDocBytes ?? 20 * 1024 * 1024, 1);
-  const timeoutMs = expectInteger("embedTimeoutMs", options.embedTimeoutMs ?? 30_000, 1);
+  const maxDocBytes = expectInteger("maxDocBytes", options.maxDocBytes ?? DEFAULTS.maxDocBytes, 1);
+  const timeoutMs = expectInteger("embedTimeoutMs", options.embedTimeoutMs ?? DEFAULTS.embedTimeoutMs, 1);
   const embed: PipelineSettings["embed"] = options.embedUrl
     ? {
         kind: "http",
         url: options.embedUrl,
-        model: options.embedModel ?? "text-embedding-3-small",
+        model: options.embedModel ?? DEFAULTS.embedModel,
         timeoutMs,
       }
     : {
         kind: "local",
-        dimensions: expectInteger("localDimensions", options.localDimensions ?? 256, 8, 65_536),
+        dimensions: expectInteger(
+          "localDimensions",
+          options.localDimensions ?? DEFAULTS.localDimensions,
+          8,
+          65_536,
+        ),
       };
   return { chunk: { size, overlap }, embed, maxDocBytes };
 }

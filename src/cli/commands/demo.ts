@@ -16,33 +16,17 @@ import { analyzeBatch } from "../../report/report.js";
 import { formatReport } from "../../report/text.js";
 import { SqliteStore } from "../../store/sqlite/index.js";
 import { EmbeddingTestServer } from "../../testing/embedding-server.js";
-import { parseFlags, stringFlag } from "../args.js";
-
-export const DEMO_HELP = `docbatch demo [--dir DIR] [--threshold NAME=VALUE,...]
-
-The whole promise in one command, on the packaged examples/input_example.json, in a temporary
-store: a first run with 3% injected faults that is killed abruptly (SIGKILL) midway, a resumed run
-that processes only what was unfinished, the report, and a checklist of measured thresholds.
-It ends by writing the HTML report and printing its path. Exit 0 when every check holds.
-
-  --dir DIR            where to keep the store, log and report (default: a new temporary folder)
-  --threshold LIST     override thresholds: completion=0.99,dup=0.01,fail=0.05,resume_ms=60000`;
+import { parseCommand } from "../args.js";
+import { printHelp } from "../help.js";
 
 const CLI = fileURLToPath(new URL("../main.js", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../../../examples/input_example.json", import.meta.url));
 
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    { dir: { type: "string" }, threshold: { type: "string" }, help: { type: "boolean", short: "h" } },
-    "demo",
-  );
-  if (values.help) {
-    process.stdout.write(`${DEMO_HELP}\n`);
-    return 0;
-  }
-  const thresholds = parseThresholds(stringFlag(values.threshold));
-  const dir = stringFlag(values.dir) ?? fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-demo-"));
+  const { values } = parseCommand("demo", args);
+  if (values.help) return printHelp("demo");
+  const thresholds = parseThresholds(values.threshold);
+  const dir = values.keep ?? values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-demo-"));
   fs.mkdirSync(dir, { recursive: true });
   const db = path.join(dir, "demo.db");
   for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(db + suffix, { force: true });

@@ -6,43 +6,36 @@ import { analyzeBatch } from "../../report/report.js";
 import { batchStatus } from "../../report/status.js";
 import { formatReport } from "../../report/text.js";
 import { retryDocuments } from "../../runner/retry.js";
-import { createStore, requireBatch } from "../../store/open.js";
+import { createStore } from "../../store/open.js";
+import { pickBatch } from "../../store/pick-batch.js";
 import type { Store } from "../../store/store.js";
-import { parseFlags, requireBatchId, STORE_FLAGS, stringFlag } from "../args.js";
+import { parseCommand } from "../args.js";
+import { printHelp } from "../help.js";
 import { printJson } from "../output.js";
 
-/** Opens the store named by the flags, checks the batch exists, runs `fn`, closes the store. */
+/**
+ * Opens the store named by the flags, resolves the batch (the one asked for, else the store's
+ * only or latest one, named on stderr), runs `fn`, closes the store.
+ */
 export async function withBatch<T>(
-  values: { db?: unknown; store?: unknown },
-  batchId: string,
-  fn: (store: Store) => Promise<T>,
+  values: { db?: string; store?: string; batchId?: string },
+  fn: (store: Store, batchId: string) => Promise<T>,
 ): Promise<T> {
-  const store = await createStore(
-    { db: stringFlag(values.db), url: stringFlag(values.store) },
-    { mustExist: true },
-  );
+  const store = await createStore({ db: values.db, url: values.store }, { mustExist: true });
   await store.open();
   try {
-    await requireBatch(store, batchId);
-    return await fn(store);
+    const { batchId, picked } = await pickBatch(store, values.batchId);
+    if (picked) process.stderr.write(`docbatch: batch ${batchId} (${picked})\n`);
+    return await fn(store, batchId);
   } finally {
     await store.close();
   }
 }
 
-export const STATUS_HELP = `docbatch status --batch-id ID [--db FILE] [--json]
-
-Counts by state, and the failed and degraded documents with attempts and last error.`;
-
 export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    { ...STORE_FLAGS, "batch-id": { type: "string" }, json: { type: "boolean" }, limit: { type: "string" } },
-    "status",
-  );
-  if (values.help) return help(STATUS_HELP);
-  const batchId = requireBatchId(values["batch-id"], "status");
-  return withBatch(values, batchId, async (store) => {
+  const { values } = parseCommand("status", args);
+  if (values.help) return printHelp("status");
+  return withBatch(values, async (store, batchId) => {
     const status = await batchStatus(store, batchId);
     const counts = status.counts;
     if (values.json) {
@@ -70,32 +63,13 @@ export async function statusCommand(args: string[]): Promise<number> {
   });
 }
 
-export const REPORT_HELP = `docbatch report --batch-id ID [--db FILE] [--json | --prometheus] [--html FILE]
-
-The metrics report of a batch across all its runs, computed from the store.
-
-  --json          the report as JSON
-  --prometheus    the metrics in the Prometheus text format
-  --html FILE     also write a self-contained HTML page with charts to FILE`;
-
 export async function reportCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    {
-      ...STORE_FLAGS,
-      "batch-id": { type: "string" },
-      json: { type: "boolean" },
-      prometheus: { type: "boolean" },
-      html: { type: "string" },
-    },
-    "report",
-  );
-  if (values.help) return help(REPORT_HELP);
-  const batchId = requireBatchId(values["batch-id"], "report");
-  return withBatch(values, batchId, async (store) => {
+  const { values } = parseCommand("report", args);
+  if (values.help) return printHelp("report");
+  return withBatch(values, async (store, batchId) => {
     const analysis = await analyzeBatch(store, batchId);
     const { report } = analysis;
-    const html = stringFlag(values.html);
+    const html = values.html;
     if (html) {
       fs.mkdirSync(path.dirname(path.resolve(html)), { recursive: true });
       fs.writeFileSync(html, renderHtmlReport(analysis));
@@ -108,22 +82,13 @@ export async function reportCommand(args: string[]): Promise<number> {
   });
 }
 
-export const EXPORT_HELP = `docbatch export --batch-id ID [--db FILE] [--with-embeddings]
-
-The batch's chunks as JSON Lines on stdout, ordered by doc_id then chunk_index.`;
-
 export async function exportCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    { ...STORE_FLAGS, "batch-id": { type: "string" }, "with-embeddings": { type: "boolean" } },
-    "export",
-  );
-  if (values.help) return help(EXPORT_HELP);
-  const batchId = requireBatchId(values["batch-id"], "export");
-  return withBatch(values, batchId, async (store) => {
+  const { values } = parseCommand("export", args);
+  if (values.help) return printHelp("export");
+  return withBatch(values, async (store, batchId) => {
     let buffer = "";
     for await (const row of store.exportChunks(batchId, {
-      withEmbeddings: Boolean(values["with-embeddings"]),
+      withEmbeddings: Boolean(values.withEmbeddings),
     })) {
       buffer += `${JSON.stringify(row)}\n`;
       if (buffer.length > 1 << 16) {
@@ -137,31 +102,11 @@ export async function exportCommand(args: string[]): Promise<number> {
   });
 }
 
-export const RETRY_HELP = `docbatch retry --batch-id ID [--db FILE] [--degraded] [--reason CODE]
-
-Puts failed documents (and with --degraded, degraded ones) back to pending; run the batch again
-(\`docbatch run INPUT\`) to process them. Degraded documents keep their chunks until the new ones
-replace them in one transaction.
-
-  --degraded      also degraded documents (backfill)
-  --reason CODE   only documents whose last error or degraded reason has this code`;
-
 export async function retryCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(
-    args,
-    {
-      ...STORE_FLAGS,
-      "batch-id": { type: "string" },
-      degraded: { type: "boolean" },
-      reason: { type: "string" },
-      json: { type: "boolean" },
-    },
-    "retry",
-  );
-  if (values.help) return help(RETRY_HELP);
-  const batchId = requireBatchId(values["batch-id"], "retry");
-  return withBatch(values, batchId, async (store) => {
-    const reason = stringFlag(values.reason);
+  const { values } = parseCommand("retry", args);
+  if (values.help) return printHelp("retry");
+  return withBatch(values, async (store, batchId) => {
+    const reason = values.reason;
     const requeued = await retryDocuments(store, batchId, {
       failed: true,
       degraded: Boolean(values.degraded),
@@ -178,17 +123,10 @@ export async function retryCommand(args: string[]): Promise<number> {
   });
 }
 
-export const BATCHES_HELP = `docbatch batches [--db FILE] [--json]
-
-The batches of a store with their counts.`;
-
 export async function batchesCommand(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { ...STORE_FLAGS, json: { type: "boolean" } }, "batches");
-  if (values.help) return help(BATCHES_HELP);
-  const store = await createStore(
-    { db: stringFlag(values.db), url: stringFlag(values.store) },
-    { mustExist: true },
-  );
+  const { values } = parseCommand("batches", args);
+  if (values.help) return printHelp("batches");
+  const store = await createStore({ db: values.db, url: values.store }, { mustExist: true });
   await store.open();
   try {
     const batches = await store.listBatches();
@@ -210,9 +148,4 @@ export async function batchesCommand(args: string[]): Promise<number> {
   } finally {
     await store.close();
   }
-}
-
-function help(text: string): number {
-  process.stdout.write(`${text}\n`);
-  return 0;
 }

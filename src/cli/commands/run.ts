@@ -1,93 +1,18 @@
 import { DocbatchError } from "../../core/errors.js";
 import { formatReport } from "../../report/text.js";
+import { DEFAULTS } from "../../runner/defaults.js";
 import { type Progress, type RunResult, runBatch } from "../../runner/run-batch.js";
-import { intFlag, parseFlags, stringFlag } from "../args.js";
+import { parseCommand, pick } from "../args.js";
+import { printHelp } from "../help.js";
 import { printJson } from "../output.js";
-import {
-  defined,
-  OUTPUT_FLAGS,
-  outputOptions,
-  PROCESS_FLAGS,
-  processOptions,
-  sharedStore,
-  withSignals,
-} from "../process-flags.js";
+import { defined, sharedStore, withSignals } from "../process-flags.js";
 import { ProgressDisplay } from "../progress-bar.js";
 
-export const RUN_HELP = `docbatch run INPUT [options]
-
-Plans the batch (or resumes it) and processes every unfinished document.
-INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
-
-  --db FILE               SQLite store (default .docbatch/docbatch.db)
-  --store URL             a shared Postgres store instead (postgres://user@host/db[?schema=name];
-                          or DOCBATCH_STORE): any number of workers may run the same batch
-  --batch-id ID           default: the input's batch_id, else derived from the input path
-  --concurrency N         documents in flight at once (default 8)
-  --max-attempts N        attempts per document and stage before the fallback path (default 3)
-  --base-delay-ms N       first retry delay (default 200); delays double up to --max-delay-ms
-  --max-delay-ms N        cap of the exponential backoff (default 30000)
-  --chunk-size N          largest chunk in characters (default 1000)
-  --chunk-overlap N       characters repeated between neighbouring chunks (default 0)
-  --embed-url URL         OpenAI-compatible embeddings endpoint (default: built-in local embedder)
-  --embed-model NAME      model name sent to the endpoint (default text-embedding-3-small)
-  --embed-timeout-ms N    per-request time limit (default 30000)
-  --embed-batch-size N    chunk texts per embedding request (default 64)
-  --doc-timeout-ms N      per-document time limit, 0 for none (default 0)
-  --breaker-max-wait-ms N longest wait for an open circuit breaker before chunks are kept
-                          without vectors (default 120000)
-  --max-fail-rate R       stop early (exit 3, resumable) when more than R of documents fail
-  --lease-ms N            how long a claimed document is held without a heartbeat (default 30000);
-                          a dead worker's documents are reclaimed after it
-  --inject SPEC           fault injection, e.g. parse=0.03,embed=0.02,timeout=0.01,crash=0.001
-  --seed N                seed of the fault injection (default 1)
-  --log-file FILE         JSON-lines log of every state change, retry, failure and fallback
-  --log-level LEVEL       trace, debug, info (default), warn, error
-  --json                  print the final report as JSON on stdout
-  --no-progress           no progress display (a bar on a terminal; otherwise a status line
-                          on stderr every --progress-interval-ms, default 5000)
-  --durability MODE       full (default) or normal
-
-The API key of --embed-url is read from DOCBATCH_EMBED_API_KEY.
-Exit codes: 0 done (completion >= 99%), 3 finished below that, 2 invalid input or usage,
-1 internal error, 130/143 interrupted by SIGINT/SIGTERM (run the same command to resume).`;
-
 export async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(
-    args,
-    {
-      db: { type: "string" },
-      store: { type: "string" },
-      "batch-id": { type: "string" },
-      ...PROCESS_FLAGS,
-      ...OUTPUT_FLAGS,
-      json: { type: "boolean" },
-      "no-progress": { type: "boolean" },
-      progress: { type: "boolean" },
-      "progress-interval-ms": { type: "string" },
-      durability: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    "run",
-  );
-  if (values.help) {
-    process.stdout.write(`${RUN_HELP}\n`);
-    return 0;
-  }
+  const { values, positionals } = parseCommand("run", args);
+  if (values.help) return printHelp("run");
   const input = singleInput(positionals, "run");
-  const durability = stringFlag(values.durability);
-  if (durability !== undefined && durability !== "full" && durability !== "normal") {
-    throw new DocbatchError("USAGE", `--durability expects full or normal, got \`${durability}\``, {
-      details: [{ path: "--durability", problem: "full or normal" }],
-    });
-  }
-  const showProgress =
-    !values["no-progress"] &&
-    (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
-  const interval = intFlag(values["progress-interval-ms"], "progress-interval-ms") ?? 5_000;
-  const display = showProgress
-    ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY), interval)
-    : null;
+  const display = progressDisplay(values);
   const store = await sharedStore(values);
   try {
     const { result, signal } = await withSignals((abort) =>
@@ -95,12 +20,11 @@ export async function runCommand(args: string[]): Promise<number> {
         input,
         signal: abort,
         ...(store ? { store } : {}),
-        ...processOptions(values),
-        ...outputOptions(values),
+        ...pick("run", values, ["process", "output", "input"]),
         ...defined({
-          db: stringFlag(values.db),
-          batchId: stringFlag(values["batch-id"]),
-          durability: durability as "full" | "normal" | undefined,
+          db: values.db,
+          batchId: values.batchId,
+          durability: values.durability,
           onProgress: display ? (p: Progress) => display.update(p) : undefined,
         }),
       }),
@@ -110,6 +34,26 @@ export async function runCommand(args: string[]): Promise<number> {
   } finally {
     await store?.close();
   }
+}
+
+/**
+ * The progress display of `run` and `worker`: a bar on a terminal, a status line every
+ * --progress-interval-ms otherwise (CI logs), nothing with --no-progress.
+ */
+export function progressDisplay(values: {
+  noProgress?: boolean;
+  progress?: boolean;
+  progressIntervalMs?: number;
+}): ProgressDisplay | null {
+  const show =
+    !values.noProgress &&
+    (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
+  if (!show) return null;
+  return new ProgressDisplay(
+    process.stderr,
+    Boolean(process.stderr.isTTY),
+    values.progressIntervalMs ?? DEFAULTS.progressIntervalMs,
+  );
 }
 
 /** Prints the outcome of a run or a worker and returns its exit code. */
