@@ -50,6 +50,9 @@ export interface OptionSpec {
   readonly short?: string;
 }
 
+/** Documents (and skipped files) `status` lists of each kind. */
+export const STATUS_LIST_LIMIT = 20;
+
 const PROCESSING = ["run", "worker", "serve"] as const;
 const PLANNING = ["run", "submit", "serve"] as const;
 const INSPECTING = ["status", "report", "export", "retry"] as const;
@@ -413,7 +416,7 @@ export const OPTIONS = [
     key: "limit",
     kind: "int",
     arg: "N",
-    default: 20,
+    default: STATUS_LIST_LIMIT,
     help: "documents and skipped files listed per kind (the JSON lists every one)",
     commands: ["status"],
     group: "display",

@@ -63,6 +63,14 @@ export interface PlannedDocument {
   idempotencyKey: string;
 }
 
+/** A file of a folder that is not a document (an image, an archive, ...): skipped and counted. */
+export interface SkippedFile {
+  /** The path relative to the folder (for a `path` document: its path). */
+  path: string;
+  /** image, archive, executable, font, media or binary. */
+  kind: string;
+}
+
 export interface ErrorInfo {
   code: string;
   message: string;
@@ -78,6 +86,8 @@ export interface StateCounts {
   processing: number;
   duplicates_skipped: number;
   unchanged_skipped: number;
+  /** Files of the input's folder that are not documents (images, archives, ...), skipped. */
+  skipped_unsupported: number;
 }
 
 /** One output chunk of a document. */

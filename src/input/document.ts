@@ -2,6 +2,7 @@ import path from "node:path";
 import type { ErrorDetail } from "../core/errors.js";
 import { normalizeContent, normalizeId } from "../core/keys.js";
 import { DOCUMENT_FORMATS, type DocumentFormat, type JsonObject } from "../core/types.js";
+import { formatOfExtension } from "./file-types.js";
 
 /** A document record as it passed validation: normalized, but its `path` not yet loaded. */
 export interface ValidDocument {
@@ -13,14 +14,13 @@ export interface ValidDocument {
   content: string | null;
   /** The `path` relative to the input's folder, normalized to forward slashes. */
   path: string | null;
+  /** True when the record gave its `format`: its file is read as that, never skipped. */
+  formatGiven: boolean;
 }
 
+/** The format of a `path` document from its extension (see DOCUMENT_EXTENSIONS). */
 export function formatFromPath(file: string): DocumentFormat {
-  const ext = path.extname(file).toLowerCase();
-  if (ext === ".md" || ext === ".markdown") return "markdown";
-  if (ext === ".html" || ext === ".htm" || ext === ".xhtml") return "html";
-  if (ext === ".json") return "json";
-  return "text";
+  return formatOfExtension(file);
 }
 
 /**
@@ -72,7 +72,8 @@ export function checkDocument(
     else relPath = checked.path;
   }
   let format: DocumentFormat = relPath ? formatFromPath(relPath) : "text";
-  if (record.format !== undefined && record.format !== null) {
+  const formatGiven = record.format !== undefined && record.format !== null;
+  if (formatGiven) {
     if (typeof record.format !== "string" || !DOCUMENT_FORMATS.includes(record.format as DocumentFormat)) {
       problem("format", `must be one of ${DOCUMENT_FORMATS.join(", ")}, got ${describe(record.format)}`);
     } else {
@@ -88,7 +89,7 @@ export function checkDocument(
     }
   }
   if (problems.length > 0) return { doc: null, problems };
-  return { doc: { source, docId, format, metadata, content, path: relPath }, problems };
+  return { doc: { source, docId, format, metadata, content, path: relPath, formatGiven }, problems };
 }
 
 /** Rejects paths that could leave the input's folder by their spelling alone. */

@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ErrorInfo } from "../core/types.js";
+import { decodeText } from "./decode.js";
+import { classifyName, type NonDocumentKind, SNIFF_BYTES, sniff } from "./file-types.js";
 
 /**
  * Reading the file behind a `path` document. The spelling of the path was checked already; here
@@ -35,12 +37,27 @@ export function isInside(root: string, candidate: string): boolean {
   return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
 }
 
-export type Loaded = { content: string; error?: undefined } | { content?: undefined; error: ErrorInfo };
+export type Loaded =
+  | { content: string; encoding: string; error?: undefined; skipped?: undefined }
+  | { error: ErrorInfo; content?: undefined; skipped?: undefined }
+  | { skipped: NonDocumentKind; content?: undefined; error?: undefined };
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+export interface LoadOptions {
+  /** Larger files fail with DOC_TOO_LARGE (the `--max-doc-bytes` setting). */
+  maxBytes: number;
+  /**
+   * Skip a file that is not a document (by its extension, else its first bytes) instead of failing
+   * it: for the files of a folder and `path` documents without an explicit `format`. @default false
+   */
+  skipNonDocuments?: boolean;
+}
 
-/** The file's text, or why it cannot be a document (missing, too large, not UTF-8 text). */
-export async function loadFile(c: Containment, rel: string, maxBytes: number): Promise<Loaded> {
+/**
+ * The file's text, why it cannot be a document (missing, too large, not text), or what kind of
+ * non-document it is. The one place a document file is read: a format read as bytes (PDF, DOCX)
+ * branches in `readDocumentFile`.
+ */
+export async function loadFile(c: Containment, rel: string, options: LoadOptions): Promise<Loaded> {
   const target = path.resolve(c.realRoot, rel);
   let real: string;
   try {
@@ -51,32 +68,64 @@ export async function loadFile(c: Containment, rel: string, maxBytes: number): P
   if (!isInside(c.realRoot, real)) {
     return { error: { code: "NOT_FOUND", message: `the file ${rel} resolves outside the input's folder` } };
   }
-  let stat: fs.Stats;
+  let file: fs.promises.FileHandle;
   try {
-    stat = await fs.promises.stat(real);
-  } catch {
-    return { error: { code: "NOT_FOUND", message: `the file ${rel} does not exist` } };
+    file = await fs.promises.open(real, "r");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { error: { code: "NOT_FOUND", message: `the file ${rel} does not exist` } };
+    return { error: { code: "UNREADABLE", message: `cannot read ${rel}: ${code}` } };
   }
-  if (!stat.isFile()) return { error: { code: "NOT_FOUND", message: `${rel} is not a regular file` } };
-  if (stat.size > maxBytes) {
-    return {
-      error: { code: "DOC_TOO_LARGE", message: `${rel} has ${stat.size} bytes, more than ${maxBytes}` },
-    };
-  }
-  let bytes: Buffer;
   try {
-    bytes = await fs.promises.readFile(real);
+    return await readDocumentFile(file, rel, options);
   } catch (err) {
     return {
       error: { code: "UNREADABLE", message: `cannot read ${rel}: ${(err as NodeJS.ErrnoException).code}` },
     };
+  } finally {
+    await file.close();
   }
-  if (bytes.subarray(0, 8192).includes(0)) {
-    return { error: { code: "UNREADABLE", message: `${rel} is binary, not text` } };
+}
+
+async function readDocumentFile(
+  file: fs.promises.FileHandle,
+  rel: string,
+  options: LoadOptions,
+): Promise<Loaded> {
+  const stat = await file.stat();
+  if (!stat.isFile()) return { error: { code: "NOT_FOUND", message: `${rel} is not a regular file` } };
+  if (options.skipNonDocuments) {
+    const byName = classifyName(rel);
+    if (byName !== "document" && byName !== "unknown") return { skipped: byName };
+    if (byName === "unknown") {
+      // Sniffed before the size check: a large image or archive is skipped, not DOC_TOO_LARGE.
+      const head = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
+      await file.read(head, 0, head.length, 0);
+      const kind = sniff(head);
+      if (kind !== null) return { skipped: kind };
+    }
   }
-  try {
-    return { content: utf8.decode(bytes) };
-  } catch {
-    return { error: { code: "UNREADABLE", message: `${rel} is not valid UTF-8 text` } };
+  if (stat.size > options.maxBytes) {
+    return { error: { code: "DOC_TOO_LARGE", message: tooLargeMessage(rel, stat.size, options.maxBytes) } };
   }
+  const bytes = Buffer.allocUnsafe(stat.size);
+  let read = 0;
+  while (read < bytes.length) {
+    const { bytesRead } = await file.read(bytes, read, bytes.length - read, read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  const decoded = decodeText(bytes.subarray(0, read));
+  if (decoded.problem !== undefined) {
+    return { error: { code: "UNREADABLE", message: `${rel} is ${decoded.problem}` } };
+  }
+  return { content: decoded.text, encoding: decoded.encoding };
+}
+
+/** The DOC_TOO_LARGE message, which names the option that raises the limit. */
+export function tooLargeMessage(what: string, size: number, maxBytes: number): string {
+  return (
+    `${what} has ${size.toLocaleString("en-US")} bytes, more than --max-doc-bytes ` +
+    `(${maxBytes.toLocaleString("en-US")}); raise --max-doc-bytes (maxDocBytes) to process it`
+  );
 }

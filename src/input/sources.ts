@@ -4,6 +4,8 @@ import path from "node:path";
 import { DocbatchError, type ErrorDetail } from "../core/errors.js";
 import { shortDigest } from "../core/keys.js";
 import { describe } from "./document.js";
+import { FileFilter, type FileFilterOptions } from "./file-filter.js";
+import { classifyName, type NonDocumentKind } from "./file-types.js";
 import { readLines } from "./lines.js";
 import { type Containment, containment, escapesRoot } from "./load.js";
 
@@ -15,6 +17,8 @@ export interface InputRecord {
   extra: Partial<ErrorDetail>;
   /** Set when the record is not even JSON (a JSON Lines line). */
   parseError?: string;
+  /** Set for a file of a folder that is not a document (by its extension): skipped, counted. */
+  skipped?: NonDocumentKind;
   /** Offset just after this record: the plan checkpoint once it is written. */
   next: number;
 }
@@ -25,6 +29,8 @@ export interface InputSource {
   location: string;
   /** `path` documents resolve inside this folder only. */
   root: Containment;
+  /** Which files of the folder (or of `path` documents) are read. */
+  filter: FileFilter;
   /** The input's own `batch_id`, if it has one. */
   batchId: string | null;
   /** Problems of the input as a whole (e.g. a bad `batch_id`), reported by validation. */
@@ -35,9 +41,9 @@ export interface InputSource {
   records(from: number): AsyncIterable<InputRecord>;
 }
 
-export interface OpenInputOptions {
+export interface OpenInputOptions extends FileFilterOptions {
   /** Absolute paths never read as documents of a directory (the store's own files). */
-  exclude?: string[];
+  storeFiles?: string[];
   /** The folder `path` documents must stay in. @default the input file's folder */
   root?: string;
 }
@@ -52,11 +58,14 @@ export async function openInput(input: string, options: OpenInputOptions = {}): 
       details: [{ path: input, problem: "not found" }],
     });
   }
-  if (stat.isDirectory()) return openDirectory(location, options.exclude ?? []);
+  if (stat.isDirectory()) {
+    return openDirectory(location, options.storeFiles ?? [], FileFilter.forFolder(location, options));
+  }
   const ext = path.extname(location).toLowerCase();
   const root = options.root ?? path.dirname(location);
-  if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location, root);
-  if (ext === ".json") return openJson(location, root);
+  const filter = FileFilter.forFolder(root, options);
+  if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location, root, filter);
+  if (ext === ".json") return openJson(location, root, filter);
   throw new DocbatchError(
     "INVALID_INPUT",
     `Cannot read ${input}: unsupported input type \`${ext || "(none)"}\`.`,
@@ -67,18 +76,37 @@ export async function openInput(input: string, options: OpenInputOptions = {}): 
   );
 }
 
-export function defaultBatchId(source: InputSource): string {
+/**
+ * The batch id of an input without one: the folder's (or file's) name, readable
+ * (`docs` for ~/corpus/docs). When the store holds a batch of that name planned from another
+ * input, the name gets a short digest of this input's path (`docs-54aa3503`), which is also the id
+ * earlier versions gave every input, so their batches are found again. Stable: a re-run of the same
+ * input finds the same batch.
+ */
+export async function defaultBatchId(
+  source: InputSource,
+  inputOf: (batchId: string) => Promise<string | null>,
+): Promise<string> {
   if (source.batchId) return source.batchId;
-  const base = path.basename(source.location).replace(/\.(jsonl|ndjson|json)$/i, "") || "batch";
-  return `${base.replace(/[^\w.-]+/g, "_")}-${shortDigest(source.location, 8)}`;
+  const base =
+    path
+      .basename(source.location)
+      .replace(/\.(jsonl|ndjson|json)$/i, "")
+      .replace(/[^\w.-]+/g, "_")
+      .replace(/^[._-]+/, "") || "batch";
+  const suffixed = `${base}-${shortDigest(source.location, 8)}`;
+  const owner = await inputOf(base);
+  if (owner === source.location) return base;
+  if ((await inputOf(suffixed)) !== null || owner !== null) return suffixed;
+  return base;
 }
 
-async function statFingerprint(kind: string, file: string): Promise<string> {
+async function statFingerprint(kind: string, file: string, filter: FileFilter): Promise<string> {
   const stat = await fs.promises.stat(file);
-  return `${kind}|${file}|${stat.size}|${stat.mtimeMs}`;
+  return `${kind}|${file}|${stat.size}|${stat.mtimeMs}|${filter.description}`;
 }
 
-async function openJson(location: string, rootDir: string): Promise<InputSource> {
+async function openJson(location: string, rootDir: string, filter: FileFilter): Promise<InputSource> {
   let text: string;
   try {
     text = await fs.promises.readFile(location, "utf8");
@@ -140,9 +168,10 @@ async function openJson(location: string, rootDir: string): Promise<InputSource>
     kind: "json",
     location,
     root: containment(rootDir),
+    filter,
     batchId,
     problems: topProblems,
-    fingerprint: () => statFingerprint("json", location),
+    fingerprint: () => statFingerprint("json", location, filter),
     async *records(from: number) {
       for (let i = from; i < documents.length; i++) {
         yield { raw: documents[i], where: `${prefix}[${i}]`, extra: {}, next: i + 1 };
@@ -151,14 +180,15 @@ async function openJson(location: string, rootDir: string): Promise<InputSource>
   };
 }
 
-async function openJsonLines(location: string, rootDir: string): Promise<InputSource> {
+async function openJsonLines(location: string, rootDir: string, filter: FileFilter): Promise<InputSource> {
   return {
     kind: "jsonl",
     location,
     root: containment(rootDir),
+    filter,
     batchId: null,
     problems: [],
-    fingerprint: () => statFingerprint("jsonl", location),
+    fingerprint: () => statFingerprint("jsonl", location, filter),
     async *records(from: number) {
       for await (const line of readLines(location, from)) {
         if (line.text.trim() === "") continue;
@@ -179,20 +209,25 @@ async function openJsonLines(location: string, rootDir: string): Promise<InputSo
   };
 }
 
-async function openDirectory(location: string, exclude: string[]): Promise<InputSource> {
+async function openDirectory(
+  location: string,
+  storeFiles: string[],
+  filter: FileFilter,
+): Promise<InputSource> {
   const root = containment(location);
   const excluded = new Set(
-    exclude.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]),
+    storeFiles.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]),
   );
-  const files = await listFiles(location, excluded);
+  const files = await listFiles(location, excluded, filter);
   return {
     kind: "directory",
     location,
     root,
+    filter,
     batchId: null,
     problems: [],
     async fingerprint() {
-      const hash = createHash("sha256").update(`directory|${location}`);
+      const hash = createHash("sha256").update(`directory|${location}|${filter.description}`);
       for (const file of files) hash.update(`\n${file.rel}|${file.size}|${file.mtimeMs}`);
       return hash.digest("hex");
     },
@@ -200,8 +235,11 @@ async function openDirectory(location: string, exclude: string[]): Promise<Input
       for (let i = from; i < files.length; i++) {
         const file = files[i]!;
         const escaped = file.symlink ? escapesRoot(root, file.rel) : null;
+        const byName = classifyName(file.rel);
         if (escaped) {
           yield { raw: null, where: file.rel, extra: {}, parseError: escaped, next: i + 1 };
+        } else if (byName !== "document" && byName !== "unknown") {
+          yield { raw: null, where: file.rel, extra: {}, skipped: byName, next: i + 1 };
         } else {
           yield {
             raw: { id: file.rel, source: "fs", path: file.rel },
@@ -223,21 +261,24 @@ interface ListedFile {
 }
 
 /**
- * Every regular file below the folder, sorted by relative path so the order (and the plan
- * offset) is stable. Symlinks to files are kept and checked for escapes; symlinks to folders are
- * not followed (no cycles). The store's own files and `.docbatch` folders are skipped.
+ * Every regular file below the folder that the filter keeps, sorted by relative path so the order
+ * (and the plan offset) is stable. Symlinks to files are kept and checked for escapes; symlinks to
+ * folders are not followed (no cycles). The store's own files, `.docbatch` folders and version
+ * control folders are skipped.
  */
-async function listFiles(root: string, excluded: Set<string>): Promise<ListedFile[]> {
+async function listFiles(root: string, excluded: Set<string>, filter: FileFilter): Promise<ListedFile[]> {
   const out: ListedFile[] = [];
+  const relative = (full: string) => path.relative(root, full).split(path.sep).join("/");
   const walk = async (dir: string): Promise<void> => {
     const entries = await fs.promises.readdir(dir, { withFileTypes: true });
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
       if (excluded.has(full)) continue;
       if (entry.isDirectory()) {
-        if (entry.name !== ".docbatch") await walk(full);
+        if (!filter.skipsFolder(relative(full))) await walk(full);
         continue;
       }
+      if (!filter.includes(relative(full))) continue;
       const symlink = entry.isSymbolicLink();
       if (!entry.isFile() && !symlink) continue;
       let stat: fs.Stats;
@@ -248,7 +289,7 @@ async function listFiles(root: string, excluded: Set<string>): Promise<ListedFil
       }
       if (!stat.isFile()) continue;
       out.push({
-        rel: path.relative(root, full).split(path.sep).join("/"),
+        rel: relative(full),
         size: stat.size,
         mtimeMs: stat.mtimeMs,
         symlink,

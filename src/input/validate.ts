@@ -53,6 +53,8 @@ export async function validateInput(
     records += 1;
     // In-memory inputs never wait for I/O; let signals and timers in now and then.
     if (records % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    // A file of a folder that is not a document: skipped when planned, nothing to check.
+    if (record.skipped) continue;
     if (record.parseError !== undefined) {
       const kind = source.kind === "directory" ? "rule" : "syntax";
       const problem =
@@ -63,6 +65,8 @@ export async function validateInput(
     const { doc, problems } = checkDocument(record.raw, record.where, record.extra);
     for (const p of problems) report(p, "rule");
     if (!doc) continue;
+    // A `path` document the file filter leaves out is not read, so its file is not checked.
+    if (doc.path !== null && source.kind !== "directory" && !source.filter.includes(doc.path)) continue;
     if (doc.path !== null) {
       hasPaths = true;
       if (options.allowPaths === false) {

@@ -17,12 +17,15 @@ export interface BatchStatus {
     attempts: number;
     reason: { code: string; message: string } | null;
   }[];
+  /** Files of the folder skipped as not documents (images, archives, ...), by path. */
+  skipped_files: { path: string; kind: string }[];
 }
 
 export async function batchStatus(store: Store, batchId: string): Promise<BatchStatus> {
   const counts = await store.counts(batchId);
   const failed = await store.listDocuments(batchId, { states: ["failed"] });
   const degraded = await store.listDocuments(batchId, { states: ["degraded"] });
+  const skipped = await store.listSkipped(batchId);
   return {
     batch_id: batchId,
     counts,
@@ -38,5 +41,6 @@ export async function batchStatus(store: Store, batchId: string): Promise<BatchS
       attempts: d.attempts,
       reason: d.degradedReason,
     })),
+    skipped_files: skipped.map((f) => ({ path: f.path, kind: f.kind })),
   };
 }

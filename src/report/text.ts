@@ -16,7 +16,8 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
       `${int(c.pending)} pending, ${int(c.processing)} processing`,
   );
   lines.push(
-    `  skipped    ${int(c.duplicates_skipped)} duplicates in the input, ${int(c.unchanged_skipped)} unchanged and already complete`,
+    `  skipped    ${int(c.duplicates_skipped)} duplicates in the input, ${int(c.unchanged_skipped)} unchanged and already complete` +
+      (c.skipped_unsupported > 0 ? `, ${int(c.skipped_unsupported)} files that are not documents` : ""),
   );
   lines.push(
     `  rates      completion ${pct(report.completion_rate)}, fail ${pct(report.fail_rate)}, duplicate ${pct(report.dup_rate)}, ` +

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
+import type { FileFilterOptions } from "../input/file-filter.js";
 import { openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import type { BatchInfo, Store, StoreConnectionSpec } from "../store/store.js";
@@ -10,10 +11,11 @@ import type { BatchInfo, Store, StoreConnectionSpec } from "../store/store.js";
  * runs on a thread that ends with it, so the memory validation needs to find duplicates among
  * millions of documents is returned at once, not when the main thread's collector gets to it.
  */
-export interface InputRef {
+export interface InputRef extends FileFilterOptions {
   path: string;
   root?: string;
-  exclude: string[];
+  /** The store's own files, never documents. */
+  storeFiles: string[];
 }
 
 export type InputThreadData =
@@ -34,7 +36,8 @@ parentPort?.on("message", (message: { stop?: boolean }) => {
 });
 
 function open(input: InputRef) {
-  return openInput(input.path, { exclude: input.exclude, ...(input.root ? { root: input.root } : {}) });
+  const { path, ...options } = input;
+  return openInput(path, options);
 }
 
 async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unknown> {

@@ -1,9 +1,9 @@
 import { DocbatchError } from "../core/errors.js";
 import { contentHash, idempotencyKey, missingContentHash, normalizeContent } from "../core/keys.js";
-import type { PlannedDocument } from "../core/types.js";
+import type { PlannedDocument, SkippedFile } from "../core/types.js";
 import { checkDocument } from "../input/document.js";
-import { loadFile } from "../input/load.js";
-import type { InputSource } from "../input/sources.js";
+import { loadFile, tooLargeMessage } from "../input/load.js";
+import type { InputRecord, InputSource } from "../input/sources.js";
 import type { BatchInfo, PlanLock, Store } from "../store/store.js";
 
 export interface PlanOptions {
@@ -55,13 +55,18 @@ export async function planBatch(
   };
   let records = batch.planRecords;
   let slice: PlannedDocument[] = [];
+  let skipped: SkippedFile[] = [];
   let bytes = 0;
   let lastRenew = Date.now();
   const write = async (offset: number) => {
-    const progress = await store.planDocuments(batch.batchId, batch.planGeneration, slice, {
-      records,
-      offset,
-    });
+    const progress = await store.planDocuments(
+      batch.batchId,
+      batch.planGeneration,
+      slice,
+      { records, offset },
+      skipped,
+    );
+    skipped = [];
     summary.inserted += progress.inserted;
     summary.unchanged += progress.unchanged;
     summary.changed += progress.changed;
@@ -80,51 +85,80 @@ export async function planBatch(
     const seq = records;
     records += 1;
     summary.records += 1;
-    const { doc } = record.parseError === undefined ? checkDocument(record.raw, record.where) : { doc: null };
-    if (!doc) {
-      // Validation passed for this fingerprint, so the input changed while it was being planned.
-      throw new DocbatchError("INVALID_INPUT", `${record.where} changed while the batch was being planned.`, {
-        details: [{ path: record.where, problem: "changed during planning", ...record.extra }],
-        hints: ["Do not modify the input while docbatch runs; run the same command again."],
-      });
+    const planned = await planRecord(source, record, seq, options);
+    if (planned === null) continue;
+    if ("kind" in planned) skipped.push(planned);
+    else {
+      slice.push(planned);
+      bytes += planned.content?.length ?? 0;
     }
-    let content = doc.content;
-    let loadError: PlannedDocument["loadError"] = null;
-    if (doc.path !== null) {
-      const loaded = await loadFile(source.root, doc.path, options.maxDocBytes);
-      if (loaded.error) loadError = loaded.error;
-      else content = normalizeContent(loaded.content);
-    } else if (content !== null && Buffer.byteLength(content) > options.maxDocBytes) {
-      loadError = {
-        code: "DOC_TOO_LARGE",
-        message: `the content has ${Buffer.byteLength(content)} bytes, more than ${options.maxDocBytes}`,
-      };
-    }
-    if (loadError) content = null;
-    const hash =
-      content !== null
-        ? contentHash(doc.format, doc.metadata, content)
-        : missingContentHash(`${loadError?.code}:${doc.path ?? ""}`);
-    slice.push({
-      seq,
-      source: doc.source,
-      docId: doc.docId,
-      format: doc.format,
-      metadata: doc.metadata,
-      content,
-      loadError,
-      contentHash: hash,
-      idempotencyKey: idempotencyKey(doc.source, doc.docId, hash, options.layer),
-      path: doc.path,
-    });
-    bytes += content?.length ?? 0;
-    if (slice.length >= sliceDocs || bytes >= sliceBytes) {
+    if (slice.length + skipped.length >= sliceDocs || bytes >= sliceBytes) {
       await write(record.next);
       if (options.signal?.aborted) return summary;
     }
   }
-  if (slice.length > 0) await write(offset);
+  if (slice.length > 0 || skipped.length > 0) await write(offset);
   await store.finishPlan(batch.batchId, batch.planGeneration);
   summary.complete = true;
   return summary;
+}
+
+/**
+ * One input record as the store plans it: a document (keyed, its file read), a file skipped as
+ * not a document, or null for a `path` document the file filter leaves out.
+ */
+async function planRecord(
+  source: InputSource,
+  record: InputRecord,
+  seq: number,
+  options: PlanOptions,
+): Promise<PlannedDocument | SkippedFile | null> {
+  if (record.skipped) return { path: record.where, kind: record.skipped };
+  const { doc } = record.parseError === undefined ? checkDocument(record.raw, record.where) : { doc: null };
+  if (!doc) {
+    // Validation passed for this fingerprint, so the input changed while it was being planned.
+    throw new DocbatchError("INVALID_INPUT", `${record.where} changed while the batch was being planned.`, {
+      details: [{ path: record.where, problem: "changed during planning", ...record.extra }],
+      hints: ["Do not modify the input while docbatch runs; run the same command again."],
+    });
+  }
+  if (doc.path !== null && source.kind !== "directory" && !source.filter.includes(doc.path)) return null;
+  let content = doc.content;
+  let metadata = doc.metadata;
+  let loadError: PlannedDocument["loadError"] = null;
+  if (doc.path !== null) {
+    const loaded = await loadFile(source.root, doc.path, {
+      maxBytes: options.maxDocBytes,
+      skipNonDocuments: !doc.formatGiven,
+    });
+    if (loaded.skipped) return { path: doc.path, kind: loaded.skipped };
+    if (loaded.error) loadError = loaded.error;
+    else {
+      content = normalizeContent(loaded.content);
+      // Recorded only when it is not UTF-8, so the keys of UTF-8 files stay what they were.
+      if (loaded.encoding !== "UTF-8") metadata = { encoding: loaded.encoding, ...metadata };
+    }
+  } else if (content !== null && Buffer.byteLength(content) > options.maxDocBytes) {
+    loadError = {
+      code: "DOC_TOO_LARGE",
+      message: tooLargeMessage("the content", Buffer.byteLength(content), options.maxDocBytes),
+    };
+  }
+  if (loadError) content = null;
+  const hash =
+    content !== null
+      ? contentHash(doc.format, metadata, content)
+      : missingContentHash(`${loadError?.code}:${doc.path ?? ""}`);
+  return {
+    seq,
+    source: doc.source,
+    docId: doc.docId,
+    format: doc.format,
+    metadata,
+    content,
+    loadError,
+    contentHash: hash,
+    idempotencyKey: idempotencyKey(doc.source, doc.docId, hash, options.layer),
+    path: doc.path,
+  };
 }

@@ -16,7 +16,7 @@ export async function retryDocuments(store: Store, batchId: string, query: Reque
   if (candidates.length > 0 && settings.root) {
     const root = containment(settings.root);
     for (const doc of candidates) {
-      const loaded = await loadFile(root, doc.path, settings.maxDocBytes);
+      const loaded = await loadFile(root, doc.path, { maxBytes: settings.maxDocBytes });
       const content = loaded.content === undefined ? null : normalizeContent(loaded.content);
       const loadError = loaded.error ?? null;
       const hash =

@@ -8,6 +8,7 @@ import { SqliteStore } from "../store/sqlite/index.js";
 import type { Store } from "../store/store.js";
 import type { StopReason } from "./engine.js";
 import { InputThread } from "./input-runner.js";
+import type { InputRef } from "./input-thread.js";
 import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
 import { type PlanSummary, planBatch } from "./planner.js";
@@ -42,13 +43,6 @@ export interface RunBatchOptions extends ProcessOptions, OutputOptions {
   prevalidated?: { hasPaths: boolean };
   /** Plan (or finish planning) and stop: workers process the batch (`docbatch submit`). */
   planOnly?: boolean;
-  /**
-   * Only files matching one of these globs (relative to the folder, `**` for any depth) are
-   * documents: of a folder input, and `path` documents. @default every file
-   */
-  include?: string[];
-  /** Files matching one of these globs are left out (they win over `include`). @default none */
-  exclude?: string[];
 }
 
 export interface RunResult {
@@ -71,19 +65,17 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const resolved = resolveProcessOptions(options);
   const logger: Logger = options.logger ?? createLogger(options.logFile, options.logLevel);
   const dbFile = path.resolve(options.db ?? DEFAULT_DB);
-  const source = await openInput(options.input, {
-    exclude: options.store ? [] : [dbFile],
+  const inputRef: InputRef = {
+    path: path.resolve(options.input),
+    storeFiles: options.store ? [] : [dbFile],
     ...(options.root ? { root: options.root } : {}),
-  });
-  const batchId = options.batchId?.trim() || defaultBatchId(source);
+    ...(options.include ? { include: options.include } : {}),
+    ...(options.exclude ? { exclude: options.exclude } : {}),
+  };
+  const source = await openInput(options.input, inputRef);
   const layer = layerOf(settings);
   const fingerprint = await batchFingerprint(source, layer);
 
-  const inputRef = {
-    path: source.location,
-    exclude: options.store ? [] : [dbFile],
-    ...(options.root ? { root: options.root } : {}),
-  };
   // A large streamed input is validated on a thread of its own, whose memory (the identities of
   // millions of documents) is freed when it ends; a small one, or a JSON file (in memory already),
   // is validated here, without a thread's start-up.
@@ -99,6 +91,9 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const store = options.store ?? new SqliteStore({ file: dbFile, durability: options.durability ?? "full" });
   if (!options.store) await store.open();
   try {
+    const batchId =
+      options.batchId?.trim() ||
+      (await defaultBatchId(source, async (id) => (await store.getBatch(id))?.inputRef ?? null));
     const existing = await store.getBatch(batchId);
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
 

@@ -1,6 +1,7 @@
 import os from "node:os";
 import { DocbatchError } from "../core/errors.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
+import type { FileFilterOptions } from "../input/file-filter.js";
 import { DEFAULTS } from "./defaults.js";
 import type { Logger } from "./logger.js";
 import { expectInteger, expectRate } from "./options.js";
@@ -135,8 +136,11 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
   };
 }
 
-/** The options that shape the output (see PipelineSettings), from `run`'s flags. */
-export interface OutputOptions {
+/**
+ * The options of a new plan, from `run`'s flags: which files are documents (`include`,
+ * `exclude`: see FileFilterOptions), and what their output is (see PipelineSettings).
+ */
+export interface OutputOptions extends FileFilterOptions {
   /** Largest chunk in characters (UTF-16 code units), 16 and up. @default 1000 */
   chunkSize?: number;
   /** Characters repeated between neighbouring chunks, below chunkSize / 2. @default 0 */

@@ -93,7 +93,8 @@ export class BatchService {
     const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
     try {
       const root = this.options.root ?? this.options.spoolDir;
-      const source = await openInput(upload, { root });
+      const filter = { include: this.options.output.include, exclude: this.options.output.exclude };
+      const source = await openInput(upload, { root, ...filter });
       const id = batchId?.trim() || source.batchId || `batch-${sha256.slice(0, 16)}`;
       const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
       const existing = await this.store.getBatch(id);
@@ -106,7 +107,7 @@ export class BatchService {
       }
       const spooled = this.spoolFile(id, kind);
       fs.renameSync(upload, spooled);
-      const planned = await openInput(spooled, { root });
+      const planned = await openInput(spooled, { root, ...filter });
       const settings = pipelineSettings(this.options.output);
       const layer = layerOf(settings);
       // The batch exists before the answer: the links of the 202 work at once.

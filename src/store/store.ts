@@ -4,6 +4,7 @@ import type {
   ErrorInfo,
   JsonObject,
   PlannedDocument,
+  SkippedFile,
   StageName,
   StateCounts,
 } from "../core/types.js";
@@ -312,13 +313,18 @@ export interface Store {
   listBatches(): Promise<BatchInfo[]>;
   /** Creates the batch or starts a new plan generation when the fingerprint changed. */
   beginPlan(start: PlanStart): Promise<PlanCursor>;
-  /** Writes planned documents and advances the plan checkpoint, atomically. */
+  /**
+   * Writes planned documents and the files skipped as not documents, and advances the plan
+   * checkpoint, atomically.
+   */
   planDocuments(
     batchId: string,
     generation: number,
     docs: PlannedDocument[],
     cursor: { records: number; offset: number },
+    skipped?: SkippedFile[],
   ): Promise<PlanProgress>;
+  /** Marks the plan complete; skipped files of earlier plan generations are forgotten with it. */
   finishPlan(batchId: string, generation: number): Promise<void>;
   /**
    * Takes the planning lock of a batch; null when another live process holds it. A lock held by
@@ -358,6 +364,8 @@ export interface Store {
   nextClaimableAt(run: RunHandle): Promise<number | null>;
 
   counts(batchId: string): Promise<StateCounts>;
+  /** Files skipped as not documents by the batch's latest plan, by path. */
+  listSkipped(batchId: string, limit?: number): Promise<SkippedFile[]>;
   listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]>;
   documentFacts(batchId: string, origin: number): Promise<DocumentFacts>;
   failureCounts(batchId: string): Promise<FailureCount[]>;

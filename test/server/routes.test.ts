@@ -23,6 +23,7 @@ const COUNT_KEYS = [
   "failed",
   "pending",
   "processing",
+  "skipped_unsupported",
   "total",
   "unchanged_skipped",
 ];
@@ -300,6 +301,7 @@ describe("routes: submitting, reading, exporting, retrying (service with a root 
       processing: 0,
       duplicates_skipped: 1,
       unchanged_skipped: 0,
+      skipped_unsupported: 0,
     });
     expect(report.completion_rate).toBeCloseTo(4 / 5);
     expect(report.fail_rate).toBeCloseTo(1 / 5);

@@ -361,5 +361,50 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       expect(Array.from(staged!.vectors[0]!)).toEqual([1, 2]);
       expect(staged!.vectors[1]).toBeNull();
     });
+
+    it("counts and lists files skipped as not documents, keeping those of the latest plan only", async () => {
+      const first = await store.beginPlan({
+        batchId: "b",
+        layer: LAYER,
+        settings: {},
+        inputRef: "dir",
+        fingerprint: "f1",
+      });
+      const generation = first.batch.planGeneration;
+      await store.planDocuments("b", generation, [planned(0)], { records: 2, offset: 2 }, [
+        { path: "z/photo.png", kind: "image" },
+      ]);
+      // A plan resumed from its checkpoint may skip the same file again: still one row.
+      await store.planDocuments("b", generation, [], { records: 4, offset: 4 }, [
+        { path: "a.gz", kind: "archive" },
+        { path: "z/photo.png", kind: "image" },
+      ]);
+      await store.finishPlan("b", generation);
+      expect(await store.listSkipped("b")).toEqual([
+        { path: "a.gz", kind: "archive" },
+        { path: "z/photo.png", kind: "image" },
+      ]);
+      expect(await store.listSkipped("b", 1)).toEqual([{ path: "a.gz", kind: "archive" }]);
+      const counts = await store.counts("b");
+      expect(counts).toMatchObject({ total: 1, pending: 1, skipped_unsupported: 2 });
+      expect((await store.counts("other")).skipped_unsupported).toBe(0);
+
+      // The folder changed: the next plan's list replaces it once that plan is complete.
+      const second = await store.beginPlan({
+        batchId: "b",
+        layer: LAYER,
+        settings: {},
+        inputRef: "dir",
+        fingerprint: "f2",
+      });
+      expect(second.batch.planGeneration).toBe(generation + 1);
+      await store.planDocuments("b", second.batch.planGeneration, [], { records: 1, offset: 1 }, [
+        { path: "font.woff2", kind: "font" },
+      ]);
+      expect((await store.counts("b")).skipped_unsupported).toBe(3);
+      await store.finishPlan("b", second.batch.planGeneration);
+      expect(await store.listSkipped("b")).toEqual([{ path: "font.woff2", kind: "font" }]);
+      expect((await store.counts("b")).skipped_unsupported).toBe(1);
+    });
   });
 }

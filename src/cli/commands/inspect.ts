@@ -11,6 +11,7 @@ import { pickBatch } from "../../store/pick-batch.js";
 import type { Store } from "../../store/store.js";
 import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
+import { STATUS_LIST_LIMIT } from "../options.js";
 import { printJson } from "../output.js";
 
 /**
@@ -42,22 +43,30 @@ export async function statusCommand(args: string[]): Promise<number> {
       printJson(status);
       return 0;
     }
-    const c = counts;
+    const limit = values.limit ?? STATUS_LIST_LIMIT;
     const out = [
-      `batch ${batchId}: ${c.total} documents: ${c.done} done, ${c.degraded} degraded, ${c.failed} failed, ${c.pending} pending, ${c.processing} processing`,
-      `  duplicates skipped ${c.duplicates_skipped}, unchanged skipped ${c.unchanged_skipped}`,
+      `batch ${batchId}: ${counts.total} documents: ${counts.done} done, ${counts.degraded} degraded, ` +
+        `${counts.failed} failed, ${counts.pending} pending, ${counts.processing} processing`,
+      `  skipped: ${counts.duplicates_skipped} duplicates in the input, ${counts.unchanged_skipped} unchanged, ` +
+        `${counts.skipped_unsupported} files that are not documents`,
     ];
-    if (status.failed_documents.length > 0) {
-      out.push("failed:");
-      for (const d of status.failed_documents) {
-        out.push(`  ${d.id} (${d.attempts} attempts) ${d.last_error?.code}: ${d.last_error?.message}`);
-      }
-    }
-    if (status.degraded_documents.length > 0) {
-      out.push("degraded (completed by the fallback path; backfill with `docbatch retry --degraded`):");
-      for (const d of status.degraded_documents)
-        out.push(`  ${d.id} ${d.reason?.code}: ${d.reason?.message}`);
-    }
+    const list = <T>(title: string, items: T[], line: (item: T) => string) => {
+      if (items.length === 0) return;
+      out.push(title);
+      for (const item of items.slice(0, limit)) out.push(`  ${line(item)}`);
+      if (items.length > limit)
+        out.push(`  … and ${items.length - limit} more (--limit N, or --json for all)`);
+    };
+    list("failed:", status.failed_documents, (d) => {
+      const attempts = `${d.attempts} attempt${d.attempts === 1 ? "" : "s"}`;
+      return `${d.id} (${attempts}) ${d.last_error?.code}: ${d.last_error?.message}`;
+    });
+    list(
+      "degraded (completed by the fallback path; backfill with `docbatch retry --degraded`):",
+      status.degraded_documents,
+      (d) => `${d.id} ${d.reason?.code}: ${d.reason?.message}`,
+    );
+    list("skipped, not documents:", status.skipped_files, (f) => `${f.path} (${f.kind})`);
     process.stdout.write(`${out.join("\n")}\n`);
     return 0;
   });

@@ -32,6 +32,7 @@ export async function counts(pool: pg.Pool, batchId: string): Promise<StateCount
     processing: 0,
     duplicates_skipped: 0,
     unchanged_skipped: 0,
+    skipped_unsupported: 0,
   };
   const { rows } = await pool.query<{ state: keyof StateCounts; n: number }>(
     "SELECT state, COUNT(*)::bigint AS n FROM documents WHERE batch_id = $1 GROUP BY state",
@@ -51,6 +52,11 @@ export async function counts(pool: pg.Pool, batchId: string): Promise<StateCount
     [batchId],
   );
   result.unchanged_skipped = latest.rows[0]?.skipped_done ?? 0;
+  const skipped = await pool.query<{ n: number }>(
+    "SELECT COUNT(*)::bigint AS n FROM skipped_files WHERE batch_id = $1",
+    [batchId],
+  );
+  result.skipped_unsupported = skipped.rows[0]?.n ?? 0;
   return result;
 }
 

@@ -156,6 +156,17 @@ const MIGRATIONS: string[] = [
   ALTER TABLE documents ADD COLUMN size BIGINT;
   UPDATE documents d SET size = octet_length(c.content) FROM contents c WHERE c.row = d.row;
   `,
+  // 5: files of a folder that are not documents (images, archives, ...), skipped and listed by
+  // status; the rows of an older plan generation go when a newer plan completes.
+  `
+  CREATE TABLE skipped_files (
+    batch_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    plan_generation INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, path)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

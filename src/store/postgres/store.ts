@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { DocbatchError } from "../../core/errors.js";
 import { hash64 } from "../../core/identity-map.js";
-import type { PlannedDocument, StateCounts } from "../../core/types.js";
+import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
 import { toBatch, toRun } from "../rows.js";
 import type {
@@ -143,9 +143,18 @@ export class PostgresStore implements Store {
     generation: number,
     docs: PlannedDocument[],
     cursor: { records: number; offset: number },
+    skipped: SkippedFile[] = [],
   ): Promise<PlanProgress> {
     return transaction(this.pool, async (client) => {
       const progress = await writePlanSlice(client, batchId, generation, docs, Date.now());
+      if (skipped.length > 0) {
+        await client.query(
+          `INSERT INTO skipped_files (batch_id, path, kind, plan_generation)
+           SELECT $1, f.path, f.kind, $4 FROM unnest($2::text[], $3::text[]) AS f(path, kind)
+           ON CONFLICT (batch_id, path) DO UPDATE SET kind = excluded.kind, plan_generation = excluded.plan_generation`,
+          [batchId, skipped.map((f) => f.path), skipped.map((f) => f.kind), generation],
+        );
+      }
       await client.query(
         `UPDATE batches SET plan_records = $3, plan_offset = $4, duplicates_skipped = duplicates_skipped + $5
          WHERE batch_id = $1 AND plan_generation = $2`,
@@ -156,10 +165,16 @@ export class PostgresStore implements Store {
   }
 
   async finishPlan(batchId: string, generation: number): Promise<void> {
-    await this.pool.query(
-      "UPDATE batches SET plan_complete = TRUE WHERE batch_id = $1 AND plan_generation = $2",
-      [batchId, generation],
-    );
+    await transaction(this.pool, async (client) => {
+      await client.query(
+        "UPDATE batches SET plan_complete = TRUE WHERE batch_id = $1 AND plan_generation = $2",
+        [batchId, generation],
+      );
+      await client.query("DELETE FROM skipped_files WHERE batch_id = $1 AND plan_generation < $2", [
+        batchId,
+        generation,
+      ]);
+    });
   }
 
   /**
@@ -358,6 +373,14 @@ export class PostgresStore implements Store {
 
   async counts(batchId: string): Promise<StateCounts> {
     return read.counts(this.pool, batchId);
+  }
+
+  async listSkipped(batchId: string, limit?: number): Promise<SkippedFile[]> {
+    const { rows } = await this.pool.query<SkippedFile>(
+      "SELECT path, kind FROM skipped_files WHERE batch_id = $1 ORDER BY path LIMIT $2",
+      [batchId, limit ?? null],
+    );
+    return rows;
   }
 
   async listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import { canonicalJson } from "../../core/keys.js";
-import type { PlannedDocument } from "../../core/types.js";
+import type { PlannedDocument, SkippedFile } from "../../core/types.js";
 import { encodeError } from "../codec.js";
 import type { PlanProgress } from "../store.js";
 
@@ -86,6 +86,16 @@ export class SqlitePlanWriter {
       }
     }
     return progress;
+  }
+
+  /** Records files skipped as not documents; a file skipped again keeps one row. */
+  skip(batchId: string, generation: number, files: SkippedFile[]): void {
+    if (files.length === 0) return;
+    const put = this.db.prepare(
+      `INSERT INTO skipped_files (batch_id, path, kind, plan_generation) VALUES (?, ?, ?, ?)
+       ON CONFLICT (batch_id, path) DO UPDATE SET kind = excluded.kind, plan_generation = excluded.plan_generation`,
+    );
+    for (const file of files) put.run(batchId, file.path, file.kind, generation);
   }
 
   private setContent(row: number | bigint, content: string | null): void {

@@ -35,6 +35,7 @@ export function counts(db: Database.Database, batchId: string): StateCounts {
     processing: 0,
     duplicates_skipped: 0,
     unchanged_skipped: 0,
+    skipped_unsupported: 0,
   };
   const rows = db
     .prepare("SELECT state, COUNT(*) AS n FROM documents WHERE batch_id = ? GROUP BY state")
@@ -51,6 +52,10 @@ export function counts(db: Database.Database, batchId: string): StateCounts {
     .prepare("SELECT skipped_done FROM runs WHERE batch_id = ? ORDER BY run DESC LIMIT 1")
     .get(batchId) as { skipped_done: number } | undefined;
   result.unchanged_skipped = latest?.skipped_done ?? 0;
+  const skipped = db.prepare("SELECT COUNT(*) AS n FROM skipped_files WHERE batch_id = ?").get(batchId) as {
+    n: number;
+  };
+  result.skipped_unsupported = skipped.n;
   return result;
 }
 

@@ -200,6 +200,17 @@ const MIGRATIONS: string[] = [
   ALTER TABLE documents ADD COLUMN size INTEGER;
   UPDATE documents SET size = (SELECT length(CAST(c.content AS BLOB)) FROM contents c WHERE c.row = documents.row);
   `,
+  // 7: files of a folder that are not documents (images, archives, ...), skipped and listed by
+  // status; the rows of an older plan generation go when a newer plan completes.
+  `
+  CREATE TABLE skipped_files (
+    batch_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    plan_generation INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, path)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
-import type { PlannedDocument, StateCounts } from "../../core/types.js";
+import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
 import { type BatchRow, type RunRow, toBatch, toRun } from "../rows.js";
 import type {
@@ -176,11 +176,13 @@ export class SqliteStore implements Store {
     generation: number,
     docs: PlannedDocument[],
     cursor: { records: number; offset: number },
+    skipped: SkippedFile[] = [],
   ): Promise<PlanProgress> {
     const now = Date.now();
     return this.db
       .transaction(() => {
         const progress = this.planWriter!.write(batchId, generation, docs, now);
+        this.planWriter!.skip(batchId, generation, skipped);
         this.db
           .prepare(
             `UPDATE batches SET plan_records = ?, plan_offset = ?, duplicates_skipped = duplicates_skipped + ?
@@ -194,8 +196,15 @@ export class SqliteStore implements Store {
 
   async finishPlan(batchId: string, generation: number): Promise<void> {
     this.db
-      .prepare("UPDATE batches SET plan_complete = 1 WHERE batch_id = ? AND plan_generation = ?")
-      .run(batchId, generation);
+      .transaction(() => {
+        this.db
+          .prepare("UPDATE batches SET plan_complete = 1 WHERE batch_id = ? AND plan_generation = ?")
+          .run(batchId, generation);
+        this.db
+          .prepare("DELETE FROM skipped_files WHERE batch_id = ? AND plan_generation < ?")
+          .run(batchId, generation);
+      })
+      .immediate();
   }
 
   async tryPlanLock(
@@ -401,6 +410,12 @@ export class SqliteStore implements Store {
 
   async counts(batchId: string): Promise<StateCounts> {
     return read.counts(this.db, batchId);
+  }
+
+  async listSkipped(batchId: string, limit?: number): Promise<SkippedFile[]> {
+    return this.db
+      .prepare("SELECT path, kind FROM skipped_files WHERE batch_id = ? ORDER BY path LIMIT ?")
+      .all(batchId, limit ?? -1) as SkippedFile[];
   }
 
   async listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {
