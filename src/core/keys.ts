@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { mapPieces, PIECE_LENGTH, pieces } from "./pieces.js";
 import type { DocumentFormat, JsonObject } from "./types.js";
 
 /**
@@ -21,10 +22,17 @@ export function normalizeId(id: string): string {
   return id.normalize("NFC").trim();
 }
 
-export function normalizeContent(content: string): string {
-  let text = content.charCodeAt(0) === 0xfeff ? content.replace(/^\uFEFF+/, "") : content;
-  if (text.includes("\r")) text = text.replace(/\r\n?/g, "\n");
-  return text.normalize("NFC");
+/** Piece by piece (see mapPieces): a large document costs one copy, not several. */
+export function normalizeContent(
+  content: string,
+  /** @internal tests only */ pieceLength = PIECE_LENGTH,
+): string {
+  const text = content.charCodeAt(0) === 0xfeff ? content.replace(/^\uFEFF+/, "") : content;
+  return mapPieces(
+    text,
+    (piece) => (piece.includes("\r") ? piece.replace(/\r\n?/g, "\n") : piece).normalize("NFC"),
+    pieceLength,
+  );
 }
 
 /** JSON with object keys sorted at every level, so equal values always serialize equally. */
@@ -41,7 +49,8 @@ function sha256(parts: readonly string[]): string {
   const hash = createHash("sha256");
   for (const part of parts) {
     hash.update(`${part.length}:`);
-    hash.update(part);
+    // In pieces: hashing a string converts it to UTF-8 first, a copy as large as the content.
+    for (const piece of pieces(part)) hash.update(piece);
   }
   return hash.digest("hex");
 }

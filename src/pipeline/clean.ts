@@ -1,3 +1,5 @@
+import { mapPieces, PIECE_LENGTH } from "../core/pieces.js";
+
 /**
  * Text cleaning between parsing and chunking. Every step is one linear regex pass, because this runs
  * on every document of every batch.
@@ -25,15 +27,24 @@ const EXTRA_BLANK_LINES = /\n{3,}/g;
  *
  * Idempotent: `cleanText(cleanText(t)) === cleanText(t)`.
  */
-export function cleanText(text: string): string {
-  const cleaned = text
-    .replace(LINE_ENDINGS, "\n")
-    .replace(INVISIBLE, "")
-    .replace(HORIZONTAL_SPACE, " ")
-    .replace(SPACE_BEFORE_NEWLINE, "\n")
-    .replace(EXTRA_BLANK_LINES, "\n\n")
-    .trim();
-  // Last, because removing a zero-width character can bring a base letter next to its combining
-  // mark; canonical composition never produces whitespace or controls, so nothing above is undone.
-  return cleaned.normalize("NFC");
+export function cleanText(text: string, /** @internal tests only */ pieceLength = PIECE_LENGTH): string {
+  // Piece by piece: no step matches across a piece boundary (see mapPieces), and a replace with
+  // millions of matches over a whole large document would peak at many times its size.
+  return mapPieces(
+    text,
+    (piece, first, last) => {
+      let cleaned = piece
+        .replace(LINE_ENDINGS, "\n")
+        .replace(INVISIBLE, "")
+        .replace(HORIZONTAL_SPACE, " ")
+        .replace(SPACE_BEFORE_NEWLINE, "\n")
+        .replace(EXTRA_BLANK_LINES, "\n\n");
+      if (first) cleaned = cleaned.trimStart();
+      if (last) cleaned = cleaned.trimEnd();
+      // Last, because removing a zero-width character can bring a base letter next to its combining
+      // mark; canonical composition never produces whitespace or controls, so nothing above is undone.
+      return cleaned.normalize("NFC");
+    },
+    pieceLength,
+  );
 }

@@ -128,6 +128,9 @@ export async function processBatch(
     contentFile: cpu ? store.contentFile : null,
     saveProgress: (p: StagedProgress) => engine?.saveProgress(p),
     crash: () => process.kill(process.pid, "SIGKILL"),
+    planWritten: async () => {
+      while (hooks.planning?.() && !hooks.signal?.aborted) await new Promise((r) => setTimeout(r, 50));
+    },
   };
   engine = new Engine(
     store,

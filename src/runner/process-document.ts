@@ -37,7 +37,18 @@ export interface DocumentContext {
   saveProgress(progress: StagedProgress): void;
   /** Dies abruptly: the `crash` fault. */
   crash(): void;
+  /** Resolves once this process has finished writing the plan (at once when it does not plan). */
+  planWritten?: () => Promise<void>;
 }
+
+/**
+ * Documents from this size on run their CPU stages on the main thread: a worker thread would hold
+ * the content, its cleaned text and its chunks, and then the main thread a copy of the chunks,
+ * which for one 20 MB document costs more memory than every thread's start-up together. Their
+ * texts are embedded in requests like any other (the local embedder keeps up), and the main thread
+ * stays responsive between the stages.
+ */
+export const MAIN_THREAD_FROM_BYTES = 4 * 1024 * 1024;
 
 /** Why a document's processing was interrupted without a failure of its own. */
 export class Interrupted extends Error {}
@@ -109,10 +120,13 @@ async function execute(
     vectors = staged.vectors;
   } else {
     try {
+      // A large document starts once the plan is written: the planning thread's memory (it read,
+      // decoded and hashed this very content) is returned before processing needs as much again.
+      if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) await ctx.planWritten?.();
       if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
-      if (ctx.cpu) {
+      if (ctx.cpu && (doc.size ?? 0) < MAIN_THREAD_FROM_BYTES) {
         const result = await ctx.cpu.run({
           content:
             doc.contentDeferred && ctx.contentFile
@@ -129,6 +143,11 @@ async function execute(
         Object.assign(timings, result.timings);
       } else {
         texts = prepareChunks(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
+        // A large content is not held while its chunks are embedded; the fallback reads it again.
+        if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) {
+          doc.content = null;
+          doc.contentDeferred = true;
+        }
       }
     } catch (err) {
       const error = toDocbatchError(err);
