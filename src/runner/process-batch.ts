@@ -17,6 +17,9 @@ import { createEmbedder, type PipelineSettings } from "./settings.js";
  */
 export const DEFER_CONTENT_FROM_BYTES = 16 * 1024;
 
+/** How often a run looks for dead runs of its batch on this host (see `reap`). */
+export const REAP_INTERVAL_MS = 1_000;
+
 export interface OpenedRun {
   run: RunHandle;
   /** Runs found dead when this one started (their in-flight documents were recovered). */
@@ -175,10 +178,13 @@ export async function processBatch(
       }, hooks.progressIntervalMs ?? 200)
     : null;
   // Workers sharing a batch watch for each other: the documents of one that died on this host
-  // are put back at once; elsewhere, its leases expire and the claims take them over.
+  // are put back within a second (its process is gone); elsewhere, its leases expire and the
+  // claims take them over. The look is cheap (the runs of the batch, and a signal 0 per local
+  // pid), so it runs every second whatever the lease: tied to a third of the default 30 s lease,
+  // a worker killed on the same host waited 5 s on average, 10 s at worst.
   const reaper = setInterval(
     () => void reap(store, run, options.leaseMs, logger).catch(() => {}),
-    Math.max(1_000, Math.floor(options.leaseMs / 3)),
+    REAP_INTERVAL_MS,
   );
   reaper.unref();
   try {
