@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers/cli.js";
+import { CLI, runCli, tempDir } from "../helpers/cli.js";
 
 describe("docbatch demo", () => {
   it("runs the whole demonstration from any folder in under a minute, every line measured and ticked", async () => {
@@ -17,10 +19,50 @@ describe("docbatch demo", () => {
     const checks = out.split("\n").filter((l) => /^ {2}[✔✘] /.test(l));
     expect(checks).toHaveLength(10);
     expect(checks.filter((l) => l.includes("✘"))).toEqual([]);
-    const html = out.trim().split("\n").at(-1)!.trim();
-    expect(html.endsWith("report.html")).toBe(true);
-    expect(fs.readFileSync(html, "utf8")).toContain("<svg");
+    // Nothing left behind: not in the working folder, not the temporary store.
     expect(fs.readdirSync(cwd)).toEqual([]);
+    const temp = /store and log in a temporary folder/.test(out);
+    expect(temp).toBe(true);
+    expect(out).toMatch(/demo --keep docbatch-demo/);
+  }, 90_000);
+
+  it("keeps the store with --keep DIR, and every command it prints works when pasted there", async () => {
+    const cwd = tempDir("docbatch-demo-cwd-");
+    // Started by path (not through npx): the commands it prints start docbatch the same way.
+    const result = await runCli(["demo", "--keep", "kept demo"], { cwd, env: { npm_command: "" } });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = result.stdout.split("\n");
+    const start = lines.findIndex((l) => l.startsWith("Next: look around"));
+    expect(start).toBeGreaterThan(0);
+    const commands = lines
+      .slice(start + 1)
+      .filter((l) => /^ {2}\S/.test(l))
+      .slice(0, 4)
+      .map((l) => l.trim());
+    expect(commands).toHaveLength(4);
+    for (const command of commands) {
+      expect(command).toContain("--db 'kept demo/demo.db'");
+      expect(command.startsWith(`node ${path.relative(cwd, CLI)} `)).toBe(true);
+      // As a user pastes it: through a shell, in the same folder, with the same way of starting docbatch.
+      const pasted = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn("bash", ["-c", command], {
+          cwd,
+          env: { ...process.env, PATH: `${path.dirname(CLI)}:${process.env.PATH}` },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(pasted.code, `${command}\n${pasted.stderr}`).toBe(0);
+      expect(pasted.stdout.length, command).toBeGreaterThan(0);
+    }
+    const html = lines
+      .filter((l) => l.trim().endsWith("report.html"))
+      .at(-1)!
+      .trim();
+    expect(fs.readFileSync(path.join(cwd, html), "utf8")).toContain("<svg");
   }, 90_000);
 
   it("crosses a line when a threshold is broken on purpose, and exits 1", async () => {

@@ -26,7 +26,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseCommand("demo", args);
   if (values.help) return printHelp("demo");
   const thresholds = parseThresholds(values.threshold);
-  const dir = values.keep ?? values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-demo-"));
+  const kept = values.keep ?? values.dir;
+  const dir = kept ?? fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-demo-"));
   fs.mkdirSync(dir, { recursive: true });
   const db = path.join(dir, "demo.db");
   for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(db + suffix, { force: true });
@@ -47,7 +48,11 @@ export async function demoCommand(args: string[]): Promise<number> {
     say(
       `docbatch demo: ${examples.documents.length} documents from ${path.relative(process.cwd(), EXAMPLE) || EXAMPLE}`,
     );
-    say(`  store, log and report in ${dir}`);
+    say(
+      kept
+        ? `  store, log and report kept in ${dir}`
+        : `  store and log in a temporary folder, removed at the end (keep them with --keep DIR)`,
+    );
     say(`  embeddings: a local OpenAI-compatible server at ${url}, failing 3% of requests`);
     say("  faults: 3% injected parser crashes (--inject parse=0.03), and the process is killed midway");
     const runArgs = [
@@ -153,14 +158,52 @@ export async function demoCommand(args: string[]): Promise<number> {
     heading("5. Checklist (every line measured)");
     say(formatChecklist(items, color));
 
-    const html = path.join(dir, "report.html");
-    fs.writeFileSync(html, renderHtmlReport(analysis));
-    heading("HTML report");
-    say(`  ${html}`);
+    if (kept) {
+      const html = path.join(dir, "report.html");
+      fs.writeFileSync(html, renderHtmlReport(analysis));
+      heading("Next: look around (these commands work as printed, from this folder)");
+      for (const line of nextSteps(kept)) say(`  ${line}`);
+      heading("HTML report");
+      say(`  ${html}`);
+    } else {
+      heading("Keep it");
+      say("  The store, the log and the report were in a temporary folder, now removed. To keep them");
+      say(`  and get commands to look around: ${cliPrefix()} demo --keep docbatch-demo`);
+    }
     return items.every((i) => i.ok) ? 0 : 1;
   } finally {
     await server.stop();
+    if (!kept) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * How this process was started, so printed commands work when pasted: `npx docbatch` under npx,
+ * `node dist/cli/main.js` when run by path, `docbatch` from the PATH.
+ */
+function cliPrefix(): string {
+  if (process.env.npm_command === "exec") return "npx docbatch";
+  const script = process.argv[1] ?? "";
+  if (path.basename(script) === "main.js")
+    return `node ${shellQuote(path.relative(process.cwd(), script) || script)}`;
+  return "docbatch";
+}
+
+function shellQuote(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** Commands that read a kept demo store (and change nothing): status, report, export, batches. */
+function nextSteps(kept: string): string[] {
+  const cli = cliPrefix();
+  const db = shellQuote(path.join(kept, "demo.db"));
+  const html = shellQuote(path.join(kept, "report.html"));
+  return [
+    `${cli} status --db ${db} --batch-id demo`,
+    `${cli} report --db ${db} --batch-id demo --html ${html}`,
+    `${cli} export --db ${db} --batch-id demo | head -n 3`,
+    `${cli} batches --db ${db}`,
+  ];
 }
 
 function parseThresholds(spec: string | undefined): Thresholds {
