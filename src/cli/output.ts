@@ -1,3 +1,4 @@
+import path from "node:path";
 import { errorBody, exitCode, toDocbatchError } from "../core/errors.js";
 
 export function printJson(value: unknown): void {
@@ -26,4 +27,22 @@ export function duration(ms: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
+}
+
+/**
+ * How this process was started, so that commands it prints work when pasted: `npx docbatch`
+ * under npx, `node dist/cli/main.js` when started by path, `docbatch` from the PATH.
+ */
+export function commandPrefix(): string {
+  if (process.env.npm_command === "exec") return "npx docbatch";
+  const script = process.argv[1] ?? "";
+  if (path.basename(script) === "main.js") {
+    return `node ${shellQuote(path.relative(process.cwd(), script) || script)}`;
+  }
+  return "docbatch";
+}
+
+/** A word as a POSIX shell reads it back. */
+export function shellQuote(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

@@ -14,6 +14,8 @@ export class ProgressDisplay {
     private readonly stream: NodeJS.WriteStream,
     private readonly tty: boolean,
     private readonly intervalMs = 5_000,
+    /** Also show what this process settled (a worker shares the batch with others). */
+    private readonly own = false,
   ) {}
 
   update(p: Progress): void {
@@ -21,7 +23,8 @@ export class ProgressDisplay {
     this.samples.push({ at: now, completed: p.completed + p.failed });
     while (this.samples.length > 2 && now - this.samples[0]!.at > 10_000) this.samples.shift();
     if (this.tty) {
-      this.stream.write(`\r${this.render(p, this.stream.columns ?? 100)}\x1b[K`);
+      const own = this.own ? ` | this worker ${p.processedThisRun}` : "";
+      this.stream.write(`\r${this.render(p, (this.stream.columns ?? 100) - own.length)}${own}\x1b[K`);
       this.drawn = true;
       if (p.phase === "finished") this.finish();
     } else if (p.phase === "finished" || now - this.lastLine >= this.intervalMs) {
@@ -44,6 +47,8 @@ export class ProgressDisplay {
   }
 
   private eta(p: Progress): string {
+    // While the plan is written the total is only what is planned so far: no honest ETA yet.
+    if (p.planComplete === false) return "? (planning)";
     const rate = this.rate();
     const left = p.total - p.completed - p.failed;
     return rate > 0 ? duration((left / rate) * 60_000) : "?";
@@ -65,9 +70,10 @@ export class ProgressDisplay {
     if (p.phase === "planning") return `docbatch ${p.batchId}: planning`;
     const settled = p.completed + p.failed;
     const pct = p.total > 0 ? ((settled / p.total) * 100).toFixed(1) : "100.0";
+    const own = this.own ? `, this worker ${p.processedThisRun}` : "";
     return (
       `docbatch ${p.batchId}: ${settled}/${p.total} (${pct}%) ${p.phase}, ${Math.round(this.rate())} docs/min, ` +
-      `ETA ${this.eta(p)}, failed ${p.failed}, retrying ${p.retriesWaiting}, in flight ${p.inFlight}, breaker ${p.breaker}`
+      `ETA ${this.eta(p)}, failed ${p.failed}, retrying ${p.retriesWaiting}, in flight ${p.inFlight}, breaker ${p.breaker}${own}`
     );
   }
 }

@@ -232,9 +232,11 @@ function reclaimFacts(events: StoreEvent[], runs: RunInfo[]) {
   };
 }
 
+/** What each worker processed; a `submit` only plans, so it is no worker. */
 function workerFacts(runs: RunInfo[]): BatchReport["workers"] {
   const byWorker = new Map<string, BatchReport["workers"][number]>();
   for (const r of runs) {
+    if (r.command === "submit") continue;
     const w = byWorker.get(r.workerId) ?? {
       worker_id: r.workerId,
       runs: 0,

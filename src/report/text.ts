@@ -6,8 +6,21 @@ const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 const ms = (n: number) =>
   n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(n < 1 ? 2 : n < 10 ? 1 : 0)} ms`;
 
+export interface FormatOptions {
+  /** How the commands of "next" start docbatch. @default "docbatch" */
+  cli?: string;
+  /** Flags naming the store, added to the commands of "next" (e.g. `--db ingest.db`). @default "" */
+  store?: string;
+  /** Whether to end with what to do next. @default true */
+  nextSteps?: boolean;
+}
+
 /** The report for people: states, rates, percentiles, failure reasons, and what to do next. */
-export function formatReport(report: BatchReport, failures: FailureCount[] = []): string {
+export function formatReport(
+  report: BatchReport,
+  failures: FailureCount[] = [],
+  options: FormatOptions = {},
+): string {
   const c = report.counts;
   const lines: string[] = [];
   lines.push(`batch ${report.batch_id}  (${report.checkpoint})`);
@@ -24,7 +37,7 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
       `retries ${int(report.retries)}`,
   );
   lines.push(
-    `  speed      ${int(report.throughput_docs_per_min)} docs/min; latency p50 ${ms(report.latency_ms.p50)}, ` +
+    `  speed      ${int(report.throughput_docs_per_min)} docs/min over the processing time of all runs; latency p50 ${ms(report.latency_ms.p50)}, ` +
       `p95 ${ms(report.latency_ms.p95)}, p99 ${ms(report.latency_ms.p99)}`,
   );
   const st = report.stage_latency_ms;
@@ -52,7 +65,9 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
         `skipped ${int(r.skipped_done)}, recovered in flight ${int(r.recovered_in_flight)}`,
     );
   }
-  if (report.workers.length > 1 || report.reclaimed_documents > 0 || report.fenced_commits > 0) {
+  // Runs one after another are not workers sharing a batch: the section is for those that do.
+  const shared = report.runs.some((r) => r.command === "worker") && report.workers.length > 1;
+  if (shared || report.reclaimed_documents > 0 || report.fenced_commits > 0) {
     lines.push(
       `  workers    ${report.workers.length}; reclaimed ${int(report.reclaimed_documents)} documents from dead workers ` +
         `(p50 ${ms(report.reclaim_delay_ms.p50)}, max ${ms(report.reclaim_delay_ms.max)} after their last sign of life); ` +
@@ -78,7 +93,7 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
       lines.push(`    ${f.code.padEnd(20)} ${int(f.count).padStart(7)}${example}`);
     }
   }
-  const next = nextSteps(report);
+  const next = options.nextSteps === false ? [] : nextSteps(report, options);
   if (next.length > 0) {
     lines.push("  next");
     for (const step of next) lines.push(`    ${step}`);
@@ -86,21 +101,24 @@ export function formatReport(report: BatchReport, failures: FailureCount[] = [])
   return lines.join("\n");
 }
 
-function nextSteps(report: BatchReport): string[] {
+function nextSteps(report: BatchReport, options: FormatOptions): string[] {
   const c = report.counts;
-  const id = report.batch_id;
+  const cli = options.cli ?? "docbatch";
+  const id = `${options.store ? `${options.store} ` : ""}--batch-id ${shellWord(report.batch_id)}`;
   const steps: string[] = [];
   if (c.pending + c.processing > 0)
     steps.push(
       `${int(c.pending + c.processing)} documents are unfinished: run the same command again to resume.`,
     );
   if (c.failed > 0)
-    steps.push(
-      `see why documents failed: docbatch status --batch-id ${id}; after fixing: docbatch retry --batch-id ${id}`,
-    );
+    steps.push(`see why documents failed: ${cli} status ${id}; after fixing: ${cli} retry ${id}`);
   if (c.degraded > 0)
-    steps.push(`backfill degraded documents: docbatch retry --batch-id ${id} --degraded, then run again`);
+    steps.push(`backfill degraded documents: ${cli} retry ${id} --degraded, then run again`);
   return steps;
+}
+
+function shellWord(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }
 
 function truncate(text: string, max: number): string {

@@ -24,6 +24,11 @@ export interface OpenedRun {
   run: RunHandle;
   /** Runs found dead when this one started (their in-flight documents were recovered). */
   dead: number[];
+  /**
+   * True when this run takes over from an earlier one that ended or died (a resume), false for
+   * the first runs of a batch, including workers starting together on a batch `submit` planned.
+   */
+  resumes: boolean;
 }
 
 /**
@@ -44,7 +49,11 @@ export async function openRun(
     processStartedAt: options.processStartedAt,
   });
   options.logger.info({ event: "run.start", batchId, run: run.run, command: options.command }, "run started");
-  const dead = deadRuns(await store.listRuns(batchId), run.run, options.leaseMs, Date.now());
+  const runs = await store.listRuns(batchId);
+  const dead = deadRuns(runs, run.run, options.leaseMs, Date.now());
+  const resumes = runs.some(
+    (r) => r.run < run.run && r.command !== "submit" && (r.endedAt !== null || dead.includes(r.run)),
+  );
   const recovered = await store.recoverInFlight(run, dead);
   if (recovered > 0) {
     options.logger.info(
@@ -52,7 +61,7 @@ export async function openRun(
       "recovered in-flight documents",
     );
   }
-  return { run, dead };
+  return { run, dead, resumes };
 }
 
 export interface ProcessHooks {
@@ -91,6 +100,7 @@ export async function processBatch(
     processedThisRun: 0,
     phase: "processing",
     planned: before.total,
+    planComplete: !hooks.planning,
   };
   const breaker = new CircuitBreaker(undefined, (t) => {
     progress.breaker = t.to;
@@ -166,6 +176,7 @@ export async function processBatch(
         const s = engine!.snapshot;
         if (!totalFinal) {
           totalFinal = !hooks.planning!();
+          progress.planComplete = totalFinal;
           void store.counts(batchId).then((c) => (progress.total = Math.max(progress.total, c.total)));
         }
         progress.completed = before.done + before.degraded + s.completed + s.degraded;

@@ -29,7 +29,7 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
       details: [{ path: "batch_id", problem: `no batch ${JSON.stringify(batchId)}` }],
     });
   }
-  const { run } = await openRun(store, batchId, {
+  const { run, resumes } = await openRun(store, batchId, {
     command: options.command ?? "worker",
     ...(options.workerId ? { workerId: options.workerId } : {}),
     leaseMs: resolved.leaseMs,
@@ -40,7 +40,7 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
     ? "finished"
     : await waitForPlan(store, batchId, options.signal);
   const before = await store.counts(batchId);
-  await store.markRunResumed(run, true, before.done + before.degraded);
+  await store.markRunResumed(run, resumes, before.done + before.degraded);
   if (stopReason === "finished") {
     const settings = settingsFromJson((await store.getBatch(batchId))!.settings);
     stopReason = await processBatch(store, run, settings, resolved, logger, {
@@ -53,6 +53,7 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
   await store.endRun(run, stopReason, Date.now());
   logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
   const report = await buildReport(store, batchId);
-  options.onProgress?.(finished(report));
-  return { report, stopReason, exitCode: exitCodeFor(stopReason, report) };
+  options.onProgress?.(finished(report, stopReason));
+  const embedder = settingsFromJson((await store.getBatch(batchId))!.settings).embed.kind;
+  return { report, stopReason, exitCode: exitCodeFor(stopReason, report), embedder };
 }

@@ -16,6 +16,7 @@ import { openRun, processBatch } from "./process-batch.js";
 import {
   type OutputOptions,
   type ProcessOptions,
+  type Progress,
   pipelineSettings,
   resolveProcessOptions,
 } from "./run-options.js";
@@ -50,6 +51,8 @@ export interface RunResult {
   stopReason: StopReason;
   /** The contract's exit code for this result. */
   exitCode: number;
+  /** `local`: the built-in hashing embedder (not a semantic model); `http`: the batch's endpoint. */
+  embedder: "local" | "http";
 }
 
 /** JSON Lines inputs from this size on are validated on a thread of their own. */
@@ -97,7 +100,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     const existing = await store.getBatch(batchId);
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
 
-    const { run } = await openRun(store, batchId, {
+    const { run, resumes } = await openRun(store, batchId, {
       command: options.command ?? "run",
       ...(options.workerId ? { workerId: options.workerId } : {}),
       leaseMs: resolved.leaseMs,
@@ -172,7 +175,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       upToDate = (await store.getBatch(batchId))?.planComplete ?? false;
     }
     const before = await store.counts(batchId);
-    await store.markRunResumed(run, cursor.existed, before.done + before.degraded);
+    await store.markRunResumed(run, resumes, before.done + before.degraded);
     if (stopReason === "finished" && !options.planOnly) {
       // Processing uses the batch's stored settings: another process may have planned it.
       const stored = (await store.getBatch(batchId))?.settings;
@@ -201,8 +204,8 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     await store.endRun(run, stopReason, Date.now());
     logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
     const report = await buildReport(store, batchId);
-    options.onProgress?.(finished(report));
-    return { report, stopReason, exitCode: exitCodeFor(stopReason, report) };
+    options.onProgress?.(finished(report, stopReason));
+    return { report, stopReason, exitCode: exitCodeFor(stopReason, report), embedder: settings.embed.kind };
   } finally {
     if (!options.store) await store.close();
   }
@@ -235,7 +238,7 @@ export async function waitForPlan(store: Store, batchId: string, signal?: AbortS
   }
 }
 
-function idle(batchId: string, phase: "planning" | "finished") {
+function idle(batchId: string, phase: Progress["phase"]) {
   return {
     batchId,
     total: 0,
@@ -249,13 +252,14 @@ function idle(batchId: string, phase: "planning" | "finished") {
     processedThisRun: 0,
     phase,
     planned: 0,
+    planComplete: phase !== "planning",
   };
 }
 
-export function finished(report: BatchReport) {
+export function finished(report: BatchReport, reason: StopReason): Progress {
   const c = report.counts;
   return {
-    ...idle(report.batch_id, "finished"),
+    ...idle(report.batch_id, reason === "finished" ? "finished" : "stopped"),
     total: c.total,
     completed: c.done + c.degraded,
     failed: c.failed,

@@ -76,8 +76,11 @@ export interface Progress {
   startedAt: number;
   /** Documents settled by this run. */
   processedThisRun: number;
-  phase: "planning" | "processing" | "finished";
+  /** `stopped`: the run ended before the batch did (interrupted, or the failure budget). */
+  phase: "planning" | "processing" | "finished" | "stopped";
   planned: number;
+  /** False while the plan is still being written: `total` is what is planned so far. */
+  planComplete?: boolean;
 }
 
 export interface ResolvedProcessOptions {

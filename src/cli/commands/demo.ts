@@ -18,6 +18,7 @@ import { SqliteStore } from "../../store/sqlite/index.js";
 import { EmbeddingTestServer } from "../../testing/embedding-server.js";
 import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
+import { commandPrefix, shellQuote } from "../output.js";
 
 const CLI = fileURLToPath(new URL("../main.js", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../../../examples/input_example.json", import.meta.url));
@@ -145,7 +146,13 @@ export async function demoCommand(args: string[]): Promise<number> {
     const analysis = await analyzeBatch(store, "demo");
     await store.close();
     heading("4. Report");
-    say(formatReport(analysis.report, analysis.series.failures));
+    say(
+      formatReport(analysis.report, analysis.series.failures, {
+        cli: commandPrefix(),
+        store: kept ? `--db ${shellQuote(db)}` : "",
+        nextSteps: Boolean(kept),
+      }),
+    );
 
     const measurements: DemoMeasurements = {
       report: analysis.report,
@@ -168,7 +175,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     } else {
       heading("Keep it");
       say("  The store, the log and the report were in a temporary folder, now removed. To keep them");
-      say(`  and get commands to look around: ${cliPrefix()} demo --keep docbatch-demo`);
+      say(`  and get commands to look around: ${commandPrefix()} demo --keep docbatch-demo`);
     }
     return items.every((i) => i.ok) ? 0 : 1;
   } finally {
@@ -177,25 +184,9 @@ export async function demoCommand(args: string[]): Promise<number> {
   }
 }
 
-/**
- * How this process was started, so printed commands work when pasted: `npx docbatch` under npx,
- * `node dist/cli/main.js` when run by path, `docbatch` from the PATH.
- */
-function cliPrefix(): string {
-  if (process.env.npm_command === "exec") return "npx docbatch";
-  const script = process.argv[1] ?? "";
-  if (path.basename(script) === "main.js")
-    return `node ${shellQuote(path.relative(process.cwd(), script) || script)}`;
-  return "docbatch";
-}
-
-function shellQuote(word: string): string {
-  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
-}
-
 /** Commands that read a kept demo store (and change nothing): status, report, export, batches. */
 function nextSteps(kept: string): string[] {
-  const cli = cliPrefix();
+  const cli = commandPrefix();
   const db = shellQuote(path.join(kept, "demo.db"));
   const html = shellQuote(path.join(kept, "report.html"));
   return [

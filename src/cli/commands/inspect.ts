@@ -12,7 +12,7 @@ import type { Store } from "../../store/store.js";
 import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
 import { STATUS_LIST_LIMIT } from "../options.js";
-import { printJson } from "../output.js";
+import { commandPrefix, printJson, shellQuote } from "../output.js";
 
 /**
  * Opens the store named by the flags, resolves the batch (the one asked for, else the store's
@@ -86,7 +86,12 @@ export async function reportCommand(args: string[]): Promise<number> {
     }
     if (values.prometheus) process.stdout.write(renderPrometheus([analysis]));
     else if (values.json) printJson(report);
-    else process.stdout.write(`${formatReport(report, analysis.series.failures)}\n`);
+    else {
+      const store = values.db ? `--db ${shellQuote(values.db)}` : "";
+      process.stdout.write(
+        `${formatReport(report, analysis.series.failures, { cli: commandPrefix(), store })}\n`,
+      );
+    }
     return 0;
   });
 }

@@ -4,7 +4,7 @@ import { DEFAULTS } from "../../runner/defaults.js";
 import { type Progress, type RunResult, runBatch } from "../../runner/run-batch.js";
 import { parseCommand, pick } from "../args.js";
 import { printHelp } from "../help.js";
-import { printJson } from "../output.js";
+import { commandPrefix, printJson, shellQuote } from "../output.js";
 import { defined, sharedStore, withSignals } from "../process-flags.js";
 import { ProgressDisplay } from "../progress-bar.js";
 
@@ -30,7 +30,7 @@ export async function runCommand(args: string[]): Promise<number> {
       }),
     );
     display?.finish();
-    return finishRun(result, signal, Boolean(values.json));
+    return finishRun(result, signal, values);
   } finally {
     await store?.close();
   }
@@ -40,11 +40,10 @@ export async function runCommand(args: string[]): Promise<number> {
  * The progress display of `run` and `worker`: a bar on a terminal, a status line every
  * --progress-interval-ms otherwise (CI logs), nothing with --no-progress.
  */
-export function progressDisplay(values: {
-  noProgress?: boolean;
-  progress?: boolean;
-  progressIntervalMs?: number;
-}): ProgressDisplay | null {
+export function progressDisplay(
+  values: { noProgress?: boolean; progress?: boolean; progressIntervalMs?: number },
+  own = false,
+): ProgressDisplay | null {
   const show =
     !values.noProgress &&
     (values.progress || (process.stderr.isTTY && process.stdout.isTTY) || !process.stderr.isTTY);
@@ -53,13 +52,19 @@ export function progressDisplay(values: {
     process.stderr,
     Boolean(process.stderr.isTTY),
     values.progressIntervalMs ?? DEFAULTS.progressIntervalMs,
+    own,
   );
 }
 
 /** Prints the outcome of a run or a worker and returns its exit code. */
-export function finishRun(result: RunResult, signal: NodeJS.Signals | null, json: boolean): number {
+export function finishRun(
+  result: RunResult,
+  signal: NodeJS.Signals | null,
+  values: { json?: boolean; db?: string },
+): number {
   const { report } = result;
-  if (json) printJson(report);
+  const store = values.db ? `--db ${shellQuote(values.db)}` : "";
+  if (values.json) printJson(report);
   else {
     const latest = report.runs[report.runs.length - 1];
     if (latest && latest.processed === 0 && result.stopReason === "finished") {
@@ -69,7 +74,14 @@ export function finishRun(result: RunResult, signal: NodeJS.Signals | null, json
           `(${report.checkpoint}); processed 0.\n`,
       );
     }
-    process.stdout.write(`${formatReport(report)}\n`);
+    process.stdout.write(`${formatReport(report, [], { cli: commandPrefix(), store })}\n`);
+  }
+  if (result.embedder === "local") {
+    // On stderr with --json, so the JSON on stdout stays the report alone.
+    (values.json ? process.stderr : process.stdout).write(
+      "note: vectors come from the built-in hashing embedder, which is not a semantic model: use " +
+        "--embed-url (or --embed-model-dir) for retrieval quality\n",
+    );
   }
   if (result.stopReason === "interrupted") return signal === "SIGTERM" ? 143 : 130;
   if (result.stopReason === "fail-budget") {

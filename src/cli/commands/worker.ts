@@ -41,7 +41,7 @@ export async function workerCommand(args: string[]): Promise<number> {
   if (values.help) return printHelp("worker");
   const batchId = requireBatchId(values.batchId, "worker");
   const store = (await sharedStore(values)) ?? (await openLocal(values.db));
-  const display = progressDisplay(values);
+  const display = progressDisplay(values, true);
   try {
     await requireBatch(store, batchId);
     const { result, signal } = await withSignals((abort) =>
@@ -55,7 +55,7 @@ export async function workerCommand(args: string[]): Promise<number> {
       }),
     );
     display?.finish();
-    return finishRun(result, signal, Boolean(values.json));
+    return finishRun(result, signal, values);
   } finally {
     await store.close();
   }
