@@ -224,3 +224,13 @@ export function toDocbatchError(err: unknown): DocbatchError {
 export function errorBody(err: unknown): ErrorBody {
   return toDocbatchError(err).toBody();
 }
+
+/** The error of a batch id the store does not hold, alike from the library, the CLI and HTTP. */
+export function batchNotFound(batchId: string): DocbatchError {
+  return new DocbatchError("BATCH_NOT_FOUND", `The store holds no batch \`${batchId}\`.`, {
+    details: [{ path: "batch_id", problem: `no batch ${JSON.stringify(batchId)}` }],
+    hints: [
+      "List the batches of the store with `docbatch batches` (or listBatches(store)), or check --db / --store.",
+    ],
+  });
+}

@@ -1,3 +1,4 @@
+import { batchNotFound } from "../core/errors.js";
 import { percentiles, round } from "../core/stats.js";
 import type { StateCounts } from "../core/types.js";
 import type { FailureCount, RunInfo, Store, StoreEvent } from "../store/store.js";
@@ -109,6 +110,10 @@ const TIMELINE_POINTS = 240;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/**
+ * The contract's report of a batch, computed from the store.
+ * @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch (as the CLI exits 2).
+ */
 export async function buildReport(store: Store, batchId: string): Promise<BatchReport> {
   return (await analyzeBatch(store, batchId)).report;
 }
@@ -119,6 +124,7 @@ export async function buildReport(store: Store, batchId: string): Promise<BatchR
  */
 export async function analyzeBatch(store: Store, batchId: string): Promise<BatchAnalysis> {
   const batch = await store.getBatch(batchId);
+  if (!batch) throw batchNotFound(batchId);
   const counts = await store.counts(batchId);
   const runs = await store.listRuns(batchId);
   const failures = await store.failureCounts(batchId);

@@ -1,3 +1,4 @@
+import { batchNotFound } from "../core/errors.js";
 import type { StateCounts } from "../core/types.js";
 import type { Store } from "../store/store.js";
 
@@ -21,7 +22,9 @@ export interface BatchStatus {
   skipped_files: { path: string; kind: string }[];
 }
 
+/** @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch. */
 export async function batchStatus(store: Store, batchId: string): Promise<BatchStatus> {
+  if ((await store.getBatch(batchId)) === null) throw batchNotFound(batchId);
   const counts = await store.counts(batchId);
   const failed = await store.listDocuments(batchId, { states: ["failed"] });
   const degraded = await store.listDocuments(batchId, { states: ["degraded"] });

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { DocbatchError } from "../core/errors.js";
+import { batchNotFound, DocbatchError } from "../core/errors.js";
 import { SqliteStore } from "./sqlite/index.js";
 import type { Store } from "./store.js";
 
@@ -44,11 +44,7 @@ export async function createStore(spec: StoreSpec, options: { mustExist?: boolea
   return new SqliteStore({ file });
 }
 
+/** @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch. */
 export async function requireBatch(store: Store, batchId: string): Promise<void> {
-  if ((await store.getBatch(batchId)) === null) {
-    throw new DocbatchError("BATCH_NOT_FOUND", `The store holds no batch \`${batchId}\`.`, {
-      details: [{ path: "--batch-id", problem: `no batch ${JSON.stringify(batchId)}` }],
-      hints: ["List the batches of this store with `docbatch batches`, or check --db / --store."],
-    });
-  }
+  if ((await store.getBatch(batchId)) === null) throw batchNotFound(batchId);
 }

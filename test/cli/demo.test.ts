@@ -64,7 +64,7 @@ describe("docbatch demo", () => {
       .at(-1)!
       .trim();
     expect(fs.readFileSync(path.join(cwd, html), "utf8")).toContain("<svg");
-  }, 90_000);
+  }, 180_000);
 
   it("crosses a line when a threshold is broken on purpose, and exits 1", async () => {
     const dir = tempDir("docbatch-demo-dir-");
@@ -75,5 +75,5 @@ describe("docbatch demo", () => {
     expect(crossed[0]).toMatch(/fail rate <= 0\.00%\s+0\.78%/);
     expect(crossed[1]).toMatch(/resume time <= 0 s\s+\d+ ms/);
     expect(fs.existsSync(`${dir}/report.html`)).toBe(true);
-  }, 90_000);
+  }, 180_000);
 });

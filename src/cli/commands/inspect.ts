@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { listBatches } from "../../report/batches.js";
 import { renderHtmlReport } from "../../report/html.js";
 import { renderPrometheus } from "../../report/prometheus.js";
 import { analyzeBatch } from "../../report/report.js";
@@ -143,15 +144,7 @@ export async function batchesCommand(args: string[]): Promise<number> {
   const store = await createStore({ db: values.db, url: values.store }, { mustExist: true });
   await store.open();
   try {
-    const batches = await store.listBatches();
-    const rows = [];
-    for (const b of batches)
-      rows.push({
-        batch_id: b.batchId,
-        created_at: new Date(b.createdAt).toISOString(),
-        input: b.inputRef,
-        counts: await store.counts(b.batchId),
-      });
+    const rows = await listBatches(store);
     if (values.json) printJson(rows);
     else
       for (const r of rows)
