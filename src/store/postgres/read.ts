@@ -1,17 +1,9 @@
 import type pg from "pg";
-import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
 import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, toDocumentSummary } from "../rows.js";
-import type {
-  DocumentFacts,
-  DocumentQuery,
-  DocumentSummary,
-  ExportRow,
-  FailureCount,
-  StoreEvent,
-} from "../store.js";
+import type { DocumentFacts, DocumentQuery, DocumentSummary, FailureCount, StoreEvent } from "../store.js";
 
 /** Read-only queries: status, report and export, as the SQLite store answers them. */
 
@@ -134,76 +126,4 @@ export async function events(pool: pg.Pool, batchId: string, types?: string[]): 
     types && types.length > 0 ? [batchId, types] : [batchId],
   );
   return rows.map((r) => ({ run: r.run, at: r.at, type: r.type, data: decodeObject(r.data) }));
-}
-
-const EXPORT_PAGE = 2_000;
-
-/**
- * The committed chunks in export order, in one REPEATABLE READ transaction (a single snapshot:
- * a document replaced meanwhile appears old or new, never half of each), read in keyset pages.
- */
-export async function* exportChunks(
-  pool: pg.Pool,
-  batchId: string,
-  withEmbeddings: boolean,
-): AsyncGenerator<ExportRow> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const columns = `d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
-      length(c.embedding) AS bytes, d.out_metadata${withEmbeddings ? ", c.embedding" : ""}`;
-    const order = `ORDER BY d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index LIMIT ${EXPORT_PAGE}`;
-    let last: ExportDbRow | undefined;
-    for (;;) {
-      const { rows }: { rows: ExportDbRow[] } = last
-        ? await client.query(
-            `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row
-             WHERE d.batch_id = $1 AND (d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index) > ($2, $3, $4)
-             ${order}`,
-            [batchId, last.doc_id, last.source, last.chunk_index],
-          )
-        : await client.query(
-            `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row WHERE d.batch_id = $1 ${order}`,
-            [batchId],
-          );
-      for (const r of rows) {
-        const row: ExportRow = {
-          doc_id: r.doc_id,
-          source: r.source,
-          chunk_index: r.chunk_index,
-          chunk_count: r.out_chunk_count,
-          text: r.text,
-          idempotency_key: chunkKey(r.out_key, r.chunk_index),
-          degraded: r.out_degraded === true,
-          embedding_dim: r.bytes === null ? null : r.bytes / 4,
-          metadata: decodeObject(r.out_metadata),
-        };
-        if (withEmbeddings) {
-          row.embedding = r.embedding
-            ? Array.from(new Float32Array(new Uint8Array(r.embedding).buffer))
-            : null;
-        }
-        yield row;
-      }
-      if (rows.length < EXPORT_PAGE) break;
-      last = rows[rows.length - 1];
-    }
-  } finally {
-    // Also when the reader stopped early: the connection goes back to the pool outside a transaction.
-    await client.query("ROLLBACK").catch(() => {});
-    client.release();
-  }
-}
-
-interface ExportDbRow {
-  doc_id: string;
-  source: string;
-  chunk_index: number;
-  out_chunk_count: number;
-  text: string;
-  out_key: string;
-  out_degraded: boolean;
-  bytes: number | null;
-  out_metadata: string;
-  embedding?: Buffer | null;
 }

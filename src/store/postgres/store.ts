@@ -30,6 +30,7 @@ import type {
 } from "../store.js";
 import { commitFlush } from "./commit.js";
 import { createPool, NOW_MS, transaction } from "./db.js";
+import { exportChunks } from "./export.js";
 import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
 import { migrate } from "./schema.js";
@@ -423,7 +424,7 @@ export class PostgresStore implements Store {
   }
 
   exportChunks(batchId: string, options: { withEmbeddings?: boolean } = {}): AsyncIterable<ExportRow> {
-    return read.exportChunks(this.pool, batchId, options.withEmbeddings ?? false);
+    return exportChunks(this.pool, batchId, options.withEmbeddings ?? false);
   }
 
   async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
