@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { fileURLToPath } from "node:url";
+import { DocbatchError } from "../core/errors.js";
 import { RED } from "../report/html-charts.js";
-import { DASHBOARD_CLIENT } from "./dashboard-client.js";
 
 /**
  * The live dashboard served at `/`: one self-contained page in the visual language of the HTML
@@ -8,8 +10,10 @@ import { DASHBOARD_CLIENT } from "./dashboard-client.js";
  * the batch list is polled, but every live number of the selected batch comes from its event
  * stream, so an open dashboard costs the server one SSE connection, not a poll per number.
  *
- * The script is written against the DOM without a build step and never assigns data to
- * innerHTML: document ids and error messages come from the input and from remote services.
+ * The script is a TypeScript module of its own (src/dashboard), type-checked and linted with the
+ * rest, bundled at build time into dist/dashboard/client.js and inlined here, so the page's CSP
+ * admits exactly that script by its hash. It never assigns data to innerHTML: document ids and
+ * error messages come from the input and from remote services.
  */
 
 export interface DashboardOptions {
@@ -76,15 +80,16 @@ ${STATES.map(([s, , colour]) => `[data-segment=${s}],.sw.${s}{background:${colou
 .tile .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .tile .value{font-size:22px;font-weight:650;margin:2px 0;font-variant-numeric:tabular-nums;white-space:nowrap}
 .tile .value small{font-size:13px;font-weight:500;color:var(--muted)}.tile .sub{color:var(--muted);font-size:12px}
-.reasons{display:grid;grid-template-columns:180px minmax(0,1fr) 70px;gap:6px 12px;align-items:center}
-.reasons .code{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.reasons{display:grid;grid-template-columns:max-content minmax(80px,1fr) 70px;gap:6px 12px;align-items:center}
+.reasons .code{font-weight:600;overflow-wrap:anywhere}
 .reasons .track{height:14px;background:#f3f4f7;border-radius:2px}.reasons .fill{display:block;height:100%;background:#D55E00;border-radius:2px;min-width:3px}
 .reasons .n{text-align:right;font-weight:600;font-variant-numeric:tabular-nums}.ok{color:var(--good);font-weight:600;margin:0}
 table{border-collapse:collapse;width:100%;table-layout:fixed;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 th{color:var(--muted);font-weight:600;font-size:12px}td.n,th.n{text-align:right}
 td .src{display:block;color:var(--muted);font-size:11.5px}td.msg{color:var(--muted)}
-.c-id{width:26%}.c-n{width:90px}.c-code{width:15%}.c-time{width:11%}.c-act{width:76px}
+.c-id{width:26%}.c-n{width:90px}.c-code{width:22%}.c-time{width:11%}.c-act{width:86px}
+td[data-field=code]{overflow:visible;white-space:normal}td[data-field=code] .pill{white-space:normal;overflow-wrap:anywhere}
 .more{margin-top:10px}
 `;
 
@@ -99,6 +104,13 @@ const action = (name: string, label: string, cls = "") =>
 const SEGMENTS = STATES.slice(0, 4)
   .map(([s]) => `<span data-segment="${s}"></span>`)
   .join("");
+
+/** A table of documents in one state, filled by the client's DocumentTable. */
+const documentsCard = (state: string, title: string, why: string, none: string, caption = "") =>
+  `<section class="card"><div class="card-head"><h2>${title}</h2><span id="${state}-count" class="muted"></span></div>` +
+  (caption ? `<p class="caption">${caption}</p>` : "") +
+  `<table id="${state}-table"><thead><tr><th class="c-id">Document</th><th class="c-n n">Attempts</th><th class="c-code">${why}</th><th>Message</th><th class="c-time">Updated</th><th class="c-act"></th></tr></thead><tbody id="${state}-body"></tbody></table>` +
+  `<p id="${state}-empty" class="muted">${none}</p><button type="button" id="${state}-more" class="more" hidden>Show more</button></section>`;
 
 const BODY = `
 <header class="top"><div class="wrap"><h1>docbatch <span>· dashboard</span></h1>
@@ -127,18 +139,39 @@ const BODY = `
 <div class="legend">${STATES.map(([s, label]) => count(s, label, true)).join("")}${count("total", "Total", false)}${count("duplicates_skipped", "Duplicates", false)}</div></section>
 <div class="tiles">${tile("rate-throughput", "Throughput")}${tile("rate-completion", "Completion")}${tile("rate-fail", "Fail rate")}${tile("rate-dup", "Dup rate")}${tile("latency-p50", "Latency p50")}${tile("latency-p95", "Latency p95")}${tile("retries", "Retries")}${tile("breaker", "Embedder breaker")}</div>
 <section class="card"><h2>Failure reasons</h2><p class="caption">Failed attempts by error code, including attempts that a retry later fixed.</p><div id="failure-reasons"></div></section>
-<section class="card"><div class="card-head"><h2>Failed documents</h2><span id="failed-count" class="muted"></span></div>
-<table id="failed-table"><thead><tr><th class="c-id">Document</th><th class="c-n n">Attempts</th><th class="c-code">Error</th><th>Message</th><th class="c-time">Updated</th><th class="c-act"></th></tr></thead><tbody id="failed-body"></tbody></table>
-<p id="failed-empty" class="muted">No failed documents.</p><button type="button" id="failed-more" class="more" hidden>Show more</button></section>
+${documentsCard("failed", "Failed documents", "Error", "No failed documents.")}
+${documentsCard("degraded", "Degraded documents", "Reason", "No degraded documents.", "Completed by the fallback path (plain cleaning and fixed-size chunks, or chunks kept without vectors); backfill them once the cause is fixed.")}
 </div></div>
 </main>`;
 
-// The client: plain DOM code, no template literals, so this TypeScript string holds it verbatim. A
-// module script, so that its names (status, open, …) stay out of the window's globals.
+/** The bundled client (see scripts/build-dashboard.mjs), next to this module once built. */
+const CLIENT_FILES = [
+  new URL("../dashboard/client.js", import.meta.url),
+  // Running from the sources (tests): the build's output.
+  new URL("../../dist/dashboard/client.js", import.meta.url),
+];
+
+let client: string | null = null;
+
+function clientScript(): string {
+  if (client === null) {
+    const file = CLIENT_FILES.map((u) => fileURLToPath(u)).find((f) => fs.existsSync(f));
+    if (!file) {
+      throw new DocbatchError("INTERNAL", "The dashboard's script is not built (dist/dashboard/client.js).", {
+        hints: ["Run `npm run build`."],
+      });
+    }
+    client = fs.readFileSync(file, "utf8");
+  }
+  return client;
+}
+
 /** The whole page; the CSP admits this page's own script (by hash) and connections to this server only. */
 export function renderDashboard(options: DashboardOptions = {}): string {
   const refreshMs = Math.max(500, Math.round(options.refreshMs ?? 3_000));
-  const script = DASHBOARD_CLIENT.replace("__CONFIG__", JSON.stringify({ refreshMs }));
+  const script = clientScript();
+  // Settings travel in the page, not in the script: its hash stays the same for every server.
+  const config = JSON.stringify({ refreshMs }).replace(/"/g, "&quot;");
   const hash = createHash("sha256").update(script).digest("base64");
   const csp = [
     "default-src 'none'",
@@ -156,7 +189,7 @@ export function renderDashboard(options: DashboardOptions = {}): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>docbatch dashboard</title><style>${CSS}</style></head>
-<body>${BODY}
+<body data-config="${config}">${BODY}
 <script type="module">${script}</script>
 </body></html>
 `;

@@ -40,8 +40,12 @@ describe("renderDashboard", () => {
     expect(csp).toContain("connect-src 'self'");
     const hash = createHash("sha256").update(DomUtils.textContent(scripts[0]!)).digest("base64");
     expect(csp).toContain(`script-src 'sha256-${hash}'`);
-    expect(html).not.toContain("__CONFIG__");
-    expect(renderDashboard({ refreshMs: 1_000 })).toContain('{"refreshMs":1000}');
+    // Settings travel in the page, so the script (and its hash) is the same for every server.
+    const other = parseDocument(renderDashboard({ refreshMs: 1_000 }));
+    const body = DomUtils.findOne((e) => e.name === "body", other.children);
+    expect(JSON.parse(body!.attribs["data-config"]!)).toEqual({ refreshMs: 1000 });
+    const otherScript = DomUtils.findOne((e) => e.name === "script", other.children);
+    expect(DomUtils.textContent(otherScript!)).toBe(DomUtils.textContent(scripts[0]!));
   });
 });
 
@@ -123,6 +127,8 @@ describe("the dashboard in Chromium", () => {
       );
       // Two files that do not exist: one under a name that would inject HTML if the page used innerHTML.
       documents.push({ id: "missing-file", path: "nope.txt" }, { id: HOSTILE, path: `${HOSTILE}.txt` });
+      // Content that is not the JSON it claims to be: completed by the fallback path, degraded.
+      documents.push({ id: "not-json", content: "{ this is not json", format: "json" });
       await page.fill("#submit-json", JSON.stringify({ batch_id: "dash", documents }));
       await page.click("#submit-form button[type=submit]");
 
@@ -157,7 +163,27 @@ describe("the dashboard in Chromium", () => {
       const count = (state: string) => page.locator(`[data-count=${state}]`).textContent();
       await expect.poll(() => count("failed"), { timeout: 10_000 }).toBe("2");
       expect(await count("done")).toBe("300");
-      expect(await count("total")).toBe("302");
+      expect(await count("degraded")).toBe("1");
+      expect(await count("total")).toBe("303");
+
+      // Degraded documents are listed beside the failed ones, with their reason, which no label cuts.
+      const degraded = page.locator('#degraded-table tbody tr[data-doc-id="not-json"]');
+      await degraded.waitFor();
+      expect(await degraded.locator("[data-field=code]").textContent()).toBe("MALFORMED_CONTENT");
+      expect(await degraded.locator("[data-field=message]").textContent()).toMatch(/JSON/);
+      await expect
+        .poll(() => page.locator("#failure-reasons [data-reason=MALFORMED_CONTENT]").textContent(), {
+          timeout: 10_000,
+        })
+        .toBe("1");
+      const cut = await page
+        .locator(".reasons .code, td[data-field=code] .pill")
+        .evaluateAll((labels) =>
+          labels
+            .filter((e) => (e.scrollWidth as number) > (e.clientWidth as number) + 1)
+            .map((e) => e.textContent as string),
+        );
+      expect(cut).toEqual([]);
       await expect
         .poll(() => page.locator("#failure-reasons [data-reason=NOT_FOUND]").textContent(), {
           timeout: 10_000,
@@ -203,6 +229,7 @@ describe("the dashboard in Chromium", () => {
       fs.writeFileSync(path.join(root, "nope.txt"), "Now the file exists.");
       await retry();
       await expect.poll(() => count("done"), { timeout: 15_000 }).toBe("301");
+      expect(await count("degraded")).toBe("1");
       await expect.poll(() => row.count(), { timeout: 5_000 }).toBe(0);
       expect(await count("failed")).toBe("1");
       expect(await page.locator("#failed-table tbody tr").count()).toBe(1);
