@@ -25,6 +25,10 @@ export type InputThreadData =
       batch: BatchInfo;
       maxDocBytes: number;
       layer: string;
+      /** The run holding the planning lock (the main thread holds and renews it). */
+      lockRun: number;
+      /** How long each store call rides out a store outage (see StoreRetry). */
+      storeRetryMs: number;
     };
 
 const data = workerData as InputThreadData;
@@ -40,7 +44,10 @@ function open(input: InputRef) {
 async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unknown> {
   // The stores are loaded here only: a validating thread starts without them.
   const { planBatch } = await import("./planner.js");
-  const store: Store =
+  const { ResilientStore } = await import("./resilient-store.js");
+  const { StoreRetry } = await import("./store-retry.js");
+  const { createLogger } = await import("./logger.js");
+  const raw: Store =
     job.store.kind === "sqlite"
       ? // Planning appends; a small page cache keeps memory flat however large the input.
         new (await import("../store/sqlite/index.js")).SqliteStore({
@@ -49,11 +56,17 @@ async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unk
           cacheMb: 4,
         })
       : new (await import("../store/postgres/index.js")).PostgresStore({ url: job.store.url, poolSize: 2 });
+  // Outages are told by the main thread, whose own calls meet them too.
+  const store = new ResilientStore(
+    raw,
+    new StoreRetry({ budgetMs: job.storeRetryMs, logger: createLogger(undefined) }),
+  );
   await store.open();
   try {
     return await planBatch(store, await open(job.input), job.batch, {
       maxDocBytes: job.maxDocBytes,
       layer: job.layer,
+      lockRun: job.lockRun,
       signal: stop.signal,
     });
   } finally {

@@ -4,6 +4,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../core/retry-policy.js"
 import type { Logger } from "./logger.js";
 import { expectInteger, expectRate } from "./options.js";
 import type { PipelineSettings } from "./settings.js";
+import type { StoreOutage } from "./store-retry.js";
 
 /** Options of processing, shared by `runBatch`, `resumeBatch` (workers, the server) and the CLI. */
 export interface ProcessOptions {
@@ -60,6 +61,15 @@ export interface ProcessOptions {
    * @default the number of cores, when there are two or more
    */
   threads?: number;
+  /**
+   * How long each store call is retried through transient failures (a restarting or failing-over
+   * database, lost connections, a busy SQLite file), in ms, 0 and up. Commits stay fenced, so a
+   * retry never writes anything twice. Past it the run stops with STORE_UNAVAILABLE, resumable.
+   * @default 60_000
+   */
+  storeRetryMs?: number;
+  /** Told when the store becomes unreachable (while its calls are retried), and null when it is back. */
+  onStoreOutage?: (outage: StoreOutage | null) => void;
 }
 
 export interface Progress {
@@ -76,6 +86,13 @@ export interface Progress {
   processedThisRun: number;
   phase: "planning" | "processing" | "finished";
   planned: number;
+  /**
+   * True while the plan is still being written as documents are processed: `total` is what is
+   * planned so far and grows (settled documents may briefly exceed it).
+   */
+  planning?: boolean;
+  /** Set while the store is unreachable and its calls are retried: since when, and why. */
+  storeRetry?: { since: number; error: string } | null;
 }
 
 export interface ResolvedProcessOptions {
@@ -91,6 +108,7 @@ export interface ResolvedProcessOptions {
   seed: number;
   shutdownGraceMs: number;
   threads: number;
+  storeRetryMs: number;
 }
 
 /** Validates every numeric option up front, with messages that show the bad value. */
@@ -127,6 +145,7 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
     seed: expectInteger("seed", options.seed ?? 1, 0),
     shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? 10_000, 0),
     threads: expectInteger("threads", options.threads ?? defaultThreads(), 0, 256),
+    storeRetryMs: expectInteger("storeRetryMs", options.storeRetryMs ?? 60_000, 0),
   };
 }
 
