@@ -1,5 +1,8 @@
+import { createLogger } from "../runner/logger.js";
+import { type StoreOutage, StoreRetry } from "../runner/store-retry.js";
 import { createStore } from "../store/open.js";
 import type { Store } from "../store/store.js";
+import { storeError } from "../store/transient.js";
 import { intFlag, numberFlag, stringFlag } from "./args.js";
 
 /** Flags of processing, shared by `run`, `worker` and `serve`. */
@@ -15,6 +18,7 @@ export const PROCESS_FLAGS = {
   "breaker-max-wait-ms": { type: "string" },
   "max-fail-rate": { type: "string" },
   "lease-ms": { type: "string" },
+  "store-retry-ms": { type: "string" },
   "worker-id": { type: "string" },
   threads: { type: "string" },
   inject: { type: "string" },
@@ -49,6 +53,7 @@ export function processOptions(values: Record<string, unknown>) {
     breakerMaxWaitMs: intFlag(values["breaker-max-wait-ms"], "breaker-max-wait-ms"),
     maxFailRate: numberFlag(values["max-fail-rate"], "max-fail-rate"),
     leaseMs: intFlag(values["lease-ms"], "lease-ms"),
+    storeRetryMs: intFlag(values["store-retry-ms"], "store-retry-ms"),
     workerId: stringFlag(values["worker-id"]),
     threads: intFlag(values.threads, "threads"),
     inject: stringFlag(values.inject),
@@ -76,8 +81,39 @@ export async function sharedStore(values: Record<string, unknown>): Promise<Stor
   const url = stringFlag(values.store) ?? (stringFlag(values.db) ? undefined : process.env.DOCBATCH_STORE);
   if (!url) return null;
   const store = await createStore({ url });
-  await store.open();
+  // A database that is restarting as the command starts is waited for, like one that restarts later.
+  const retry = new StoreRetry({
+    budgetMs: intFlag(values["store-retry-ms"], "store-retry-ms") ?? 60_000,
+    logger: createLogger(undefined),
+    onChange: storeOutageNotice(),
+  });
+  try {
+    await retry.run("open", () => store.open());
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw storeError(err) ?? err;
+  }
   return store;
+}
+
+/**
+ * One line on stderr when the store becomes unreachable and one when it answers again, so that a
+ * run that pauses through a database restart says why, whatever its progress display.
+ */
+export function storeOutageNotice(): (outage: StoreOutage | null) => void {
+  let since: number | null = null;
+  // On a terminal the progress bar's line is cleared first, and redrawn below.
+  const clear = process.stderr.isTTY ? "\r\x1b[K" : "";
+  return (outage) => {
+    if (outage && since === null) {
+      since = outage.since;
+      process.stderr.write(`${clear}docbatch: the store is unreachable (${outage.error}); retrying\n`);
+    } else if (!outage && since !== null) {
+      const seconds = ((Date.now() - since) / 1000).toFixed(1);
+      since = null;
+      process.stderr.write(`${clear}docbatch: the store is reachable again after ${seconds} s\n`);
+    }
+  };
 }
 
 /** Runs `fn` with an AbortSignal that SIGINT/SIGTERM abort (a second signal exits at once). */

@@ -10,6 +10,7 @@ import {
   PROCESS_FLAGS,
   processOptions,
   sharedStore,
+  storeOutageNotice,
   withSignals,
 } from "../process-flags.js";
 import { ProgressDisplay } from "../progress-bar.js";
@@ -39,6 +40,9 @@ INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
   --max-fail-rate R       stop early (exit 3, resumable) when more than R of documents fail
   --lease-ms N            how long a claimed document is held without a heartbeat (default 30000);
                           a dead worker's documents are reclaimed after it
+  --store-retry-ms N      how long each store call is retried while the store is unreachable
+                          (a database restart, a lost connection, a busy SQLite file), with a
+                          line on stderr saying so; past it the run stops, resumable (default 60000)
   --inject SPEC           fault injection, e.g. parse=0.03,embed=0.02,timeout=0.01,crash=0.001
   --seed N                seed of the fault injection (default 1)
   --log-file FILE         JSON-lines log of every state change, retry, failure and fallback
@@ -102,6 +106,7 @@ export async function runCommand(args: string[]): Promise<number> {
           batchId: stringFlag(values["batch-id"]),
           durability: durability as "full" | "normal" | undefined,
           onProgress: display ? (p: Progress) => display.update(p) : undefined,
+          onStoreOutage: storeOutageNotice(),
         }),
       }),
     );

@@ -10,6 +10,7 @@ import {
   PROCESS_FLAGS,
   processOptions,
   sharedStore,
+  storeOutageNotice,
   withSignals,
 } from "../process-flags.js";
 import { finishRun, singleInput } from "./run.js";
@@ -18,7 +19,10 @@ export const SUBMIT_HELP = `docbatch submit INPUT --store URL [--batch-id ID] [-
 
 Validates and plans a batch without processing it, and prints its id: workers
 (\`docbatch worker --batch-id ID\`) on any machine then share the work. Submitting the same input
-again finishes an interrupted plan, or does nothing.`;
+again finishes an interrupted plan, or does nothing.
+
+  --store-retry-ms N   how long each store call is retried while the store is unreachable
+                       (default 60000)`;
 
 export async function submitCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
@@ -29,6 +33,7 @@ export async function submitCommand(args: string[]): Promise<number> {
       "batch-id": { type: "string" },
       ...OUTPUT_FLAGS,
       "lease-ms": { type: "string" },
+      "store-retry-ms": { type: "string" },
       "log-file": { type: "string" },
       "log-level": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -48,6 +53,7 @@ export async function submitCommand(args: string[]): Promise<number> {
         signal: abort,
         planOnly: true,
         command: "submit",
+        onStoreOutage: storeOutageNotice(),
         ...(store ? { store } : {}),
         ...processOptions(values),
         ...outputOptions(values),
@@ -73,9 +79,15 @@ the same store, then exits. Claims are leases renewed by heartbeats: a worker th
 documents reclaimed by the others once its lease (--lease-ms, default 30000) expires, and a worker
 that wakes up after its lease was taken cannot commit (its commits are fenced out and counted).
 
+If the batch's plan is incomplete and its planner is gone (killed while planning), a worker that
+can read the batch's input continues the plan from its checkpoint, as \`docbatch run\` does; one
+that cannot says why (PLAN_INCOMPLETE) and exits 1 with a hint, instead of waiting forever.
+While the store is unreachable (a database restart), store calls are retried for
+--store-retry-ms (default 60000), with a line on stderr; past it the worker exits, resumable.
+
   --concurrency N, --max-attempts N, --base-delay-ms N, --embed-timeout-ms N, --embed-batch-size N,
-  --doc-timeout-ms N, --max-fail-rate R, --lease-ms N, --worker-id NAME, --inject SPEC, --seed N,
-  --log-file FILE, --log-level LEVEL, --json, --no-progress`;
+  --doc-timeout-ms N, --max-fail-rate R, --lease-ms N, --store-retry-ms N, --worker-id NAME,
+  --inject SPEC, --seed N, --log-file FILE, --log-level LEVEL, --json, --no-progress`;
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(
@@ -100,7 +112,14 @@ export async function workerCommand(args: string[]): Promise<number> {
   try {
     await requireBatch(store, batchId);
     const { result, signal } = await withSignals((abort) =>
-      resumeBatch({ store, batchId, signal: abort, command: "worker", ...processOptions(values) }),
+      resumeBatch({
+        store,
+        batchId,
+        signal: abort,
+        command: "worker",
+        onStoreOutage: storeOutageNotice(),
+        ...processOptions(values),
+      }),
     );
     return finishRun(result, signal, Boolean(values.json));
   } finally {
