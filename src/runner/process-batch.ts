@@ -90,6 +90,8 @@ export async function processBatch(
   hooks: ProcessHooks = {},
 ): Promise<StopReason> {
   const batchId = run.batchId;
+  // Stopped already (a signal, a plan that failed): nothing is opened, so nothing is left open.
+  if (hooks.signal?.aborted) return "interrupted";
   const before = await store.counts(batchId);
   const background = new Background(logger);
   let ticker: ProgressTicker | null = null;
@@ -158,8 +160,9 @@ export async function processBatch(
     logHooks(logger, batchId, run.run),
   );
   const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
-  if (hooks.signal?.aborted) return "interrupted";
   hooks.signal?.addEventListener("abort", onAbort, { once: true });
+  // Aborted while the threads started: the engine stops at once, and everything is closed below.
+  if (hooks.signal?.aborted) onAbort();
   ticker = hooks.onProgress
     ? new ProgressTicker({
         store,

@@ -25,17 +25,25 @@ export function parseStoreUrl(url: string): { connectionString: string; schema: 
 
 export function createPool(url: string, poolSize: number): { pool: pg.Pool; schema: string } {
   const { connectionString, schema } = parseStoreUrl(url);
-  const pool = new pg.Pool({ connectionString, max: poolSize, types, application_name: "docbatch" });
-  // Every connection works in the store's schema, so queries need not name it. The path is set with
-  // SQL, as a quoted identifier, rather than in libpq's `options` (where spaces separate settings,
-  // so a schema name could add settings of its own). The pool hands a new connection out only
-  // after its first query is queued, and a connection runs its queries in order.
-  pool.on("connect", (client) => {
-    client.query(`SET search_path TO ${quoteIdent(schema)}`).catch(() => {
-      // The connection failed as it opened; the query queued after this one reports it.
-    });
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    types,
+    // Every connection works in the store's schema, so queries need not name it.
+    options: searchPathOption(schema),
+    application_name: "docbatch",
   });
   return { pool, schema };
+}
+
+/**
+ * `-c search_path=<schema>` for the connection's startup options. The server splits these options
+ * at whitespace unless a backslash escapes it, so the quoted identifier has its whitespace and
+ * backslashes escaped: whatever its name (spaces, quotes, `-c`), a schema is one value of one
+ * setting and cannot add settings of its own.
+ */
+export function searchPathOption(schema: string): string {
+  return `-c search_path=${quoteIdent(schema).replace(/[\s\\]/g, (c) => `\\${c}`)}`;
 }
 
 export function quoteIdent(name: string): string {
