@@ -126,6 +126,11 @@ const CODES = {
     kind: "retryable",
     hint: "The embeddings service answered something that is not a valid embeddings response; check --embed-url and --embed-model.",
   },
+  EMBED_RESPONSE_TOO_LARGE: {
+    status: 502,
+    kind: "permanent",
+    hint: "The embeddings service answered more than a response of this size can hold; the chunks were kept without vectors. Check --embed-url and --embed-model, or lower --embed-batch-size, then backfill with `docbatch retry --degraded`.",
+  },
   EMBED_REJECTED: {
     status: 400,
     kind: "permanent",
