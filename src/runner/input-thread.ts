@@ -80,8 +80,15 @@ async function main(): Promise<void> {
   parentPort?.postMessage({ result });
 }
 
-main().catch((err: unknown) => {
-  const e = err as { code?: string; message?: string; details?: unknown; hints?: unknown };
+main().catch(async (err: unknown) => {
+  // A store's own failure (a full disk) crosses to the main thread as the error the user sees.
+  const { storeError } = await import("../store/transient.js");
+  const e = (storeError(err) ?? err) as {
+    code?: string;
+    message?: string;
+    details?: unknown;
+    hints?: unknown;
+  };
   parentPort?.postMessage({
     error: {
       code: e.code ?? "INTERNAL",
