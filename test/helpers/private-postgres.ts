@@ -54,6 +54,15 @@ export class PrivatePostgres {
     await this.asPostgres("pg_ctl", args);
   }
 
+  /** Stops the server, keeping its data, until `resume`. */
+  async halt(): Promise<void> {
+    await this.asPostgres("pg_ctl", ["-D", this.data, "-m", "fast", "-w", "stop"]);
+  }
+
+  async resume(): Promise<void> {
+    await this.ctl("start");
+  }
+
   async stop(): Promise<void> {
     if (!this.dir) return;
     await this.asPostgres("pg_ctl", ["-D", this.data, "-m", "immediate", "-w", "stop"]).catch(() => {});

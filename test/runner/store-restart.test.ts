@@ -121,4 +121,51 @@ describe.skipIf(unavailable !== null)("a database restart under running workers 
     expect(report.dup_rate).toBe(0);
     expect(report.counts.done + report.counts.degraded).toBe(docs.length);
   }, 300_000);
+
+  it("a store down longer than --store-retry-ms: exit 1 with STORE_UNAVAILABLE only; the same command then resumes", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "c.jsonl");
+    const docs = makeCorpus({ count: 1_500, seed: 43, largeShare: 0 });
+    writeJsonl(input, docs);
+    const schema = "outage";
+    const storeUrl = `${server.url}?schema=${schema}`;
+    const command = ["run", input, "--store", storeUrl, "--batch-id", "o", "--embed-url", embedUrl];
+    const args = [...command, "--concurrency", "2", "--store-retry-ms", "3000", "--no-progress", "--json"];
+    const running = collect(spawnCli(args));
+    while ((await settled(server.url, schema)) < 200) await sleep(20);
+    const stoppedAt = Date.now();
+    await server.halt();
+    const down = await running;
+    console.log(`the run gave up ${Date.now() - stoppedAt} ms after the server stopped`);
+    await server.resume();
+    expect(down.code, down.stderr.slice(-2_000)).toBe(1);
+    // It waited for the bound before giving up, and said it was waiting.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(3_000);
+    const lines = down.stderr.trim().split("\n");
+    expect(lines[0]).toMatch(/^docbatch: the store is unreachable \(.*\); retrying$/);
+    const body = JSON.parse(lines.at(-1)!) as { error: { code: string; message: string; hints: string[] } };
+    expect(body.error.code).toBe("STORE_UNAVAILABLE");
+    expect(body.error.message).toMatch(/unreachable for \d+ s/);
+    expect(body.error.hints.join(" ")).toMatch(/run the same command again/);
+    expect(down.stderr).not.toMatch(/\n\s+at |severity|errno/);
+    expect(lines).toHaveLength(2);
+
+    const again = await runCli([...command, "--concurrency", "2", "--no-progress", "--json"]);
+    expect(again.code, again.stderr.slice(-2_000)).toBe(0);
+    const report = JSON.parse(again.stdout);
+    expect(report.counts).toMatchObject({ total: docs.length, pending: 0, processing: 0 });
+    expect(report.dup_rate).toBe(0);
+    const store = new PostgresStore({ url: storeUrl, poolSize: 1 });
+    await store.open();
+    try {
+      const rows: ExportRow[] = [];
+      for await (const row of store.exportChunks("o")) rows.push(row);
+      expectCompleteExport(
+        rows,
+        docs.map((d) => d.id),
+      );
+    } finally {
+      await store.close();
+    }
+  }, 300_000);
 });
