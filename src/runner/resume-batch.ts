@@ -8,7 +8,14 @@ import { createLogger } from "./logger.js";
 import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
 import { openRun, processBatch } from "./process-batch.js";
 import { ResilientStore } from "./resilient-store.js";
-import { batchFingerprint, endingRun, finishRun, type RunResult, storeRetryOf } from "./run-batch.js";
+import {
+  batchFingerprint,
+  endingRun,
+  finishRun,
+  processHooks,
+  type RunResult,
+  storeRetryOf,
+} from "./run-batch.js";
 import { type ProcessOptions, resolveProcessOptions } from "./run-options.js";
 import { settingsFromJson } from "./settings.js";
 
@@ -72,14 +79,14 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
       await store.markRunResumed(run, true, before.done + before.degraded);
       if (stopReason === "finished") {
         const settings = settingsFromJson((await store.getBatch(batchId))!.settings);
-        stopReason = await processBatch(store, run, settings, resolved, logger, {
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-          signal: plan.signal(options.signal),
-          ...(options.inject ? { inject: options.inject } : {}),
-          ...(plan.running ? { planning: () => plan.running, planWriting: () => plan.writing } : {}),
-          storeRetry: retry,
-        });
+        stopReason = await processBatch(
+          store,
+          run,
+          settings,
+          resolved,
+          logger,
+          processHooks(options, plan, retry),
+        );
       }
       if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
       return finishRun(store, run, stopReason, logger, options.onProgress);

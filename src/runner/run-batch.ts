@@ -13,7 +13,7 @@ import { InputThread } from "./input-runner.js";
 import type { InputRef } from "./input-thread.js";
 import { createLogger, type Logger } from "./logger.js";
 import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
-import { openRun, processBatch } from "./process-batch.js";
+import { openRun, type ProcessHooks, processBatch } from "./process-batch.js";
 import { ResilientStore } from "./resilient-store.js";
 import {
   type OutputOptions,
@@ -175,18 +175,23 @@ async function planAndProcess(ctx: RunContext): Promise<RunResult> {
       stored ? settingsFromJson(stored) : ctx.settings,
       resolved,
       logger,
-      {
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-        signal: plan.signal(options.signal),
-        ...(options.inject ? { inject: options.inject } : {}),
-        ...(plan.running ? { planning: () => plan.running, planWriting: () => plan.writing } : {}),
-        storeRetry: ctx.retry,
-      },
+      processHooks(options, plan, ctx.retry),
     );
   }
   if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
   return finishRun(store, run, stopReason, logger, options.onProgress);
+}
+
+/** The hooks of processing that goes on alongside a plan that may still be written. */
+export function processHooks(options: ProcessOptions, plan: PlanTask, retry: StoreRetry): ProcessHooks {
+  return {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    signal: plan.signal(options.signal),
+    ...(options.inject ? { inject: options.inject } : {}),
+    ...(plan.running ? { planning: () => plan.running, planWriting: () => plan.writing } : {}),
+    storeRetry: retry,
+  };
 }
 
 /** Records the end of a run and builds the report it returns. */
