@@ -116,5 +116,8 @@ function allAborted(signals: AbortSignal[]): { signal: AbortSignal; dispose: () 
     s.addEventListener("abort", listener, { once: true });
     return () => s.removeEventListener("abort", listener);
   });
-  return { signal: controller.signal, dispose: () => listeners.forEach((remove) => remove()) };
+  const dispose = () => {
+    for (const remove of listeners) remove();
+  };
+  return { signal: controller.signal, dispose };
 }
