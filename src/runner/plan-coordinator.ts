@@ -53,7 +53,6 @@ export async function coordinatePlan(options: CoordinatePlanOptions): Promise<Pl
   const { store, batchId, run, leaseMs, logger } = options;
   let unlockedSince: number | null = null;
   for (;;) {
-    if (options.signal?.aborted) return { stop: "interrupted", summary: null };
     const batch = await store.getBatch(batchId);
     if (!batch || batch.planComplete) return { stop: "finished", summary: null };
     const runs = await store.listRuns(batchId);
@@ -75,6 +74,8 @@ export async function coordinatePlan(options: CoordinatePlanOptions): Promise<Pl
         throw planIncomplete(batch, options.unreadable);
       }
     }
+    // A stop asked for ends the wait; a planner that holds the lock stops after its current slice.
+    if (options.signal?.aborted) return { stop: "interrupted", summary: null };
     logger.debug({ event: "plan.wait", batchId, run: run.run }, "waiting for the planner");
     await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 150));
   }
