@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { PlannedDocument, StateCounts } from "../core/types.js";
 import type {
   BatchInfo,
@@ -85,7 +86,7 @@ export class ResilientStore implements Store {
   }
 
   startRun(start: RunStart): Promise<RunHandle> {
-    const token = start.token ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    const token = start.token ?? randomUUID();
     return this.retry.run("startRun", () => this.store.startRun({ ...start, token }));
   }
 
