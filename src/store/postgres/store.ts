@@ -29,6 +29,7 @@ import type {
   StoreConnectionSpec,
   StoreEvent,
 } from "../store.js";
+import { classifyStoreError } from "../transient.js";
 import { commitFlush } from "./commit.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
 import { putContents, writePlanSlice } from "./plan.js";
@@ -70,6 +71,9 @@ export class PostgresStore implements Store {
     try {
       client = await checkout(this.pool);
     } catch (err) {
+      // A server that is restarting (or not up yet) is the caller's to wait for: it sees the
+      // driver's error, which its retries know as transient.
+      if (classifyStoreError(err) !== "fatal") throw err;
       throw new DocbatchError(
         "STORE_UNAVAILABLE",
         `Cannot connect to the Postgres store: ${(err as Error).message}`,
