@@ -5,7 +5,6 @@ import { seededRandom } from "../../src/core/backoff.js";
 import { PostgresStore } from "../../src/store/postgres/index.js";
 import type { ExportRow } from "../../src/store/store.js";
 import { collect, errorOf, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
 import { testSeed } from "../helpers/seed.js";
 import { expectCompleteExport } from "../helpers/store.js";
@@ -14,6 +13,14 @@ const url = pgUrl();
 const schemas: string[] = [];
 const stores: PostgresStore[] = [];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Many small documents: planning them takes a while, processing them little. */
+function smallDocs(count: number, prefix: string): { id: string; content: string }[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    content: `document ${i} of ${prefix}`,
+  }));
+}
 
 function freshStore(prefix: string): { storeUrl: string; store: PostgresStore } {
   const { url: storeUrl, schema } = freshSchemaUrl(url!, prefix);
@@ -58,8 +65,8 @@ describe.skipIf(!url)("a worker and a dead planner (Postgres)", () => {
     const { storeUrl, store } = freshStore("takeover");
     const dir = tempDir();
     const input = path.join(dir, "c.jsonl");
-    const docs = makeCorpus({ count: 12_000, seed: 12, largeShare: 0 });
-    writeJsonl(input, docs);
+    const docs = smallDocs(15_000, "takeover");
+    fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
     await store.open();
     const killed = await submitKilledWhilePlanning(input, storeUrl, store, testSeed("plan takeover"));
     const worker = await runCli([
@@ -90,8 +97,8 @@ describe.skipIf(!url)("a worker and a dead planner (Postgres)", () => {
     const { storeUrl, store } = freshStore("noinput");
     const dir = tempDir();
     const input = path.join(dir, "c.jsonl");
-    const docs = makeCorpus({ count: 12_000, seed: 13, largeShare: 0 });
-    writeJsonl(input, docs);
+    const docs = smallDocs(15_000, "noinput");
+    fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
     await store.open();
     await submitKilledWhilePlanning(input, storeUrl, store, testSeed("plan takeover without the input"));
     fs.renameSync(input, `${input}.away`);
