@@ -79,6 +79,15 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+// A failure that escaped every handler (a bug, or an error event of a driver nobody listened to)
+// still ends with the unified error body, never a dump of the error's fields or a stack trace.
+// The run it interrupted is found dead by the next one at once (its process is gone).
+const fatal = (err: unknown) => {
+  process.exit(printError(err));
+};
+process.on("uncaughtException", fatal);
+process.on("unhandledRejection", fatal);
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -316,6 +316,16 @@ export const OPTIONS = [
     group: "process",
   },
   {
+    name: "store-retry-ms",
+    key: "storeRetryMs",
+    kind: "int",
+    arg: "N",
+    default: DEFAULTS.storeRetryMs,
+    help: "how long each store call is retried while the store is unreachable (a database restart, a lost connection, a busy SQLite file), with a line on stderr saying so; past it the run stops, resumable",
+    commands: ["run", "submit", "worker", "serve"],
+    group: "process",
+  },
+  {
     name: "worker-id",
     key: "workerId",
     kind: "string",

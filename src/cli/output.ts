@@ -1,13 +1,17 @@
 import path from "node:path";
 import { errorBody, exitCode, toDocbatchError } from "../core/errors.js";
+import { storeError } from "../store/transient.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** The contract's error body on stderr, as one line (the last line of stderr), and its exit code. */
+/**
+ * The contract's error body on stderr, as one line (the last line of stderr), and its exit code.
+ * A database driver's error is reduced to its code and first line (never its fields or stack).
+ */
 export function printError(err: unknown): number {
-  const error = toDocbatchError(err);
+  const error = storeError(err) ?? toDocbatchError(err);
   process.stderr.write(`${JSON.stringify(errorBody(error))}\n`);
   return exitCode(error.code);
 }

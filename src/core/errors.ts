@@ -126,6 +126,11 @@ const CODES = {
     kind: "retryable",
     hint: "The embeddings service answered something that is not a valid embeddings response; check --embed-url and --embed-model.",
   },
+  EMBED_RESPONSE_TOO_LARGE: {
+    status: 502,
+    kind: "permanent",
+    hint: "The embeddings service answered more than a response of this size can hold; the chunks were kept without vectors. Check --embed-url and --embed-model, or lower --embed-batch-size, then backfill with `docbatch retry --degraded`.",
+  },
   EMBED_REJECTED: {
     status: 400,
     kind: "permanent",
@@ -149,7 +154,22 @@ const CODES = {
   STORE_UNAVAILABLE: {
     status: 503,
     kind: "fatal",
-    hint: "Check that the store is reachable (--db path writable, or --store URL).",
+    hint: "Check that the store is reachable (--db path writable, or --store URL), then run the same command again: it resumes from the checkpoint. --store-retry-ms sets how long a run rides out an outage.",
+  },
+  STORE_FULL: {
+    status: 507,
+    kind: "fatal",
+    hint: "Free disk space where the store lives (or move it with --db), then run the same command again: it resumes from the checkpoint, and nothing committed is lost or written twice.",
+  },
+  PLAN_LOCK_LOST: {
+    status: 409,
+    kind: "fatal",
+    hint: "Another process took over planning this batch; this one stopped writing the plan.",
+  },
+  PLAN_INCOMPLETE: {
+    status: 503,
+    kind: "fatal",
+    hint: "The process planning this batch stopped before the end of its input, and the input cannot be read here: run `docbatch submit INPUT` (or `docbatch run INPUT`) with the same input and store where it can be read; workers then carry on.",
   },
   SHUTTING_DOWN: { status: 503, kind: "fatal", hint: "The server is shutting down; try again shortly." },
   INTERNAL: {

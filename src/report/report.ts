@@ -311,9 +311,10 @@ function timeline(packed: Float64Array): ReportSeries["timeline"] {
  */
 const SILENT_MS = 45_000;
 
-export function runOutcome(run: RunInfo, now = Date.now()): string {
+export function runOutcome(run: RunInfo): string {
   if (run.endedAt !== null) return run.exitReason ?? "ended";
-  if (run.exitReason === "crashed" || now - run.lastSeenAt > SILENT_MS) return "crashed";
+  // Silence as the store's clock measured it when the runs were read: workers' clocks may differ.
+  if (run.exitReason === "crashed" || run.silentMs > SILENT_MS) return "crashed";
   return "running";
 }
 

@@ -17,6 +17,8 @@ export const DEFAULTS = {
   docTimeoutMs: 0,
   breakerMaxWaitMs: 120_000,
   leaseMs: 30_000,
+  /** How long each store call is retried while the store is unreachable. */
+  storeRetryMs: 60_000,
   seed: 1,
   shutdownGraceMs: 10_000,
   chunkSize: 1000,

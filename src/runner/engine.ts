@@ -27,10 +27,12 @@ export interface EngineOptions {
   /** End the run when more than this share of settled documents failed. */
   maxFailRate?: number;
   /**
-   * True while the plan is still being written by this process: the run does not finish when it
-   * runs out of work, and looks for new documents often.
+   * True while the plan is still being written (by this process or another): the run does not
+   * finish when it runs out of work.
    */
   planning?: () => boolean;
+  /** True while this process writes the plan: new documents arrive any moment, so look often. */
+  planWriting?: () => boolean;
   /** Claims leave contents of this size and more in the store, for the CPU threads to read. */
   deferContentFrom?: number;
 }
@@ -50,6 +52,8 @@ export interface EngineStats {
 export interface EngineHooks {
   onSettled?(outcome: Outcome, accepted: boolean): void;
   onClaimed?(docs: ClaimedDocument[]): void;
+  /** Claims of a commit whose answer was lost, put back to pending. */
+  onReleased?(count: number): void;
 }
 
 export type StopReason = "finished" | "interrupted" | "fail-budget";
@@ -89,6 +93,10 @@ export class Engine {
     firstClaimAt: null,
   };
   private waitingRows = new Set<number>();
+  /** Commits of this run so far: each request carries its number (see CommitRequest.id). */
+  private commits = 0;
+  /** The heartbeat in flight, if any: one at a time, and the run waits for it before it ends. */
+  private beat: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -120,8 +128,15 @@ export class Engine {
     timer.unref();
   }
 
+  /** Renews the leases of held documents now (after the store was away), unless a renewal runs. */
+  heartbeatNow(): void {
+    this.beat ??= this.heartbeat().finally(() => {
+      this.beat = null;
+    });
+  }
+
   async run(): Promise<StopReason> {
-    const heartbeat = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    const heartbeat = setInterval(() => this.heartbeatNow(), this.options.heartbeatMs);
     heartbeat.unref();
     try {
       for (;;) {
@@ -157,6 +172,7 @@ export class Engine {
       }
     } finally {
       clearInterval(heartbeat);
+      await this.beat;
     }
   }
 
@@ -264,6 +280,7 @@ export class Engine {
       if (outcome.kind === "completed") outcome.timings.write = now - readyAt;
       return outcome;
     });
+    this.commits += 1;
     const result = await this.store.commit({
       run: this.handle,
       outcomes,
@@ -274,8 +291,10 @@ export class Engine {
         : {}),
       leaseMs: this.options.leaseMs,
       now,
+      id: this.commits,
     });
     this.lastFlushCost = this.clock() - now;
+    if (result.replayed) await this.releaseUnheld(result.claimed);
     outcomes.forEach((outcome, i) => {
       this.settled(outcome, result.accepted[i] ?? false);
     });
@@ -288,6 +307,22 @@ export class Engine {
     }
     if (result.claimed.length < want) this.claimAgainAt = now + this.pollMs();
     this.checkFailBudget();
+  }
+
+  /**
+   * After a commit was replayed, the lost attempt may have claimed documents this run never heard
+   * of: they are leased to it, so no other run takes them before the lease ends. Everything the
+   * run does hold is known here (the flush loop runs one commit at a time), so the rest goes back.
+   */
+  private async releaseUnheld(claimed: ClaimedDocument[]): Promise<void> {
+    const held = [
+      ...this.running.keys(),
+      ...this.queue.map((d) => d.row),
+      ...this.outbox.map((o) => o.outcome.doc.row),
+      ...claimed.map((d) => d.row),
+    ];
+    const released = await this.store.releaseUnheld(this.handle, held);
+    if (released > 0) this.hooks.onReleased?.(released);
   }
 
   private settled(outcome: Outcome, accepted: boolean): void {
@@ -324,7 +359,8 @@ export class Engine {
 
   /** Idle polling: jittered, and brief while this process is still planning new documents. */
   private pollMs(): number {
-    return this.options.planning?.() ? 10 : this.jittered(this.options.pollMs);
+    const writing = this.options.planWriting ?? this.options.planning;
+    return writing?.() ? 10 : this.jittered(this.options.pollMs);
   }
 
   private jittered(ms: number): number {

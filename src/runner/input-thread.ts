@@ -27,6 +27,10 @@ export type InputThreadData =
       batch: BatchInfo;
       maxDocBytes: number;
       layer: string;
+      /** The run holding the planning lock (the main thread holds and renews it). */
+      lockRun: number;
+      /** How long each store call rides out a store outage (see StoreRetry). */
+      storeRetryMs: number;
     };
 
 const data = workerData as InputThreadData;
@@ -43,7 +47,10 @@ function open(input: InputRef) {
 async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unknown> {
   // The stores are loaded here only: a validating thread starts without them.
   const { planBatch } = await import("./planner.js");
-  const store: Store =
+  const { ResilientStore } = await import("./resilient-store.js");
+  const { StoreRetry } = await import("./store-retry.js");
+  const { createLogger } = await import("./logger.js");
+  const raw: Store =
     job.store.kind === "sqlite"
       ? // Planning appends; a small page cache keeps memory flat however large the input.
         new (await import("../store/sqlite/index.js")).SqliteStore({
@@ -52,11 +59,17 @@ async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unk
           cacheMb: 4,
         })
       : new (await import("../store/postgres/index.js")).PostgresStore({ url: job.store.url, poolSize: 2 });
+  // Outages are told by the main thread, whose own calls meet them too.
+  const store = new ResilientStore(
+    raw,
+    new StoreRetry({ budgetMs: job.storeRetryMs, logger: createLogger(undefined) }),
+  );
   await store.open();
   try {
     return await planBatch(store, await open(job.input), job.batch, {
       maxDocBytes: job.maxDocBytes,
       layer: job.layer,
+      lockRun: job.lockRun,
       signal: stop.signal,
     });
   } finally {
@@ -70,8 +83,15 @@ async function main(): Promise<void> {
   parentPort?.postMessage({ result });
 }
 
-main().catch((err: unknown) => {
-  const e = err as { code?: string; message?: string; details?: unknown; hints?: unknown };
+main().catch(async (err: unknown) => {
+  // A store's own failure (a full disk) crosses to the main thread as the error the user sees.
+  const { storeError } = await import("../store/transient.js");
+  const e = (storeError(err) ?? err) as {
+    code?: string;
+    message?: string;
+    details?: unknown;
+    hints?: unknown;
+  };
   parentPort?.postMessage({
     error: {
       code: e.code ?? "INTERNAL",

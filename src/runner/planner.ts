@@ -16,8 +16,14 @@ export interface PlanOptions {
   sliceBytes?: number;
   maxDocBytes: number;
   layer: string;
+  /** The planning lock, renewed here while planning goes on. */
   lock?: PlanLock;
   lockTtlMs?: number;
+  /**
+   * The run holding the planning lock, when another thread holds and renews it: every write is
+   * fenced by it (a planner that lost the lock writes nothing more). @default lock.run
+   */
+  lockRun?: number;
   /** Planning stops after the current slice when this aborts; the next run continues from there. */
   signal?: AbortSignal;
 }
@@ -54,6 +60,10 @@ export async function planBatch(
     complete: false,
   };
   let records = batch.planRecords;
+  // Records the store's checkpoint holds: each write says where it starts, so a write that lost
+  // the lock, or that came after a retried one, can never move the checkpoint back.
+  let written = batch.planRecords;
+  const lockRun = options.lockRun ?? options.lock?.run;
   let slice: PlannedDocument[] = [];
   let skipped: SkippedFile[] = [];
   let bytes = 0;
@@ -63,10 +73,11 @@ export async function planBatch(
       batch.batchId,
       batch.planGeneration,
       slice,
-      { records, offset },
+      { records, offset, from: written, ...(lockRun !== undefined ? { lockRun } : {}) },
       skipped,
     );
     skipped = [];
+    written = records;
     summary.inserted += progress.inserted;
     summary.unchanged += progress.unchanged;
     summary.changed += progress.changed;
@@ -98,7 +109,7 @@ export async function planBatch(
     }
   }
   if (slice.length > 0 || skipped.length > 0) await write(offset);
-  await store.finishPlan(batch.batchId, batch.planGeneration);
+  await store.finishPlan(batch.batchId, batch.planGeneration, lockRun);
   summary.complete = true;
   return summary;
 }

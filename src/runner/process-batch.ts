@@ -1,15 +1,17 @@
-import os from "node:os";
 import { CircuitBreaker } from "../core/breaker.js";
 import { CpuPool } from "../pipeline/cpu-pool.js";
 import { EmbedQueue } from "../pipeline/embed/queue.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
+import { Background } from "./background.js";
 import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
-import { deadRuns } from "./liveness.js";
+import { currentProcess, deadRuns } from "./liveness.js";
 import type { Logger } from "./logger.js";
 import { type DocumentContext, processDocument } from "./process-document.js";
+import { ProgressTicker } from "./progress-ticker.js";
 import type { Progress, ResolvedProcessOptions } from "./run-options.js";
 import { createEmbedder, type PipelineSettings } from "./settings.js";
+import type { StoreRetry } from "./store-retry.js";
 
 /**
  * Contents from this size on are left out of claims when CPU threads run the stages: the thread
@@ -19,6 +21,13 @@ export const DEFER_CONTENT_FROM_BYTES = 16 * 1024;
 
 /** How often a run looks for dead runs of its batch on this host (see `reap`). */
 export const REAP_INTERVAL_MS = 1_000;
+
+/**
+ * Otherwise contents from this size on are left out of claims and read when their document
+ * starts: claims run up to 128 documents ahead of the free slots, and holding the contents of
+ * that many documents of up to 20 MiB each could cost gigabytes.
+ */
+export const DEFER_LARGE_CONTENT_FROM_BYTES = 256 * 1024;
 
 export interface OpenedRun {
   run: RunHandle;
@@ -40,17 +49,20 @@ export async function openRun(
   batchId: string,
   options: { command: string; workerId?: string; leaseMs: number; processStartedAt: number; logger: Logger },
 ): Promise<OpenedRun> {
+  const me = currentProcess();
   const run = await store.startRun({
     batchId,
-    workerId: options.workerId ?? `${os.hostname()}:${process.pid}`,
-    host: os.hostname(),
-    pid: process.pid,
+    workerId: options.workerId ?? `${me.host}:${me.pid}`,
+    host: me.host,
+    pid: me.pid,
+    locality: me.locality,
+    pidStart: me.pidStart,
     command: options.command,
     processStartedAt: options.processStartedAt,
   });
   options.logger.info({ event: "run.start", batchId, run: run.run, command: options.command }, "run started");
   const runs = await store.listRuns(batchId);
-  const dead = deadRuns(runs, run.run, options.leaseMs, Date.now());
+  const dead = deadRuns(runs, run.run, options.leaseMs);
   const resumes = runs.some(
     (r) => r.run < run.run && r.command !== "submit" && (r.endedAt !== null || dead.includes(r.run)),
   );
@@ -69,8 +81,12 @@ export interface ProcessHooks {
   progressIntervalMs?: number;
   signal?: AbortSignal;
   inject?: string;
-  /** True while this process is still writing the plan (processing starts before it ends). */
+  /** True while the plan is still being written (processing starts before it ends). */
   planning?: () => boolean;
+  /** True while this process writes the plan (see EngineOptions.planWriting). */
+  planWriting?: () => boolean;
+  /** The retries of the run's store calls: their outages show in the progress. */
+  storeRetry?: StoreRetry;
 }
 
 /**
@@ -86,26 +102,17 @@ export async function processBatch(
   hooks: ProcessHooks = {},
 ): Promise<StopReason> {
   const batchId = run.batchId;
+  // Stopped already (a signal, a plan that failed): nothing is opened, so nothing is left open.
+  if (hooks.signal?.aborted) return "interrupted";
   const before = await store.counts(batchId);
-  const progress: Progress = {
-    batchId,
-    total: before.total,
-    completed: before.done + before.degraded,
-    failed: before.failed,
-    pending: before.pending + before.processing,
-    inFlight: 0,
-    retriesWaiting: 0,
-    breaker: "closed",
-    startedAt: Date.now(),
-    processedThisRun: 0,
-    phase: "processing",
-    planned: before.total,
-    planComplete: !hooks.planning,
-  };
+  const background = new Background(logger);
+  let ticker: ProgressTicker | null = null;
   const breaker = new CircuitBreaker(undefined, (t) => {
-    progress.breaker = t.to;
+    if (ticker) ticker.breaker = t.to;
     logger.warn({ event: "breaker.change", batchId, run: run.run, ...t }, `breaker ${t.from} -> ${t.to}`);
-    void store.addEvents(batchId, [{ run: run.run, at: t.at, type: "breaker", data: { ...t } }]);
+    background.run("breaker event", () =>
+      store.addEvents(batchId, [{ run: run.run, at: t.at, type: "breaker", data: { ...t } }]),
+    );
   });
   const embedSettings =
     settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
@@ -161,40 +168,42 @@ export async function processBatch(
       docTimeoutMs: options.docTimeoutMs,
       ...(options.maxFailRate !== undefined ? { maxFailRate: options.maxFailRate } : {}),
       ...(hooks.planning ? { planning: hooks.planning } : {}),
+      ...(hooks.planWriting ? { planWriting: hooks.planWriting } : {}),
       // The CPU threads read large contents from the store file themselves.
-      ...(cpu && store.contentFile ? { deferContentFrom: DEFER_CONTENT_FROM_BYTES } : {}),
+      deferContentFrom: cpu && store.contentFile ? DEFER_CONTENT_FROM_BYTES : DEFER_LARGE_CONTENT_FROM_BYTES,
     },
     logHooks(logger, batchId, run.run),
   );
   const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
-  if (hooks.signal?.aborted) return "interrupted";
   hooks.signal?.addEventListener("abort", onAbort, { once: true });
-  // While the plan is still written the total grows; it is read once more after planning ends.
-  let totalFinal = !hooks.planning;
-  const ticker = hooks.onProgress
-    ? setInterval(() => {
-        const s = engine!.snapshot;
-        if (!totalFinal) {
-          totalFinal = !hooks.planning!();
-          progress.planComplete = totalFinal;
-          void store.counts(batchId).then((c) => (progress.total = Math.max(progress.total, c.total)));
-        }
-        progress.completed = before.done + before.degraded + s.completed + s.degraded;
-        progress.failed = before.failed + s.failed;
-        progress.inFlight = s.inFlight;
-        progress.retriesWaiting = s.waiting;
-        progress.processedThisRun = s.completed + s.degraded + s.failed;
-        progress.pending = Math.max(0, progress.total - progress.completed - progress.failed);
-        hooks.onProgress?.({ ...progress });
-      }, hooks.progressIntervalMs ?? 200)
+  // Aborted while the threads started: the engine stops at once, and everything is closed below.
+  if (hooks.signal?.aborted) onAbort();
+  ticker = hooks.onProgress
+    ? new ProgressTicker({
+        store,
+        batchId,
+        before,
+        stats: () => engine!.snapshot,
+        onProgress: hooks.onProgress,
+        ...(hooks.progressIntervalMs ? { intervalMs: hooks.progressIntervalMs } : {}),
+        ...(hooks.planning ? { planning: hooks.planning } : {}),
+        background,
+        logger,
+      })
     : null;
+  ticker?.start();
+  const unsubscribe = hooks.storeRetry?.subscribe((outage) => {
+    if (ticker) ticker.storeOutage = outage;
+    // Leases may have run short while the store was away: renew them before anything else.
+    if (!outage) engine?.heartbeatNow();
+  });
   // Workers sharing a batch watch for each other: the documents of one that died on this host
   // are put back within a second (its process is gone); elsewhere, its leases expire and the
   // claims take them over. The look is cheap (the runs of the batch, and a signal 0 per local
   // pid), so it runs every second whatever the lease: tied to a third of the default 30 s lease,
   // a worker killed on the same host waited 5 s on average, 10 s at worst.
   const reaper = setInterval(
-    () => void reap(store, run, options.leaseMs, logger).catch(() => {}),
+    () => background.run("reaper", () => reap(store, run, options.leaseMs, logger), "reaper"),
     REAP_INTERVAL_MS,
   );
   reaper.unref();
@@ -202,7 +211,9 @@ export async function processBatch(
     return await engine.run();
   } finally {
     clearInterval(reaper);
-    if (ticker) clearInterval(ticker);
+    ticker?.stop();
+    unsubscribe?.();
+    await background.drain();
     await cpu?.close();
     hooks.signal?.removeEventListener("abort", onAbort);
     await embedder.close();
@@ -210,7 +221,7 @@ export async function processBatch(
 }
 
 async function reap(store: Store, run: RunHandle, leaseMs: number, logger: Logger): Promise<void> {
-  const dead = deadRuns(await store.listRuns(run.batchId), run.run, leaseMs, Date.now());
+  const dead = deadRuns(await store.listRuns(run.batchId), run.run, leaseMs);
   if (dead.length === 0) return;
   const recovered = await store.recoverInFlight(run, dead);
   if (recovered > 0) {
@@ -253,6 +264,12 @@ function logHooks(logger: Logger, batchId: string, run: number) {
       } else {
         logger.debug({ ...base, event: "doc.released" }, "document handed back");
       }
+    },
+    onReleased(count: number) {
+      logger.info(
+        { batchId, run, event: "claims.released", documents: count },
+        "claims of a commit whose answer was lost, put back",
+      );
     },
     onClaimed(docs: ClaimedDocument[]) {
       for (const doc of docs) {

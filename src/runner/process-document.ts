@@ -283,11 +283,15 @@ async function requestVectors(
   }
   if (ctx.faults.hits("timeout", doc.idempotencyKey, doc.attempts, step)) {
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ctx.embedTimeoutMs);
-      signal.addEventListener("abort", () => {
+      const onAbort = () => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ctx.embedTimeoutMs);
+      signal.addEventListener("abort", onAbort, { once: true });
     });
     throwIfInterrupted(signal);
     throw new DocbatchError("EMBED_TIMEOUT", `injected fault: no answer within ${ctx.embedTimeoutMs} ms`);

@@ -1,10 +1,21 @@
 import { DocbatchError } from "../core/errors.js";
-import { buildReport } from "../report/report.js";
-import type { Store } from "../store/store.js";
+import { openInput } from "../input/sources.js";
+import { validateInput } from "../input/validate.js";
+import type { BatchInfo, Store } from "../store/store.js";
+import { storeError } from "../store/transient.js";
 import type { StopReason } from "./engine.js";
 import { createLogger } from "./logger.js";
+import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
 import { openRun, processBatch } from "./process-batch.js";
-import { exitCodeFor, finished, type RunResult, waitForPlan } from "./run-batch.js";
+import { ResilientStore } from "./resilient-store.js";
+import {
+  batchFingerprint,
+  endingRun,
+  finishRun,
+  processHooks,
+  type RunResult,
+  storeRetryOf,
+} from "./run-batch.js";
 import { type ProcessOptions, resolveProcessOptions } from "./run-options.js";
 import { settingsFromJson } from "./settings.js";
 
@@ -16,44 +27,110 @@ export interface ResumeBatchOptions extends ProcessOptions {
 
 /**
  * Processes the unfinished documents of a batch that is already in the store, with the settings
- * it was planned with: what a worker, the server and a backfill do. No input is needed.
+ * it was planned with: what a worker, the server and a backfill do. No input is needed, unless the
+ * plan is incomplete and its planner is gone: then the batch's input is read from where it was
+ * planned (when this process can read it) and the plan is continued from its checkpoint.
  */
 export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResult> {
   const processStartedAt = Math.round(performance.timeOrigin);
   const resolved = resolveProcessOptions(options);
   const logger = options.logger ?? createLogger(options.logFile, options.logLevel);
-  const { store, batchId } = options;
-  const batch = await store.getBatch(batchId);
-  if (!batch) {
-    throw new DocbatchError("BATCH_NOT_FOUND", `The store holds no batch \`${batchId}\`.`, {
-      details: [{ path: "batch_id", problem: `no batch ${JSON.stringify(batchId)}` }],
+  const retry = storeRetryOf(resolved, logger, options.onStoreOutage);
+  const store = new ResilientStore(options.store, retry);
+  const { batchId } = options;
+  try {
+    const batch = await store.getBatch(batchId);
+    if (!batch) {
+      throw new DocbatchError("BATCH_NOT_FOUND", `The store holds no batch \`${batchId}\`.`, {
+        details: [{ path: "batch_id", problem: `no batch ${JSON.stringify(batchId)}` }],
+      });
+    }
+    const { run, resumes } = await openRun(store, batchId, {
+      command: options.command ?? "worker",
+      ...(options.workerId ? { workerId: options.workerId } : {}),
+      leaseMs: resolved.leaseMs,
+      processStartedAt,
+      logger,
     });
-  }
-  const { run, resumes } = await openRun(store, batchId, {
-    command: options.command ?? "worker",
-    ...(options.workerId ? { workerId: options.workerId } : {}),
-    leaseMs: resolved.leaseMs,
-    processStartedAt,
-    logger,
-  });
-  let stopReason: StopReason = batch.planComplete
-    ? "finished"
-    : await waitForPlan(store, batchId, options.signal);
-  const before = await store.counts(batchId);
-  await store.markRunResumed(run, resumes, before.done + before.degraded);
-  if (stopReason === "finished") {
-    const settings = settingsFromJson((await store.getBatch(batchId))!.settings);
-    stopReason = await processBatch(store, run, settings, resolved, logger, {
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.inject ? { inject: options.inject } : {}),
+    return await endingRun(store, run, logger, async () => {
+      const plan = new PlanTask();
+      if (!batch.planComplete) {
+        const readable = await inputOf(batch, options.store);
+        plan.start(
+          coordinatePlan({
+            store,
+            batchId,
+            run,
+            leaseMs: resolved.leaseMs,
+            storeRetryMs: resolved.storeRetryMs,
+            logger,
+            ...(options.signal ? { signal: options.signal } : {}),
+            input: readable.input,
+            ...(readable.why ? { unreadable: readable.why } : {}),
+            writing: (on) => plan.setWriting(on),
+          }),
+        );
+      }
+      // Documents of a new batch, or of the rest of an interrupted plan, are processed while the
+      // plan is written; a new plan generation over existing documents is planned first.
+      const streamable = batch.planGeneration <= 1 || batch.planRecords > 0;
+      let stopReason: StopReason = streamable ? "finished" : await plan.outcome();
+      const before = await store.counts(batchId);
+      await store.markRunResumed(run, resumes, before.done + before.degraded);
+      if (stopReason === "finished") {
+        const settings = settingsFromJson((await store.getBatch(batchId))!.settings);
+        stopReason = await processBatch(
+          store,
+          run,
+          settings,
+          resolved,
+          logger,
+          processHooks(options, plan, retry),
+        );
+      }
+      if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
+      return finishRun(store, run, stopReason, logger, options.onProgress);
     });
+  } catch (err) {
+    throw storeError(err) ?? err;
   }
-  await store.endRun(run, stopReason, Date.now());
-  logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
-  const report = await buildReport(store, batchId);
-  options.onProgress?.(finished(report, stopReason));
-  const embedder = settingsFromJson((await store.getBatch(batchId))!.settings).embed.kind;
-  return { report, stopReason, exitCode: exitCodeFor(stopReason, report), embedder };
+}
+
+/**
+ * The batch's input, opened as the process that planned it opened it, if this process can read it
+ * and it is still the input that was planned; otherwise why not.
+ */
+async function inputOf(batch: BatchInfo, store: Store): Promise<{ input: PlanInput | null; why?: string }> {
+  if (batch.inputRef.startsWith("http:")) {
+    return { input: null, why: "it was uploaded to a docbatch service, which plans it from its own spool" };
+  }
+  const settings = settingsFromJson(batch.settings);
+  const storeFiles = store.contentFile ? [store.contentFile] : [];
+  const filter = {
+    ...(settings.include ? { include: settings.include } : {}),
+    ...(settings.exclude ? { exclude: settings.exclude } : {}),
+  };
+  const root = settings.root;
+  let source: Awaited<ReturnType<typeof openInput>>;
+  try {
+    source = await openInput(batch.inputRef, { storeFiles, ...filter, ...(root ? { root } : {}) });
+  } catch (err) {
+    return { input: null, why: `${batch.inputRef} cannot be read here (${(err as Error).message})` };
+  }
+  if (batch.fingerprint !== null) {
+    if ((await batchFingerprint(source, batch.layer)) !== batch.fingerprint) {
+      return { input: null, why: `${batch.inputRef} changed since the batch was planned from it` };
+    }
+  } else {
+    // Inputs with `path` documents are validated again on every plan: their files may have changed.
+    await validateInput(source);
+  }
+  return {
+    input: {
+      source,
+      ref: { path: source.location, storeFiles, ...filter, ...(root ? { root } : {}) },
+      maxDocBytes: settings.maxDocBytes,
+      layer: batch.layer,
+    },
+  };
 }

@@ -1,26 +1,30 @@
 import fs from "node:fs";
 import path from "node:path";
+import { toDocbatchError } from "../core/errors.js";
 import { defaultBatchId, type InputSource, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { type BatchReport, buildReport } from "../report/report.js";
 import { DEFAULT_DB } from "../store/open.js";
 import { SqliteStore } from "../store/sqlite/index.js";
-import type { Store } from "../store/store.js";
+import type { PlanStart, RunHandle, Store } from "../store/store.js";
+import { storeError } from "../store/transient.js";
 import type { StopReason } from "./engine.js";
 import { InputThread } from "./input-runner.js";
 import type { InputRef } from "./input-thread.js";
-import { deadRuns } from "./liveness.js";
 import { createLogger, type Logger } from "./logger.js";
-import { type PlanSummary, planBatch } from "./planner.js";
-import { openRun, processBatch } from "./process-batch.js";
+import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
+import { openRun, type ProcessHooks, processBatch } from "./process-batch.js";
+import { ResilientStore } from "./resilient-store.js";
 import {
   type OutputOptions,
   type ProcessOptions,
   type Progress,
   pipelineSettings,
+  type ResolvedProcessOptions,
   resolveProcessOptions,
 } from "./run-options.js";
-import { layerOf, settingsFromJson, settingsToJson } from "./settings.js";
+import { layerOf, type PipelineSettings, settingsFromJson, settingsToJson } from "./settings.js";
+import { type StoreOutage, StoreRetry } from "./store-retry.js";
 
 export type { OutputOptions, ProcessOptions, Progress } from "./run-options.js";
 
@@ -68,17 +72,16 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const resolved = resolveProcessOptions(options);
   const logger: Logger = options.logger ?? createLogger(options.logFile, options.logLevel);
   const dbFile = path.resolve(options.db ?? DEFAULT_DB);
-  const inputRef: InputRef = {
+  const ref: InputRef = {
     path: path.resolve(options.input),
     storeFiles: options.store ? [] : [dbFile],
     ...(options.root ? { root: options.root } : {}),
     ...(options.include ? { include: options.include } : {}),
     ...(options.exclude ? { exclude: options.exclude } : {}),
   };
-  const source = await openInput(options.input, inputRef);
+  const source = await openInput(options.input, ref);
   const layer = layerOf(settings);
   const fingerprint = await batchFingerprint(source, layer);
-
   // A large streamed input is validated on a thread of its own, whose memory (the identities of
   // millions of documents) is freed when it ends; a small one, or a JSON file (in memory already),
   // is validated here, without a thread's start-up.
@@ -86,20 +89,21 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     source.kind === "jsonl" &&
     InputThread.available() &&
     (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES
-      ? InputThread.validate(inputRef)
+      ? InputThread.validate(ref)
       : validateInput(source);
   // A new store file is created only for a valid input: validate first when there is none yet.
   let validated = options.prevalidated ?? null;
   if (!validated && !options.store && !fs.existsSync(dbFile)) validated = await validate();
-  const store = options.store ?? new SqliteStore({ file: dbFile, durability: options.durability ?? "full" });
-  if (!options.store) await store.open();
+  const raw = options.store ?? new SqliteStore({ file: dbFile, durability: options.durability ?? "full" });
+  const retry = storeRetryOf(resolved, logger, options.onStoreOutage);
+  const store = new ResilientStore(raw, retry);
   try {
+    if (!options.store) await store.open();
     const batchId =
       options.batchId?.trim() ||
       (await defaultBatchId(source, async (id) => (await store.getBatch(id))?.inputRef ?? null));
     const existing = await store.getBatch(batchId);
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
-
     const { run, resumes } = await openRun(store, batchId, {
       command: options.command ?? "run",
       ...(options.workerId ? { workerId: options.workerId } : {}),
@@ -107,119 +111,119 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       processStartedAt,
       logger,
     });
-    const cursor = await store.beginPlan({
+    const input: PlanInput = { source, ref, maxDocBytes: settings.maxDocBytes, layer };
+    const start: PlanStart = {
       batchId,
       layer,
-      settings: settingsToJson({ ...settings, root: source.root.realRoot }),
+      settings: settingsToJson({
+        ...settings,
+        root: source.root.realRoot,
+        ...(options.include ? { include: options.include } : {}),
+        ...(options.exclude ? { exclude: options.exclude } : {}),
+      }),
       inputRef: options.inputRef ?? source.location,
       fingerprint: validated?.hasPaths ? null : fingerprint,
-    });
-    let stopReason: StopReason = "finished";
-    // Processing starts while the plan is being written when nothing it may change is complete
-    // already: a new batch, or the rest of an interrupted plan of the same input. A changed
-    // input (a new plan generation over existing documents) is planned first.
-    const streamable = !options.planOnly && (!cursor.existed || cursor.batch.planRecords > 0);
-    let planning: Promise<PlanSummary | null> | null = null;
-    let planningActive = false;
-    const planFailed = new AbortController();
-    // One process plans; the others wait, and take over from the plan checkpoint if it dies.
-    for (let upToDate = cursor.upToDate; !upToDate; ) {
-      const dead = deadRuns(await store.listRuns(batchId), run.run, resolved.leaseMs, Date.now());
-      const lock = await store.tryPlanLock(batchId, run, resolved.leaseMs, dead);
-      if (lock) {
-        const batch = (await store.getBatch(batchId))!;
-        options.onProgress?.({ ...idle(batchId, "planning"), planned: batch.planRecords });
-        const spec = store.connectionSpec();
-        const inThread = spec !== null && InputThread.available();
-        const plan = (
-          batch.planComplete
-            ? Promise.resolve(null)
-            : inThread
-              ? InputThread.plan(
-                  {
-                    store: spec,
-                    input: inputRef,
-                    batch,
-                    maxDocBytes: settings.maxDocBytes,
-                    layer,
-                  },
-                  lock,
-                  resolved.leaseMs,
-                  options.signal,
-                )
-              : planBatch(store, source, batch, {
-                  maxDocBytes: settings.maxDocBytes,
-                  layer,
-                  lock,
-                  lockTtlMs: resolved.leaseMs,
-                  ...(options.signal ? { signal: options.signal } : {}),
-                })
-        ).finally(() => lock.release());
-        if (streamable) {
-          planningActive = true;
-          const running = plan.finally(() => {
-            planningActive = false;
-          });
-          running.catch(() => planFailed.abort());
-          planning = running;
-        } else {
-          stopReason = planOutcome(await plan, logger, batchId, run.run);
-        }
-        break;
-      }
-      if (options.signal?.aborted) {
-        stopReason = "interrupted";
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 150));
-      upToDate = (await store.getBatch(batchId))?.planComplete ?? false;
-    }
-    const before = await store.counts(batchId);
-    await store.markRunResumed(run, resumes, before.done + before.degraded);
-    if (stopReason === "finished" && !options.planOnly) {
-      // Processing uses the batch's stored settings: another process may have planned it.
-      const stored = (await store.getBatch(batchId))?.settings;
-      const signal = options.signal
-        ? AbortSignal.any([options.signal, planFailed.signal])
-        : planFailed.signal;
-      stopReason = await processBatch(
-        store,
-        run,
-        stored ? settingsFromJson(stored) : settings,
-        resolved,
-        logger,
-        {
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-          signal,
-          ...(options.inject ? { inject: options.inject } : {}),
-          ...(planning ? { planning: () => planningActive } : {}),
-        },
-      );
-    }
-    if (planning) {
-      const planned = planOutcome(await planning, logger, batchId, run.run);
-      if (planned === "interrupted") stopReason = "interrupted";
-    }
-    await store.endRun(run, stopReason, Date.now());
-    logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
-    const report = await buildReport(store, batchId);
-    options.onProgress?.(finished(report, stopReason));
-    return { report, stopReason, exitCode: exitCodeFor(stopReason, report), embedder: settings.embed.kind };
+    };
+    return await endingRun(store, run, logger, () =>
+      planAndProcess({ options, resolved, logger, store, retry, run, resumes, input, start, settings }),
+    );
+  } catch (err) {
+    throw storeError(err) ?? err;
   } finally {
     if (!options.store) await store.close();
   }
 }
 
+interface RunContext {
+  options: RunBatchOptions;
+  resolved: ResolvedProcessOptions;
+  logger: Logger;
+  store: Store;
+  retry: StoreRetry;
+  run: RunHandle;
+  /** True when this run takes over from an ended or dead run of the batch. */
+  resumes: boolean;
+  input: PlanInput;
+  start: PlanStart;
+  settings: PipelineSettings;
+}
+
+async function planAndProcess(ctx: RunContext): Promise<RunResult> {
+  const { options, resolved, logger, store, run } = ctx;
+  const batchId = run.batchId;
+  const cursor = await store.beginPlan(ctx.start);
+  // Processing starts while the plan is being written when nothing it may change is complete
+  // already: a new batch, or the rest of an interrupted plan of the same input. A changed input
+  // (a new plan generation over existing documents) is planned first.
+  const streamable = !options.planOnly && (!cursor.existed || cursor.batch.planRecords > 0);
+  const plan = new PlanTask();
+  if (!cursor.upToDate) {
+    plan.start(
+      coordinatePlan({
+        store,
+        batchId,
+        run,
+        leaseMs: resolved.leaseMs,
+        storeRetryMs: resolved.storeRetryMs,
+        logger,
+        ...(options.signal ? { signal: options.signal } : {}),
+        input: ctx.input,
+        onPlanning: (planned) => options.onProgress?.({ ...idle(batchId, "planning"), planned }),
+        writing: (on) => plan.setWriting(on),
+      }),
+    );
+  }
+  let stopReason: StopReason = streamable ? "finished" : await plan.outcome();
+  const before = await store.counts(batchId);
+  await store.markRunResumed(run, ctx.resumes, before.done + before.degraded);
+  if (stopReason === "finished" && !options.planOnly) {
+    // Processing uses the batch's stored settings: another process may have planned it.
+    const stored = (await store.getBatch(batchId))?.settings;
+    stopReason = await processBatch(
+      store,
+      run,
+      stored ? settingsFromJson(stored) : ctx.settings,
+      resolved,
+      logger,
+      processHooks(options, plan, ctx.retry),
+    );
+  }
+  if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
+  return finishRun(store, run, stopReason, logger, options.onProgress);
+}
+
+/** The hooks of processing that goes on alongside a plan that may still be written. */
+export function processHooks(options: ProcessOptions, plan: PlanTask, retry: StoreRetry): ProcessHooks {
+  return {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    signal: plan.signal(options.signal),
+    ...(options.inject ? { inject: options.inject } : {}),
+    ...(plan.running ? { planning: () => plan.running, planWriting: () => plan.writing } : {}),
+    storeRetry: retry,
+  };
+}
+
+/** Records the end of a run and builds the report it returns. */
+export async function finishRun(
+  store: Store,
+  run: RunHandle,
+  stopReason: StopReason,
+  logger: Logger,
+  onProgress?: (progress: Progress) => void,
+): Promise<RunResult> {
+  await store.endRun(run, stopReason, Date.now());
+  logger.info({ event: "run.end", batchId: run.batchId, run: run.run, reason: stopReason }, "run ended");
+  const report = await buildReport(store, run.batchId);
+  onProgress?.(finished(report, stopReason));
+  const batch = await store.getBatch(run.batchId);
+  const embedder = batch ? settingsFromJson(batch.settings).embed.kind : "local";
+  return { report, stopReason, exitCode: exitCodeFor(stopReason, report), embedder };
+}
+
 /** What a batch's plan is checked against: the input as it is now, and the layer. */
 export async function batchFingerprint(source: InputSource, layer: string): Promise<string> {
   return `${await source.fingerprint()}|${layer}`;
-}
-
-function planOutcome(planned: PlanSummary | null, logger: Logger, batchId: string, run: number): StopReason {
-  if (!planned) return "finished";
-  logger.info({ event: "plan.done", batchId, run, ...planned }, "planned");
-  return planned.complete ? "finished" : "interrupted";
 }
 
 export function exitCodeFor(reason: StopReason, report: BatchReport): number {
@@ -228,17 +232,46 @@ export function exitCodeFor(reason: StopReason, report: BatchReport): number {
   return report.completion_rate >= 0.99 ? 0 : 3;
 }
 
-/** Another process holds the planning lock: wait until its plan is complete (or it dies). */
-export async function waitForPlan(store: Store, batchId: string, signal?: AbortSignal): Promise<StopReason> {
-  for (;;) {
-    if (signal?.aborted) return "interrupted";
-    const batch = await store.getBatch(batchId);
-    if (batch?.planComplete) return "finished";
-    await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 200));
+/** How long a run's store calls ride out an outage, told to the logs and to `onStoreOutage`. */
+export function storeRetryOf(
+  resolved: ResolvedProcessOptions,
+  logger: Logger,
+  onStoreOutage?: (outage: StoreOutage | null) => void,
+): StoreRetry {
+  return new StoreRetry({
+    budgetMs: resolved.storeRetryMs,
+    logger,
+    ...(onStoreOutage ? { onChange: onStoreOutage } : {}),
+  });
+}
+
+/**
+ * Runs the body of a run; if it fails, the run is recorded as ended by that failure (when the store
+ * can still be reached) before the error goes on, so that no run stays marked running after it.
+ */
+export async function endingRun<T>(
+  store: Store,
+  run: RunHandle,
+  logger: Logger,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    const error = storeError(err) ?? toDocbatchError(err);
+    logger.error(
+      { event: "run.end", batchId: run.batchId, run: run.run, reason: "error", code: error.code },
+      "run failed",
+    );
+    // An unreachable store was retried for long enough already; the run is found dead later.
+    if (error.code !== "STORE_UNAVAILABLE") {
+      await store.endRun(run, `error:${error.code}`, Date.now()).catch(() => {});
+    }
+    throw err;
   }
 }
 
-function idle(batchId: string, phase: Progress["phase"]) {
+function idle(batchId: string, phase: Progress["phase"]): Progress {
   return {
     batchId,
     total: 0,
@@ -252,7 +285,6 @@ function idle(batchId: string, phase: Progress["phase"]) {
     processedThisRun: 0,
     phase,
     planned: 0,
-    planComplete: phase !== "planning",
   };
 }
 

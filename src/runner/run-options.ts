@@ -6,6 +6,7 @@ import { DEFAULTS } from "./defaults.js";
 import type { Logger } from "./logger.js";
 import { expectInteger, expectRate } from "./options.js";
 import type { PipelineSettings } from "./settings.js";
+import type { StoreOutage } from "./store-retry.js";
 
 /** Options of processing, shared by `runBatch`, `resumeBatch` (workers, the server) and the CLI. */
 export interface ProcessOptions {
@@ -62,6 +63,15 @@ export interface ProcessOptions {
    * @default the number of cores, when there are two or more
    */
   threads?: number;
+  /**
+   * How long each store call is retried through transient failures (a restarting or failing-over
+   * database, lost connections, a busy SQLite file), in ms, 0 and up. Commits stay fenced, so a
+   * retry never writes anything twice. Past it the run stops with STORE_UNAVAILABLE, resumable.
+   * @default 60_000
+   */
+  storeRetryMs?: number;
+  /** Told when the store becomes unreachable (while its calls are retried), and null when it is back. */
+  onStoreOutage?: (outage: StoreOutage | null) => void;
 }
 
 export interface Progress {
@@ -79,8 +89,13 @@ export interface Progress {
   /** `stopped`: the run ended before the batch did (interrupted, or the failure budget). */
   phase: "planning" | "processing" | "finished" | "stopped";
   planned: number;
-  /** False while the plan is still being written: `total` is what is planned so far. */
-  planComplete?: boolean;
+  /**
+   * True while the plan is still being written as documents are processed: `total` is what is
+   * planned so far and grows (settled documents may briefly exceed it).
+   */
+  planning?: boolean;
+  /** Set while the store is unreachable and its calls are retried: since when, and why. */
+  storeRetry?: { since: number; error: string } | null;
 }
 
 export interface ResolvedProcessOptions {
@@ -96,6 +111,7 @@ export interface ResolvedProcessOptions {
   seed: number;
   shutdownGraceMs: number;
   threads: number;
+  storeRetryMs: number;
 }
 
 /** Validates every numeric option up front, with messages that show the bad value. */
@@ -136,6 +152,7 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
     seed: expectInteger("seed", options.seed ?? DEFAULTS.seed, 0),
     shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs, 0),
     threads: expectInteger("threads", options.threads ?? defaultThreads(), 0, 256),
+    storeRetryMs: expectInteger("storeRetryMs", options.storeRetryMs ?? DEFAULTS.storeRetryMs, 0),
   };
 }
 

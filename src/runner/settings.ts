@@ -24,6 +24,9 @@ export interface PipelineSettings {
   maxDocBytes: number;
   /** The folder `path` documents were read from; a retry reads missing files again from there. */
   root?: string;
+  /** The folder filter the batch was planned with, so a process taking the plan over chooses alike. */
+  include?: string[];
+  exclude?: string[];
 }
 
 export function layerOf(settings: PipelineSettings): string {

@@ -21,6 +21,7 @@ export interface BatchRow {
   plan_records: number;
   plan_offset: number;
   plan_complete: Flag;
+  plan_lock_run?: number | null;
   duplicates_skipped: number;
   cancelled_at: number | null;
 }
@@ -37,6 +38,7 @@ export function toBatch(row: BatchRow): BatchInfo {
     planRecords: row.plan_records,
     planOffset: row.plan_offset,
     planComplete: isSet(row.plan_complete),
+    planLockRun: row.plan_lock_run ?? null,
     duplicatesSkipped: row.duplicates_skipped,
     cancelledAt: row.cancelled_at,
   };
@@ -52,6 +54,10 @@ export interface RunRow {
   started_at: number;
   first_claim_at: number | null;
   last_seen_at: number;
+  /** Computed by the store's query: its clock now, minus the run's last sign of life. */
+  silent_ms: number;
+  locality: string | null;
+  pid_start: number | null;
   ended_at: number | null;
   exit_reason: string | null;
   resumed: Flag;
@@ -72,6 +78,9 @@ export function toRun(row: RunRow): RunInfo {
     startedAt: row.started_at,
     firstClaimAt: row.first_claim_at,
     lastSeenAt: row.last_seen_at,
+    silentMs: Math.max(0, row.silent_ms),
+    locality: row.locality,
+    pidStart: row.pid_start,
     endedAt: row.ended_at,
     exitReason: row.exit_reason,
     resumed: isSet(row.resumed),

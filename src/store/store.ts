@@ -38,6 +38,11 @@ export interface BatchInfo {
   /** Byte offset of the next unplanned record (streamed inputs), else the record index. */
   planOffset: number;
   planComplete: boolean;
+  /**
+   * The run that holds (or last held) the planning lock; null when nobody took it or its holder
+   * released it. A holder that died leaves it set.
+   */
+  planLockRun: number | null;
   duplicatesSkipped: number;
   /** Set while the batch is cancelled: no process should work on it. */
   cancelledAt: number | null;
@@ -59,6 +64,17 @@ export interface PlanCursor {
   existed: boolean;
 }
 
+export interface PlanCursorWrite {
+  /** Input records planned once this slice is written. */
+  records: number;
+  /** Where the next unplanned record starts. */
+  offset: number;
+  /** Input records planned before this slice: the write is refused if the checkpoint moved. */
+  from?: number;
+  /** The run holding the planning lock: the write is refused once another run took it. */
+  lockRun?: number;
+}
+
 export interface PlanProgress {
   inserted: number;
   unchanged: number;
@@ -67,6 +83,8 @@ export interface PlanProgress {
 }
 
 export interface PlanLock {
+  /** The run holding the lock: plan writes carry it, and are refused once another run took the lock. */
+  readonly run: number;
   /** Extends the lock while planning continues. */
   renew(ttlMs: number): Promise<void>;
   release(): Promise<void>;
@@ -80,6 +98,19 @@ export interface RunStart {
   command: string;
   /** When the process started (ms since epoch), for resume time. */
   processStartedAt: number;
+  /**
+   * Where `pid` means this process: processes with the same locality see each other's pids (one
+   * kernel boot and one pid namespace), so a run there is known dead as soon as its process is
+   * gone. Null when unknown: such a run is dead only when its lease-length silence says so.
+   */
+  locality?: string | null;
+  /** When the process started, as the kernel counts it: a reused pid is told from the run's own. */
+  pidStart?: number | null;
+  /**
+   * Unique per call: a second `startRun` with the same token (a retry after a lost connection)
+   * returns the run the first one created instead of creating another.
+   */
+  token?: string;
 }
 
 export interface RunHandle {
@@ -98,6 +129,13 @@ export interface RunInfo {
   startedAt: number;
   firstClaimAt: number | null;
   lastSeenAt: number;
+  /**
+   * How long the run has been silent (no commit, heartbeat or start), by the store's clock (the
+   * database's, for a shared store): the workers' own clocks may disagree.
+   */
+  silentMs: number;
+  locality: string | null;
+  pidStart: number | null;
   endedAt: number | null;
   exitReason: string | null;
   resumed: boolean;
@@ -133,7 +171,10 @@ export interface ClaimedDocument {
   failedStage: StageName | null;
   /** Since when the document waits for the embeddings breaker, if it does. */
   breakerWaitSince: number | null;
-  /** True when chunks with vectors were staged by an earlier execution. */
+  /**
+   * True when chunks are staged for this document: by an earlier execution (read at claim), or by
+   * this one (the store sets it when it stages progress), so completing it deletes them.
+   */
   hasStaged: boolean;
   executions: number;
   /** True when committed output of an earlier key or execution exists (it must be replaced). */
@@ -204,12 +245,26 @@ export interface CommitRequest {
   deferContentFrom?: number;
   leaseMs: number;
   now: number;
+  /**
+   * This run's commit number, increasing. The store records the last one with the run, so that a
+   * replay can tell whether the first attempt committed.
+   */
+  id?: number;
+  /**
+   * Set when an earlier attempt of this same request may have committed (its connection was lost
+   * before the answer). If it did, the outcomes it accepted are reported accepted again without
+   * being written twice, and the run's counters are not added to again; if it did not, this is an
+   * ordinary commit. Claims of the lost attempt are the caller's to release (`releaseUnheld`).
+   */
+  replay?: boolean;
 }
 
 export interface CommitResult {
   /** Per outcome: false when its fence token was stale (the commit was rejected). */
   accepted: boolean[];
   claimed: ClaimedDocument[];
+  /** True when this result came from a replay (see `CommitRequest.replay`). */
+  replayed?: boolean;
 }
 
 export interface DocumentSummary {
@@ -315,17 +370,25 @@ export interface Store {
   beginPlan(start: PlanStart): Promise<PlanCursor>;
   /**
    * Writes planned documents and the files skipped as not documents, and advances the plan
-   * checkpoint, atomically.
+   * checkpoint, atomically. With `from` (records
+   * planned before this slice) and `lockRun` (the planning lock's run), the write is fenced: it
+   * happens only while the checkpoint is still at `from` and that run holds the lock. A slice the
+   * checkpoint has already passed (a retry of a write that committed) writes nothing; a planner
+   * that lost the lock, or whose checkpoint moved elsewhere, gets PLAN_LOCK_LOST. The checkpoint
+   * never goes backwards.
    */
   planDocuments(
     batchId: string,
     generation: number,
     docs: PlannedDocument[],
-    cursor: { records: number; offset: number },
+    cursor: PlanCursorWrite,
     skipped?: SkippedFile[],
   ): Promise<PlanProgress>;
-  /** Marks the plan complete; skipped files of earlier plan generations are forgotten with it. */
-  finishPlan(batchId: string, generation: number): Promise<void>;
+  /**
+   * Marks the plan complete; skipped files of earlier plan generations are forgotten with it. With
+   * `lockRun`, only while that run holds the lock (else PLAN_LOCK_LOST).
+   */
+  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void>;
   /**
    * Takes the planning lock of a batch; null when another live process holds it. A lock held by
    * one of `deadRuns` (processes known to be gone) is taken over.
@@ -339,6 +402,11 @@ export interface Store {
   listRuns(batchId: string): Promise<RunInfo[]>;
   /** Puts `processing` documents of the given (dead) runs back to pending; returns how many. */
   recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number>;
+  /**
+   * Puts back to pending the documents leased to `run` that it does not hold (`held` rows): claims
+   * of a commit whose answer was lost, which the run never learnt about. Returns how many.
+   */
+  releaseUnheld(run: RunHandle, held: number[]): Promise<number>;
   /** Renews the leases of documents still held; returns rows whose lease was lost. */
   renewLeases(run: RunHandle, docs: ClaimedDocument[], leaseMs: number, now: number): Promise<number[]>;
 

@@ -1,12 +1,16 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProgressDisplay } from "../../src/cli/progress-bar.js";
+import { seededRandom } from "../../src/core/backoff.js";
 import type { Progress } from "../../src/runner/run-batch.js";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
 import { CLI, runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { testSeed } from "../helpers/seed.js";
 
 const progress = (over: Partial<Progress> = {}): Progress => ({
   batchId: "b",
@@ -32,6 +36,42 @@ describe("progress display", () => {
       /^\[#+-+\] 52\/200 26\.0% \| \d+ docs\/min \| ETA \S+ \| failed 2 \| retrying 3 \| breaker open$/,
     );
     expect(display.render(progress({ completed: 198, failed: 2 }), 120)).toMatch(/^\[#+\] 200\/200 100\.0%/);
+  });
+
+  it("draws a sane bar for any counts: settled beyond a growing total, a zero total, nonsense", () => {
+    const count = fc.oneof(
+      fc.integer({ min: -5, max: 100_000 }),
+      fc.constantFrom(Number.NaN, Infinity, -0.5),
+    );
+    fc.assert(
+      fc.property(
+        count,
+        count,
+        count,
+        fc.boolean(),
+        fc.integer({ min: 0, max: 300 }),
+        (total, completed, failed, planning, columns) => {
+          const display = new ProgressDisplay(process.stderr, true);
+          const p = progress({
+            total,
+            completed,
+            failed,
+            planning,
+            retriesWaiting: failed,
+            inFlight: completed,
+          });
+          const line = display.render(p, columns);
+          const bar = /^\[(#*)(-*)\] (\d+)\/(\d+)(\+ planning| (\d+\.\d)%) \|/.exec(line);
+          expect(bar, line).not.toBeNull();
+          const [, filled, empty, settled, shown, , pct] = bar!;
+          expect(filled!.length + empty!.length).toBeGreaterThanOrEqual(10);
+          expect(Number(settled)).toBeLessThanOrEqual(Number(shown));
+          if (pct !== undefined) expect(Number(pct)).toBeLessThanOrEqual(100);
+          expect(line).not.toMatch(/NaN|Infinity|-\d/);
+          expect(display.statusLine(p)).not.toMatch(/NaN|Infinity|-\d/);
+        },
+      ),
+    );
   });
 
   it("writes a status line at most every interval when not on a terminal", () => {
@@ -127,4 +167,66 @@ describe("progress of a real run", () => {
     expect(output).toContain("150/150 100.0%");
     expect(output).toContain("batch ");
   }, 60_000);
+
+  it("draws a sane bar on a terminal over a folder of thousands of files still being planned", async () => {
+    if (!fs.existsSync("/usr/bin/script")) {
+      if (process.env.CI) throw new Error("/usr/bin/script (util-linux) is needed for the terminal test");
+      return;
+    }
+    const random = seededRandom(testSeed("progress over a folder being planned"));
+    const folder = path.join(dir, "folder");
+    const files = 4_000 + Math.floor(random() * 3_000);
+    for (let i = 0; i < files; i++) {
+      const sub = path.join(folder, `part-${i % 40}`);
+      fs.mkdirSync(sub, { recursive: true });
+      fs.writeFileSync(
+        path.join(sub, `doc-${i}.txt`),
+        `document ${i} `.repeat(1 + Math.floor(random() * 60)),
+      );
+    }
+    const db = path.join(dir, "folder.db");
+    const command = [process.execPath, CLI, "run", folder, "--db", db].map((a) => `'${a}'`).join(" ");
+    const output = await new Promise<string>((resolve, reject) => {
+      // A terminal of 120 columns, as the crash was seen in.
+      const child = spawn(
+        "script",
+        ["-qfec", `stty cols 120 rows 40; ${command}; echo "EXIT=$?"`, "/dev/null"],
+        {
+          stdio: ["pipe", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+      });
+      child.on("error", reject);
+      child.on("close", () => resolve(out));
+      child.stdin.end();
+    });
+    expect(output, output.slice(-2_000)).toContain("EXIT=0");
+    expect(output).not.toMatch(/RangeError|Error:|\n\s+at /);
+    const frames = output
+      .split("\r")
+      .map((f) => f.replace(/\x1b\[K/g, "").split("\n")[0]!)
+      .filter((f) => f.startsWith("["));
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    for (const frame of frames) {
+      const bar =
+        /^\[#*-*\] (\d+)\/(\d+)(\+ planning| [\d.]+%) \| \d+ docs\/min \| ETA (\? \(planning\)|\?|\d\S*) \|/.exec(
+          frame,
+        );
+      expect(bar, frame).not.toBeNull();
+      expect(Number(bar![1]), frame).toBeLessThanOrEqual(Number(bar![2]));
+      expect(frame.length, frame).toBeLessThanOrEqual(120);
+    }
+    expect(output).toContain(`${files}/${files} 100.0%`);
+    // The run ended, and says so: it is not left marked as running.
+    const store = new Database(db, { readonly: true });
+    try {
+      const runs = store.prepare("SELECT ended_at, exit_reason FROM runs").all();
+      expect(runs).toEqual([{ ended_at: expect.any(Number), exit_reason: "finished" }]);
+    } finally {
+      store.close();
+    }
+  }, 180_000);
 });

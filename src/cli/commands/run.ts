@@ -5,7 +5,7 @@ import { type Progress, type RunResult, runBatch } from "../../runner/run-batch.
 import { parseCommand, pick } from "../args.js";
 import { printHelp } from "../help.js";
 import { commandPrefix, printJson, shellQuote } from "../output.js";
-import { defined, sharedStore, withSignals } from "../process-flags.js";
+import { defined, sharedStore, storeOutageNotice, withSignals } from "../process-flags.js";
 import { ProgressDisplay } from "../progress-bar.js";
 
 export async function runCommand(args: string[]): Promise<number> {
@@ -26,6 +26,7 @@ export async function runCommand(args: string[]): Promise<number> {
           batchId: values.batchId,
           durability: values.durability,
           onProgress: display ? (p: Progress) => display.update(p) : undefined,
+          onStoreOutage: storeOutageNotice(),
         }),
       }),
     );

@@ -4,7 +4,7 @@ import { createStore, requireBatch } from "../../store/open.js";
 import type { Store } from "../../store/store.js";
 import { parseCommand, pick, requireBatchId } from "../args.js";
 import { printHelp } from "../help.js";
-import { defined, sharedStore, withSignals } from "../process-flags.js";
+import { defined, sharedStore, storeOutageNotice, withSignals } from "../process-flags.js";
 import { finishRun, progressDisplay, singleInput } from "./run.js";
 
 export async function submitCommand(args: string[]): Promise<number> {
@@ -19,6 +19,7 @@ export async function submitCommand(args: string[]): Promise<number> {
         signal: abort,
         planOnly: true,
         command: "submit",
+        onStoreOutage: storeOutageNotice(),
         ...(store ? { store } : {}),
         ...pick("submit", values, ["process", "output", "input"]),
         ...defined({ db: values.db, batchId: values.batchId }),
@@ -50,6 +51,7 @@ export async function workerCommand(args: string[]): Promise<number> {
         batchId,
         signal: abort,
         command: "worker",
+        onStoreOutage: storeOutageNotice(),
         ...pick("worker", values, ["process"]),
         ...(display ? { onProgress: (p: Progress) => display.update(p) } : {}),
       }),

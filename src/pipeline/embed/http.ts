@@ -14,7 +14,19 @@ export interface HttpEmbedderOptions {
   apiKey?: string;
   /** Sockets kept open to the endpoint. @default 16 */
   maxSockets?: number;
+  /**
+   * Largest answer read for one request, in bytes; past it the request fails with
+   * EMBED_RESPONSE_TOO_LARGE (permanent: the document keeps its chunks without vectors). A vector
+   * of 3,072 numbers is about 70 KB of JSON. @default 1 MiB + 256 KiB per text in the request
+   */
+  maxResponseBytes?: number;
 }
+
+/** An error answer is read only this far: its first 200 characters are quoted, the rest dropped. */
+const ERROR_BODY_BYTES = 64 * 1024;
+
+/** Why a request was ended early by this client (distinguished from the caller's own abort). */
+class Timeout extends Error {}
 
 /**
  * A client of OpenAI-compatible embeddings endpoints: `POST {"model","input":[...]}` answered by
@@ -44,14 +56,26 @@ export class HttpEmbedder implements Embedder {
 
   async embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const combined = AbortSignal.any([signal, timeout]);
+    signal.throwIfAborted();
+    // One controller per request, linked to the caller's signal by a listener removed when the
+    // request ends: a document that sends hundreds of requests leaves no listener behind on its
+    // signal (AbortSignal.any and AbortSignal.timeout would keep theirs until collected).
+    const request = new AbortController();
+    const onAbort = () => request.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(() => request.abort(new Timeout()), this.options.timeoutMs);
+    const limit = this.options.maxResponseBytes ?? 1024 * 1024 + 256 * 1024 * texts.length;
     let response: { status: number; headers: http.IncomingHttpHeaders; body: string };
     try {
-      response = await this.post(JSON.stringify({ model: this.options.model, input: texts }), combined);
+      response = await this.post(
+        JSON.stringify({ model: this.options.model, input: texts }),
+        request.signal,
+        limit,
+      );
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      if (timeout.aborted) {
+      if (err instanceof DocbatchError) throw err;
+      if (request.signal.reason instanceof Timeout) {
         throw new DocbatchError(
           "EMBED_TIMEOUT",
           `no answer from the embeddings service within ${this.options.timeoutMs} ms`,
@@ -63,6 +87,9 @@ export class HttpEmbedder implements Embedder {
         `cannot reach the embeddings service at ${this.target.host}: ${code || (err as Error).message}`,
         { cause: err },
       );
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
     }
     if (response.status !== 200) throw this.statusError(response.status, response.headers, response.body);
     return this.parse(response.body, texts.length);
@@ -122,9 +149,15 @@ export class HttpEmbedder implements Embedder {
     return vectors as Float32Array[];
   }
 
+  /**
+   * Sends one request and reads its answer, at most `limit` bytes of a 200 (else
+   * EMBED_RESPONSE_TOO_LARGE, told by Content-Length before reading when the service sends it)
+   * and the first ERROR_BODY_BYTES of any other status.
+   */
   private post(
     payload: string,
     signal: AbortSignal,
+    limit: number,
   ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     const headers: http.OutgoingHttpHeaders = {
       "content-type": "application/json",
@@ -138,15 +171,32 @@ export class HttpEmbedder implements Embedder {
         this.target,
         { method: "POST", headers, agent: this.agent, signal },
         (res) => {
+          const status = res.statusCode ?? 0;
           const parts: Buffer[] = [];
-          res.on("data", (part: Buffer) => parts.push(part));
-          res.on("end", () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(parts).toString("utf8"),
-            }),
-          );
+          let size = 0;
+          const done = () =>
+            resolve({ status, headers: res.headers, body: Buffer.concat(parts).toString("utf8") });
+          const declared = Number(res.headers["content-length"]);
+          if (status === 200 && declared > limit) {
+            req.destroy();
+            reject(tooLarge(`${declared} bytes announced`, limit));
+            return;
+          }
+          res.on("data", (part: Buffer) => {
+            size += part.length;
+            if (status !== 200 && size > ERROR_BODY_BYTES) {
+              // Enough of an error answer to quote; the rest is not worth reading.
+              parts.push(part.subarray(0, Math.max(0, ERROR_BODY_BYTES - (size - part.length))));
+              req.destroy();
+              done();
+            } else if (status === 200 && size > limit) {
+              req.destroy();
+              reject(tooLarge(`more than ${limit} bytes received`, limit));
+            } else {
+              parts.push(part);
+            }
+          });
+          res.on("end", done);
           res.on("error", reject);
           res.on("aborted", () => reject(new Error("response aborted")));
         },
@@ -159,6 +209,13 @@ export class HttpEmbedder implements Embedder {
   async close(): Promise<void> {
     this.agent.destroy();
   }
+}
+
+function tooLarge(what: string, limit: number): DocbatchError {
+  return new DocbatchError(
+    "EMBED_RESPONSE_TOO_LARGE",
+    `the embeddings service's answer is too large (${what}; the limit is ${limit} bytes)`,
+  );
 }
 
 /** A service asking for longer is capped: a document should not wait hours on one header. */

@@ -6,6 +6,8 @@ interface Submission {
   resolve: (vectors: Float32Array[]) => void;
   reject: (err: unknown) => void;
   done: boolean;
+  /** Removed from `signal` once the submission settles, so none pile up on a document's signal. */
+  onAbort: () => void;
 }
 
 /**
@@ -33,18 +35,21 @@ export class EmbedQueue {
   embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
     if (texts.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const submission: Submission = { texts, signal, resolve, reject, done: false };
       signal.throwIfAborted();
       // An abandoned document stops waiting at once; a request it shares goes on for the others.
-      signal.addEventListener(
-        "abort",
-        () => {
+      const submission: Submission = {
+        texts,
+        signal,
+        resolve,
+        reject,
+        done: false,
+        onAbort: () => {
           const i = this.waiting.indexOf(submission);
           if (i >= 0) this.waiting.splice(i, 1);
           this.settle(submission, () => reject(signal.reason));
         },
-        { once: true },
-      );
+      };
+      signal.addEventListener("abort", submission.onAbort, { once: true });
       this.waiting.push(submission);
       this.dispatch();
     });
@@ -67,9 +72,9 @@ export class EmbedQueue {
     this.inFlight += 1;
     const texts = members.length === 1 ? members[0]!.texts : members.flatMap((m) => m.texts);
     // One document's request follows its signal; a shared one is cancelled only if all are.
-    const signal = members.length === 1 ? members[0]!.signal : allAborted(members.map((m) => m.signal));
+    const shared = members.length === 1 ? null : allAborted(members.map((m) => m.signal));
     this.embedder
-      .embed(texts, signal)
+      .embed(texts, shared?.signal ?? members[0]!.signal)
       .then(
         (vectors) => {
           let from = 0;
@@ -84,6 +89,7 @@ export class EmbedQueue {
         },
       )
       .finally(() => {
+        shared?.dispose();
         this.inFlight -= 1;
         this.dispatch();
       });
@@ -92,23 +98,26 @@ export class EmbedQueue {
   private settle(submission: Submission, fn: () => void): void {
     if (submission.done) return;
     submission.done = true;
+    submission.signal.removeEventListener("abort", submission.onAbort);
     fn();
   }
 }
 
-function allAborted(signals: AbortSignal[]): AbortSignal {
+/** A signal aborted once every one of `signals` is; `dispose` removes its listeners from them. */
+function allAborted(signals: AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   let left = signals.filter((s) => !s.aborted).length;
   if (left === 0) controller.abort(signals[0]?.reason);
-  for (const s of signals) {
-    s.addEventListener(
-      "abort",
-      () => {
-        left -= 1;
-        if (left === 0) controller.abort(s.reason);
-      },
-      { once: true },
-    );
-  }
-  return controller.signal;
+  const listeners = signals.map((s) => {
+    const listener = () => {
+      left -= 1;
+      if (left === 0) controller.abort(s.reason);
+    };
+    s.addEventListener("abort", listener, { once: true });
+    return () => s.removeEventListener("abort", listener);
+  });
+  const dispose = () => {
+    for (const remove of listeners) remove();
+  };
+  return { signal: controller.signal, dispose };
 }

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { encodeError, encodeVector } from "../codec.js";
+import { appliedEarlier, type SettledRow } from "../replay.js";
 import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
 import { NOW_MS } from "./db.js";
@@ -17,6 +18,13 @@ export async function commitFlush(
   request: CommitRequest,
   lookForExpired: boolean,
 ): Promise<CommitResult> {
+  if (request.replay && request.id !== undefined) {
+    const { rows } = await client.query<{ last_commit: number | null }>(
+      "SELECT last_commit FROM runs WHERE batch_id = $1 AND run = $2 FOR UPDATE",
+      [request.run.batchId, request.run.run],
+    );
+    if (rows[0]?.last_commit === request.id) return replayedFlush(client, request, lookForExpired);
+  }
   const { run, now } = request;
   let fenced = 0;
   fenced += await stageProgress(client, request.progress);
@@ -178,15 +186,56 @@ export async function commitFlush(
   fenced += acceptedList.filter((ok) => !ok).length;
   const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
   const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
+  await updateRun(client, request, processed, fenced, claimed);
+  return { accepted: acceptedList, claimed };
+}
+
+/**
+ * The run's counters, its sign of life (by the database's clock) and the number of this commit,
+ * which a replay of it reads to learn whether this transaction committed.
+ */
+async function updateRun(
+  client: pg.PoolClient,
+  request: CommitRequest,
+  processed: number,
+  fenced: number,
+  claimed: ClaimedDocument[],
+): Promise<void> {
   const reclaimed = claimed.filter((d) => d.reclaimed).length;
   await client.query(
-    `UPDATE runs SET last_seen_at = $3, processed = processed + $4, fenced_commits = fenced_commits + $5,
-       recovered_in_flight = recovered_in_flight + $6,
-       first_claim_at = CASE WHEN $7 AND first_claim_at IS NULL THEN $3 ELSE first_claim_at END
+    `UPDATE runs SET last_seen_at = $3, alive_at = ${NOW_MS}, processed = processed + $4,
+       fenced_commits = fenced_commits + $5, recovered_in_flight = recovered_in_flight + $6,
+       first_claim_at = CASE WHEN $7 AND first_claim_at IS NULL THEN $3 ELSE first_claim_at END,
+       last_commit = COALESCE($8, last_commit)
      WHERE batch_id = $1 AND run = $2`,
-    [run.batchId, run.run, now, processed, fenced, reclaimed, claimed.length > 0],
+    [
+      request.run.batchId,
+      request.run.run,
+      request.now,
+      processed,
+      fenced,
+      reclaimed,
+      claimed.length > 0,
+      request.id ?? null,
+    ],
   );
-  return { accepted: acceptedList, claimed };
+}
+
+/** The first attempt of this request committed: report what it accepted, write nothing again. */
+async function replayedFlush(
+  client: pg.PoolClient,
+  request: CommitRequest,
+  lookForExpired: boolean,
+): Promise<CommitResult> {
+  const { rows } = await client.query<SettledRow>(
+    "SELECT row, state, fence, committed_at, updated_at FROM documents WHERE row = ANY($1::bigint[])",
+    [request.outcomes.map((o) => o.doc.row)],
+  );
+  const byRow = new Map(rows.map((r) => [r.row, r]));
+  const accepted = request.outcomes.map((o) => appliedEarlier(o, byRow.get(o.doc.row), request.now));
+  const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
+  await updateRun(client, request, 0, 0, claimed);
+  return { accepted, claimed };
 }
 
 async function stageProgress(client: pg.PoolClient, progress: StagedProgress[]): Promise<number> {
@@ -201,6 +250,8 @@ async function stageProgress(client: pg.PoolClient, progress: StagedProgress[]):
       fenced += 1;
       continue;
     }
+    // Completing the document deletes its staged rows, even when it completes in this same run.
+    doc.hasStaged = true;
     if (p.texts) {
       await client.query("DELETE FROM staged_chunks WHERE row = $1", [doc.row]);
       await client.query(
@@ -242,7 +293,7 @@ async function claim(
     ? await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
         `WITH picked AS (
        SELECT row, lease_run AS prev_run, lease_expires_at AS prev_expires FROM documents
-       WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS}
+       WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS} AND lease_run <> $2
        ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)
      UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}, picked.prev_run, picked.prev_expires`,
         [run.batchId, run.run, now, request.leaseMs, request.claim],
@@ -289,13 +340,22 @@ async function claim(
     ...expired.rows.map((r) => toClaimed(r, true)),
     ...pending.rows.map((r) => toClaimed(r, false)).sort((a, b) => a.seq - b.seq),
   ];
-  if (claimed.length > 0) {
+  // Large contents stay in the database until their document starts (`Store.loadContent`): a claim
+  // runs ahead of the free slots, and holding every claimed content could cost gigabytes.
+  const deferFrom = request.deferContentFrom;
+  const withContent: ClaimedDocument[] = [];
+  for (const doc of claimed) {
+    const large = deferFrom !== undefined && (doc.size ?? Number.POSITIVE_INFINITY) >= deferFrom;
+    if (doc.loadError === null && large) doc.contentDeferred = true;
+    else withContent.push(doc);
+  }
+  if (withContent.length > 0) {
     const { rows } = await client.query<{ row: number; content: string }>(
       "SELECT row, content FROM contents WHERE row = ANY($1::bigint[])",
-      [claimed.map((d) => d.row)],
+      [withContent.map((d) => d.row)],
     );
     const contents = new Map(rows.map((r) => [r.row, r.content]));
-    for (const doc of claimed) doc.content = contents.get(doc.row) ?? null;
+    for (const doc of withContent) doc.content = contents.get(doc.row) ?? null;
   }
   return claimed;
 }

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { DocbatchError } from "../../core/errors.js";
+import { advisoryKey, quoteIdent } from "./db.js";
 
 /**
  * Versioned migrations of the Postgres store, recorded in `docbatch_migrations`. Every worker
@@ -167,17 +168,25 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (batch_id, path)
   );
   `,
+  // 6: liveness, retried calls and fenced plan writes. `alive_at` is the run's last sign of life by
+  // the database's clock; `locality` and `pid_start` tell which process a pid means (containers
+  // share host names, pids get reused); `start_token` makes a retried startRun find its run;
+  // `last_commit` tells a replayed commit whether its first attempt committed; `plan_lock_run` is
+  // the run holding the planning lock, which every plan write must match.
+  `
+  ALTER TABLE runs ADD COLUMN alive_at BIGINT, ADD COLUMN locality TEXT, ADD COLUMN pid_start BIGINT,
+    ADD COLUMN start_token TEXT, ADD COLUMN last_commit BIGINT;
+  ALTER TABLE batches ADD COLUMN plan_lock_run INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** A fixed key for the migration lock (any 64-bit number unlikely to collide with others). */
-const MIGRATION_LOCK = 7_266_123_409_118_201;
-
 export async function migrate(client: pg.PoolClient, schema: string): Promise<void> {
   await client.query("BEGIN");
   try {
-    await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    // One lock per schema: stores in other schemas of the database migrate without waiting.
+    await client.query("SELECT pg_advisory_xact_lock($1, $2)", advisoryKey(schema, "migrate", ""));
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     await client.query(
       "CREATE TABLE IF NOT EXISTS docbatch_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
@@ -205,8 +214,4 @@ export async function migrate(client: pg.PoolClient, schema: string): Promise<vo
     await client.query("ROLLBACK");
     throw err;
   }
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

@@ -1,9 +1,9 @@
 import type pg from "pg";
 import { DocbatchError } from "../../core/errors.js";
-import { hash64 } from "../../core/identity-map.js";
 import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
-import { toBatch, toRun } from "../rows.js";
+import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
+import { toBatch } from "../rows.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -15,6 +15,7 @@ import type {
   ExportRow,
   FailureCount,
   PlanCursor,
+  PlanCursorWrite,
   PlanLock,
   PlanProgress,
   PlanStart,
@@ -28,11 +29,13 @@ import type {
   StoreConnectionSpec,
   StoreEvent,
 } from "../store.js";
+import { classifyStoreError } from "../transient.js";
 import { commitFlush } from "./commit.js";
-import { createPool, NOW_MS, transaction } from "./db.js";
+import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
 import { exportChunks } from "./export.js";
 import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
+import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 
 export interface PostgresStoreOptions {
@@ -67,8 +70,11 @@ export class PostgresStore implements Store {
   async open(): Promise<void> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await checkout(this.pool);
     } catch (err) {
+      // A server that is restarting (or not up yet) is the caller's to wait for: it sees the
+      // driver's error, which its retries know as transient.
+      if (classifyStoreError(err) !== "fatal") throw err;
       throw new DocbatchError(
         "STORE_UNAVAILABLE",
         `Cannot connect to the Postgres store: ${(err as Error).message}`,
@@ -80,10 +86,14 @@ export class PostgresStore implements Store {
         },
       );
     }
+    let failure: unknown;
     try {
       await migrate(client, this.schema);
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      client.release();
+      checkin(client, failure);
     }
   }
 
@@ -143,10 +153,18 @@ export class PostgresStore implements Store {
     batchId: string,
     generation: number,
     docs: PlannedDocument[],
-    cursor: { records: number; offset: number },
+    cursor: PlanCursorWrite,
     skipped: SkippedFile[] = [],
   ): Promise<PlanProgress> {
     return transaction(this.pool, async (client) => {
+      // The batch row is locked first: plan writes of one batch queue behind each other, and the
+      // fence below is checked against what the last of them committed.
+      const { rows } = await client.query<PlanFenceRow>(
+        "SELECT plan_generation, plan_records, plan_lock_run FROM batches WHERE batch_id = $1 FOR UPDATE",
+        [batchId],
+      );
+      const fence = planFence(rows[0], generation, cursor);
+      if (fence === "written") return { inserted: 0, unchanged: 0, changed: 0, duplicates: 0 };
       const progress = await writePlanSlice(client, batchId, generation, docs, Date.now());
       if (skipped.length > 0) {
         await client.query(
@@ -165,12 +183,14 @@ export class PostgresStore implements Store {
     });
   }
 
-  async finishPlan(batchId: string, generation: number): Promise<void> {
+  async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void> {
     await transaction(this.pool, async (client) => {
-      await client.query(
-        "UPDATE batches SET plan_complete = TRUE WHERE batch_id = $1 AND plan_generation = $2",
-        [batchId, generation],
+      const { rowCount } = await client.query(
+        `UPDATE batches SET plan_complete = TRUE
+         WHERE batch_id = $1 AND plan_generation = $2 AND ($3::int IS NULL OR plan_lock_run = $3)`,
+        [batchId, generation, lockRun ?? null],
       );
+      if (lockRun !== undefined && rowCount === 0) throw planLockLost(batchId);
       await client.query("DELETE FROM skipped_files WHERE batch_id = $1 AND plan_generation < $2", [
         batchId,
         generation,
@@ -181,51 +201,59 @@ export class PostgresStore implements Store {
   /**
    * A session advisory lock, held on a connection of its own for as long as planning lasts: if the
    * planner dies, its connection closes, the lock is released, and a waiting worker takes over from
-   * the plan checkpoint. `deadRuns` is not needed here.
+   * the plan checkpoint. `deadRuns` is not needed here. The holder's run is written to the batch as
+   * well: the lock itself cannot fence writes made on other connections (the planning thread's),
+   * and it is gone when its connection drops, so every plan write checks `plan_lock_run` instead.
    */
   async tryPlanLock(
     batchId: string,
-    _run: RunHandle,
+    run: RunHandle,
     _ttlMs: number,
     _deadRuns: number[],
   ): Promise<PlanLock | null> {
-    const client = await this.pool.connect();
-    const key = planLockKey(batchId);
+    const client = await checkout(this.pool);
+    const key = advisoryKey(this.schema, "plan", batchId);
     try {
       const { rows } = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", key);
       if (!rows[0]?.ok) {
-        client.release();
+        checkin(client);
         return null;
       }
+      await client.query("UPDATE batches SET plan_lock_run = $2 WHERE batch_id = $1", [batchId, run.run]);
     } catch (err) {
-      client.release();
+      checkin(client, err);
       throw err;
     }
     return {
-      renew: async () => {},
+      run: run.run,
+      // The advisory lock needs no renewal; a run that only plans (`submit`) shows it is alive
+      // this way, as it commits nothing.
+      renew: async () => {
+        await this.pool.query(`UPDATE runs SET alive_at = ${NOW_MS} WHERE batch_id = $1 AND run = $2`, [
+          batchId,
+          run.run,
+        ]);
+      },
       release: async () => {
+        let failure: unknown;
         try {
+          await client.query(
+            "UPDATE batches SET plan_lock_run = NULL WHERE batch_id = $1 AND plan_lock_run = $2",
+            [batchId, run.run],
+          );
           await client.query("SELECT pg_advisory_unlock($1, $2)", key);
+        } catch (err) {
+          // The connection is gone, and the advisory lock with it; another planner may take over.
+          failure = err;
         } finally {
-          client.release();
+          checkin(client, failure);
         }
       },
     };
   }
 
   async startRun(start: RunStart): Promise<RunHandle> {
-    return transaction(this.pool, async (client) => {
-      // Run numbers are per batch; workers starting together take them one after the other.
-      await client.query("SELECT pg_advisory_xact_lock($1, $2)", runLockKey(start.batchId));
-      const now = Date.now();
-      const { rows } = await client.query<{ run: number }>(
-        `INSERT INTO runs (batch_id, run, worker_id, host, pid, command, process_started_at, started_at, last_seen_at)
-         SELECT $1, COALESCE(MAX(run), 0) + 1, $2, $3, $4, $5, $6, $7, $7 FROM runs WHERE batch_id = $1
-         RETURNING run`,
-        [start.batchId, start.workerId, start.host, start.pid, start.command, start.processStartedAt, now],
-      );
-      return { batchId: start.batchId, run: rows[0]!.run, workerId: start.workerId };
-    });
+    return runs.startRun(this.pool, this.schema, start);
   }
 
   async markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
@@ -236,54 +264,21 @@ export class PostgresStore implements Store {
   }
 
   async endRun(run: RunHandle, reason: string, now: number): Promise<void> {
-    await this.pool.query(
-      "UPDATE runs SET ended_at = $3, last_seen_at = $3, exit_reason = $4 WHERE batch_id = $1 AND run = $2",
-      [run.batchId, run.run, now, reason],
-    );
+    await runs.endRun(this.pool, run, reason, now);
   }
 
   async listRuns(batchId: string): Promise<RunInfo[]> {
-    const { rows } = await this.pool.query("SELECT * FROM runs WHERE batch_id = $1 ORDER BY run", [batchId]);
-    return rows.map(toRun);
+    return runs.listRuns(this.pool, batchId);
   }
 
   async recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
-    if (deadRuns.length === 0) return 0;
-    return transaction(this.pool, async (client) => {
-      const holders = await client.query<{ lease_run: number; n: number }>(
-        `SELECT lease_run, COUNT(*)::bigint AS n FROM documents
-         WHERE batch_id = $1 AND state = 'processing' AND lease_run = ANY($2::int[]) GROUP BY lease_run`,
-        [run.batchId, deadRuns],
-      );
-      if (holders.rows.length > 0) {
-        await this.addEventsWith(
-          client,
-          run.batchId,
-          holders.rows.map((h) => ({
-            run: run.run,
-            at: Date.now(),
-            type: "reclaim",
-            data: { from_run: h.lease_run, documents: h.n, via: "dead-run" },
-          })),
-        );
-      }
-      const { rowCount } = await client.query(
-        `UPDATE documents SET state = 'pending', lease_run = NULL, lease_expires_at = NULL, not_before = 0,
-           fence = fence + 1
-         WHERE batch_id = $1 AND state = 'processing' AND lease_run = ANY($2::int[])`,
-        [run.batchId, deadRuns],
-      );
-      await client.query(
-        `UPDATE runs SET exit_reason = 'crashed' WHERE batch_id = $1 AND ended_at IS NULL AND exit_reason IS NULL
-           AND run = ANY($2::int[])`,
-        [run.batchId, deadRuns],
-      );
-      await client.query(
-        "UPDATE runs SET recovered_in_flight = recovered_in_flight + $3 WHERE batch_id = $1 AND run = $2",
-        [run.batchId, run.run, rowCount ?? 0],
-      );
-      return rowCount ?? 0;
-    });
+    return runs.recoverInFlight(this.pool, run, deadRuns, (client, events) =>
+      this.addEventsWith(client, run.batchId, events),
+    );
+  }
+
+  async releaseUnheld(run: RunHandle, held: number[]): Promise<number> {
+    return runs.releaseUnheld(this.pool, run, held);
   }
 
   async renewLeases(
@@ -292,22 +287,7 @@ export class PostgresStore implements Store {
     leaseMs: number,
     now: number,
   ): Promise<number[]> {
-    return transaction(this.pool, async (client) => {
-      const { rows } = await client.query<{ row: number }>(
-        `UPDATE documents d SET lease_expires_at = ${NOW_MS} + $3
-         FROM unnest($1::bigint[], $2::bigint[]) AS v(row, fence)
-         WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
-         RETURNING d.row`,
-        [docs.map((d) => d.row), docs.map((d) => d.fence), leaseMs],
-      );
-      await client.query("UPDATE runs SET last_seen_at = $3 WHERE batch_id = $1 AND run = $2", [
-        run.batchId,
-        run.run,
-        now,
-      ]);
-      const kept = new Set(rows.map((r) => r.row));
-      return docs.filter((d) => !kept.has(d.row)).map((d) => d.row);
-    });
+    return runs.renewLeases(this.pool, run, docs, leaseMs, now);
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
@@ -511,15 +491,4 @@ function requeueFilter(batchId: string, query: RequeueQuery): { where: string; p
     where.push(`source = $${params.length}`);
   }
   return { where: where.join(" AND "), params };
-}
-
-/** Advisory lock keys: two 32-bit halves of a hash, in a namespace of their own per purpose. */
-function planLockKey(batchId: string): [number, number] {
-  const h = hash64(`plan:${batchId}`);
-  return [h.hi | 0, h.lo | 0];
-}
-
-function runLockKey(batchId: string): [number, number] {
-  const h = hash64(`run:${batchId}`);
-  return [h.hi | 0, h.lo | 0];
 }

@@ -1,8 +1,10 @@
 import type Database from "better-sqlite3";
 import type { ErrorInfo, StageName } from "../../core/types.js";
 import { encodeError, encodeVector } from "../codec.js";
+import { appliedEarlier, type SettledRow } from "../replay.js";
 import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
+import { NOW_MS } from "./runs.js";
 
 /**
  * The hot path: settle finished documents, save staged progress and claim more work in ONE
@@ -31,6 +33,8 @@ export class SqliteCommitter {
   private readonly claimPending: Database.Statement;
   private readonly firstClaim: Database.Statement;
   private readonly contentOf: Database.Statement;
+  private readonly lastCommit: Database.Statement;
+  private readonly settledRow: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
@@ -77,28 +81,37 @@ export class SqliteCommitter {
     this.insertFailure = db.prepare(
       "INSERT INTO failures (batch_id, row, run, stage, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
+    // The run's counters, its sign of life and the number of this commit, which a replay of it
+    // reads to learn whether this transaction committed.
     this.updateRun = db.prepare(
-      `UPDATE runs SET last_seen_at = @now, processed = processed + @processed,
-         fenced_commits = fenced_commits + @fenced, recovered_in_flight = recovered_in_flight + @reclaimed
+      `UPDATE runs SET last_seen_at = @now, alive_at = ${NOW_MS}, processed = processed + @processed,
+         fenced_commits = fenced_commits + @fenced, recovered_in_flight = recovered_in_flight + @reclaimed,
+         last_commit = COALESCE(@id, last_commit)
        WHERE batch_id = @batchId AND run = @run`,
+    );
+    this.lastCommit = db.prepare("SELECT last_commit FROM runs WHERE batch_id = ? AND run = ?").pluck();
+    this.settledRow = db.prepare(
+      "SELECT row, state, fence, committed_at, updated_at FROM documents WHERE row = ?",
     );
     const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
          executions = executions + 1, run = @run, updated_at = @now,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
     const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
          fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size`;
-    // Expired leases first: their documents have waited longest.
+    // Expired leases first: their documents have waited longest. A run's own documents are not
+    // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
+    // the run releases them itself (`releaseUnheld`).
     this.claimExpired = db.prepare(
       `UPDATE documents SET ${claimSet}
        WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'processing'
-                     AND lease_expires_at < @now ORDER BY lease_expires_at LIMIT @limit)
+                     AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
        ${claimReturning}`,
     );
     // Whose leases those are, for the reclaim events (read in the same write transaction).
     this.expiredHolders = db.prepare(
       `SELECT lease_run, COUNT(*) AS n, MAX(lease_expires_at) AS expired FROM (
          SELECT lease_run, lease_expires_at FROM documents WHERE batch_id = @batchId AND state = 'processing'
-           AND lease_expires_at < @now ORDER BY lease_expires_at LIMIT @limit)
+           AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
        GROUP BY lease_run`,
     );
     this.insertEvent = db.prepare(
@@ -107,7 +120,7 @@ export class SqliteCommitter {
     this.claimPending = db.prepare(
       `UPDATE documents SET ${claimSet}
        WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'pending'
-                     AND not_before <= @now ORDER BY seq LIMIT @limit)
+                     AND not_before <= @clock ORDER BY seq LIMIT @limit)
        ${claimReturning}`,
     );
     this.contentOf = db.prepare("SELECT content FROM contents WHERE row = ?").pluck();
@@ -118,6 +131,13 @@ export class SqliteCommitter {
 
   commit(request: CommitRequest): CommitResult {
     const { run, now } = request;
+    if (
+      request.replay &&
+      request.id !== undefined &&
+      this.lastCommit.get(run.batchId, run.run) === request.id
+    ) {
+      return this.replayed(request);
+    }
     let processed = 0;
     let fenced = 0;
     // Progress first: a document may stage its last vectors and complete in the same group.
@@ -132,7 +152,21 @@ export class SqliteCommitter {
     });
     const claimed = request.claim > 0 ? this.claim(request) : [];
     const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
-    this.updateRun.run({ now, processed, fenced, reclaimed, batchId: run.batchId, run: run.run });
+    const id = request.id ?? null;
+    this.updateRun.run({ now, processed, fenced, reclaimed, id, batchId: run.batchId, run: run.run });
+    return { accepted, claimed };
+  }
+
+  /** The first attempt of this request committed: report what it accepted, write nothing again. */
+  private replayed(request: CommitRequest): CommitResult {
+    const { run, now } = request;
+    const accepted = request.outcomes.map((o) =>
+      appliedEarlier(o, this.settledRow.get(o.doc.row) as SettledRow | undefined, now),
+    );
+    const claimed = request.claim > 0 ? this.claim(request) : [];
+    const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
+    const id = request.id ?? null;
+    this.updateRun.run({ now, processed: 0, fenced: 0, reclaimed, id, batchId: run.batchId, run: run.run });
     return { accepted, claimed };
   }
 
@@ -212,6 +246,8 @@ export class SqliteCommitter {
 
   private stage(progress: StagedProgress): boolean {
     const { doc } = progress;
+    // Completing the document deletes its staged rows, even when it completes in this same run.
+    doc.hasStaged = true;
     if (progress.texts) {
       if (this.markStaged.run({ row: doc.row, fence: doc.fence }).changes === 0) return false;
       this.deleteStaged.run(doc.row);
@@ -230,11 +266,15 @@ export class SqliteCommitter {
 
   private claim(request: CommitRequest): ClaimedDocument[] {
     const { run, now } = request;
+    // Leases are timed by the store's clock: a request's `now` from before a wait (a busy file, a
+    // replay) must neither shorten new leases nor keep expired ones from being seen as expired.
+    const clock = Math.max(now, Date.now());
     const params = {
       batchId: run.batchId,
       run: run.run,
       now,
-      expires: now + request.leaseMs,
+      clock,
+      expires: clock + request.leaseMs,
       limit: request.claim,
     };
     const holders = this.expiredHolders.all(params) as {

@@ -211,6 +211,17 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (batch_id, path)
   ) WITHOUT ROWID;
   `,
+  // 8: liveness and retried calls. `alive_at` is the run's last sign of life by the store's clock;
+  // `locality` and `pid_start` tell which process a pid means (a container shares a host name, a
+  // pid gets reused); `start_token` makes a retried startRun find its run; `last_commit` tells a
+  // replayed commit whether its first attempt committed.
+  `
+  ALTER TABLE runs ADD COLUMN alive_at INTEGER;
+  ALTER TABLE runs ADD COLUMN locality TEXT;
+  ALTER TABLE runs ADD COLUMN pid_start INTEGER;
+  ALTER TABLE runs ADD COLUMN start_token TEXT;
+  ALTER TABLE runs ADD COLUMN last_commit INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,7 +5,8 @@ import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
 import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
-import { type BatchRow, type RunRow, toBatch, toRun } from "../rows.js";
+import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
+import { type BatchRow, toBatch } from "../rows.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -17,6 +18,7 @@ import type {
   ExportRow,
   FailureCount,
   PlanCursor,
+  PlanCursorWrite,
   PlanLock,
   PlanProgress,
   PlanStart,
@@ -33,6 +35,7 @@ import type {
 import { SqliteCommitter } from "./commit.js";
 import { SqlitePlanWriter } from "./plan.js";
 import * as read from "./read.js";
+import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 
 export interface SqliteStoreOptions {
@@ -175,12 +178,18 @@ export class SqliteStore implements Store {
     batchId: string,
     generation: number,
     docs: PlannedDocument[],
-    cursor: { records: number; offset: number },
+    cursor: PlanCursorWrite,
     skipped: SkippedFile[] = [],
   ): Promise<PlanProgress> {
     const now = Date.now();
     return this.db
-      .transaction(() => {
+      .transaction((): PlanProgress => {
+        const row = this.db
+          .prepare("SELECT plan_generation, plan_records, plan_lock_run FROM batches WHERE batch_id = ?")
+          .get(batchId) as PlanFenceRow | undefined;
+        if (planFence(row, generation, cursor) === "written") {
+          return { inserted: 0, unchanged: 0, changed: 0, duplicates: 0 };
+        }
         const progress = this.planWriter!.write(batchId, generation, docs, now);
         this.planWriter!.skip(batchId, generation, skipped);
         this.db
@@ -194,12 +203,16 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async finishPlan(batchId: string, generation: number): Promise<void> {
+  async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void> {
     this.db
       .transaction(() => {
-        this.db
-          .prepare("UPDATE batches SET plan_complete = 1 WHERE batch_id = ? AND plan_generation = ?")
-          .run(batchId, generation);
+        const { changes } = this.db
+          .prepare(
+            `UPDATE batches SET plan_complete = 1
+             WHERE batch_id = @batchId AND plan_generation = @generation AND (@lockRun IS NULL OR plan_lock_run = @lockRun)`,
+          )
+          .run({ batchId, generation, lockRun: lockRun ?? null });
+        if (lockRun !== undefined && changes === 0) throw planLockLost(batchId);
         this.db
           .prepare("DELETE FROM skipped_files WHERE batch_id = ? AND plan_generation < ?")
           .run(batchId, generation);
@@ -222,10 +235,15 @@ export class SqliteStore implements Store {
     const params = { run: run.run, batchId, now, expires: now + ttlMs, dead: JSON.stringify(deadRuns) };
     if (take.run(params).changes === 0) return null;
     return {
+      run: run.run,
       renew: async (ms: number) => {
         this.db
           .prepare("UPDATE batches SET plan_lock_expires_at = ? WHERE batch_id = ? AND plan_lock_run = ?")
           .run(Date.now() + ms, batchId, run.run);
+        // A run that only plans (`submit`) shows it is alive this way: it commits nothing.
+        this.db
+          .prepare(`UPDATE runs SET alive_at = ${runs.NOW_MS} WHERE batch_id = ? AND run = ?`)
+          .run(batchId, run.run);
       },
       release: async () => {
         this.db
@@ -238,31 +256,7 @@ export class SqliteStore implements Store {
   }
 
   async startRun(start: RunStart): Promise<RunHandle> {
-    const now = Date.now();
-    return this.db
-      .transaction((): RunHandle => {
-        const { next } = this.db
-          .prepare("SELECT COALESCE(MAX(run), 0) + 1 AS next FROM runs WHERE batch_id = ?")
-          .get(start.batchId) as { next: number };
-        this.db
-          .prepare(
-            `INSERT INTO runs (batch_id, run, worker_id, host, pid, command, process_started_at, started_at, last_seen_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            start.batchId,
-            next,
-            start.workerId,
-            start.host,
-            start.pid,
-            start.command,
-            start.processStartedAt,
-            now,
-            now,
-          );
-        return { batchId: start.batchId, run: next, workerId: start.workerId };
-      })
-      .immediate();
+    return runs.startRun(this.db, start);
   }
 
   async markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
@@ -272,18 +266,11 @@ export class SqliteStore implements Store {
   }
 
   async endRun(run: RunHandle, reason: string, now: number): Promise<void> {
-    this.db
-      .prepare(
-        "UPDATE runs SET ended_at = ?, last_seen_at = ?, exit_reason = ? WHERE batch_id = ? AND run = ?",
-      )
-      .run(now, now, reason, run.batchId, run.run);
+    runs.endRun(this.db, run, reason, now);
   }
 
   async listRuns(batchId: string): Promise<RunInfo[]> {
-    const rows = this.db
-      .prepare("SELECT * FROM runs WHERE batch_id = ? ORDER BY run")
-      .all(batchId) as RunRow[];
-    return rows.map(toRun);
+    return runs.listRuns(this.db, batchId);
   }
 
   async recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
@@ -331,26 +318,17 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  async releaseUnheld(run: RunHandle, held: number[]): Promise<number> {
+    return runs.releaseUnheld(this.db, run, held);
+  }
+
   async renewLeases(
     run: RunHandle,
     docs: ClaimedDocument[],
     leaseMs: number,
     now: number,
   ): Promise<number[]> {
-    const renew = this.db.prepare(
-      "UPDATE documents SET lease_expires_at = ? WHERE row = ? AND fence = ? AND state = 'processing'",
-    );
-    return this.db
-      .transaction(() => {
-        const lost = docs
-          .filter((doc) => renew.run(now + leaseMs, doc.row, doc.fence).changes === 0)
-          .map((d) => d.row);
-        this.db
-          .prepare("UPDATE runs SET last_seen_at = ? WHERE batch_id = ? AND run = ?")
-          .run(now, run.batchId, run.run);
-        return lost;
-      })
-      .immediate();
+    return runs.renewLeases(this.db, run, docs, leaseMs, now);
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {

@@ -1,0 +1,204 @@
+import { randomUUID } from "node:crypto";
+import type { PlannedDocument, SkippedFile, StateCounts } from "../core/types.js";
+import type {
+  BatchInfo,
+  ClaimedDocument,
+  CommitRequest,
+  CommitResult,
+  DocumentFacts,
+  DocumentQuery,
+  DocumentSummary,
+  ExportRow,
+  FailureCount,
+  PlanCursor,
+  PlanCursorWrite,
+  PlanLock,
+  PlanProgress,
+  PlanStart,
+  ReloadCandidate,
+  RequeueQuery,
+  RunHandle,
+  RunInfo,
+  RunStart,
+  StagedChunks,
+  Store,
+  StoreConnectionSpec,
+  StoreEvent,
+} from "../store/store.js";
+import type { StoreRetry } from "./store-retry.js";
+
+/**
+ * A store whose calls ride out transient failures (see StoreRetry): what a run uses, so that a
+ * restart of the database or a busy SQLite file costs a pause, not the run.
+ *
+ * Every call retried after an unknown outcome is safe to run twice: reads; writes that set a
+ * value (`endRun`, `markRunResumed`, `finishPlan`); writes fenced by a token the store checks
+ * (`planDocuments` by the plan checkpoint and lock, `commit` by document fences and the run's
+ * last commit number, `startRun` by its token). Only `addEvents`, which appends, is retried only
+ * when the failure certainly happened before it took effect. `renewLeases` is not retried here:
+ * a heartbeat that fails is sent again at the next tick, and leases outlast several ticks.
+ */
+export class ResilientStore implements Store {
+  readonly kind: Store["kind"];
+
+  constructor(
+    private readonly store: Store,
+    private readonly retry: StoreRetry,
+  ) {
+    this.kind = store.kind;
+  }
+
+  open(): Promise<void> {
+    return this.retry.run("open", () => this.store.open());
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  getBatch(batchId: string): Promise<BatchInfo | null> {
+    return this.retry.run("getBatch", () => this.store.getBatch(batchId));
+  }
+
+  listBatches(): Promise<BatchInfo[]> {
+    return this.retry.run("listBatches", () => this.store.listBatches());
+  }
+
+  beginPlan(start: PlanStart): Promise<PlanCursor> {
+    return this.retry.run("beginPlan", () => this.store.beginPlan(start));
+  }
+
+  planDocuments(
+    batchId: string,
+    generation: number,
+    docs: PlannedDocument[],
+    cursor: PlanCursorWrite,
+    skipped?: SkippedFile[],
+  ): Promise<PlanProgress> {
+    return this.retry.run("planDocuments", () =>
+      this.store.planDocuments(batchId, generation, docs, cursor, skipped),
+    );
+  }
+
+  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void> {
+    return this.retry.run("finishPlan", () => this.store.finishPlan(batchId, generation, lockRun));
+  }
+
+  tryPlanLock(batchId: string, run: RunHandle, ttlMs: number, deadRuns: number[]): Promise<PlanLock | null> {
+    return this.retry.run("tryPlanLock", () => this.store.tryPlanLock(batchId, run, ttlMs, deadRuns));
+  }
+
+  startRun(start: RunStart): Promise<RunHandle> {
+    const token = start.token ?? randomUUID();
+    return this.retry.run("startRun", () => this.store.startRun({ ...start, token }));
+  }
+
+  markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
+    return this.retry.run("markRunResumed", () => this.store.markRunResumed(run, resumed, skipped));
+  }
+
+  endRun(run: RunHandle, reason: string, now: number): Promise<void> {
+    return this.retry.run("endRun", () => this.store.endRun(run, reason, now));
+  }
+
+  listRuns(batchId: string): Promise<RunInfo[]> {
+    return this.retry.run("listRuns", () => this.store.listRuns(batchId));
+  }
+
+  recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
+    return this.retry.run("recoverInFlight", () => this.store.recoverInFlight(run, deadRuns));
+  }
+
+  releaseUnheld(run: RunHandle, held: number[]): Promise<number> {
+    return this.retry.run("releaseUnheld", () => this.store.releaseUnheld(run, held));
+  }
+
+  renewLeases(run: RunHandle, docs: ClaimedDocument[], leaseMs: number, now: number): Promise<number[]> {
+    return this.store.renewLeases(run, docs, leaseMs, now);
+  }
+
+  /**
+   * A commit sent again after its connection was lost is a replay: the store then reports what
+   * the first attempt accepted instead of writing it twice (see CommitRequest.replay), and the
+   * caller releases the claims that attempt made (`replayed`).
+   */
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    let replayed = false;
+    const result = await this.retry.run("commit", (replay) => {
+      replayed = replay;
+      return this.store.commit(replay ? { ...request, replay: true } : request);
+    });
+    return replayed ? { ...result, replayed: true } : result;
+  }
+
+  loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
+    return this.retry.run("loadStaged", () => this.store.loadStaged(doc));
+  }
+
+  loadContent(row: number): Promise<string | null> {
+    return this.retry.run("loadContent", () => this.store.loadContent(row));
+  }
+
+  get contentFile(): string | null {
+    return this.store.contentFile;
+  }
+
+  connectionSpec(): StoreConnectionSpec | null {
+    return this.store.connectionSpec();
+  }
+
+  nextClaimableAt(run: RunHandle): Promise<number | null> {
+    return this.retry.run("nextClaimableAt", () => this.store.nextClaimableAt(run));
+  }
+
+  counts(batchId: string): Promise<StateCounts> {
+    return this.retry.run("counts", () => this.store.counts(batchId));
+  }
+
+  listSkipped(batchId: string, limit?: number): Promise<SkippedFile[]> {
+    return this.retry.run("listSkipped", () => this.store.listSkipped(batchId, limit));
+  }
+
+  listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {
+    return this.retry.run("listDocuments", () => this.store.listDocuments(batchId, query));
+  }
+
+  documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
+    return this.retry.run("documentFacts", () => this.store.documentFacts(batchId, origin));
+  }
+
+  failureCounts(batchId: string): Promise<FailureCount[]> {
+    return this.retry.run("failureCounts", () => this.store.failureCounts(batchId));
+  }
+
+  events(batchId: string, types?: string[]): Promise<StoreEvent[]> {
+    return this.retry.run("events", () => this.store.events(batchId, types));
+  }
+
+  addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
+    return this.retry.run("addEvents", () => this.store.addEvents(batchId, events), "once");
+  }
+
+  exportChunks(batchId: string, options?: { withEmbeddings?: boolean }): AsyncIterable<ExportRow> {
+    return this.store.exportChunks(batchId, options);
+  }
+
+  requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
+    return this.store.requeue(batchId, query, now);
+  }
+
+  setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {
+    return this.retry.run("setCancelled", () => this.store.setCancelled(batchId, cancelled, now));
+  }
+
+  reloadCandidates(batchId: string, query: RequeueQuery): Promise<ReloadCandidate[]> {
+    return this.store.reloadCandidates(batchId, query);
+  }
+
+  reloadDocument(
+    row: number,
+    doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
+  ): Promise<void> {
+    return this.store.reloadDocument(row, doc);
+  }
+}

@@ -1,0 +1,127 @@
+import { getEventListeners } from "node:events";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DocbatchError, failureKind } from "../../src/core/errors.js";
+import { HttpEmbedder } from "../../src/pipeline/embed/http.js";
+import { EmbedQueue } from "../../src/pipeline/embed/queue.js";
+import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+
+const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
+
+describe("abort listeners per request", () => {
+  let server: EmbeddingTestServer;
+  let url: string;
+  beforeAll(async () => {
+    server = new EmbeddingTestServer({ latencyMs: 1 });
+    url = await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("a document sending hundreds of requests leaves no listener on its signal", async () => {
+    const embedder = new HttpEmbedder({ url, model: "m", timeoutMs: 5_000 });
+    const queue = new EmbedQueue(embedder, 4, 2);
+    const doc = new AbortController();
+    try {
+      for (let i = 0; i < 300; i++) {
+        await queue.embed([`text ${i}`], doc.signal);
+        expect(listeners(doc.signal), `after request ${i}`).toBe(0);
+      }
+    } finally {
+      await embedder.close();
+    }
+  });
+
+  it("nor do documents whose texts share requests, nor one whose request fails", async () => {
+    const embedder = new HttpEmbedder({ url, model: "m", timeoutMs: 5_000 });
+    // One slot: submissions wait and are sent together.
+    const queue = new EmbedQueue(embedder, 64, 1);
+    const docs = [0, 1, 2, 3].map(() => new AbortController());
+    try {
+      for (let round = 0; round < 50; round++) {
+        await Promise.all(docs.map((d, k) => queue.embed([`r${round} d${k}`, "x"], d.signal)));
+      }
+      server.setDown("503");
+      for (let round = 0; round < 20; round++) {
+        await expect(queue.embed(["down"], docs[0]!.signal)).rejects.toBeInstanceOf(DocbatchError);
+      }
+      for (const d of docs) expect(listeners(d.signal)).toBe(0);
+    } finally {
+      server.setDown(false);
+      await embedder.close();
+    }
+  });
+});
+
+describe("the size of an embeddings answer", () => {
+  let server: http.Server;
+  let url: string;
+  let mode: "announced" | "chunked" | "error" = "announced";
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const big = JSON.stringify({ data: [{ index: 0, embedding: new Array(400_000).fill(0.123456) }] });
+        if (mode === "announced") {
+          res.writeHead(200, {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(big),
+          });
+          res.end(big);
+        } else if (mode === "chunked") {
+          res.writeHead(200, { "content-type": "application/json" });
+          // Sent in parts without a length, as a streaming proxy would.
+          for (let i = 0; i < big.length; i += 65_536) res.write(big.slice(i, i + 65_536));
+          res.end();
+        } else {
+          res.writeHead(500, { "content-type": "text/html" });
+          res.end(`<html>${"oops ".repeat(2_000_000)}</html>`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/embeddings`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  for (const how of ["announced", "chunked"] as const) {
+    it(`refuses an answer past the limit (${how}): a clear, permanent error`, async () => {
+      mode = how;
+      const embedder = new HttpEmbedder({ url, model: "m", timeoutMs: 10_000 });
+      try {
+        const error = await embedder
+          .embed(["one text"], new AbortController().signal)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DocbatchError);
+        expect((error as DocbatchError).code).toBe("EMBED_RESPONSE_TOO_LARGE");
+        expect((error as DocbatchError).message).toMatch(/limit is \d+ bytes/);
+        expect(failureKind("EMBED_RESPONSE_TOO_LARGE")).toBe("permanent");
+        // The same answer fits a larger limit.
+        const roomy = new HttpEmbedder({ url, model: "m", timeoutMs: 10_000, maxResponseBytes: 64 << 20 });
+        expect((await roomy.embed(["one text"], new AbortController().signal))[0]).toHaveLength(400_000);
+        await roomy.close();
+      } finally {
+        await embedder.close();
+      }
+    });
+  }
+
+  it("reads only the start of a huge error answer", async () => {
+    mode = "error";
+    const embedder = new HttpEmbedder({ url, model: "m", timeoutMs: 10_000 });
+    try {
+      const error = (await embedder
+        .embed(["x"], new AbortController().signal)
+        .catch((e: unknown) => e)) as DocbatchError;
+      expect(error.code).toBe("EMBED_UNAVAILABLE");
+      expect(error.message.length).toBeLessThan(300);
+    } finally {
+      await embedder.close();
+    }
+  });
+});
