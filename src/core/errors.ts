@@ -224,3 +224,11 @@ export function toDocbatchError(err: unknown): DocbatchError {
 export function errorBody(err: unknown): ErrorBody {
   return toDocbatchError(err).toBody();
 }
+
+/** Another input owns this batch id (a submission raced or came later with different content). */
+export function batchConflict(batchId: string): DocbatchError {
+  return new DocbatchError("BATCH_CONFLICT", `A batch \`${batchId}\` exists with different content.`, {
+    details: [{ path: "batch_id", problem: "exists with different content" }],
+    hints: ["Use another batch id, or submit the same content to get the existing batch."],
+  });
+}

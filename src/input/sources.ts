@@ -83,7 +83,8 @@ export function defaultBatchId(source: InputSource): string {
   return `${base.replace(/[^\w.-]+/g, "_")}-${shortDigest(source.location, 8)}`;
 }
 
-async function statFingerprint(kind: string, file: string): Promise<string> {
+/** What changes whenever an input file may have changed: its path, size and modification time. */
+export async function fileFingerprint(kind: string, file: string): Promise<string> {
   const stat = await fs.promises.stat(file);
   return `${kind}|${file}|${stat.size}|${stat.mtimeMs}`;
 }
@@ -96,7 +97,7 @@ async function openJson(location: string, rootDir: string, label: string): Promi
     root: containment(rootDir),
     batchId: layout.batchId,
     problems: layout.problems,
-    fingerprint: () => statFingerprint("json", location),
+    fingerprint: () => fileFingerprint("json", location),
     async *records(from: number, index = 0) {
       for await (const element of readJsonElements(location, layout, label, from, index)) {
         yield { ...element, extra: {} };
@@ -112,7 +113,7 @@ async function openJsonLines(location: string, rootDir: string): Promise<InputSo
     root: containment(rootDir),
     batchId: null,
     problems: [],
-    fingerprint: () => statFingerprint("jsonl", location),
+    fingerprint: () => fileFingerprint("jsonl", location),
     async *records(from: number) {
       for await (const line of readLines(location, from)) {
         const where = `line ${line.number}`;
@@ -147,7 +148,7 @@ async function openJsonLines(location: string, rootDir: string): Promise<InputSo
 async function openDirectory(location: string, exclude: string[]): Promise<InputSource> {
   const root = containment(location);
   const excluded = new Set(
-    exclude.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]),
+    exclude.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`, `${file}-spool`]),
   );
   const files = await listFiles(location, excluded);
   return {

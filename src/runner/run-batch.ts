@@ -51,7 +51,7 @@ export interface RunResult {
   exitCode: number;
 }
 
-/** JSON Lines inputs from this size on are validated on a thread of their own. */
+/** Input files from this size on are validated on a thread of their own. */
 const VALIDATE_IN_THREAD_FROM_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -77,11 +77,11 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     exclude: options.store ? [] : [dbFile],
     ...(options.root ? { root: options.root } : {}),
   };
-  // A large streamed input is validated on a thread of its own, whose memory (the identities of
-  // millions of documents) is freed when it ends; a small one, or a JSON file (in memory already),
-  // is validated here, without a thread's start-up.
+  // A large input file (both kinds are streamed) is validated on a thread of its own, whose
+  // memory (the identities of millions of documents) is freed when it ends; a small one is
+  // validated here, without a thread's start-up.
   const validate = async () =>
-    source.kind === "jsonl" &&
+    source.kind !== "directory" &&
     InputThread.available() &&
     (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES
       ? InputThread.validate(inputRef)
@@ -207,7 +207,10 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
 }
 
 /** What a batch's plan is checked against: the input as it is now, and the layer. */
-export async function batchFingerprint(source: InputSource, layer: string): Promise<string> {
+export async function batchFingerprint(
+  source: Pick<InputSource, "fingerprint">,
+  layer: string,
+): Promise<string> {
   return `${await source.fingerprint()}|${layer}`;
 }
 

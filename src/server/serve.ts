@@ -6,6 +6,7 @@ import type { OutputOptions, ProcessOptions } from "../runner/run-options.js";
 import type { Store } from "../store/store.js";
 import { createApp } from "./app.js";
 import { BatchService } from "./service.js";
+import { claimSpoolDir, defaultSpoolDir } from "./spool.js";
 
 export interface ServeOptions {
   /** An open store; closed by `close()`. */
@@ -18,8 +19,11 @@ export interface ServeOptions {
   token?: string;
   /** `path` documents resolve inside this folder; without it they are rejected. */
   root?: string;
-  /** Uploaded bodies wait here until planned. @default "<db folder>/spool" */
-  spoolDir: string;
+  /**
+   * Uploaded bodies wait here until planned; one server per folder.
+   * @default "<db file>-spool" (SQLite), ".docbatch/spool-<digest of the URL>" (Postgres)
+   */
+  spoolDir?: string;
   /** @default 100 MiB */
   maxBodyBytes?: number;
   /** @default 64 */
@@ -49,10 +53,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
   }
   const logger = options.logger ?? createLogger(undefined);
+  const spoolDir = path.resolve(options.spoolDir ?? defaultSpoolDir(options.store.connectionSpec()));
+  const releaseSpool = claimSpoolDir(spoolDir);
   const maxBodyBytes = options.maxBodyBytes ?? 100 * 1024 * 1024;
   const service = new BatchService({
     store: options.store,
-    spoolDir: path.resolve(options.spoolDir),
+    spoolDir,
     ...(options.root ? { root: path.resolve(options.root) } : {}),
     limits: { maxBytes: maxBodyBytes, maxDepth: options.maxJsonDepth ?? 64 },
     process: options.process ?? {},
@@ -67,6 +73,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = listen({ fetch: app.fetch, port: options.port ?? 8080, hostname: host }, () => resolve(s));
     s.once("error", reject);
+  }).catch((err: unknown) => {
+    releaseSpool();
+    throw err;
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
@@ -84,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       });
       await service.shutdown();
       await options.store.close();
+      releaseSpool();
     },
   };
 }

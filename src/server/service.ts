@@ -1,9 +1,7 @@
-import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
-import { DocbatchError } from "../core/errors.js";
+import { batchConflict, DocbatchError } from "../core/errors.js";
 import type { StateCounts } from "../core/types.js";
-import { openInput } from "../input/sources.js";
+import { fileFingerprint, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { renderPrometheus } from "../report/prometheus.js";
 import { analyzeBatch, type BatchAnalysis } from "../report/report.js";
@@ -14,8 +12,16 @@ import { batchFingerprint, runBatch } from "../runner/run-batch.js";
 import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-options.js";
 import { pipelineSettings } from "../runner/run-options.js";
 import { layerOf, settingsToJson } from "../runner/settings.js";
-import type { RequeueQuery, Store } from "../store/store.js";
-import { type SpoolLimits, spoolBody } from "./spool.js";
+import type { PlanCursor, RequeueQuery, Store } from "../store/store.js";
+import {
+  HTTP_INPUT,
+  type SpoolLimits,
+  spoolBody,
+  spoolFile,
+  spoolFilesOf,
+  sweepSpool,
+  uploadFile,
+} from "./spool.js";
 
 export interface ServiceOptions {
   store: Store;
@@ -56,8 +62,6 @@ interface Runner {
   again: boolean;
 }
 
-const HTTP_INPUT = "http:";
-
 /**
  * What the HTTP API can do, as a library: submit a batch (validated as a whole, then planned and
  * processed in the background by the same runner as the CLI), watch it, retry, cancel, and resume
@@ -89,43 +93,59 @@ export class BatchService {
     batchId?: string,
   ): Promise<Submission> {
     if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
-    const upload = path.join(this.options.spoolDir, `upload-${randomUUID()}.${kind}`);
-    const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
+    const upload = uploadFile(this.options.spoolDir, kind);
     try {
+      const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
       const root = this.options.root ?? this.options.spoolDir;
-      const source = await openInput(upload, { root });
+      // Read as a stream (one document at a time): a large body never sits in memory whole.
+      const source = await openInput(upload, { root, label: "The body" });
       const id = batchId?.trim() || source.batchId || `batch-${sha256.slice(0, 16)}`;
-      const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
+      const inputRef = `${HTTP_INPUT}${sha256}`;
+      // The same body again answers at once; the decision that counts is beginPlan's, below.
       const existing = await this.store.getBatch(id);
       if (existing) {
-        if (existing.inputRef === `${HTTP_INPUT}${sha256}`) return { batchId: id, created: false };
-        throw new DocbatchError("BATCH_CONFLICT", `A batch \`${id}\` exists with different content.`, {
-          details: [{ path: "batch_id", problem: "exists with different content" }],
-          hints: ["Use another batch id, or submit the same content to get the existing batch."],
-        });
+        if (existing.inputRef === inputRef) return { batchId: id, created: false };
+        throw batchConflict(id);
       }
-      const spooled = this.spoolFile(id, kind);
-      fs.renameSync(upload, spooled);
-      const planned = await openInput(spooled, { root });
+      const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
+      // The body takes its batch's name before the batch exists, so that a batch never lacks its
+      // body; the name is unique to (id, body), so a racing body of the same id cannot replace it.
+      const spooled = spoolFile(this.options.spoolDir, id, sha256, kind);
+      await fs.promises.rename(upload, spooled);
       const settings = pipelineSettings(this.options.output);
       const layer = layerOf(settings);
-      // The batch exists before the answer: the links of the 202 work at once.
-      await this.store.beginPlan({
-        batchId: id,
-        layer,
-        settings: settingsToJson({ ...settings, root: planned.root.realRoot }),
-        inputRef: `${HTTP_INPUT}${sha256}`,
-        fingerprint: summary.hasPaths ? null : await batchFingerprint(planned, layer),
-      });
+      const fingerprint = summary.hasPaths
+        ? null
+        : await batchFingerprint({ fingerprint: () => fileFingerprint(kind, spooled) }, layer);
+      let cursor: PlanCursor;
+      try {
+        // Created and compared in one transaction: of racing submissions, one body owns the id.
+        cursor = await this.store.beginPlan({
+          batchId: id,
+          layer,
+          settings: settingsToJson({ ...settings, root: source.root.realRoot }),
+          inputRef,
+          fingerprint,
+          exclusive: true,
+        });
+      } catch (err) {
+        // Our file, unless the same body (same name) owns the batch.
+        const owner = await this.store.getBatch(id).catch(() => null);
+        if (owner?.inputRef !== inputRef) await fs.promises.rm(spooled, { force: true });
+        throw err;
+      }
+      // The same body, submitted at the same moment, created it first.
+      if (!cursor.created) return { batchId: id, created: false };
       this.start(id);
       return { batchId: id, created: true };
     } finally {
-      fs.rmSync(upload, { force: true });
+      await fs.promises.rm(upload, { force: true });
     }
   }
 
   /** Resumes every unfinished, uncancelled batch submitted over HTTP (after a crash or restart). */
   async resumeOwned(): Promise<string[]> {
+    await this.sweepSpool(true);
     const resumed: string[] = [];
     for (const batch of await this.store.listBatches()) {
       if (!batch.inputRef.startsWith(HTTP_INPUT) || batch.cancelledAt !== null) continue;
@@ -235,11 +255,32 @@ export class BatchService {
     this.reports.delete(batchId);
   }
 
-  private spoolFile(batchId: string, kind: "json" | "jsonl"): string {
-    return path.join(
-      this.options.spoolDir,
-      `${createHash("sha256").update(batchId).digest("hex").slice(0, 32)}.${kind}`,
-    );
+  /**
+   * Removes the spool files no unfinished plan needs (see `sweepSpool`); `uploads` at start only.
+   * A failure is logged: a leftover file costs disk, never correctness.
+   */
+  private async sweepSpool(uploads: boolean): Promise<void> {
+    try {
+      const needed = new Set<string>();
+      for (const batch of await this.store.listBatches()) {
+        if (!batch.planComplete) {
+          for (const file of spoolFilesOf(this.options.spoolDir, batch.batchId, batch.inputRef))
+            needed.add(file);
+        }
+      }
+      const removed = await sweepSpool(this.options.spoolDir, needed, uploads);
+      if (removed.length > 0) {
+        this.options.logger.info(
+          { event: "serve.spool_swept", removed: removed.length },
+          "removed orphaned spool files",
+        );
+      }
+    } catch (err) {
+      this.options.logger.warn(
+        { event: "serve.spool_sweep_failed", error: (err as Error).message },
+        "spool sweep failed",
+      );
+    }
   }
 
   /**
@@ -268,7 +309,7 @@ export class BatchService {
     runner.done = (async () => {
       try {
         const batch = await this.requireBatch(batchId);
-        const spooled = [this.spoolFile(batchId, "jsonl"), this.spoolFile(batchId, "json")].find((f) =>
+        const spooled = spoolFilesOf(this.options.spoolDir, batchId, batch.inputRef).find((f) =>
           fs.existsSync(f),
         );
         if (!batch.planComplete && spooled) {
@@ -281,7 +322,8 @@ export class BatchService {
             prevalidated: { hasPaths: batch.fingerprint === null },
             root: this.options.root ?? this.options.spoolDir,
           });
-          if ((await this.store.getBatch(batchId))?.planComplete) fs.rmSync(spooled, { force: true });
+          // Planned: the body is no longer needed, nor any other left by a crash after planning.
+          if ((await this.store.getBatch(batchId))?.planComplete) await this.sweepSpool(false);
         } else if (!batch.planComplete) {
           this.options.logger.error(
             { event: "serve.resume", batchId },

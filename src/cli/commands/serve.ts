@@ -1,7 +1,6 @@
-import path from "node:path";
 import { createLogger } from "../../runner/logger.js";
 import { startServer } from "../../server/serve.js";
-import { createStore, DEFAULT_DB } from "../../store/open.js";
+import { createStore } from "../../store/open.js";
 import { intFlag, numberFlag, parseFlags, stringFlag } from "../args.js";
 import { defined } from "../process-flags.js";
 
@@ -12,10 +11,13 @@ processed in the background; after a crash or restart, every unfinished one is r
 
   --port P                 default 8080 (0: any free port; the address is printed)
   --host H                 default 127.0.0.1; any other address requires --token
-  --token T                clients send \`Authorization: Bearer T\` (GET routes also accept ?access_token=T)
+  --token T                clients send \`Authorization: Bearer T\` (GET routes also accept ?access_token=T);
+                           also read from DOCBATCH_TOKEN, which keeps it out of the process list
   --root DIR               \`path\` documents resolve inside DIR (off by default: content only)
   --max-body-bytes N       largest request body (default 104857600)
   --max-json-depth N       deepest JSON nesting of a body (default 64)
+  --spool-dir DIR          where uploaded bodies wait until planned (default: next to the database,
+                           <db>-spool; one server per folder)
   --concurrency N, --max-attempts N, --embed-url URL, --embed-model NAME, --chunk-size N, ...
                            as for \`docbatch run\`, applied to every batch
   --log-file FILE, --log-level LEVEL
@@ -34,6 +36,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       root: { type: "string" },
       "max-body-bytes": { type: "string" },
       "max-json-depth": { type: "string" },
+      "spool-dir": { type: "string" },
       concurrency: { type: "string" },
       "max-attempts": { type: "string" },
       "base-delay-ms": { type: "string" },
@@ -65,12 +68,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = createLogger(stringFlag(values["log-file"]), stringFlag(values["log-level"]));
   const server = await startServer({
     store,
-    spoolDir: path.join(path.dirname(path.resolve(db ?? DEFAULT_DB)), "spool"),
     logger,
     ...defined({
+      spoolDir: stringFlag(values["spool-dir"]),
       port: intFlag(values.port, "port"),
       host: stringFlag(values.host),
-      token: stringFlag(values.token),
+      token: stringFlag(values.token) ?? (process.env.DOCBATCH_TOKEN || undefined),
       root: stringFlag(values.root),
       maxBodyBytes: intFlag(values["max-body-bytes"], "max-body-bytes"),
       maxJsonDepth: intFlag(values["max-json-depth"], "max-json-depth"),
