@@ -1,5 +1,6 @@
 import os from "node:os";
 import { CircuitBreaker } from "../core/breaker.js";
+import type { StateCounts } from "../core/types.js";
 import { CpuPool } from "../pipeline/cpu-pool.js";
 import { EmbedQueue } from "../pipeline/embed/queue.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
@@ -74,6 +75,8 @@ export async function processBatch(
   hooks: ProcessHooks = {},
 ): Promise<StopReason> {
   const batchId = run.batchId;
+  // Nothing is opened for a run stopped before it began (a cancel right after a submit).
+  if (hooks.signal?.aborted) return "interrupted";
   const before = await store.counts(batchId);
   const progress: Progress = {
     batchId,
@@ -98,13 +101,67 @@ export async function processBatch(
     settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
       ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
       : settings.embed;
-  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
   const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
   // No threads for a run with nothing to do (a re-run of a finished batch).
   const work = before.pending + before.processing > 0 || (hooks.planning?.() ?? false);
-  const cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
-  await cpu?.ready();
+  // Every resource opened from here on is closed in the `finally` below, whatever the way out.
+  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
+  let cpu: CpuPool | undefined;
+  let ticker: NodeJS.Timeout | null = null;
+  let reaper: NodeJS.Timeout | null = null;
   let engine: Engine | null = null;
+  const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
+  try {
+    cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
+    await cpu?.ready();
+    engine = createEngine(store, run, settings, options, logger, hooks, {
+      embedder,
+      embedSettings,
+      faults,
+      breaker,
+      cpu,
+      getEngine: () => engine,
+    });
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    // Stopped while the threads started: the listener above came too late to hear it.
+    if (hooks.signal?.aborted) return "interrupted";
+    ticker = hooks.onProgress ? startTicker(store, engine, progress, before, hooks) : null;
+    // Workers sharing a batch watch for each other: the documents of one that died on this host
+    // are put back at once; elsewhere, its leases expire and the claims take them over.
+    reaper = setInterval(
+      () => void reap(store, run, options.leaseMs, logger).catch(() => {}),
+      Math.max(1_000, Math.floor(options.leaseMs / 3)),
+    );
+    reaper.unref();
+    return await engine.run();
+  } finally {
+    if (reaper) clearInterval(reaper);
+    if (ticker) clearInterval(ticker);
+    hooks.signal?.removeEventListener("abort", onAbort);
+    await cpu?.close();
+    await embedder.close();
+  }
+}
+
+interface RunResources {
+  embedder: ReturnType<typeof createEmbedder>;
+  embedSettings: PipelineSettings["embed"];
+  faults: FaultInjector;
+  breaker: CircuitBreaker;
+  cpu: CpuPool | undefined;
+  getEngine: () => Engine | null;
+}
+
+/** The engine of one run, with the context every document is processed in. */
+function createEngine(
+  store: Store,
+  run: RunHandle,
+  settings: PipelineSettings,
+  options: ResolvedProcessOptions,
+  logger: Logger,
+  hooks: ProcessHooks,
+  { embedder, embedSettings, faults, breaker, cpu, getEngine }: RunResources,
+): Engine {
   const ctx: DocumentContext = {
     settings,
     embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
@@ -126,10 +183,10 @@ export async function processBatch(
     loadStaged: (doc) => store.loadStaged(doc),
     loadContent: (row) => store.loadContent(row),
     contentFile: cpu ? store.contentFile : null,
-    saveProgress: (p: StagedProgress) => engine?.saveProgress(p),
+    saveProgress: (p: StagedProgress) => getEngine()?.saveProgress(p),
     crash: () => process.kill(process.pid, "SIGKILL"),
   };
-  engine = new Engine(
+  return new Engine(
     store,
     run,
     (doc, signal) => processDocument(doc, ctx, signal),
@@ -148,45 +205,34 @@ export async function processBatch(
       // The CPU threads read large contents from the store file themselves.
       ...(cpu && store.contentFile ? { deferContentFrom: DEFER_CONTENT_FROM_BYTES } : {}),
     },
-    logHooks(logger, batchId, run.run),
+    logHooks(logger, run.batchId, run.run),
   );
-  const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
-  if (hooks.signal?.aborted) return "interrupted";
-  hooks.signal?.addEventListener("abort", onAbort, { once: true });
+}
+
+/** Progress for the bar and the status line, every `progressIntervalMs`. */
+function startTicker(
+  store: Store,
+  engine: Engine,
+  progress: Progress,
+  before: StateCounts,
+  hooks: ProcessHooks,
+): NodeJS.Timeout {
   // While the plan is still written the total grows; it is read once more after planning ends.
   let totalFinal = !hooks.planning;
-  const ticker = hooks.onProgress
-    ? setInterval(() => {
-        const s = engine!.snapshot;
-        if (!totalFinal) {
-          totalFinal = !hooks.planning!();
-          void store.counts(batchId).then((c) => (progress.total = Math.max(progress.total, c.total)));
-        }
-        progress.completed = before.done + before.degraded + s.completed + s.degraded;
-        progress.failed = before.failed + s.failed;
-        progress.inFlight = s.inFlight;
-        progress.retriesWaiting = s.waiting;
-        progress.processedThisRun = s.completed + s.degraded + s.failed;
-        progress.pending = Math.max(0, progress.total - progress.completed - progress.failed);
-        hooks.onProgress?.({ ...progress });
-      }, hooks.progressIntervalMs ?? 200)
-    : null;
-  // Workers sharing a batch watch for each other: the documents of one that died on this host
-  // are put back at once; elsewhere, its leases expire and the claims take them over.
-  const reaper = setInterval(
-    () => void reap(store, run, options.leaseMs, logger).catch(() => {}),
-    Math.max(1_000, Math.floor(options.leaseMs / 3)),
-  );
-  reaper.unref();
-  try {
-    return await engine.run();
-  } finally {
-    clearInterval(reaper);
-    if (ticker) clearInterval(ticker);
-    await cpu?.close();
-    hooks.signal?.removeEventListener("abort", onAbort);
-    await embedder.close();
-  }
+  return setInterval(() => {
+    const s = engine.snapshot;
+    if (!totalFinal) {
+      totalFinal = !hooks.planning!();
+      void store.counts(progress.batchId).then((c) => (progress.total = Math.max(progress.total, c.total)));
+    }
+    progress.completed = before.done + before.degraded + s.completed + s.degraded;
+    progress.failed = before.failed + s.failed;
+    progress.inFlight = s.inFlight;
+    progress.retriesWaiting = s.waiting;
+    progress.processedThisRun = s.completed + s.degraded + s.failed;
+    progress.pending = Math.max(0, progress.total - progress.completed - progress.failed);
+    hooks.onProgress?.({ ...progress });
+  }, hooks.progressIntervalMs ?? 200);
 }
 
 async function reap(store: Store, run: RunHandle, leaseMs: number, logger: Logger): Promise<void> {

@@ -73,6 +73,10 @@ export class BatchService {
   /** Bumped whenever a batch's cached report may be stale; a report computed meanwhile is dropped. */
   private readonly generations = new Map<string, number>();
   private metricsCache: { at: number; text: string } | null = null;
+  /** Spool files of submissions whose batch may not exist yet: no sweep removes them. */
+  private readonly creating = new Map<string, number>();
+  /** The latest sweep of the spool folder (sweeps run one after the other). */
+  private sweeping: Promise<void> = Promise.resolve();
   private stopping = false;
 
   constructor(private readonly options: ServiceOptions) {
@@ -94,6 +98,7 @@ export class BatchService {
   ): Promise<Submission> {
     if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
     const upload = uploadFile(this.options.spoolDir, kind);
+    let spooled: string | null = null;
     try {
       const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
       const root = this.options.root ?? this.options.spoolDir;
@@ -110,13 +115,15 @@ export class BatchService {
       const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
       // The body takes its batch's name before the batch exists, so that a batch never lacks its
       // body; the name is unique to (id, body), so a racing body of the same id cannot replace it.
-      const spooled = spoolFile(this.options.spoolDir, id, sha256, kind);
-      await fs.promises.rename(upload, spooled);
+      const file = spoolFile(this.options.spoolDir, id, sha256, kind);
+      spooled = file;
+      this.creating.set(file, (this.creating.get(file) ?? 0) + 1);
+      await fs.promises.rename(upload, file);
       const settings = pipelineSettings(this.options.output);
       const layer = layerOf(settings);
       const fingerprint = summary.hasPaths
         ? null
-        : await batchFingerprint({ fingerprint: () => fileFingerprint(kind, spooled) }, layer);
+        : await batchFingerprint({ fingerprint: () => fileFingerprint(kind, file) }, layer);
       let cursor: PlanCursor;
       try {
         // Created and compared in one transaction: of racing submissions, one body owns the id.
@@ -131,15 +138,26 @@ export class BatchService {
       } catch (err) {
         // Our file, unless the same body (same name) owns the batch.
         const owner = await this.store.getBatch(id).catch(() => null);
-        if (owner?.inputRef !== inputRef) await fs.promises.rm(spooled, { force: true });
+        if (owner?.inputRef !== inputRef) await fs.promises.rm(file, { force: true });
         throw err;
       }
-      // The same body, submitted at the same moment, created it first.
-      if (!cursor.created) return { batchId: id, created: false };
+      if (!cursor.created) {
+        // The same body, submitted at the same moment, created it first: the file is the same,
+        // and once that batch is planned, no longer needed.
+        if (cursor.batch.planComplete) await fs.promises.rm(file, { force: true });
+        return { batchId: id, created: false };
+      }
       this.start(id);
       return { batchId: id, created: true };
     } finally {
       await fs.promises.rm(upload, { force: true });
+      if (spooled !== null) {
+        // A sweep that listed the batches before this one existed may still be running.
+        await this.sweeping;
+        const left = (this.creating.get(spooled) ?? 1) - 1;
+        if (left > 0) this.creating.set(spooled, left);
+        else this.creating.delete(spooled);
+      }
     }
   }
 
@@ -259,7 +277,13 @@ export class BatchService {
    * Removes the spool files no unfinished plan needs (see `sweepSpool`); `uploads` at start only.
    * A failure is logged: a leftover file costs disk, never correctness.
    */
-  private async sweepSpool(uploads: boolean): Promise<void> {
+  private sweepSpool(uploads: boolean): Promise<void> {
+    const run = this.sweeping.then(() => this.sweepOnce(uploads));
+    this.sweeping = run;
+    return run;
+  }
+
+  private async sweepOnce(uploads: boolean): Promise<void> {
     try {
       const needed = new Set<string>();
       for (const batch of await this.store.listBatches()) {
@@ -268,7 +292,13 @@ export class BatchService {
             needed.add(file);
         }
       }
-      const removed = await sweepSpool(this.options.spoolDir, needed, uploads);
+      // Bodies of submissions between their rename and their batch's creation are not listed:
+      // `creating` is asked at the moment of each removal.
+      const removed = await sweepSpool(
+        this.options.spoolDir,
+        (file) => needed.has(file) || this.creating.has(file),
+        uploads,
+      );
       if (removed.length > 0) {
         this.options.logger.info(
           { event: "serve.spool_swept", removed: removed.length },

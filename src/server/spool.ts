@@ -127,16 +127,21 @@ export function spoolFilesOf(dir: string, batchId: string, inputRef: string): st
 }
 
 /**
- * Removes every file of the spool folder that no unfinished plan needs (`needed`): bodies of
+ * Removes every file of the spool folder that no unfinished plan needs (`needed`, asked at the
+ * moment of removal): bodies of
  * batches planned or gone, left by a crash after planning completed; with `uploads`, also the
  * uploads of requests that died with an earlier process (only at start: later, requests in
  * flight own theirs). Returns the names removed.
  */
-export async function sweepSpool(dir: string, needed: Set<string>, uploads: boolean): Promise<string[]> {
+export async function sweepSpool(
+  dir: string,
+  needed: (file: string) => boolean,
+  uploads: boolean,
+): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await fs.promises.readdir(dir).catch(() => [] as string[])) {
     const file = path.join(dir, name);
-    if (name === OWNER_FILE || needed.has(file)) continue;
+    if (name === OWNER_FILE || needed(file)) continue;
     if (name.startsWith(UPLOAD_PREFIX) && !uploads) continue;
     await fs.promises.rm(file, { force: true });
     removed.push(name);
