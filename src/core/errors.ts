@@ -65,6 +65,26 @@ const CODES = {
     hint: "Send the server's token as `Authorization: Bearer <token>`.",
   },
   NOT_FOUND_ROUTE: { status: 404, kind: "fatal", hint: "See GET /openapi.json for the routes." },
+  HOST_NOT_ALLOWED: {
+    status: 403,
+    kind: "fatal",
+    hint: "Use http://127.0.0.1 or http://localhost; behind a proxy, start the server with --allow-host NAME or --token.",
+  },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    kind: "fatal",
+    hint: "Send the request from the dashboard of this server, or from a tool (no Origin header).",
+  },
+  REQUEST_ABORTED: {
+    status: 400,
+    kind: "fatal",
+    hint: "The connection closed before the body was complete; send it again.",
+  },
+  TOO_MANY_STREAMS: {
+    status: 503,
+    kind: "fatal",
+    hint: "Close other event streams (dashboards), or raise the server's --max-event-streams.",
+  },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     kind: "fatal",

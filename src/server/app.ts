@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { stream, streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -6,12 +5,11 @@ import { DocbatchError, errorBody, toDocbatchError } from "../core/errors.js";
 import { DOCUMENT_STATES } from "../core/types.js";
 import { batchStatus } from "../report/status.js";
 import { renderDashboard } from "./dashboard.js";
+import { bearerChallenge, checkRequest, type GuardOptions } from "./guards.js";
 import { openApiDocument } from "./openapi.js";
 import type { BatchService } from "./service.js";
 
-export interface AppOptions {
-  /** Required as `Authorization: Bearer <token>` on every route but the health checks. */
-  token?: string;
+export interface AppOptions extends GuardOptions {
   /** Largest request body, in bytes (checked again while streaming). */
   maxBodyBytes: number;
   /** Interval of the server-sent progress events, in ms. @default 500 */
@@ -36,12 +34,16 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    const error = toDocbatchError(err);
+    // A client that went away is not a fault of the server: nothing to log, nobody to answer.
+    const error = c.req.raw.signal.aborted
+      ? new DocbatchError("REQUEST_ABORTED", "The client closed the connection.")
+      : toDocbatchError(err);
     const safe =
       error.status >= 500 && error.code === "INTERNAL"
         ? new DocbatchError("INTERNAL", "An internal error occurred; it has been logged.")
         : error;
     if (error.code === "INTERNAL") console.error(err);
+    if (error.code === "UNAUTHORIZED") c.header("www-authenticate", bearerChallenge(c.req.raw));
     return c.json(errorBody(safe), safe.status as ContentfulStatusCode);
   });
   app.notFound((c) =>
@@ -56,11 +58,12 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
   );
 
   app.use("*", async (c, next) => {
-    if (options.token && !PUBLIC.has(c.req.path) && !authorized(c.req.raw, options.token)) {
-      throw new DocbatchError("UNAUTHORIZED", "A valid bearer token is required.", {
-        details: [{ path: "Authorization", problem: "missing or wrong bearer token" }],
-      });
+    // A URL that carries the token must not be kept by a browser or proxy cache.
+    if (new URL(c.req.url).searchParams.has("access_token")) {
+      c.header("cache-control", "no-store");
+      c.header("referrer-policy", "no-referrer");
     }
+    checkRequest(c.req.raw, options, PUBLIC.has(c.req.path));
     try {
       await next();
     } catch (err) {
@@ -271,16 +274,4 @@ function nextQuery(url: string, after: number): string {
   params.set("after", String(after));
   params.delete("access_token");
   return params.toString();
-}
-
-function authorized(request: Request, token: string): boolean {
-  const header = request.headers.get("authorization") ?? "";
-  const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
-  // EventSource and plain links cannot send headers: GETs may carry the token in the query.
-  const query = request.method === "GET" ? new URL(request.url).searchParams.get("access_token") : null;
-  const given = bearer ?? query;
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -6,7 +6,25 @@
  */
 export const DASHBOARD_CLIENT = String.raw`
 const CONFIG = __CONFIG__;
-const token = new URLSearchParams(location.search).get("access_token") || "";
+// The token leaves the address bar (and the history) at once; the tab keeps it for reloads.
+const token = (() => {
+  const params = new URLSearchParams(location.search);
+  const given = params.get("access_token");
+  if (!given) {
+    try {
+      return sessionStorage.getItem("docbatch-token") || "";
+    } catch (e) {
+      return "";
+    }
+  }
+  try {
+    sessionStorage.setItem("docbatch-token", given);
+  } catch (e) {}
+  params.delete("access_token");
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? "?" + query : "") + location.hash);
+  return given;
+})();
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 const fin = (n) => (typeof n === "number" && Number.isFinite(n) ? n : 0);
@@ -52,7 +70,7 @@ function notify(text, tone) {
   clearTimeout(messageTimer);
   messageTimer = setTimeout(() => (m.hidden = true), tone === "bad" ? 15000 : 6000);
 }
-// A token given in the page's address goes along as a header (fetch) or a query (EventSource, links).
+// The token goes along as a header (fetch), or as a query where no header can be set (EventSource).
 function withToken(path) {
   return token ? path + (path.includes("?") ? "&" : "?") + "access_token=" + enc(token) : path;
 }
@@ -431,8 +449,17 @@ $("submit-form").addEventListener("submit", async (e) => {
   }
 });
 
-$("link-openapi").href = withToken("/openapi.json");
-$("link-metrics").href = withToken("/metrics");
+// Links never carry the token: with one, a click fetches with the header and shows the text.
+const blobLink = URL.createObjectURL.bind(URL);
+for (const id of ["link-openapi", "link-metrics"]) {
+  $(id).addEventListener("click", async (event) => {
+    if (!token) return;
+    event.preventDefault();
+    const res = await fetch($(id).getAttribute("href"), { headers: { authorization: "Bearer " + token } });
+    const type = res.headers.get("content-type") || "text/plain";
+    window.open(blobLink(new Blob([await res.text()], { type: type })), "_blank");
+  });
+}
 loadBatches();
 setInterval(() => document.hidden || loadBatches(), CONFIG.refreshMs);
 `;

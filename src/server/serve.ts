@@ -5,6 +5,7 @@ import { createLogger, type Logger } from "../runner/logger.js";
 import type { OutputOptions, ProcessOptions } from "../runner/run-options.js";
 import type { Store } from "../store/store.js";
 import { createApp } from "./app.js";
+import { LOOPBACK_HOSTS } from "./guards.js";
 import { BatchService } from "./service.js";
 import { claimSpoolDir, defaultSpoolDir } from "./spool.js";
 
@@ -17,6 +18,13 @@ export interface ServeOptions {
   host?: string;
   /** Bearer token required on every route but the health checks; required off loopback. */
   token?: string;
+  /**
+   * More `Host` names to answer to on loopback without a token (e.g. a reverse proxy's); other
+   * names are refused, so that a DNS-rebound page cannot reach the API. @default none
+   */
+  allowHosts?: string[];
+  /** Open event streams at most; more get 503 TOO_MANY_STREAMS. @default 500 */
+  maxEventStreams?: number;
   /** `path` documents resolve inside this folder; without it they are rejected. */
   root?: string;
   /**
@@ -67,7 +75,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   const app = createApp(service, {
     maxBodyBytes,
-    ...(options.token ? { token: options.token } : {}),
+    ...(options.token
+      ? { token: options.token }
+      : { allowedHosts: [...LOOPBACK_HOSTS, ...(options.allowHosts ?? []).map((h) => h.toLowerCase())] }),
+    ...(options.maxEventStreams ? { maxEventStreams: options.maxEventStreams } : {}),
     ...(options.eventIntervalMs ? { eventIntervalMs: options.eventIntervalMs } : {}),
   });
   const server = await new Promise<ServerType>((resolve, reject) => {

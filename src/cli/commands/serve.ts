@@ -13,6 +13,9 @@ processed in the background; after a crash or restart, every unfinished one is r
   --host H                 default 127.0.0.1; any other address requires --token
   --token T                clients send \`Authorization: Bearer T\` (GET routes also accept ?access_token=T);
                            also read from DOCBATCH_TOKEN, which keeps it out of the process list
+  --allow-host NAME        without --token, the server answers to loopback names only (a page whose
+                           name was rebound to 127.0.0.1 is refused); NAME adds one (repeatable)
+  --max-event-streams N    open event streams at most (default 500); more get 503
   --root DIR               \`path\` documents resolve inside DIR (off by default: content only)
   --max-body-bytes N       largest request body (default 104857600)
   --max-json-depth N       deepest JSON nesting of a body (default 64)
@@ -33,6 +36,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       db: { type: "string" },
       store: { type: "string" },
       token: { type: "string" },
+      "allow-host": { type: "string", multiple: true },
+      "max-event-streams": { type: "string" },
       root: { type: "string" },
       "max-body-bytes": { type: "string" },
       "max-json-depth": { type: "string" },
@@ -74,6 +79,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       port: intFlag(values.port, "port"),
       host: stringFlag(values.host),
       token: stringFlag(values.token) ?? (process.env.DOCBATCH_TOKEN || undefined),
+      allowHosts: values["allow-host"] as string[] | undefined,
+      maxEventStreams: intFlag(values["max-event-streams"], "max-event-streams"),
       root: stringFlag(values.root),
       maxBodyBytes: intFlag(values["max-body-bytes"], "max-body-bytes"),
       maxJsonDepth: intFlag(values["max-json-depth"], "max-json-depth"),
