@@ -6,14 +6,18 @@ import { DOCUMENT_STATES } from "../core/types.js";
 import { batchStatus } from "../report/status.js";
 import { renderDashboard } from "./dashboard.js";
 import { bearerChallenge, checkRequest, type GuardOptions } from "./guards.js";
+import { LiveFeed } from "./live-feed.js";
 import { openApiDocument } from "./openapi.js";
 import type { BatchService } from "./service.js";
+import { TimeSlice } from "./time-slice.js";
 
 export interface AppOptions extends GuardOptions {
   /** Largest request body, in bytes (checked again while streaming). */
   maxBodyBytes: number;
   /** Interval of the server-sent progress events, in ms. @default 500 */
   eventIntervalMs?: number;
+  /** Open event streams at most, over all batches; more get 503 TOO_MANY_STREAMS. @default 500 */
+  maxEventStreams?: number;
 }
 
 const PUBLIC = new Set(["/healthz", "/readyz"]);
@@ -70,6 +74,8 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
       // Hono hands only Error instances to onError; anything else thrown becomes one here.
       throw err instanceof Error ? err : toDocbatchError(err);
     }
+    // Again: an event stream sets its own Cache-Control.
+    if (new URL(c.req.url).searchParams.has("access_token")) c.res.headers.set("cache-control", "no-store");
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -188,13 +194,16 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (out) => {
       let buffer = "";
+      const slice = new TimeSlice();
       for await (const row of service.store.exportChunks(id, { withEmbeddings })) {
         if (out.aborted) return;
         buffer += `${JSON.stringify(row)}\n`;
-        if (buffer.length > 1 << 16) {
+        if (buffer.length > 1 << 16 || slice.due) {
           await out.write(buffer);
           buffer = "";
         }
+        // The rows come without waiting (a page of them at a time): other requests get turns.
+        if (slice.due) await slice.yield();
       }
       if (buffer) await out.write(buffer);
     });
@@ -227,27 +236,26 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
     return c.json({ batch_id: id, cancelled: false, links: links(id) }, 202);
   });
 
+  const feed = new LiveFeed({
+    compute: (id) => progressEvent(service, id),
+    intervalMs: options.eventIntervalMs ?? 500,
+    maxStreams: options.maxEventStreams ?? 500,
+  });
   app.get("/v1/batches/:id/events", async (c) => {
     const id = c.req.param("id");
     await service.requireBatch(id);
-    const interval = options.eventIntervalMs ?? 500;
+    // One computation per interval for all streams of the batch; 503 past the cap.
+    const subscription = feed.subscribe(id);
     return streamSSE(c, async (sse) => {
-      let sequence = 0;
-      while (!sse.aborted && !sse.closed) {
-        const live = await service.live(id);
-        const { report } = await service.analysis(id);
-        const data = {
-          ...live,
-          throughput_docs_per_min: report.throughput_docs_per_min,
-          fail_rate: report.fail_rate,
-          dup_rate: report.dup_rate,
-          duplicate_executions: report.duplicate_executions,
-          latency_ms: report.latency_ms,
-          failure_reasons: report.failure_reasons,
-          retries: report.retries,
-        };
-        await sse.writeSSE({ event: "progress", id: String(sequence++), data: JSON.stringify(data) });
-        await sse.sleep(interval);
+      sse.onAbort(() => subscription.close());
+      try {
+        for (let sequence = 0; ; sequence++) {
+          const data = await subscription.next();
+          if (data === null || sse.aborted || sse.closed) return;
+          await sse.writeSSE({ event: "progress", id: String(sequence), data });
+        }
+      } finally {
+        subscription.close();
       }
     });
   });
@@ -274,4 +282,20 @@ function nextQuery(url: string, after: number): string {
   params.set("after", String(after));
   params.delete("access_token");
   return params.toString();
+}
+
+/** What every event stream of a batch receives: live counts and progress, and the report's rates. */
+async function progressEvent(service: BatchService, batchId: string) {
+  const live = await service.live(batchId);
+  const { report } = await service.analysis(batchId);
+  return {
+    ...live,
+    throughput_docs_per_min: report.throughput_docs_per_min,
+    fail_rate: report.fail_rate,
+    dup_rate: report.dup_rate,
+    duplicate_executions: report.duplicate_executions,
+    latency_ms: report.latency_ms,
+    failure_reasons: report.failure_reasons,
+    retries: report.retries,
+  };
 }

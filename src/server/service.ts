@@ -13,6 +13,7 @@ import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-opti
 import { pipelineSettings } from "../runner/run-options.js";
 import { layerOf, settingsToJson } from "../runner/settings.js";
 import type { PlanCursor, RequeueQuery, Store } from "../store/store.js";
+import { ReportWorker } from "./report-worker.js";
 import {
   HTTP_INPUT,
   type SpoolLimits,
@@ -69,7 +70,12 @@ interface Runner {
  */
 export class BatchService {
   private readonly runners = new Map<string, Runner>();
-  private readonly reports = new Map<string, { at: number; generation: number; analysis: BatchAnalysis }>();
+  private readonly cachedReports = new Map<
+    string,
+    { at: number; generation: number; analysis: BatchAnalysis }
+  >();
+  /** Reports are computed off the main thread when they can be. */
+  private readonly reports: ReportWorker;
   /** Bumped whenever a batch's cached report may be stale; a report computed meanwhile is dropped. */
   private readonly generations = new Map<string, number>();
   private metricsCache: { at: number; text: string } | null = null;
@@ -81,6 +87,7 @@ export class BatchService {
 
   constructor(private readonly options: ServiceOptions) {
     fs.mkdirSync(options.spoolDir, { recursive: true });
+    this.reports = new ReportWorker(options.store.connectionSpec());
   }
 
   get store(): Store {
@@ -231,12 +238,14 @@ export class BatchService {
   async analysis(batchId: string): Promise<BatchAnalysis> {
     await this.requireBatch(batchId);
     const generation = this.generations.get(batchId) ?? 0;
-    const cached = this.reports.get(batchId);
+    const cached = this.cachedReports.get(batchId);
     const ttl = this.runners.has(batchId) ? 1_000 : 10_000;
     if (cached && cached.generation === generation && Date.now() - cached.at < ttl) return cached.analysis;
-    const analysis = await analyzeBatch(this.store, batchId);
+    const analysis = this.reports.available
+      ? await this.reports.analyze(batchId)
+      : await analyzeBatch(this.store, batchId);
     if ((this.generations.get(batchId) ?? 0) === generation) {
-      this.reports.set(batchId, { at: Date.now(), generation, analysis });
+      this.cachedReports.set(batchId, { at: Date.now(), generation, analysis });
     }
     return analysis;
   }
@@ -266,11 +275,12 @@ export class BatchService {
     this.stopping = true;
     for (const runner of this.runners.values()) runner.controller.abort();
     await Promise.all([...this.runners.values()].map((r) => r.done));
+    await this.reports.close();
   }
 
   private invalidate(batchId: string): void {
     this.generations.set(batchId, (this.generations.get(batchId) ?? 0) + 1);
-    this.reports.delete(batchId);
+    this.cachedReports.delete(batchId);
   }
 
   /**
