@@ -7,7 +7,7 @@ import type { Store } from "../store/store.js";
 import { createApp } from "./app.js";
 import { LOOPBACK_HOSTS } from "./guards.js";
 import { BatchService } from "./service.js";
-import { claimSpoolDir, defaultSpoolDir } from "./spool.js";
+import { claimSpoolDir, defaultSpoolDir } from "./spool-folder.js";
 
 export interface ServeOptions {
   /** An open store; closed by `close()`. */

@@ -4,7 +4,7 @@ import type { StateCounts } from "../core/types.js";
 import { fileFingerprint, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { renderPrometheus } from "../report/prometheus.js";
-import { analyzeBatch, type BatchAnalysis } from "../report/report.js";
+import type { BatchAnalysis } from "../report/report.js";
 import type { Logger } from "../runner/logger.js";
 import { resumeBatch } from "../runner/resume-batch.js";
 import { retryDocuments } from "../runner/retry.js";
@@ -13,16 +13,9 @@ import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-opti
 import { pipelineSettings } from "../runner/run-options.js";
 import { layerOf, settingsToJson } from "../runner/settings.js";
 import type { PlanCursor, RequeueQuery, Store } from "../store/store.js";
-import { ReportWorker } from "./report-worker.js";
-import {
-  HTTP_INPUT,
-  type SpoolLimits,
-  spoolBody,
-  spoolFile,
-  spoolFilesOf,
-  sweepSpool,
-  uploadFile,
-} from "./spool.js";
+import { ReportCache } from "./report-cache.js";
+import { type SpoolLimits, spoolBody } from "./spool.js";
+import { HTTP_INPUT, SpoolFolder } from "./spool-folder.js";
 
 export interface ServiceOptions {
   store: Store;
@@ -70,24 +63,14 @@ interface Runner {
  */
 export class BatchService {
   private readonly runners = new Map<string, Runner>();
-  private readonly cachedReports = new Map<
-    string,
-    { at: number; generation: number; analysis: BatchAnalysis }
-  >();
-  /** Reports are computed off the main thread when they can be. */
-  private readonly reports: ReportWorker;
-  /** Bumped whenever a batch's cached report may be stale; a report computed meanwhile is dropped. */
-  private readonly generations = new Map<string, number>();
+  private readonly reports: ReportCache;
   private metricsCache: { at: number; text: string } | null = null;
-  /** Spool files of submissions whose batch may not exist yet: no sweep removes them. */
-  private readonly creating = new Map<string, number>();
-  /** The latest sweep of the spool folder (sweeps run one after the other). */
-  private sweeping: Promise<void> = Promise.resolve();
+  private readonly spool: SpoolFolder;
   private stopping = false;
 
   constructor(private readonly options: ServiceOptions) {
-    fs.mkdirSync(options.spoolDir, { recursive: true });
-    this.reports = new ReportWorker(options.store.connectionSpec());
+    this.spool = new SpoolFolder(options.spoolDir, options.logger);
+    this.reports = new ReportCache(options.store);
   }
 
   get store(): Store {
@@ -104,8 +87,8 @@ export class BatchService {
     batchId?: string,
   ): Promise<Submission> {
     if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
-    const upload = uploadFile(this.options.spoolDir, kind);
-    let spooled: string | null = null;
+    const upload = this.spool.uploadFile(kind);
+    let release: (() => Promise<void>) | null = null;
     try {
       const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
       const root = this.options.root ?? this.options.spoolDir;
@@ -122,9 +105,9 @@ export class BatchService {
       const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
       // The body takes its batch's name before the batch exists, so that a batch never lacks its
       // body; the name is unique to (id, body), so a racing body of the same id cannot replace it.
-      const file = spoolFile(this.options.spoolDir, id, sha256, kind);
-      spooled = file;
-      this.creating.set(file, (this.creating.get(file) ?? 0) + 1);
+      const held = this.spool.hold(id, sha256, kind);
+      release = held.release;
+      const file = held.file;
       await fs.promises.rename(upload, file);
       const settings = pipelineSettings(this.options.output);
       const layer = layerOf(settings);
@@ -158,19 +141,13 @@ export class BatchService {
       return { batchId: id, created: true };
     } finally {
       await fs.promises.rm(upload, { force: true });
-      if (spooled !== null) {
-        // A sweep that listed the batches before this one existed may still be running.
-        await this.sweeping;
-        const left = (this.creating.get(spooled) ?? 1) - 1;
-        if (left > 0) this.creating.set(spooled, left);
-        else this.creating.delete(spooled);
-      }
+      await release?.();
     }
   }
 
   /** Resumes every unfinished, uncancelled batch submitted over HTTP (after a crash or restart). */
   async resumeOwned(): Promise<string[]> {
-    await this.sweepSpool(true);
+    await this.spool.sweep(this.store, true);
     const resumed: string[] = [];
     for (const batch of await this.store.listBatches()) {
       if (!batch.inputRef.startsWith(HTTP_INPUT) || batch.cancelledAt !== null) continue;
@@ -231,23 +208,10 @@ export class BatchService {
     };
   }
 
-  /**
-   * The report, recomputed at most once a second while the batch runs: it reads every document,
-   * and a dashboard polling it must not slow the batch down.
-   */
+  /** The batch's report (see ReportCache: computed off the main thread, kept for a while). */
   async analysis(batchId: string): Promise<BatchAnalysis> {
     await this.requireBatch(batchId);
-    const generation = this.generations.get(batchId) ?? 0;
-    const cached = this.cachedReports.get(batchId);
-    const ttl = this.runners.has(batchId) ? 1_000 : 10_000;
-    if (cached && cached.generation === generation && Date.now() - cached.at < ttl) return cached.analysis;
-    const analysis = this.reports.available
-      ? await this.reports.analyze(batchId)
-      : await analyzeBatch(this.store, batchId);
-    if ((this.generations.get(batchId) ?? 0) === generation) {
-      this.cachedReports.set(batchId, { at: Date.now(), generation, analysis });
-    }
-    return analysis;
+    return this.reports.analysis(batchId, this.runners.has(batchId));
   }
 
   async metrics(): Promise<string> {
@@ -279,48 +243,7 @@ export class BatchService {
   }
 
   private invalidate(batchId: string): void {
-    this.generations.set(batchId, (this.generations.get(batchId) ?? 0) + 1);
-    this.cachedReports.delete(batchId);
-  }
-
-  /**
-   * Removes the spool files no unfinished plan needs (see `sweepSpool`); `uploads` at start only.
-   * A failure is logged: a leftover file costs disk, never correctness.
-   */
-  private sweepSpool(uploads: boolean): Promise<void> {
-    const run = this.sweeping.then(() => this.sweepOnce(uploads));
-    this.sweeping = run;
-    return run;
-  }
-
-  private async sweepOnce(uploads: boolean): Promise<void> {
-    try {
-      const needed = new Set<string>();
-      for (const batch of await this.store.listBatches()) {
-        if (!batch.planComplete) {
-          for (const file of spoolFilesOf(this.options.spoolDir, batch.batchId, batch.inputRef))
-            needed.add(file);
-        }
-      }
-      // Bodies of submissions between their rename and their batch's creation are not listed:
-      // `creating` is asked at the moment of each removal.
-      const removed = await sweepSpool(
-        this.options.spoolDir,
-        (file) => needed.has(file) || this.creating.has(file),
-        uploads,
-      );
-      if (removed.length > 0) {
-        this.options.logger.info(
-          { event: "serve.spool_swept", removed: removed.length },
-          "removed orphaned spool files",
-        );
-      }
-    } catch (err) {
-      this.options.logger.warn(
-        { event: "serve.spool_sweep_failed", error: (err as Error).message },
-        "spool sweep failed",
-      );
-    }
+    this.reports.invalidate(batchId);
   }
 
   /**
@@ -349,9 +272,7 @@ export class BatchService {
     runner.done = (async () => {
       try {
         const batch = await this.requireBatch(batchId);
-        const spooled = spoolFilesOf(this.options.spoolDir, batchId, batch.inputRef).find((f) =>
-          fs.existsSync(f),
-        );
+        const spooled = this.spool.filesOf(batchId, batch.inputRef).find((f) => fs.existsSync(f));
         if (!batch.planComplete && spooled) {
           await runBatch({
             ...this.options.output,
@@ -363,7 +284,7 @@ export class BatchService {
             root: this.options.root ?? this.options.spoolDir,
           });
           // Planned: the body is no longer needed, nor any other left by a crash after planning.
-          if ((await this.store.getBatch(batchId))?.planComplete) await this.sweepSpool(false);
+          if ((await this.store.getBatch(batchId))?.planComplete) await this.spool.sweep(this.store, false);
         } else if (!batch.planComplete) {
           this.options.logger.error(
             { event: "serve.resume", batchId },
