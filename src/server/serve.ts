@@ -69,7 +69,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     spoolDir,
     ...(options.root ? { root: path.resolve(options.root) } : {}),
     limits: { maxBytes: maxBodyBytes, maxDepth: options.maxJsonDepth ?? 64 },
-    process: options.process ?? {},
+    // A server is stopped by an orchestrator that kills it a few seconds later: running documents
+    // get 2 s to finish, then go back to pending (they are processed again on the next start).
+    process: { shutdownGraceMs: 2_000, ...options.process },
     output: options.output ?? {},
     logger,
   });

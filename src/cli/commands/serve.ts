@@ -23,6 +23,8 @@ processed in the background; after a crash or restart, every unfinished one is r
                            <db>-spool; one server per folder)
   --concurrency N, --max-attempts N, --embed-url URL, --embed-model NAME, --chunk-size N, ...
                            as for \`docbatch run\`, applied to every batch
+  --shutdown-grace-ms N    on SIGTERM, running documents get N ms to finish, then go back to
+                           pending (default 2000)
   --log-file FILE, --log-level LEVEL
 
 SIGTERM or SIGINT stops accepting requests, checkpoints the running batches and exits.`;
@@ -53,6 +55,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       "embed-timeout-ms": { type: "string" },
       "embed-batch-size": { type: "string" },
       "doc-timeout-ms": { type: "string" },
+      "shutdown-grace-ms": { type: "string" },
       "event-interval-ms": { type: "string" },
       inject: { type: "string" },
       seed: { type: "string" },
@@ -94,6 +97,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       embedTimeoutMs: intFlag(values["embed-timeout-ms"], "embed-timeout-ms"),
       embedBatchSize: intFlag(values["embed-batch-size"], "embed-batch-size"),
       docTimeoutMs: intFlag(values["doc-timeout-ms"], "doc-timeout-ms"),
+      shutdownGraceMs: intFlag(values["shutdown-grace-ms"], "shutdown-grace-ms"),
       inject: stringFlag(values.inject),
       seed: intFlag(values.seed, "seed"),
     }),
