@@ -42,6 +42,8 @@ export interface RunBatchOptions extends ProcessOptions, OutputOptions {
   prevalidated?: { hasPaths: boolean };
   /** Plan (or finish planning) and stop: workers process the batch (`docbatch submit`). */
   planOnly?: boolean;
+  /** Called once this process has completed the plan (processing may still be going on). */
+  onPlanned?: () => void;
 }
 
 export interface RunResult {
@@ -150,6 +152,10 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
                   ...(options.signal ? { signal: options.signal } : {}),
                 })
         ).finally(() => lock.release());
+        void plan.then(
+          (planned) => planned?.complete && options.onPlanned?.(),
+          () => {},
+        );
         if (streamable) {
           planningActive = true;
           const running = plan.finally(() => {

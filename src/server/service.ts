@@ -282,8 +282,10 @@ export class BatchService {
             inputRef: batch.inputRef,
             prevalidated: { hasPaths: batch.fingerprint === null },
             root: this.options.root ?? this.options.spoolDir,
+            // The body is no longer needed, nor any other left by a crash after planning.
+            onPlanned: () => void this.spool.sweep(this.store, false),
           });
-          // Planned: the body is no longer needed, nor any other left by a crash after planning.
+          // Planned by another process meanwhile, or while this one stopped: sweep now.
           if ((await this.store.getBatch(batchId))?.planComplete) await this.spool.sweep(this.store, false);
         } else if (!batch.planComplete) {
           this.options.logger.error(
