@@ -52,7 +52,9 @@ async function sigterm(serve: ServeProcess): Promise<number> {
   if (exit === null) serve.child.kill("SIGKILL");
   expect(exit, `serve did not stop within 30 s of SIGTERM; stderr: ${serve.stderr()}`).not.toBeNull();
   expect(exit!.code).toBe(0);
-  return Date.now() - started;
+  const took = Date.now() - started;
+  console.log(`SIGTERM to exit: ${took} ms`);
+  return took;
 }
 
 describe("racing submissions of one batch id", () => {
