@@ -77,6 +77,8 @@ export class JsonScanner {
   private pieces: Buffer[] = [];
   private captured = 0;
   private overflow = false;
+  /** Offset in the current buffer of the next backslash (searched once per stretch, not per string). */
+  private backslash = -1;
 
   /** `elements`: capture the bytes of each element (false for a pass that only checks). */
   constructor(
@@ -94,6 +96,7 @@ export class JsonScanner {
   /** Scans `bytes`, the input from byte offset `base` on. */
   feed(bytes: Buffer, base: number): void {
     let i = 0;
+    this.backslash = -1;
     const length = bytes.length;
     if (base === 0 && this.mode === TOP && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3;
     let pieceFrom = this.mode === VALUE ? 0 : -1;
@@ -217,16 +220,15 @@ export class JsonScanner {
   private valueEnd(bytes: Buffer, i: number, base: number): number {
     const length = bytes.length;
     for (; i < length; i++) {
-      const b = bytes[i]!;
       if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (b === BACKSLASH) this.escaped = true;
-        else if (b === QUOTE) {
-          this.inString = false;
-          if (this.closers.length === 0) return i;
-        }
+        const quote = this.stringEnd(bytes, i);
+        if (quote === -1) return -1;
+        i = quote;
+        this.inString = false;
+        if (this.closers.length === 0) return i;
         continue;
       }
+      const b = bytes[i]!;
       if (this.scalar) {
         if (isSpace(b) || b === 0x2c || b === 0x5d || b === 0x7d) return i;
         continue;
@@ -246,6 +248,36 @@ export class JsonScanner {
       }
     }
     return -1;
+  }
+
+  /**
+   * Index of the quote that closes the string the scan is in, from `i`, or -1 when the string
+   * continues in the next buffer. Strings are most of an input (the contents): they are crossed
+   * with native searches for the next quote and the next backslash, not byte by byte.
+   */
+  private stringEnd(bytes: Buffer, i: number): number {
+    const length = bytes.length;
+    if (this.escaped) {
+      if (i >= length) return -1;
+      this.escaped = false;
+      i += 1;
+    }
+    for (;;) {
+      if (i >= length) return -1;
+      const quote = bytes.indexOf(QUOTE, i);
+      if (this.backslash < i) {
+        const found = bytes.indexOf(BACKSLASH, i);
+        this.backslash = found === -1 ? Number.POSITIVE_INFINITY : found;
+      }
+      const end = quote === -1 ? length : quote;
+      if (this.backslash >= end) return quote;
+      // An escape: the byte after the backslash never closes the string.
+      if (this.backslash + 1 >= length) {
+        this.escaped = true;
+        return -1;
+      }
+      i = this.backslash + 2;
+    }
   }
 
   private endValue(bytes: Buffer, pieceFrom: number, close: number, base: number): void {

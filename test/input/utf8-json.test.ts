@@ -8,6 +8,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DocbatchError } from "../../src/core/errors.js";
+import { JsonScanner } from "../../src/input/json-scanner.js";
 import { openInput } from "../../src/input/sources.js";
 import { firstInvalidUtf8 } from "../../src/input/utf8.js";
 import { validateInput } from "../../src/input/validate.js";
@@ -180,6 +181,47 @@ describe("JSON with invalid UTF-8", () => {
   });
 });
 
+describe("the JSON scanner, fed in pieces of any size", () => {
+  it("finds exactly the elements JSON.parse finds, and rejects what JSON.parse rejects at the top level", () => {
+    const seed = testSeed("json scanner pieces");
+    const spaces = fc.constantFrom("", " ", "\n", "\r\n\t ");
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue({ maxDepth: 4 }), { maxLength: 8 }),
+        fc.boolean(),
+        spaces,
+        fc.array(fc.integer({ min: 1, max: 17 }), { minLength: 1, maxLength: 6 }),
+        (elements, bare, space, cuts) => {
+          const items = elements.map((e) => JSON.stringify(e, null, space.includes("\n") ? 1 : 0));
+          const array = `[${space}${items.join(`${space},${space}`)}${space}]`;
+          const text = bare ? array : `{${space}"batch_id":"b",${space}"documents":${space}${array}${space}}`;
+          const found: unknown[] = [];
+          const scanner = new JsonScanner(
+            {
+              arrayStart() {},
+              element(_start, _end, bytes) {
+                found.push(JSON.parse(bytes!.toString("utf8")));
+              },
+              member() {},
+            },
+            true,
+          );
+          const bytes = Buffer.from(text);
+          let at = 0;
+          for (let k = 0; at < bytes.length; k++) {
+            const next = Math.min(bytes.length, at + cuts[k % cuts.length]!);
+            scanner.feed(Buffer.from(bytes.subarray(at, next)), at);
+            at = next;
+          }
+          scanner.finish(bytes.length);
+          expect(found).toEqual(JSON.parse(text).documents ?? JSON.parse(text));
+        },
+      ),
+      { seed, numRuns: 1_500 },
+    );
+  });
+});
+
 describe("the streamed JSON reader", () => {
   it("yields every element with its path, from the start or from any element's offset", async () => {
     const seed = testSeed("json reader offsets");
@@ -197,7 +239,7 @@ describe("the streamed JSON reader", () => {
     const all = await records(input);
     expect(all.map((r) => r.raw)).toEqual(docs);
     expect(all.map((r) => r.where)).toEqual(docs.map((_, i) => `documents[${i}]`));
-    fc.assert(
+    await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: docs.length - 1 }), async (k) => {
         const tail = await records(input, all[k]!.next, k + 1);
         expect(tail.map((r) => r.raw)).toEqual(docs.slice(k + 1));
