@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
 import { tempDir } from "../helpers/cli.js";
+import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
 import { seededRandom, testSeed } from "../helpers/seed.js";
 import { type ServeProcess, startServeProcess, waitUntilSettled } from "../helpers/serve.js";
 
@@ -122,6 +123,37 @@ describe("racing submissions of one batch id", () => {
       serve.child.kill("SIGKILL");
     }
   }, 300_000);
+
+  it("on the Postgres store too: of two simultaneous bodies under one id, one is stored, the other gets 409", async () => {
+    const url = pgUrl();
+    if (!url) return; // No Postgres here (outside CI): the SQLite rounds above still ran.
+    const { url: schemaUrl, schema } = freshSchemaUrl(url, "race");
+    const serve = await startServeProcess([
+      "--store",
+      schemaUrl,
+      "--spool-dir",
+      path.join(tempDir("docbatch-race-pg-"), "spool"),
+    ]);
+    try {
+      for (let round = 0; round < 10; round++) {
+        const id = `pg-${round}`;
+        const [a, b] = await Promise.all([
+          post(serve.url, id, body(`${id}-a`, 15, true), true),
+          post(serve.url, id, body(`${id}-b`, 25, false), false),
+        ]);
+        expect([a.status, b.status].sort()).toEqual([202, 409]);
+        const prefix = a.status === 202 ? `${id}-a` : `${id}-b`;
+        await waitUntilSettled(serve.url, id, 60_000);
+        const ids = await documentIds(serve.url, id);
+        expect(ids).toHaveLength(prefix.endsWith("-a") ? 15 : 25);
+        expect(ids.every((d) => d.startsWith(`${prefix}-`))).toBe(true);
+      }
+      await sigterm(serve);
+    } finally {
+      serve.child.kill("SIGKILL");
+      await dropSchemas(url, [schema]);
+    }
+  }, 240_000);
 
   it("the same body twice at the same moment: one 202, one 200", async () => {
     const dir = tempDir("docbatch-race-same-");
