@@ -5,11 +5,11 @@ import { DocbatchError, errorBody, toDocbatchError } from "../core/errors.js";
 import { DOCUMENT_STATES } from "../core/types.js";
 import { batchStatus } from "../report/status.js";
 import { renderDashboard } from "./dashboard.js";
+import { exportStream } from "./export-stream.js";
 import { bearerChallenge, checkRequest, type GuardOptions } from "./guards.js";
 import { LiveFeed } from "./live-feed.js";
 import { openApiDocument } from "./openapi.js";
 import type { BatchService } from "./service.js";
-import { TimeSlice } from "./time-slice.js";
 
 export interface AppOptions extends GuardOptions {
   /** Largest request body, in bytes (checked again while streaming). */
@@ -193,19 +193,11 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
     const withEmbeddings = c.req.query("embeddings") === "true";
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (out) => {
-      let buffer = "";
-      const slice = new TimeSlice();
-      for await (const row of service.store.exportChunks(id, { withEmbeddings })) {
+      // Read on a thread of its own, or in slices: other requests are answered meanwhile.
+      for await (const piece of exportStream(service.store, id, withEmbeddings)) {
         if (out.aborted) return;
-        buffer += `${JSON.stringify(row)}\n`;
-        if (buffer.length > 1 << 16 || slice.due) {
-          await out.write(buffer);
-          buffer = "";
-        }
-        // The rows come without waiting (a page of them at a time): other requests get turns.
-        if (slice.due) await slice.yield();
+        await out.write(piece);
       }
-      if (buffer) await out.write(buffer);
     });
   });
 

@@ -4,6 +4,7 @@
  * streams in slices between which the event loop runs; reports (behind /metrics) are computed
  * off the main thread, so /healthz answers while a scrape is in progress.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/server/app.js";
@@ -104,12 +105,12 @@ describe("a long export", () => {
   });
 });
 
-describe("a /metrics scrape of a large batch (built server)", () => {
-  it("leaves /healthz answering while the report is computed off the main thread", async () => {
+describe("a /metrics scrape and an export of a large batch (built server)", () => {
+  it("leave /healthz answering: reports and exports are computed off the main thread", async () => {
     const dir = tempDir("docbatch-metrics-");
     const db = path.join(dir, "m.db");
     const input = path.join(dir, "m.jsonl");
-    (await import("node:fs")).writeFileSync(input, lines(40_000, "m"));
+    fs.writeFileSync(input, lines(40_000, "m"));
     const run = await runCli(["run", input, "--db", db, "--batch-id", "m", "--no-progress"]);
     expect(run.code, run.stderr).toBe(0);
     const serve = await startServeProcess(["--db", db]);
@@ -129,6 +130,38 @@ describe("a /metrics scrape of a large batch (built server)", () => {
       expect(await scrape).toMatch(/docbatch_documents\{batch_id="m"/);
       // On the main thread, the report of 40,000 documents holds every other request back.
       expect(answered, "health checks answered during the scrape").toBeGreaterThan(0);
+
+      // The export is read on a thread of its own: the same holds while it streams.
+      let exported = false;
+      const lines = fetch(`${serve.url}/v1/batches/m/export`)
+        .then((r) => r.text())
+        .finally(() => {
+          exported = true;
+        });
+      let during = 0;
+      while (!exported) {
+        await (await fetch(`${serve.url}/healthz`)).text();
+        if (!exported) during += 1;
+      }
+      const rows = (await lines).split("\n").filter(Boolean);
+      expect(new Set(rows.map((r) => (JSON.parse(r) as { doc_id: string }).doc_id)).size).toBe(40_000);
+      expect(during, "health checks answered during the export").toBeGreaterThan(0);
+
+      // A client that goes away mid-export: its thread ends too.
+      const threads = () =>
+        Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${serve.child.pid}/status`, "utf8"))![1]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const before = threads();
+      const controller = new AbortController();
+      const res = await fetch(`${serve.url}/v1/batches/m/export`, { signal: controller.signal });
+      await res.body!.getReader().read();
+      controller.abort();
+      let now = threads();
+      for (let waited = 0; now > before && waited < 10_000; waited += 100) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        now = threads();
+      }
+      expect(now, "threads after an aborted export").toBeLessThanOrEqual(before);
     } finally {
       serve.child.kill("SIGKILL");
     }
