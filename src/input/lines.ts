@@ -1,4 +1,6 @@
+import { isUtf8 } from "node:buffer";
 import fs from "node:fs";
+import { describeInvalid, firstInvalidUtf8 } from "./utf8.js";
 
 export interface Line {
   text: string;
@@ -6,13 +8,16 @@ export interface Line {
   number: number;
   /** Byte offset just after this line's newline: where reading resumes. */
   next: number;
+  /** Set when the line is not valid UTF-8 (its `text` is then empty): where, and what. */
+  invalidUtf8?: { column: number; problem: string };
 }
 
 /**
  * The lines of a file from a byte offset, read as a stream: memory holds one read buffer (reused
  * from read to read, so reading a large file leaves no garbage buffers behind) and one line, never
  * the file. Byte offsets (unlike line counts) let a resumed plan seek straight to the first
- * unplanned line. A UTF-8 byte-order mark at the start and CR before LF are dropped.
+ * unplanned line. A UTF-8 byte-order mark at the start and CR before LF are dropped. Invalid
+ * UTF-8 is never replaced: such a line comes with `invalidUtf8` instead of its text.
  */
 export async function* readLines(file: string, startOffset = 0): AsyncGenerator<Line> {
   const handle = await fs.promises.open(file, "r");
@@ -33,21 +38,14 @@ export async function* readLines(file: string, startOffset = 0): AsyncGenerator<
         from = 3;
         lineStart = 3;
       }
+      // One native check of the whole read; lines are checked one by one only when it fails (a
+      // character split by the read fails it too, and then passes as a line).
+      const clean = isUtf8(chunk.subarray(from, bytesRead));
       for (let nl = chunk.indexOf(10, from); nl !== -1 && nl < bytesRead; nl = chunk.indexOf(10, from)) {
         number += 1;
-        let text: string;
-        if (pieces.length > 0) {
-          const line = Buffer.concat([...pieces, chunk.subarray(from, nl)]);
-          pieces = [];
-          text = line.toString(
-            "utf8",
-            0,
-            line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length,
-          );
-        } else {
-          text = chunk.toString("utf8", from, nl > from && chunk[nl - 1] === 13 ? nl - 1 : nl);
-        }
-        yield { text, number, next: chunkStart + nl + 1 };
+        const line = pieces.length > 0 ? Buffer.concat([...pieces, chunk.subarray(from, nl)]) : null;
+        pieces = [];
+        yield decodeLine(line ?? chunk.subarray(from, nl), number, chunkStart + nl + 1, clean && !line);
         from = nl + 1;
         lineStart = chunkStart + from;
       }
@@ -56,9 +54,8 @@ export async function* readLines(file: string, startOffset = 0): AsyncGenerator<
     if (pieces.length > 0) {
       const line = Buffer.concat(pieces);
       if (line.length > 0) {
-        const end = line[line.length - 1] === 13 ? line.length - 1 : line.length;
         number += 1;
-        yield { text: line.toString("utf8", 0, end), number, next: lineStart + line.length };
+        yield decodeLine(line, number, lineStart + line.length, false);
       }
     }
   } finally {
@@ -67,3 +64,14 @@ export async function* readLines(file: string, startOffset = 0): AsyncGenerator<
 }
 
 const READ_SIZE = 1 << 20;
+
+/** The line's text without a final CR, or where its invalid UTF-8 is. */
+function decodeLine(bytes: Buffer, number: number, next: number, checked: boolean): Line {
+  const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+  const bad = checked ? -1 : firstInvalidUtf8(bytes, 0, end);
+  if (bad === -1) return { text: bytes.toString("utf8", 0, end), number, next };
+  // Columns count characters, as they do everywhere else.
+  let column = 1;
+  for (let i = 0; i < bad; i++) if ((bytes[i]! & 0xc0) !== 0x80) column += 1;
+  return { text: "", number, next, invalidUtf8: { column, problem: describeInvalid(bytes, bad) } };
+}

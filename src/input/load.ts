@@ -18,18 +18,34 @@ export function containment(root: string): Containment {
   return { realRoot: fs.realpathSync(root) };
 }
 
-/** Problem text when `rel` resolves outside the root; null when it is inside or does not exist. */
+/**
+ * Problem text when `rel` resolves outside the root; null when it stays inside. What is judged is
+ * the longest part of the path that exists: a missing file behind a symlink that leads outside is
+ * refused like an existing one, so that an answer never tells whether a file exists outside the
+ * root, and the message never names where the symlink leads.
+ */
 export function escapesRoot(c: Containment, rel: string): string | null {
-  const target = path.resolve(c.realRoot, rel);
-  let real: string;
-  try {
-    real = fs.realpathSync(target);
-  } catch {
-    return null; // A missing file cannot escape; it fails with NOT_FOUND when processed.
-  }
-  return isInside(c.realRoot, real)
+  return isInside(c.realRoot, whereItLeads(path.resolve(c.realRoot, rel), 0))
     ? null
-    : `resolves outside the input's folder (through a symlink) to ${real}`;
+    : "resolves outside the input's folder (through a symlink)";
+}
+
+/** The real path of `file`, following symlinks as far as they exist, dangling ones included. */
+function whereItLeads(file: string, depth: number): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    // Missing, or a dangling symlink: follow the link itself (a cycle ends at the depth limit).
+  }
+  try {
+    if (depth < 40 && fs.lstatSync(file).isSymbolicLink()) {
+      return whereItLeads(path.resolve(path.dirname(file), fs.readlinkSync(file)), depth + 1);
+    }
+  } catch {
+    // Not there at all: judged by its folder.
+  }
+  const parent = path.dirname(file);
+  return parent === file ? file : path.join(whereItLeads(parent, depth), path.basename(file));
 }
 
 export function isInside(root: string, candidate: string): boolean {

@@ -3,9 +3,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { DocbatchError, type ErrorDetail } from "../core/errors.js";
 import { shortDigest } from "../core/keys.js";
-import { describe } from "./document.js";
 import { FileFilter, type FileFilterOptions } from "./file-filter.js";
 import { classifyName, type NonDocumentKind } from "./file-types.js";
+import { readJsonElements, scanJsonLayout } from "./json-source.js";
 import { readLines } from "./lines.js";
 import { type Containment, containment, escapesRoot } from "./load.js";
 
@@ -19,6 +19,8 @@ export interface InputRecord {
   parseError?: string;
   /** Set for a file of a folder that is not a document (by its extension): skipped, counted. */
   skipped?: NonDocumentKind;
+  /** Set (with `parseError`) when the record is not valid UTF-8: an input error, not a syntax error. */
+  encodingError?: true;
   /** Offset just after this record: the plan checkpoint once it is written. */
   next: number;
 }
@@ -37,8 +39,11 @@ export interface InputSource {
   problems: ErrorDetail[];
   /** Changes whenever the input may have changed (size, modification time, listing). */
   fingerprint(): Promise<string>;
-  /** Records from an offset (0 = the start) as returned in `next`. */
-  records(from: number): AsyncIterable<InputRecord>;
+  /**
+   * Records from an offset (0 = the start) as returned in `next`. `index` is the position in the
+   * input of the record at `from` (the plan's record count), for the paths of error details.
+   */
+  records(from: number, index?: number): AsyncIterable<InputRecord>;
 }
 
 export interface OpenInputOptions extends FileFilterOptions {
@@ -46,6 +51,11 @@ export interface OpenInputOptions extends FileFilterOptions {
   storeFiles?: string[];
   /** The folder `path` documents must stay in. @default the input file's folder */
   root?: string;
+  /**
+   * How messages name the input (a server says "the body", not the name of its spool file).
+   * @default the file's name
+   */
+  label?: string;
 }
 
 export async function openInput(input: string, options: OpenInputOptions = {}): Promise<InputSource> {
@@ -65,7 +75,7 @@ export async function openInput(input: string, options: OpenInputOptions = {}): 
   const root = options.root ?? path.dirname(location);
   const filter = FileFilter.forFolder(root, options);
   if (ext === ".jsonl" || ext === ".ndjson") return openJsonLines(location, root, filter);
-  if (ext === ".json") return openJson(location, root, filter);
+  if (ext === ".json") return openJson(location, root, filter, options.label ?? path.basename(location));
   throw new DocbatchError(
     "INVALID_INPUT",
     `Cannot read ${input}: unsupported input type \`${ext || "(none)"}\`.`,
@@ -101,80 +111,33 @@ export async function defaultBatchId(
   return base;
 }
 
-async function statFingerprint(kind: string, file: string, filter: FileFilter): Promise<string> {
+/**
+ * What changes whenever an input file may have changed: its path, size and modification time, and
+ * the choice of files its `path` documents may name.
+ */
+export async function fileFingerprint(kind: string, file: string, filter: FileFilter): Promise<string> {
   const stat = await fs.promises.stat(file);
   return `${kind}|${file}|${stat.size}|${stat.mtimeMs}|${filter.description}`;
 }
 
-async function openJson(location: string, rootDir: string, filter: FileFilter): Promise<InputSource> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(location, "utf8");
-  } catch (err) {
-    throw new DocbatchError(
-      "INPUT_NOT_FOUND",
-      `Cannot read ${location}: ${(err as NodeJS.ErrnoException).code}`,
-    );
-  }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    const where = jsonErrorPosition((err as Error).message, text);
-    throw new DocbatchError("INVALID_JSON", `${path.basename(location)} is not valid JSON${where.text}.`, {
-      details: [{ path: "$", problem: (err as Error).message, ...where.detail }],
-    });
-  }
-  let documents: unknown[];
-  let prefix: string;
-  let batchId: string | null = null;
-  let topProblems: ErrorDetail[] = [];
-  if (Array.isArray(parsed)) {
-    documents = parsed;
-    prefix = "";
-  } else if (parsed !== null && typeof parsed === "object") {
-    const top = parsed as { batch_id?: unknown; documents?: unknown };
-    const problems: ErrorDetail[] = [];
-    if (!Array.isArray(top.documents)) {
-      problems.push({
-        path: "documents",
-        problem: `required, must be an array, got ${describe(top.documents)}`,
-      });
-    }
-    if (top.batch_id !== undefined && (typeof top.batch_id !== "string" || top.batch_id.trim() === "")) {
-      problems.push({
-        path: "batch_id",
-        problem: `must be a non-empty string, got ${describe(top.batch_id)}`,
-      });
-    }
-    // Without a documents array nothing else can be checked; a bad batch_id is reported with the
-    // documents' problems by validation.
-    if (!Array.isArray(top.documents)) {
-      throw new DocbatchError("INVALID_INPUT", `${problems[0]!.path}: ${problems[0]!.problem}`, {
-        details: problems,
-      });
-    }
-    topProblems = problems;
-    documents = top.documents as unknown[];
-    prefix = "documents";
-    batchId = typeof top.batch_id === "string" && top.batch_id.trim() !== "" ? top.batch_id.trim() : null;
-  } else {
-    throw new DocbatchError("INVALID_INPUT", "The input must be an object with `documents`, or an array.", {
-      details: [{ path: "$", problem: `must be an object or an array, got ${describe(parsed)}` }],
-    });
-  }
+async function openJson(
+  location: string,
+  rootDir: string,
+  filter: FileFilter,
+  label: string,
+): Promise<InputSource> {
+  const layout = await scanJsonLayout(location, label);
   return {
     kind: "json",
     location,
     root: containment(rootDir),
     filter,
-    batchId,
-    problems: topProblems,
-    fingerprint: () => statFingerprint("json", location, filter),
-    async *records(from: number) {
-      for (let i = from; i < documents.length; i++) {
-        yield { raw: documents[i], where: `${prefix}[${i}]`, extra: {}, next: i + 1 };
+    batchId: layout.batchId,
+    problems: layout.problems,
+    fingerprint: () => fileFingerprint("json", location, filter),
+    async *records(from: number, index = 0) {
+      for await (const element of readJsonElements(location, layout, label, from, index)) {
+        yield { ...element, extra: {} };
       }
     },
   };
@@ -188,11 +151,22 @@ async function openJsonLines(location: string, rootDir: string, filter: FileFilt
     filter,
     batchId: null,
     problems: [],
-    fingerprint: () => statFingerprint("jsonl", location, filter),
+    fingerprint: () => fileFingerprint("jsonl", location, filter),
     async *records(from: number) {
       for await (const line of readLines(location, from)) {
-        if (line.text.trim() === "") continue;
         const where = `line ${line.number}`;
+        if (line.invalidUtf8 !== undefined) {
+          yield {
+            raw: null,
+            where,
+            extra: { line: line.number, column: line.invalidUtf8.column },
+            parseError: line.invalidUtf8.problem,
+            encodingError: true,
+            next: line.next,
+          };
+          continue;
+        }
+        if (line.text.trim() === "") continue;
         try {
           yield { raw: JSON.parse(line.text), where, extra: { line: line.number }, next: line.next };
         } catch (err) {
@@ -216,7 +190,7 @@ async function openDirectory(
 ): Promise<InputSource> {
   const root = containment(location);
   const excluded = new Set(
-    storeFiles.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]),
+    storeFiles.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`, `${file}-spool`]),
   );
   const files = await listFiles(location, excluded, filter);
   return {
@@ -298,23 +272,4 @@ async function listFiles(root: string, excluded: Set<string>, filter: FileFilter
   };
   await walk(root);
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-}
-
-/** Line and column of a JSON.parse error, from the positions V8 puts in its messages. */
-function jsonErrorPosition(message: string, text: string): { text: string; detail: Partial<ErrorDetail> } {
-  const lineCol = /line (\d+) column (\d+)/.exec(message);
-  if (lineCol) {
-    return {
-      text: ` at line ${lineCol[1]}, column ${lineCol[2]}`,
-      detail: { line: Number(lineCol[1]), column: Number(lineCol[2]) },
-    };
-  }
-  const position = /position (\d+)/.exec(message);
-  // "Unexpected end of JSON input" has no position: the problem is at the end.
-  if (!position && !/end of JSON/i.test(message)) return { text: "", detail: {} };
-  const offset = position ? Number(position[1]) : text.length;
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  const column = offset - before.lastIndexOf("\n");
-  return { text: ` at line ${line}, column ${column}`, detail: { line, column } };
 }

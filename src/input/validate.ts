@@ -15,6 +15,9 @@ export interface ValidationSummary {
   hasPaths: boolean;
 }
 
+const UTF8_HINT =
+  "Save the input as UTF-8: invalid bytes are never replaced, so that no id or content changes silently.";
+
 /** Details kept in the error body; the message says how many there were in all. */
 const MAX_DETAILS = 1_000;
 
@@ -48,6 +51,7 @@ export async function validateInput(
   let records = 0;
   let hasPaths = false;
   let pathsRefused = false;
+  let badEncoding = false;
   for await (const record of source.records(0)) {
     const position = records;
     records += 1;
@@ -56,9 +60,13 @@ export async function validateInput(
     // A file of a folder that is not a document: skipped when planned, nothing to check.
     if (record.skipped) continue;
     if (record.parseError !== undefined) {
-      const kind = source.kind === "directory" ? "rule" : "syntax";
+      // Invalid UTF-8 is an input error (INVALID_INPUT), not a syntax error.
+      const kind = source.kind === "directory" || record.encodingError ? "rule" : "syntax";
+      if (record.encodingError) badEncoding = true;
       const problem =
-        source.kind === "directory" ? record.parseError : `not valid JSON: ${record.parseError}`;
+        source.kind === "directory" || record.encodingError
+          ? record.parseError
+          : `not valid JSON: ${record.parseError}`;
       report({ path: record.where, problem, ...record.extra }, kind);
       continue;
     }
@@ -114,8 +122,15 @@ export async function validateInput(
     const shown = problemCount > details.length ? `; the first ${details.length} are listed` : "";
     throw new DocbatchError(code, `${first.path}: ${first.problem}${more}${shown}. Nothing was written.`, {
       details,
-      ...(pathsRefused
-        ? { hints: ["Send the documents' content inline, or start the server with --root DIR."] }
+      ...(pathsRefused || badEncoding
+        ? {
+            hints: [
+              ...(pathsRefused
+                ? ["Send the documents' content inline, or start the server with --root DIR."]
+                : []),
+              ...(badEncoding ? [UTF8_HINT] : []),
+            ],
+          }
         : {}),
     });
   }

@@ -91,7 +91,7 @@ export async function planBatch(
     }
   };
   let offset = batch.planOffset;
-  for await (const record of source.records(batch.planOffset)) {
+  for await (const record of source.records(batch.planOffset, batch.planRecords)) {
     offset = record.next;
     const seq = records;
     records += 1;

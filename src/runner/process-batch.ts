@@ -102,7 +102,8 @@ export async function processBatch(
   hooks: ProcessHooks = {},
 ): Promise<StopReason> {
   const batchId = run.batchId;
-  // Stopped already (a signal, a plan that failed): nothing is opened, so nothing is left open.
+  // Stopped already (a cancel right after a submit, a plan that failed): nothing is opened, so
+  // nothing is left open.
   if (hooks.signal?.aborted) return "interrupted";
   const before = await store.counts(batchId);
   const background = new Background(logger);
@@ -118,13 +119,91 @@ export async function processBatch(
     settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
       ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
       : settings.embed;
-  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
   const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
   // No threads for a run with nothing to do (a re-run of a finished batch).
   const work = before.pending + before.processing > 0 || (hooks.planning?.() ?? false);
-  const cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
-  await cpu?.ready();
+  // Every resource opened from here on is closed in the `finally` below, whatever the way out.
+  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
+  let cpu: CpuPool | undefined;
+  let reaper: NodeJS.Timeout | null = null;
+  let unsubscribe: (() => void) | undefined;
   let engine: Engine | null = null;
+  const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
+  try {
+    cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
+    await cpu?.ready();
+    engine = createEngine(store, run, settings, options, logger, hooks, {
+      embedder,
+      embedSettings,
+      faults,
+      breaker,
+      cpu,
+      getEngine: () => engine,
+    });
+    hooks.signal?.addEventListener("abort", onAbort, { once: true });
+    // Stopped while the threads started: the listener above came too late to hear it.
+    if (hooks.signal?.aborted) return "interrupted";
+    const running = engine;
+    ticker = hooks.onProgress
+      ? new ProgressTicker({
+          store,
+          batchId,
+          before,
+          stats: () => running.snapshot,
+          onProgress: hooks.onProgress,
+          ...(hooks.progressIntervalMs ? { intervalMs: hooks.progressIntervalMs } : {}),
+          ...(hooks.planning ? { planning: hooks.planning } : {}),
+          background,
+          logger,
+        })
+      : null;
+    ticker?.start();
+    unsubscribe = hooks.storeRetry?.subscribe((outage) => {
+      if (ticker) ticker.storeOutage = outage;
+      // Leases may have run short while the store was away: renew them before anything else.
+      if (!outage) running.heartbeatNow();
+    });
+    // Workers sharing a batch watch for each other: the documents of one that died on this host
+    // are put back within a second (its process is gone); elsewhere, its leases expire and the
+    // claims take them over. The look is cheap (the runs of the batch, and a signal 0 per local
+    // pid), so it runs every second whatever the lease: tied to a third of the default 30 s lease,
+    // a worker killed on the same host waited 5 s on average, 10 s at worst.
+    reaper = setInterval(
+      () => background.run("reaper", () => reap(store, run, options.leaseMs, logger), "reaper"),
+      REAP_INTERVAL_MS,
+    );
+    reaper.unref();
+    return await running.run();
+  } finally {
+    if (reaper) clearInterval(reaper);
+    ticker?.stop();
+    unsubscribe?.();
+    hooks.signal?.removeEventListener("abort", onAbort);
+    await background.drain();
+    await cpu?.close();
+    await embedder.close();
+  }
+}
+
+interface RunResources {
+  embedder: ReturnType<typeof createEmbedder>;
+  embedSettings: PipelineSettings["embed"];
+  faults: FaultInjector;
+  breaker: CircuitBreaker;
+  cpu: CpuPool | undefined;
+  getEngine: () => Engine | null;
+}
+
+/** The engine of one run, with the context every document is processed in. */
+function createEngine(
+  store: Store,
+  run: RunHandle,
+  settings: PipelineSettings,
+  options: ResolvedProcessOptions,
+  logger: Logger,
+  hooks: ProcessHooks,
+  { embedder, embedSettings, faults, breaker, cpu, getEngine }: RunResources,
+): Engine {
   const ctx: DocumentContext = {
     settings,
     embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
@@ -146,13 +225,13 @@ export async function processBatch(
     loadStaged: (doc) => store.loadStaged(doc),
     loadContent: (row) => store.loadContent(row),
     contentFile: cpu ? store.contentFile : null,
-    saveProgress: (p: StagedProgress) => engine?.saveProgress(p),
+    saveProgress: (p: StagedProgress) => getEngine()?.saveProgress(p),
     crash: () => process.kill(process.pid, "SIGKILL"),
     planWritten: async () => {
       while (hooks.planning?.() && !hooks.signal?.aborted) await new Promise((r) => setTimeout(r, 50));
     },
   };
-  engine = new Engine(
+  return new Engine(
     store,
     run,
     (doc, signal) => processDocument(doc, ctx, signal),
@@ -172,52 +251,8 @@ export async function processBatch(
       // The CPU threads read large contents from the store file themselves.
       deferContentFrom: cpu && store.contentFile ? DEFER_CONTENT_FROM_BYTES : DEFER_LARGE_CONTENT_FROM_BYTES,
     },
-    logHooks(logger, batchId, run.run),
+    logHooks(logger, run.batchId, run.run),
   );
-  const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
-  hooks.signal?.addEventListener("abort", onAbort, { once: true });
-  // Aborted while the threads started: the engine stops at once, and everything is closed below.
-  if (hooks.signal?.aborted) onAbort();
-  ticker = hooks.onProgress
-    ? new ProgressTicker({
-        store,
-        batchId,
-        before,
-        stats: () => engine!.snapshot,
-        onProgress: hooks.onProgress,
-        ...(hooks.progressIntervalMs ? { intervalMs: hooks.progressIntervalMs } : {}),
-        ...(hooks.planning ? { planning: hooks.planning } : {}),
-        background,
-        logger,
-      })
-    : null;
-  ticker?.start();
-  const unsubscribe = hooks.storeRetry?.subscribe((outage) => {
-    if (ticker) ticker.storeOutage = outage;
-    // Leases may have run short while the store was away: renew them before anything else.
-    if (!outage) engine?.heartbeatNow();
-  });
-  // Workers sharing a batch watch for each other: the documents of one that died on this host
-  // are put back within a second (its process is gone); elsewhere, its leases expire and the
-  // claims take them over. The look is cheap (the runs of the batch, and a signal 0 per local
-  // pid), so it runs every second whatever the lease: tied to a third of the default 30 s lease,
-  // a worker killed on the same host waited 5 s on average, 10 s at worst.
-  const reaper = setInterval(
-    () => background.run("reaper", () => reap(store, run, options.leaseMs, logger), "reaper"),
-    REAP_INTERVAL_MS,
-  );
-  reaper.unref();
-  try {
-    return await engine.run();
-  } finally {
-    clearInterval(reaper);
-    ticker?.stop();
-    unsubscribe?.();
-    await background.drain();
-    await cpu?.close();
-    hooks.signal?.removeEventListener("abort", onAbort);
-    await embedder.close();
-  }
 }
 
 async function reap(store: Store, run: RunHandle, leaseMs: number, logger: Logger): Promise<void> {

@@ -48,6 +48,8 @@ export interface RunBatchOptions extends ProcessOptions, OutputOptions {
   prevalidated?: { hasPaths: boolean };
   /** Plan (or finish planning) and stop: workers process the batch (`docbatch submit`). */
   planOnly?: boolean;
+  /** Called once this process has completed the plan (processing may still be going on). */
+  onPlanned?: () => void;
 }
 
 export interface RunResult {
@@ -59,7 +61,7 @@ export interface RunResult {
   embedder: "local" | "http";
 }
 
-/** JSON Lines inputs from this size on are validated on a thread of their own. */
+/** Input files from this size on are validated on a thread of their own. */
 const VALIDATE_IN_THREAD_FROM_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -82,11 +84,11 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const source = await openInput(options.input, ref);
   const layer = layerOf(settings);
   const fingerprint = await batchFingerprint(source, layer);
-  // A large streamed input is validated on a thread of its own, whose memory (the identities of
-  // millions of documents) is freed when it ends; a small one, or a JSON file (in memory already),
-  // is validated here, without a thread's start-up.
+  // A large input file (both kinds are streamed) is validated on a thread of its own, whose
+  // memory (the identities of millions of documents) is freed when it ends; a small one is
+  // validated here, without a thread's start-up.
   const validate = async () =>
-    source.kind === "jsonl" &&
+    source.kind !== "directory" &&
     InputThread.available() &&
     (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES
       ? InputThread.validate(ref)
@@ -172,6 +174,10 @@ async function planAndProcess(ctx: RunContext): Promise<RunResult> {
         writing: (on) => plan.setWriting(on),
       }),
     );
+    plan.outcome().then(
+      (stop) => stop === "finished" && options.onPlanned?.(),
+      () => {},
+    );
   }
   let stopReason: StopReason = streamable ? "finished" : await plan.outcome();
   const before = await store.counts(batchId);
@@ -222,7 +228,10 @@ export async function finishRun(
 }
 
 /** What a batch's plan is checked against: the input as it is now, and the layer. */
-export async function batchFingerprint(source: InputSource, layer: string): Promise<string> {
+export async function batchFingerprint(
+  source: Pick<InputSource, "fingerprint">,
+  layer: string,
+): Promise<string> {
   return `${await source.fingerprint()}|${layer}`;
 }
 

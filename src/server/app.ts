@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import { stream, streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -6,16 +5,19 @@ import { DocbatchError, errorBody, toDocbatchError } from "../core/errors.js";
 import { DOCUMENT_STATES } from "../core/types.js";
 import { batchStatus } from "../report/status.js";
 import { renderDashboard } from "./dashboard.js";
+import { exportStream } from "./export-stream.js";
+import { bearerChallenge, checkRequest, type GuardOptions } from "./guards.js";
+import { LiveFeed } from "./live-feed.js";
 import { openApiDocument } from "./openapi.js";
 import type { BatchService } from "./service.js";
 
-export interface AppOptions {
-  /** Required as `Authorization: Bearer <token>` on every route but the health checks. */
-  token?: string;
+export interface AppOptions extends GuardOptions {
   /** Largest request body, in bytes (checked again while streaming). */
   maxBodyBytes: number;
   /** Interval of the server-sent progress events, in ms. @default 500 */
   eventIntervalMs?: number;
+  /** Open event streams at most, over all batches; more get 503 TOO_MANY_STREAMS. @default 500 */
+  maxEventStreams?: number;
 }
 
 const PUBLIC = new Set(["/healthz", "/readyz"]);
@@ -36,12 +38,16 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
   const app = new Hono();
 
   app.onError((err, c) => {
-    const error = toDocbatchError(err);
+    // A client that went away is not a fault of the server: nothing to log, nobody to answer.
+    const error = c.req.raw.signal.aborted
+      ? new DocbatchError("REQUEST_ABORTED", "The client closed the connection.")
+      : toDocbatchError(err);
     const safe =
       error.status >= 500 && error.code === "INTERNAL"
         ? new DocbatchError("INTERNAL", "An internal error occurred; it has been logged.")
         : error;
     if (error.code === "INTERNAL") console.error(err);
+    if (error.code === "UNAUTHORIZED") c.header("www-authenticate", bearerChallenge(c.req.raw));
     return c.json(errorBody(safe), safe.status as ContentfulStatusCode);
   });
   app.notFound((c) =>
@@ -56,17 +62,20 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
   );
 
   app.use("*", async (c, next) => {
-    if (options.token && !PUBLIC.has(c.req.path) && !authorized(c.req.raw, options.token)) {
-      throw new DocbatchError("UNAUTHORIZED", "A valid bearer token is required.", {
-        details: [{ path: "Authorization", problem: "missing or wrong bearer token" }],
-      });
+    // A URL that carries the token must not be kept by a browser or proxy cache.
+    if (new URL(c.req.url).searchParams.has("access_token")) {
+      c.header("cache-control", "no-store");
+      c.header("referrer-policy", "no-referrer");
     }
+    checkRequest(c.req.raw, options, PUBLIC.has(c.req.path));
     try {
       await next();
     } catch (err) {
       // Hono hands only Error instances to onError; anything else thrown becomes one here.
       throw err instanceof Error ? err : toDocbatchError(err);
     }
+    // Again: an event stream sets its own Cache-Control.
+    if (new URL(c.req.url).searchParams.has("access_token")) c.res.headers.set("cache-control", "no-store");
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -184,16 +193,11 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
     const withEmbeddings = c.req.query("embeddings") === "true";
     c.header("content-type", "application/x-ndjson");
     return stream(c, async (out) => {
-      let buffer = "";
-      for await (const row of service.store.exportChunks(id, { withEmbeddings })) {
+      // Read on a thread of its own, or in slices: other requests are answered meanwhile.
+      for await (const piece of exportStream(service.store, id, withEmbeddings)) {
         if (out.aborted) return;
-        buffer += `${JSON.stringify(row)}\n`;
-        if (buffer.length > 1 << 16) {
-          await out.write(buffer);
-          buffer = "";
-        }
+        await out.write(piece);
       }
-      if (buffer) await out.write(buffer);
     });
   });
 
@@ -224,27 +228,26 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
     return c.json({ batch_id: id, cancelled: false, links: links(id) }, 202);
   });
 
+  const feed = new LiveFeed({
+    compute: (id) => progressEvent(service, id),
+    intervalMs: options.eventIntervalMs ?? 500,
+    maxStreams: options.maxEventStreams ?? 500,
+  });
   app.get("/v1/batches/:id/events", async (c) => {
     const id = c.req.param("id");
     await service.requireBatch(id);
-    const interval = options.eventIntervalMs ?? 500;
+    // One computation per interval for all streams of the batch; 503 past the cap.
+    const subscription = feed.subscribe(id);
     return streamSSE(c, async (sse) => {
-      let sequence = 0;
-      while (!sse.aborted && !sse.closed) {
-        const live = await service.live(id);
-        const { report } = await service.analysis(id);
-        const data = {
-          ...live,
-          throughput_docs_per_min: report.throughput_docs_per_min,
-          fail_rate: report.fail_rate,
-          dup_rate: report.dup_rate,
-          duplicate_executions: report.duplicate_executions,
-          latency_ms: report.latency_ms,
-          failure_reasons: report.failure_reasons,
-          retries: report.retries,
-        };
-        await sse.writeSSE({ event: "progress", id: String(sequence++), data: JSON.stringify(data) });
-        await sse.sleep(interval);
+      sse.onAbort(() => subscription.close());
+      try {
+        for (let sequence = 0; ; sequence++) {
+          const data = await subscription.next();
+          if (data === null || sse.aborted || sse.closed) return;
+          await sse.writeSSE({ event: "progress", id: String(sequence), data });
+        }
+      } finally {
+        subscription.close();
       }
     });
   });
@@ -273,14 +276,18 @@ function nextQuery(url: string, after: number): string {
   return params.toString();
 }
 
-function authorized(request: Request, token: string): boolean {
-  const header = request.headers.get("authorization") ?? "";
-  const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
-  // EventSource and plain links cannot send headers: GETs may carry the token in the query.
-  const query = request.method === "GET" ? new URL(request.url).searchParams.get("access_token") : null;
-  const given = bearer ?? query;
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** What every event stream of a batch receives: live counts and progress, and the report's rates. */
+async function progressEvent(service: BatchService, batchId: string) {
+  const live = await service.live(batchId);
+  const { report } = await service.analysis(batchId);
+  return {
+    ...live,
+    throughput_docs_per_min: report.throughput_docs_per_min,
+    fail_rate: report.fail_rate,
+    dup_rate: report.dup_rate,
+    duplicate_executions: report.duplicate_executions,
+    latency_ms: report.latency_ms,
+    failure_reasons: report.failure_reasons,
+    retries: report.retries,
+  };
 }

@@ -11,7 +11,10 @@ const error = (description: string) => json(ref("Error"), description);
 const batchId = { name: "id", in: "path", required: true, schema: { type: "string" } };
 const errors = {
   "400": error("Invalid request: details locate every problem."),
-  "401": error("Missing or wrong bearer token."),
+  "401": error("Missing or wrong bearer token (with WWW-Authenticate)."),
+  "403": error(
+    "HOST_NOT_ALLOWED: a Host that is not a loopback name on a server without a token; CROSS_SITE_REQUEST: a state change from another site or origin.",
+  ),
   "404": error("No such batch."),
   "500": error("Internal error (no stack trace)."),
 };
@@ -135,6 +138,7 @@ export function openApiDocument(): object {
           responses: {
             "200": { description: "text/event-stream", content: { "text/event-stream": {} } },
             ...errors,
+            "503": error("TOO_MANY_STREAMS: the server's cap on open event streams is reached."),
           },
         },
       },

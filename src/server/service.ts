@@ -1,12 +1,10 @@
-import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
-import { DocbatchError } from "../core/errors.js";
+import { batchConflict, DocbatchError } from "../core/errors.js";
 import type { StateCounts } from "../core/types.js";
-import { openInput } from "../input/sources.js";
+import { fileFingerprint, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { renderPrometheus } from "../report/prometheus.js";
-import { analyzeBatch, type BatchAnalysis } from "../report/report.js";
+import type { BatchAnalysis } from "../report/report.js";
 import type { Logger } from "../runner/logger.js";
 import { resumeBatch } from "../runner/resume-batch.js";
 import { retryDocuments } from "../runner/retry.js";
@@ -14,8 +12,10 @@ import { batchFingerprint, runBatch } from "../runner/run-batch.js";
 import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-options.js";
 import { pipelineSettings } from "../runner/run-options.js";
 import { layerOf, settingsToJson } from "../runner/settings.js";
-import type { RequeueQuery, Store } from "../store/store.js";
+import type { PlanCursor, RequeueQuery, Store } from "../store/store.js";
+import { ReportCache } from "./report-cache.js";
 import { type SpoolLimits, spoolBody } from "./spool.js";
+import { HTTP_INPUT, SpoolFolder } from "./spool-folder.js";
 
 export interface ServiceOptions {
   store: Store;
@@ -56,8 +56,6 @@ interface Runner {
   again: boolean;
 }
 
-const HTTP_INPUT = "http:";
-
 /**
  * What the HTTP API can do, as a library: submit a batch (validated as a whole, then planned and
  * processed in the background by the same runner as the CLI), watch it, retry, cancel, and resume
@@ -65,14 +63,14 @@ const HTTP_INPUT = "http:";
  */
 export class BatchService {
   private readonly runners = new Map<string, Runner>();
-  private readonly reports = new Map<string, { at: number; generation: number; analysis: BatchAnalysis }>();
-  /** Bumped whenever a batch's cached report may be stale; a report computed meanwhile is dropped. */
-  private readonly generations = new Map<string, number>();
+  private readonly reports: ReportCache;
   private metricsCache: { at: number; text: string } | null = null;
+  private readonly spool: SpoolFolder;
   private stopping = false;
 
   constructor(private readonly options: ServiceOptions) {
-    fs.mkdirSync(options.spoolDir, { recursive: true });
+    this.spool = new SpoolFolder(options.spoolDir, options.logger);
+    this.reports = new ReportCache(options.store);
   }
 
   get store(): Store {
@@ -89,44 +87,68 @@ export class BatchService {
     batchId?: string,
   ): Promise<Submission> {
     if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
-    const upload = path.join(this.options.spoolDir, `upload-${randomUUID()}.${kind}`);
-    const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
+    const upload = this.spool.uploadFile(kind);
+    let release: (() => Promise<void>) | null = null;
     try {
+      const { sha256 } = await spoolBody(body, upload, this.options.limits, kind === "jsonl");
       const root = this.options.root ?? this.options.spoolDir;
       const filter = { include: this.options.output.include, exclude: this.options.output.exclude };
-      const source = await openInput(upload, { root, ...filter });
+      // Read as a stream (one document at a time): a large body never sits in memory whole.
+      const source = await openInput(upload, { root, ...filter, label: "The body" });
       const id = batchId?.trim() || source.batchId || `batch-${sha256.slice(0, 16)}`;
-      const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
+      const inputRef = `${HTTP_INPUT}${sha256}`;
+      // The same body again answers at once; the decision that counts is beginPlan's, below.
       const existing = await this.store.getBatch(id);
       if (existing) {
-        if (existing.inputRef === `${HTTP_INPUT}${sha256}`) return { batchId: id, created: false };
-        throw new DocbatchError("BATCH_CONFLICT", `A batch \`${id}\` exists with different content.`, {
-          details: [{ path: "batch_id", problem: "exists with different content" }],
-          hints: ["Use another batch id, or submit the same content to get the existing batch."],
-        });
+        if (existing.inputRef === inputRef) return { batchId: id, created: false };
+        throw batchConflict(id);
       }
-      const spooled = this.spoolFile(id, kind);
-      fs.renameSync(upload, spooled);
-      const planned = await openInput(spooled, { root, ...filter });
+      const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
+      // The body takes its batch's name before the batch exists, so that a batch never lacks its
+      // body; the name is unique to (id, body), so a racing body of the same id cannot replace it.
+      const held = this.spool.hold(id, sha256, kind);
+      release = held.release;
+      const file = held.file;
+      await fs.promises.rename(upload, file);
       const settings = pipelineSettings(this.options.output);
       const layer = layerOf(settings);
-      // The batch exists before the answer: the links of the 202 work at once.
-      await this.store.beginPlan({
-        batchId: id,
-        layer,
-        settings: settingsToJson({ ...settings, root: planned.root.realRoot }),
-        inputRef: `${HTTP_INPUT}${sha256}`,
-        fingerprint: summary.hasPaths ? null : await batchFingerprint(planned, layer),
-      });
+      const fingerprint = summary.hasPaths
+        ? null
+        : await batchFingerprint({ fingerprint: () => fileFingerprint(kind, file, source.filter) }, layer);
+      let cursor: PlanCursor;
+      try {
+        // Created and compared in one transaction: of racing submissions, one body owns the id.
+        cursor = await this.store.beginPlan({
+          batchId: id,
+          layer,
+          settings: settingsToJson({ ...settings, root: source.root.realRoot }),
+          inputRef,
+          fingerprint,
+          exclusive: true,
+        });
+      } catch (err) {
+        // Our file, unless the same body (same name) owns the batch.
+        const owner = await this.store.getBatch(id).catch(() => null);
+        if (owner?.inputRef !== inputRef) await fs.promises.rm(file, { force: true });
+        throw err;
+      }
+      if (!cursor.created) {
+        // The same body, submitted at the same moment, created it first: the file is the same,
+        // and once that batch is planned, no longer needed.
+        if (cursor.batch.planComplete) await fs.promises.rm(file, { force: true });
+        return { batchId: id, created: false };
+      }
       this.start(id);
       return { batchId: id, created: true };
     } finally {
-      fs.rmSync(upload, { force: true });
+      await fs.promises.rm(upload, { force: true });
+      await release?.();
     }
   }
 
   /** Resumes every unfinished, uncancelled batch submitted over HTTP (after a crash or restart). */
   async resumeOwned(): Promise<string[]> {
+    await this.spool.sweep(this.store, true);
     const resumed: string[] = [];
     for (const batch of await this.store.listBatches()) {
       if (!batch.inputRef.startsWith(HTTP_INPUT) || batch.cancelledAt !== null) continue;
@@ -187,21 +209,10 @@ export class BatchService {
     };
   }
 
-  /**
-   * The report, recomputed at most once a second while the batch runs: it reads every document,
-   * and a dashboard polling it must not slow the batch down.
-   */
+  /** The batch's report (see ReportCache: computed off the main thread, kept for a while). */
   async analysis(batchId: string): Promise<BatchAnalysis> {
     await this.requireBatch(batchId);
-    const generation = this.generations.get(batchId) ?? 0;
-    const cached = this.reports.get(batchId);
-    const ttl = this.runners.has(batchId) ? 1_000 : 10_000;
-    if (cached && cached.generation === generation && Date.now() - cached.at < ttl) return cached.analysis;
-    const analysis = await analyzeBatch(this.store, batchId);
-    if ((this.generations.get(batchId) ?? 0) === generation) {
-      this.reports.set(batchId, { at: Date.now(), generation, analysis });
-    }
-    return analysis;
+    return this.reports.analysis(batchId, this.runners.has(batchId));
   }
 
   async metrics(): Promise<string> {
@@ -229,18 +240,11 @@ export class BatchService {
     this.stopping = true;
     for (const runner of this.runners.values()) runner.controller.abort();
     await Promise.all([...this.runners.values()].map((r) => r.done));
+    await this.reports.close();
   }
 
   private invalidate(batchId: string): void {
-    this.generations.set(batchId, (this.generations.get(batchId) ?? 0) + 1);
-    this.reports.delete(batchId);
-  }
-
-  private spoolFile(batchId: string, kind: "json" | "jsonl"): string {
-    return path.join(
-      this.options.spoolDir,
-      `${createHash("sha256").update(batchId).digest("hex").slice(0, 32)}.${kind}`,
-    );
+    this.reports.invalidate(batchId);
   }
 
   /**
@@ -269,9 +273,7 @@ export class BatchService {
     runner.done = (async () => {
       try {
         const batch = await this.requireBatch(batchId);
-        const spooled = [this.spoolFile(batchId, "jsonl"), this.spoolFile(batchId, "json")].find((f) =>
-          fs.existsSync(f),
-        );
+        const spooled = this.spool.filesOf(batchId, batch.inputRef).find((f) => fs.existsSync(f));
         if (!batch.planComplete && spooled) {
           await runBatch({
             ...this.options.output,
@@ -281,8 +283,11 @@ export class BatchService {
             inputRef: batch.inputRef,
             prevalidated: { hasPaths: batch.fingerprint === null },
             root: this.options.root ?? this.options.spoolDir,
+            // The body is no longer needed, nor any other left by a crash after planning.
+            onPlanned: () => void this.spool.sweep(this.store, false),
           });
-          if ((await this.store.getBatch(batchId))?.planComplete) fs.rmSync(spooled, { force: true });
+          // Planned by another process meanwhile, or while this one stopped: sweep now.
+          if ((await this.store.getBatch(batchId))?.planComplete) await this.spool.sweep(this.store, false);
         } else if (!batch.planComplete) {
           this.options.logger.error(
             { event: "serve.resume", batchId },

@@ -31,7 +31,13 @@ export async function spoolBody(
     if (body) {
       const reader = body.getReader();
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await reader.read().catch((err: unknown) => {
+          // The connection closed (or broke) before the body was complete: the client's doing.
+          throw new DocbatchError("REQUEST_ABORTED", "The connection closed before the body was complete.", {
+            details: [{ path: "body", problem: `incomplete after ${bytes} bytes` }],
+            cause: err,
+          });
+        });
         if (done) break;
         bytes += value.byteLength;
         if (bytes > limits.maxBytes) {

@@ -54,9 +54,18 @@ export interface PlanStart {
   settings: JsonObject;
   inputRef: string;
   fingerprint: string | null;
+  /**
+   * Only this input may plan the batch: when it exists with another `inputRef`, nothing changes
+   * and `BATCH_CONFLICT` is thrown. Racing submissions of one batch id decide here, in the same
+   * transaction as the creation, which of them owns the batch. @default false (a changed input
+   * starts a new plan generation)
+   */
+  exclusive?: boolean;
 }
 
 export interface PlanCursor {
+  /** True when this call created the batch. */
+  created: boolean;
   batch: BatchInfo;
   /** True when the existing plan matches the input: nothing to plan. */
   upToDate: boolean;

@@ -9,8 +9,8 @@ export interface ServeProcess {
 }
 
 /** Starts `docbatch serve` on a free port and resolves once it prints its address. */
-export function startServeProcess(args: string[]): Promise<ServeProcess> {
-  const child = spawnCli(["serve", "--port", "0", ...args]);
+export function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const child = spawnCli(["serve", "--port", "0", ...args], { env });
   let stdout = "";
   let stderr = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

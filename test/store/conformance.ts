@@ -96,6 +96,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
     it("plans once, counts duplicates, and resumes a plan at its checkpoint", async () => {
       const { cursor, progress } = await planBatch("b", [planned(0), planned(1), planned(1)]);
       expect(cursor.existed).toBe(false);
+      expect(cursor.created).toBe(true);
       expect(progress).toEqual({ inserted: 2, unchanged: 0, changed: 0, duplicates: 1 });
       const batch = await store.getBatch("b");
       expect(batch).toMatchObject({
@@ -113,7 +114,46 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       });
       expect(again.upToDate).toBe(true);
       expect(again.existed).toBe(true);
+      expect(again.created).toBe(false);
       expect((await store.counts("b")).total).toBe(2);
+    });
+
+    it("creates a batch atomically: of racing exclusive creators, one input owns it, other inputs get BATCH_CONFLICT", async () => {
+      const start = (inputRef: string) =>
+        store.beginPlan({
+          batchId: "race",
+          layer: LAYER,
+          settings: {},
+          inputRef,
+          fingerprint: inputRef,
+          exclusive: true,
+        });
+      const refs = ["http:a", "http:b", "http:a", "http:c", "http:b", "http:a"];
+      const results = await Promise.allSettled(refs.map(start));
+      const created = results.filter((r) => r.status === "fulfilled" && r.value.created);
+      expect(created).toHaveLength(1);
+      const owner = (await store.getBatch("race"))!;
+      expect(owner.planGeneration).toBe(1);
+      results.forEach((result, i) => {
+        if (refs[i] === owner.inputRef) {
+          expect(result.status, `${refs[i]} owns the batch`).toBe("fulfilled");
+        } else {
+          expect(result.status, `${refs[i]} must not take the batch over`).toBe("rejected");
+          expect((result as PromiseRejectedResult).reason).toMatchObject({
+            code: "BATCH_CONFLICT",
+            status: 409,
+          });
+        }
+      });
+      // Not exclusive (a changed input of `docbatch run`): a new plan generation, as before.
+      const changed = await store.beginPlan({
+        batchId: "race",
+        layer: LAYER,
+        settings: {},
+        inputRef: "file",
+        fingerprint: "file",
+      });
+      expect(changed).toMatchObject({ created: false, batch: { planGeneration: 2, inputRef: "file" } });
     });
 
     it("claims pending documents in input order, each once, and commits chunks with the state", async () => {

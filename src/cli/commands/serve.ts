@@ -1,7 +1,6 @@
-import path from "node:path";
 import { createLogger } from "../../runner/logger.js";
 import { startServer } from "../../server/serve.js";
-import { createStore, DEFAULT_DB } from "../../store/open.js";
+import { createStore } from "../../store/open.js";
 import { parseCommand, pick } from "../args.js";
 import { printHelp } from "../help.js";
 import { defined } from "../process-flags.js";
@@ -15,10 +14,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   const output = pick("serve", values, ["output", "input"]);
   const server = await startServer({
     store,
-    spoolDir: path.join(path.dirname(path.resolve(values.db ?? DEFAULT_DB)), "spool"),
     logger,
     ...pick("serve", values, ["server"]),
-    process: pick("serve", values, ["process"]),
+    // The token from the environment stays out of the process list.
+    ...defined({ token: values.token ?? (process.env.DOCBATCH_TOKEN || undefined) }),
+    process: {
+      ...pick("serve", values, ["process"]),
+      ...defined({ shutdownGraceMs: values.shutdownGraceMs }),
+    },
     output: { ...output, ...defined({ embedTimeoutMs: values.embedTimeoutMs }) },
   });
   process.stdout.write(`docbatch serve: listening on ${server.url} (dashboard: ${server.url}/)\n`);

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { DocbatchError } from "../../core/errors.js";
+import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
@@ -113,7 +113,9 @@ export class PostgresStore implements Store {
 
   async beginPlan(start: PlanStart): Promise<PlanCursor> {
     return transaction(this.pool, async (client) => {
-      await client.query(
+      // A racing creator of the same id waits here for the first one's transaction; then it sees
+      // the committed row (DO NOTHING), and the check below decides which input owns the batch.
+      const inserted = await client.query(
         `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation)
          VALUES ($1, $2, $3, $4, $5, $6, 1) ON CONFLICT (batch_id) DO NOTHING`,
         [
@@ -129,6 +131,8 @@ export class PostgresStore implements Store {
         start.batchId,
       ]);
       const row = rows[0];
+      const created = inserted.rowCount === 1;
+      if (!created && start.exclusive && row.input_ref !== start.inputRef) throw batchConflict(start.batchId);
       const existed =
         (await client.query("SELECT 1 FROM documents WHERE batch_id = $1 LIMIT 1", [start.batchId]))
           .rowCount! > 0;
@@ -136,7 +140,7 @@ export class PostgresStore implements Store {
       const same =
         row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
       if (same || (fresh && row.fingerprint === start.fingerprint)) {
-        return { batch: toBatch(row), upToDate: same && row.plan_complete, existed };
+        return { created, batch: toBatch(row), upToDate: same && row.plan_complete, existed };
       }
       const updated = await client.query(
         `UPDATE batches SET layer = $2, settings = $3, input_ref = $4, fingerprint = $5,
@@ -145,7 +149,7 @@ export class PostgresStore implements Store {
          WHERE batch_id = $1 RETURNING *`,
         [start.batchId, start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint],
       );
-      return { batch: toBatch(updated.rows[0]), upToDate: false, existed };
+      return { created: false, batch: toBatch(updated.rows[0]), upToDate: false, existed };
     });
   }
 

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { DocbatchError } from "../../core/errors.js";
+import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
@@ -141,8 +141,14 @@ export class SqliteStore implements Store {
               start.inputRef,
               start.fingerprint,
             );
-          return { batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed: false };
+          return {
+            created: true,
+            batch: toBatch(this.batchRow(start.batchId)),
+            upToDate: false,
+            existed: false,
+          };
         }
+        if (start.exclusive && row.input_ref !== start.inputRef) throw batchConflict(start.batchId);
         const existed =
           this.db.prepare("SELECT 1 FROM documents WHERE batch_id = ? LIMIT 1").get(start.batchId) !==
           undefined;
@@ -155,7 +161,7 @@ export class SqliteStore implements Store {
           row.plan_generation === 1 &&
           row.fingerprint === start.fingerprint;
         if (same || fresh) {
-          return { batch: toBatch(row), upToDate: same && row.plan_complete === 1, existed };
+          return { created: false, batch: toBatch(row), upToDate: same && row.plan_complete === 1, existed };
         }
         this.db
           .prepare(
@@ -165,7 +171,7 @@ export class SqliteStore implements Store {
              WHERE batch_id = ?`,
           )
           .run(start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint, start.batchId);
-        return { batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed };
+        return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed };
       })
       .immediate();
   }
