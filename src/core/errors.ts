@@ -151,6 +151,26 @@ const CODES = {
     kind: "fatal",
     hint: "Check that the store is reachable (--db path writable, or --store URL).",
   },
+  SINK_UNAVAILABLE: {
+    status: 503,
+    kind: "retryable",
+    hint: "The sink could not be reached or refused the write; delivery resumes from its cursor (`docbatch sync --batch-id ID`).",
+  },
+  SINK_REJECTED: {
+    status: 502,
+    kind: "retryable",
+    hint: "The sink refused the data (e.g. a table with vectors of another dimension); give the batch a sink of its own.",
+  },
+  SINK_NOT_CONFIGURED: {
+    status: 400,
+    kind: "fatal",
+    hint: "Pass the sink as --sink URI (or the Sink object to the library) in the process that delivers it.",
+  },
+  SINKS_BEHIND: {
+    status: 503,
+    kind: "fatal",
+    hint: "Run `docbatch sync --batch-id ID` to deliver the rest; `docbatch status` shows each sink's lag and last error.",
+  },
   SHUTTING_DOWN: { status: 503, kind: "fatal", hint: "The server is shutting down; try again shortly." },
   INTERNAL: {
     status: 500,

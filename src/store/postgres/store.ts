@@ -1,8 +1,9 @@
 import type pg from "pg";
 import { DocbatchError } from "../../core/errors.js";
 import { hash64 } from "../../core/identity-map.js";
-import type { PlannedDocument, StateCounts } from "../../core/types.js";
+import type { ErrorInfo, PlannedDocument, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { toBatch, toRun } from "../rows.js";
 import type {
   BatchInfo,
@@ -30,9 +31,11 @@ import type {
 } from "../store.js";
 import { commitFlush } from "./commit.js";
 import { createPool, NOW_MS, transaction } from "./db.js";
+import * as outbox from "./outbox.js";
 import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
 import { migrate } from "./schema.js";
+import { searchChunks } from "./search.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database, optionally with `?schema=name` (default "docbatch"). */
@@ -413,6 +416,44 @@ export class PostgresStore implements Store {
       params,
     );
     return rowCount ?? 0;
+  }
+
+  async attachSinks(batchId: string, uris: string[], now: number): Promise<void> {
+    await outbox.attachSinks(this.pool, batchId, uris, now);
+  }
+
+  async sinkCursors(batchId: string): Promise<SinkCursor[]> {
+    return outbox.sinkCursors(this.pool, batchId);
+  }
+
+  async claimSink(
+    batchId: string,
+    uri: string,
+    owner: SinkOwner,
+    leaseMs: number,
+    deadOwners: string[],
+  ): Promise<SinkLease | null> {
+    return outbox.claimSink(this.pool, batchId, uri, owner, leaseMs, deadOwners);
+  }
+
+  async readChanges(batchId: string, afterSeq: number, limit: number): Promise<ChangePage> {
+    return outbox.readChanges(this.pool, batchId, afterSeq, limit);
+  }
+
+  async ackSink(lease: SinkLease, throughSeq: number, leaseMs: number): Promise<boolean> {
+    return outbox.ackSink(this.pool, lease, throughSeq, leaseMs);
+  }
+
+  async recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void> {
+    await outbox.recordSinkError(this.pool, lease, error);
+  }
+
+  async releaseSink(lease: SinkLease): Promise<void> {
+    await outbox.releaseSink(this.pool, lease);
+  }
+
+  async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
+    return searchChunks(this.pool, batchId, vector, k);
   }
 
   async setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {

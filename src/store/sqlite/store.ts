@@ -3,8 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../../core/errors.js";
-import type { PlannedDocument, StateCounts } from "../../core/types.js";
+import type { ErrorInfo, PlannedDocument, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type BatchRow, type RunRow, toBatch, toRun } from "../rows.js";
 import type {
   BatchInfo,
@@ -31,9 +32,12 @@ import type {
   StoreEvent,
 } from "../store.js";
 import { SqliteCommitter } from "./commit.js";
+import { SqliteOutbox } from "./outbox.js";
 import { SqlitePlanWriter } from "./plan.js";
 import * as read from "./read.js";
 import { migrate } from "./schema.js";
+import { searchChunks } from "./search.js";
+import { markIndexStale, SqliteVectorIndex } from "./vector-index.js";
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` for tests. */
@@ -60,6 +64,8 @@ export class SqliteStore implements Store {
   private dbValue: Database.Database | null = null;
   private committer: SqliteCommitter | null = null;
   private planWriter: SqlitePlanWriter | null = null;
+  private outbox: SqliteOutbox | null = null;
+  private vectorIndex: SqliteVectorIndex | null = null;
 
   constructor(private readonly options: SqliteStoreOptions) {}
 
@@ -73,6 +79,9 @@ export class SqliteStore implements Store {
     try {
       if (this.options.readonly) {
         this.dbValue = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
+        this.outbox = new SqliteOutbox(this.dbValue);
+        const stale = this.dbValue.prepare("SELECT stale FROM search_index_state").pluck().get() === 1;
+        this.vectorIndex = stale ? null : SqliteVectorIndex.load(this.dbValue);
         return;
       }
       if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -96,7 +105,13 @@ export class SqliteStore implements Store {
         },
       );
     }
-    this.committer = new SqliteCommitter(this.db);
+    // The search index is kept by every connection that writes chunks; one that cannot load
+    // sqlite-vec marks it stale, and the next one that can rebuilds it.
+    this.vectorIndex = SqliteVectorIndex.load(this.db);
+    if (this.vectorIndex) this.vectorIndex.rebuildIfStale();
+    else markIndexStale(this.db);
+    this.outbox = new SqliteOutbox(this.db);
+    this.committer = new SqliteCommitter(this.db, this.vectorIndex);
     this.planWriter = new SqlitePlanWriter(this.db);
   }
 
@@ -517,6 +532,44 @@ export class SqliteStore implements Store {
       )
       .run({ ...params, now });
     return changes;
+  }
+
+  async attachSinks(batchId: string, uris: string[], now: number): Promise<void> {
+    this.outbox!.attach(batchId, uris, now);
+  }
+
+  async sinkCursors(batchId: string): Promise<SinkCursor[]> {
+    return this.outbox!.cursors(batchId);
+  }
+
+  async claimSink(
+    batchId: string,
+    uri: string,
+    owner: SinkOwner,
+    leaseMs: number,
+    deadOwners: string[],
+  ): Promise<SinkLease | null> {
+    return this.outbox!.claim(batchId, uri, owner, leaseMs, deadOwners, Date.now());
+  }
+
+  async readChanges(batchId: string, afterSeq: number, limit: number): Promise<ChangePage> {
+    return this.outbox!.readChanges(batchId, afterSeq, limit);
+  }
+
+  async ackSink(lease: SinkLease, throughSeq: number, leaseMs: number): Promise<boolean> {
+    return this.outbox!.ack(lease, throughSeq, leaseMs, Date.now());
+  }
+
+  async recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void> {
+    this.outbox!.error(lease, error, Date.now());
+  }
+
+  async releaseSink(lease: SinkLease): Promise<void> {
+    this.outbox!.release(lease);
+  }
+
+  async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
+    return searchChunks(this.db, this.vectorIndex, batchId, vector, k);
   }
 
   async setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {

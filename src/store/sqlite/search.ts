@@ -1,0 +1,76 @@
+import type Database from "better-sqlite3";
+import { chunkKey } from "../../core/keys.js";
+import { decodeObject } from "../codec.js";
+import type { SearchHit, SearchResult } from "../index-store.js";
+import { CosineTopK } from "../vector-math.js";
+import type { SqliteVectorIndex } from "./vector-index.js";
+
+/**
+ * Search in the SQLite store: the k nearest chunks through sqlite-vec, or, where the extension is
+ * not available, an exact scan of the batch's vectors (same results, linear cost, and the answer
+ * says `exact-scan`).
+ */
+export function searchChunks(
+  db: Database.Database,
+  index: SqliteVectorIndex | null,
+  batchId: string,
+  vector: Float32Array,
+  k: number,
+): SearchResult {
+  if (index) {
+    const near = index.nearest(batchId, vector, k);
+    return {
+      index: "sqlite-vec",
+      hits: hitsOf(
+        db,
+        near.map((n) => ({ id: n.id, score: 1 - n.distance })),
+      ),
+    };
+  }
+  const scan = db.prepare(
+    `SELECT c.id, c.embedding FROM chunks c JOIN documents d ON d.row = c.row
+     WHERE d.batch_id = ? AND c.embedding IS NOT NULL AND c.id > ? ORDER BY c.id LIMIT 5000`,
+  );
+  const top = new CosineTopK<number>(vector, k);
+  for (let after = 0; ; ) {
+    const rows = scan.raw().all(batchId, after) as [number, Buffer][];
+    for (const [id, bytes] of rows) top.offer(id, bytes);
+    if (rows.length < 5000) break;
+    after = rows[rows.length - 1]![0];
+  }
+  return { index: "exact-scan", hits: hitsOf(db, top.result()) };
+}
+
+function hitsOf(db: Database.Database, ranked: { id: number; score: number }[]): SearchHit[] {
+  if (ranked.length === 0) return [];
+  const rows = db
+    .prepare(
+      `SELECT c.id, d.doc_id, d.source, c.chunk_index, c.text, d.out_metadata, d.out_key
+       FROM chunks c JOIN documents d ON d.row = c.row WHERE c.id IN (SELECT value FROM json_each(?))`,
+    )
+    .all(JSON.stringify(ranked.map((r) => r.id))) as {
+    id: number;
+    doc_id: string;
+    source: string;
+    chunk_index: number;
+    text: string;
+    out_metadata: string | null;
+    out_key: string;
+  }[];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ranked.flatMap(({ id, score }) => {
+    const r = byId.get(id);
+    if (!r) return [];
+    return [
+      {
+        doc_id: r.doc_id,
+        source: r.source,
+        chunk_index: r.chunk_index,
+        score: Math.round(score * 1e6) / 1e6,
+        text: r.text,
+        metadata: decodeObject(r.out_metadata),
+        idempotency_key: chunkKey(r.out_key, r.chunk_index),
+      },
+    ];
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * Exact nearest neighbours by cosine similarity, for stores without a vector index. A bounded
+ * min-heap keeps the k best, so memory stays at k entries whatever the batch's size, and vectors
+ * can be offered page by page as they are read.
+ */
+export class CosineTopK<Id> {
+  private readonly heap: { id: Id; score: number }[] = [];
+  private readonly norm: number;
+
+  constructor(
+    private readonly query: Float32Array,
+    private readonly k: number,
+  ) {
+    this.norm = Math.sqrt(dot(query, query)) || 1;
+  }
+
+  /** A stored vector (float32 bytes); vectors of another dimension are not comparable and skipped. */
+  offer(id: Id, bytes: Uint8Array): void {
+    if (bytes.byteLength !== this.query.length * 4 || this.k <= 0) return;
+    const copy = new Uint8Array(bytes.byteLength);
+    copy.set(bytes);
+    const v = new Float32Array(copy.buffer);
+    const score = dot(this.query, v) / (this.norm * (Math.sqrt(dot(v, v)) || 1));
+    const heap = this.heap;
+    if (heap.length < this.k) {
+      heap.push({ id, score });
+      siftUp(heap, heap.length - 1);
+    } else if (score > heap[0]!.score) {
+      heap[0] = { id, score };
+      siftDown(heap, 0);
+    }
+  }
+
+  /** The best k, best first. */
+  result(): { id: Id; score: number }[] {
+    return [...this.heap].sort((a, b) => b.score - a.score);
+  }
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+function siftUp(heap: { score: number }[], i: number): void {
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]!.score <= heap[i]!.score) return;
+    [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+    i = parent;
+  }
+}
+
+function siftDown(heap: { score: number }[], i: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let min = i;
+    if (l < heap.length && heap[l]!.score < heap[min]!.score) min = l;
+    if (r < heap.length && heap[r]!.score < heap[min]!.score) min = r;
+    if (min === i) return;
+    [heap[min], heap[i]] = [heap[i]!, heap[min]!];
+    i = min;
+  }
+}
