@@ -14,6 +14,14 @@ import {
   STATUS_HELP,
   statusCommand,
 } from "./commands/inspect.js";
+import {
+  SEARCH_HELP,
+  SYNC_HELP,
+  searchCommand,
+  syncCommand,
+  VERIFY_HELP,
+  verifyCommand,
+} from "./commands/retrieval.js";
 import { RUN_HELP, runCommand } from "./commands/run.js";
 import { SERVE_HELP, serveCommand } from "./commands/serve.js";
 import { SUBMIT_HELP, submitCommand, WORKER_HELP, workerCommand } from "./commands/worker.js";
@@ -30,6 +38,9 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
   serve: { run: serveCommand, help: SERVE_HELP },
   submit: { run: submitCommand, help: SUBMIT_HELP },
   worker: { run: workerCommand, help: WORKER_HELP },
+  search: { run: searchCommand, help: SEARCH_HELP },
+  sync: { run: syncCommand, help: SYNC_HELP },
+  verify: { run: verifyCommand, help: VERIFY_HELP },
 };
 
 const USAGE = `docbatch: resumable, idempotent, observable batch processing of documents
@@ -47,6 +58,9 @@ Commands:
   serve            the HTTP API and the live dashboard
   submit INPUT     plan a batch without processing it (for workers)
   worker           process a planned batch together with other workers
+  search QUERY     the chunks of a batch nearest to a query
+  sync             deliver to the batch's sinks what they have not received yet
+  verify           compare a sink with the store (and --repair it)
 
 Every command takes --db FILE (SQLite, the default) or --store postgres://… (shared by workers).
 

@@ -21,6 +21,8 @@ export const PROCESS_FLAGS = {
   seed: { type: "string" },
   "log-file": { type: "string" },
   "log-level": { type: "string" },
+  sink: { type: "string", multiple: true },
+  "sink-wait-ms": { type: "string" },
 } as const;
 
 /** Flags that shape the output of a new plan, shared by `run`, `submit` and `serve`. */
@@ -55,8 +57,22 @@ export function processOptions(values: Record<string, unknown>) {
     seed: intFlag(values.seed, "seed"),
     logFile: stringFlag(values["log-file"]),
     logLevel: stringFlag(values["log-level"]),
+    ...sinkOptions(values),
   });
 }
+
+/** `--sink URI` (repeatable) and `--sink-wait-ms N`. */
+export function sinkOptions(values: Record<string, unknown>) {
+  const sinks = Array.isArray(values.sink) ? (values.sink as string[]) : undefined;
+  return defined({ sinks, sinkWaitMs: intFlag(values["sink-wait-ms"], "sink-wait-ms") });
+}
+
+/** The lines of `--help` that describe the sink flags. */
+export const SINK_HELP = `  --sink URI              deliver the output to a sink (repeatable): jsonl:PATH (a change log) or
+                          pgvector:postgres://user@host/db?table=T; the batch remembers its sinks
+                          (without password; give it in the URL, DOCBATCH_SINK_PASSWORD or PGPASSWORD)
+  --sink-wait-ms N        at the end, wait up to N ms for the sinks to catch up (default 30000);
+                          exit 3 when they did not (docbatch sync delivers the rest)`;
 
 export function outputOptions(values: Record<string, unknown>) {
   return defined({

@@ -55,7 +55,7 @@ export class ProgressDisplay {
     const fraction = p.total > 0 ? settled / p.total : 1;
     const info =
       ` ${settled}/${p.total} ${(fraction * 100).toFixed(1)}% | ${Math.round(this.rate())} docs/min | ETA ${this.eta(p)}` +
-      ` | failed ${p.failed} | retrying ${p.retriesWaiting} | breaker ${p.breaker}`;
+      ` | failed ${p.failed} | retrying ${p.retriesWaiting} | breaker ${p.breaker}${sinkLag(p, " | ")}`;
     const width = Math.max(10, Math.min(40, columns - info.length - 3));
     const filled = Math.round(fraction * width);
     return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]${info}`;
@@ -67,7 +67,13 @@ export class ProgressDisplay {
     const pct = p.total > 0 ? ((settled / p.total) * 100).toFixed(1) : "100.0";
     return (
       `docbatch ${p.batchId}: ${settled}/${p.total} (${pct}%) ${p.phase}, ${Math.round(this.rate())} docs/min, ` +
-      `ETA ${this.eta(p)}, failed ${p.failed}, retrying ${p.retriesWaiting}, in flight ${p.inFlight}, breaker ${p.breaker}`
+      `ETA ${this.eta(p)}, failed ${p.failed}, retrying ${p.retriesWaiting}, in flight ${p.inFlight}, breaker ${p.breaker}` +
+      sinkLag(p, ", ")
     );
   }
+}
+
+/** The sinks' lag, when the batch has sinks. */
+function sinkLag(p: Progress, separator: string): string {
+  return p.sinkLag === undefined || p.sinkLag === null ? "" : `${separator}sink lag ${p.sinkLag}`;
 }

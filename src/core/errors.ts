@@ -166,6 +166,11 @@ const CODES = {
     kind: "fatal",
     hint: "Pass the sink as --sink URI (or the Sink object to the library) in the process that delivers it.",
   },
+  SINK_BUSY: {
+    status: 409,
+    kind: "fatal",
+    hint: "Another process is delivering to this sink; repair it when that process has finished.",
+  },
   SINKS_BEHIND: {
     status: 503,
     kind: "fatal",

@@ -1,5 +1,6 @@
 import type { StateCounts } from "../core/types.js";
 import type { Store } from "../store/store.js";
+import { type SinkReport, sinkReport } from "./sinks.js";
 
 /** The contract's status: counts, and the failed and degraded documents with their errors. */
 export interface BatchStatus {
@@ -17,6 +18,8 @@ export interface BatchStatus {
     attempts: number;
     reason: { code: string; message: string } | null;
   }[];
+  /** The batch's sinks: acknowledged seq, lag and last error. */
+  sinks: SinkReport[];
 }
 
 export async function batchStatus(store: Store, batchId: string): Promise<BatchStatus> {
@@ -38,5 +41,6 @@ export async function batchStatus(store: Store, batchId: string): Promise<BatchS
       attempts: d.attempts,
       reason: d.degradedReason,
     })),
+    sinks: await sinkReport(store, batchId),
   };
 }

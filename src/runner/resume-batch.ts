@@ -1,14 +1,16 @@
 import { DocbatchError } from "../core/errors.js";
 import { buildReport } from "../report/report.js";
 import type { Store } from "../store/store.js";
+import { finishDelivery, startDelivery } from "./deliver-batch.js";
 import type { StopReason } from "./engine.js";
 import { createLogger } from "./logger.js";
 import { openRun, processBatch } from "./process-batch.js";
-import { exitCodeFor, finished, type RunResult, waitForPlan } from "./run-batch.js";
+import { exitCodeFor, finished, type RunResult, waitForPlan, withSinkLag } from "./run-batch.js";
 import { type ProcessOptions, resolveProcessOptions } from "./run-options.js";
 import { settingsFromJson } from "./settings.js";
+import type { SinkOptions } from "./sink-options.js";
 
-export interface ResumeBatchOptions extends ProcessOptions {
+export interface ResumeBatchOptions extends ProcessOptions, SinkOptions {
   /** An open store; the caller closes it. */
   store: Store;
   batchId: string;
@@ -36,6 +38,8 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
     processStartedAt,
     logger,
   });
+  // In-flight documents were recovered above; now the sink cursors.
+  const sinks = await startDelivery(store, batchId, options, logger);
   let stopReason: StopReason = batch.planComplete
     ? "finished"
     : await waitForPlan(store, batchId, options.signal);
@@ -44,12 +48,13 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
   if (stopReason === "finished") {
     const settings = settingsFromJson((await store.getBatch(batchId))!.settings);
     stopReason = await processBatch(store, run, settings, resolved, logger, {
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.onProgress ? { onProgress: withSinkLag(options.onProgress, sinks.delivery) } : {}),
       ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.inject ? { inject: options.inject } : {}),
     });
   }
+  await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, batchId);
   await store.endRun(run, stopReason, Date.now());
   logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
   const report = await buildReport(store, batchId);

@@ -6,6 +6,7 @@ import { type BatchReport, buildReport } from "../report/report.js";
 import { DEFAULT_DB } from "../store/open.js";
 import { SqliteStore } from "../store/sqlite/index.js";
 import type { Store } from "../store/store.js";
+import { finishDelivery, startDelivery } from "./deliver-batch.js";
 import type { StopReason } from "./engine.js";
 import { InputThread } from "./input-runner.js";
 import { deadRuns } from "./liveness.js";
@@ -15,15 +16,17 @@ import { openRun, processBatch } from "./process-batch.js";
 import {
   type OutputOptions,
   type ProcessOptions,
+  type Progress,
   pipelineSettings,
   resolveProcessOptions,
 } from "./run-options.js";
 import { layerOf, settingsFromJson, settingsToJson } from "./settings.js";
+import type { SinkOptions } from "./sink-options.js";
 
 export type { OutputOptions, ProcessOptions, Progress } from "./run-options.js";
 
 /** The options of `runBatch` (and of `docbatch run`). Everything but `input` is optional. */
-export interface RunBatchOptions extends ProcessOptions, OutputOptions {
+export interface RunBatchOptions extends ProcessOptions, OutputOptions, SinkOptions {
   /** A .json, .jsonl/.ndjson file or a directory. */
   input: string;
   /** The SQLite store. @default ".docbatch/docbatch.db" */
@@ -102,6 +105,8 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       processStartedAt,
       logger,
     });
+    // In-flight documents were recovered above; now the sink cursors.
+    const sinks = await startDelivery(store, batchId, options, logger, !options.planOnly);
     const cursor = await store.beginPlan({
       batchId,
       layer,
@@ -184,7 +189,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
         resolved,
         logger,
         {
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(options.onProgress ? { onProgress: withSinkLag(options.onProgress, sinks.delivery) } : {}),
           ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
           signal,
           ...(options.inject ? { inject: options.inject } : {}),
@@ -196,6 +201,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       const planned = planOutcome(await planning, logger, batchId, run.run);
       if (planned === "interrupted") stopReason = "interrupted";
     }
+    await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, batchId);
     await store.endRun(run, stopReason, Date.now());
     logger.info({ event: "run.end", batchId, run: run.run, reason: stopReason }, "run ended");
     const report = await buildReport(store, batchId);
@@ -220,6 +226,8 @@ function planOutcome(planned: PlanSummary | null, logger: Logger, batchId: strin
 export function exitCodeFor(reason: StopReason, report: BatchReport): number {
   if (reason === "interrupted") return 130;
   if (reason === "fail-budget") return 3;
+  // A run is complete only when every sink holds what the store holds.
+  if (report.sinks.some((s) => s.lag > 0)) return 3;
   return report.completion_rate >= 0.99 ? 0 : 3;
 }
 
@@ -231,6 +239,15 @@ export async function waitForPlan(store: Store, batchId: string, signal?: AbortS
     if (batch?.planComplete) return "finished";
     await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 200));
   }
+}
+
+/** Progress with the sinks' lag, for the progress line. */
+export function withSinkLag(
+  onProgress: (progress: Progress) => void,
+  delivery: { lag: number | null } | null,
+): (progress: Progress) => void {
+  if (!delivery) return onProgress;
+  return (progress) => onProgress({ ...progress, sinkLag: delivery.lag });
 }
 
 function idle(batchId: string, phase: "planning" | "finished") {

@@ -76,6 +76,8 @@ export interface Progress {
   processedThisRun: number;
   phase: "planning" | "processing" | "finished";
   planned: number;
+  /** Changes committed but not yet acknowledged by the batch's sinks (absent without sinks). */
+  sinkLag?: number | null;
 }
 
 export interface ResolvedProcessOptions {

@@ -39,6 +39,10 @@ export interface SinkRecord {
   key: string;
   text?: string;
   embedding?: number[] | null;
+  /** Where the chunk came from, when the sink keeps it (used to remove an extra key). */
+  doc_id?: string;
+  source?: string;
+  chunk_index?: number;
 }
 
 export interface Sink {

@@ -9,6 +9,7 @@ import {
   outputOptions,
   PROCESS_FLAGS,
   processOptions,
+  SINK_HELP,
   sharedStore,
   withSignals,
 } from "../process-flags.js";
@@ -47,9 +48,11 @@ INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
   --no-progress           no progress display (a bar on a terminal; otherwise a status line
                           on stderr every --progress-interval-ms, default 5000)
   --durability MODE       full (default) or normal
+${SINK_HELP}
 
 The API key of --embed-url is read from DOCBATCH_EMBED_API_KEY.
-Exit codes: 0 done (completion >= 99%), 3 finished below that, 2 invalid input or usage,
+Exit codes: 0 done (completion >= 99% and every sink caught up), 3 finished below that (or a
+sink still behind), 2 invalid input or usage,
 1 internal error, 130/143 interrupted by SIGINT/SIGTERM (run the same command to resume).`;
 
 export async function runCommand(args: string[]): Promise<number> {

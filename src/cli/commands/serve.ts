@@ -3,7 +3,7 @@ import { createLogger } from "../../runner/logger.js";
 import { startServer } from "../../server/serve.js";
 import { createStore, DEFAULT_DB } from "../../store/open.js";
 import { intFlag, numberFlag, parseFlags, stringFlag } from "../args.js";
-import { defined } from "../process-flags.js";
+import { defined, SINK_HELP, sinkOptions } from "../process-flags.js";
 
 export const SERVE_HELP = `docbatch serve [--port P] [--host H] [--db FILE | --store URL] [--token T] [options]
 
@@ -19,6 +19,7 @@ processed in the background; after a crash or restart, every unfinished one is r
   --concurrency N, --max-attempts N, --embed-url URL, --embed-model NAME, --chunk-size N, ...
                            as for \`docbatch run\`, applied to every batch
   --log-file FILE, --log-level LEVEL
+${SINK_HELP}
 
 SIGTERM or SIGINT stops accepting requests, checkpoints the running batches and exits.`;
 
@@ -50,6 +51,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       seed: { type: "string" },
       "log-file": { type: "string" },
       "log-level": { type: "string" },
+      sink: { type: "string", multiple: true },
+      "sink-wait-ms": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     "serve",
@@ -86,6 +89,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       docTimeoutMs: intFlag(values["doc-timeout-ms"], "doc-timeout-ms"),
       inject: stringFlag(values.inject),
       seed: intFlag(values.seed, "seed"),
+      ...sinkOptions(values),
     }),
     output: defined({
       chunkSize: intFlag(values["chunk-size"], "chunk-size"),

@@ -9,7 +9,9 @@ import {
   outputOptions,
   PROCESS_FLAGS,
   processOptions,
+  SINK_HELP,
   sharedStore,
+  sinkOptions,
   withSignals,
 } from "../process-flags.js";
 import { finishRun, singleInput } from "./run.js";
@@ -18,7 +20,8 @@ export const SUBMIT_HELP = `docbatch submit INPUT --store URL [--batch-id ID] [-
 
 Validates and plans a batch without processing it, and prints its id: workers
 (\`docbatch worker --batch-id ID\`) on any machine then share the work. Submitting the same input
-again finishes an interrupted plan, or does nothing.`;
+again finishes an interrupted plan, or does nothing. --sink URI (repeatable) attaches sinks that
+the workers deliver to.`;
 
 export async function submitCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
@@ -31,6 +34,7 @@ export async function submitCommand(args: string[]): Promise<number> {
       "lease-ms": { type: "string" },
       "log-file": { type: "string" },
       "log-level": { type: "string" },
+      sink: { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
     },
     "submit",
@@ -51,6 +55,7 @@ export async function submitCommand(args: string[]): Promise<number> {
         ...(store ? { store } : {}),
         ...processOptions(values),
         ...outputOptions(values),
+        ...sinkOptions(values),
         ...defined({ db: stringFlag(values.db), batchId: stringFlag(values["batch-id"]) }),
       }),
     );
@@ -75,7 +80,8 @@ that wakes up after its lease was taken cannot commit (its commits are fenced ou
 
   --concurrency N, --max-attempts N, --base-delay-ms N, --embed-timeout-ms N, --embed-batch-size N,
   --doc-timeout-ms N, --max-fail-rate R, --lease-ms N, --worker-id NAME, --inject SPEC, --seed N,
-  --log-file FILE, --log-level LEVEL, --json, --no-progress`;
+  --log-file FILE, --log-level LEVEL, --json, --no-progress
+${SINK_HELP}`;
 
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseFlags(

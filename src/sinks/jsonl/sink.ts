@@ -63,7 +63,16 @@ export class JsonlSink implements Sink {
 
   async *keys(): AsyncIterable<SinkRecord> {
     const state = await replayLog(this.file);
-    for (const [key, line] of state) yield { key, text: line.text, embedding: line.embedding };
+    for (const [key, line] of state) {
+      yield {
+        key,
+        text: line.text,
+        embedding: line.embedding,
+        doc_id: line.doc_id,
+        source: line.source,
+        chunk_index: line.chunk_index,
+      };
+    }
   }
 
   async close(): Promise<void> {

@@ -24,7 +24,8 @@ export class MemorySink implements Sink {
 
   async *keys(): AsyncIterable<SinkRecord> {
     for (const chunk of this.chunks.values()) {
-      yield { key: chunk.key, text: chunk.text, embedding: chunk.embedding };
+      const { key, text, embedding, doc_id, source, chunk_index } = chunk;
+      yield { key, text, embedding, doc_id, source, chunk_index };
     }
   }
 }

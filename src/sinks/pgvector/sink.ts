@@ -82,8 +82,16 @@ export class PgvectorSink implements Sink {
   async *keys(): AsyncIterable<SinkRecord> {
     const rows = await this.use(async (client) => {
       if (!(await this.tableExists(client))) return [];
-      const { rows } = await client.query<{ key: string; text: string; embedding: string | null }>(
-        `SELECT key, text, embedding::text AS embedding FROM ${this.table} WHERE batch_id = $1`,
+      const { rows } = await client.query<{
+        key: string;
+        text: string;
+        embedding: string | null;
+        doc_id: string;
+        source: string;
+        chunk_index: number;
+      }>(
+        `SELECT key, text, embedding::text AS embedding, doc_id, source, chunk_index FROM ${this.table}
+         WHERE batch_id = $1`,
         [this.options.batchId],
       );
       return rows;
@@ -93,6 +101,9 @@ export class PgvectorSink implements Sink {
         key: row.key,
         text: row.text,
         embedding: row.embedding === null ? null : (JSON.parse(row.embedding) as number[]),
+        doc_id: row.doc_id,
+        source: row.source,
+        chunk_index: row.chunk_index,
       };
     }
   }
