@@ -2,12 +2,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { contentHash, idempotencyKey } from "../../src/core/keys.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import { indexConformance } from "./index-conformance.js";
 
 /**
  * One suite, run unchanged against every Store, so that SQLite and Postgres promise exactly the
  * same things. `factory` returns a fresh, empty store each time.
  */
 export function storeConformance(name: string, factory: () => Promise<Store>): void {
+  indexConformance(name, factory);
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {
