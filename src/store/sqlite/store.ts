@@ -52,6 +52,12 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** Page cache of this connection in MB (the OS caches the file as well). @default 16 */
   cacheMb?: number;
+  /**
+   * Keep the sqlite-vec search index with the chunks. Without it (or where sqlite-vec cannot be
+   * loaded) search scans the vectors exactly, and the next process with the index rebuilds it.
+   * @default true
+   */
+  vectorIndex?: boolean;
 }
 
 /**
@@ -107,7 +113,7 @@ export class SqliteStore implements Store {
     }
     // The search index is kept by every connection that writes chunks; one that cannot load
     // sqlite-vec marks it stale, and the next one that can rebuilds it.
-    this.vectorIndex = SqliteVectorIndex.load(this.db);
+    this.vectorIndex = this.options.vectorIndex === false ? null : SqliteVectorIndex.load(this.db);
     if (this.vectorIndex) this.vectorIndex.rebuildIfStale();
     else markIndexStale(this.db);
     this.outbox = new SqliteOutbox(this.db);
