@@ -34,11 +34,19 @@ sinkConformance(
 );
 
 describe("jsonl change log", () => {
-  it("continues seq after a restart and cuts a line torn by a crash", async () => {
+  it("continues seq after a restart and cuts a line torn by a crash (after multi-byte text)", async () => {
     const file = path.join(dir, "torn.jsonl");
     const first = new JsonlSink(file);
     await first.upsert([
-      { key: "k:0", doc_id: "d", source: "s", chunk_index: 0, text: "t", metadata: {}, embedding: null },
+      {
+        key: "k:0",
+        doc_id: "d",
+        source: "s",
+        chunk_index: 0,
+        text: "批处理任务 ✓ multi-byte text",
+        metadata: {},
+        embedding: null,
+      },
     ]);
     await first.close();
     fs.appendFileSync(file, '{"seq":2,"op":"upsert","key":"torn');

@@ -101,9 +101,7 @@ export class JsonlSink implements Sink {
     const fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND);
     try {
       const size = fs.fstatSync(fd).size;
-      const tail = readTail(fd, size);
-      const end = tail.lastIndexOf("\n");
-      const keep = size - Buffer.byteLength(tail) + (end + 1);
+      const keep = completeLength(fd, size);
       if (keep < size) {
         fs.ftruncateSync(fd, keep);
         fs.fdatasyncSync(fd);
@@ -154,13 +152,18 @@ export async function replayLog(file: string): Promise<Map<string, LogLine>> {
 
 const TAIL_BYTES = 1 << 20;
 
-function readTail(fd: number, size: number): string {
-  if (size === 0) return "";
-  const length = Math.min(size, TAIL_BYTES);
-  const buffer = Buffer.alloc(length);
-  fs.readSync(fd, buffer, 0, length, size - length);
-  // A multi-byte character cut at the front of the window only affects text before the last line.
-  return buffer.toString("utf8");
+/** Bytes up to and including the last newline: what complete lines the log holds. */
+function completeLength(fd: number, size: number): number {
+  for (let end = size; end > 0; ) {
+    const length = Math.min(end, TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    fs.readSync(fd, buffer, 0, length, end - length);
+    // Bytes, not characters: a line may hold any UTF-8 text.
+    const newline = buffer.lastIndexOf(0x0a);
+    if (newline >= 0) return end - length + newline + 1;
+    end -= length;
+  }
+  return 0;
 }
 
 /** The seq of the last complete line before `end`, reading backwards in windows. */
