@@ -61,7 +61,7 @@ export class PgvectorSink implements Sink {
           chunks.map((c) => c.chunk_index),
           chunks.map((c) => c.text),
           chunks.map((c) => JSON.stringify(c.metadata)),
-          chunks.map((c) => (c.embedding ? `[${c.embedding.join(",")}]` : null)),
+          chunks.map((c) => (c.embedding ? vectorText(c.embedding) : null)),
         ],
       );
       await client.query("COMMIT");
@@ -210,4 +210,12 @@ export class PgvectorSink implements Sink {
 
 function unavailable(uri: string, err: unknown): DocbatchError {
   return new DocbatchError("SINK_UNAVAILABLE", `${uri}: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * A vector in pgvector's text form. Nine significant digits identify every float32 exactly (the
+ * store keeps float32, pgvector too), at half the length of a double's shortest form.
+ */
+function vectorText(vector: number[]): string {
+  return `[${vector.map((v) => Number(v.toPrecision(9))).join(",")}]`;
 }
