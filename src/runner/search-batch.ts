@@ -24,6 +24,7 @@ export interface SearchOptions {
 }
 
 export const MAX_SEARCH_K = 1_000;
+const TIE_CANDIDATES = 16;
 
 /**
  * Embeds the query with the batch's own embedder and layer (the settings it was planned with), so
@@ -59,8 +60,19 @@ export async function searchBatch(options: SearchOptions): Promise<SearchRespons
   try {
     const timeoutMs = embed.kind === "http" ? embed.timeoutMs : 30_000;
     const [vector] = await embedder.embed([query], AbortSignal.timeout(timeoutMs));
-    const result = await store.search(batchId, vector!, k);
-    return { batch_id: batchId, query, results: result.hits, index: result.index };
+    // A few more candidates than asked: chunks with equal vectors (the same words in another order,
+    // for a bag-of-words model) tie, and among tied chunks the one whose text is the query wins.
+    const result = await store.search(batchId, vector!, Math.min(MAX_SEARCH_K, k + TIE_CANDIDATES));
+    const results = result.hits
+      .map((hit, rank) => ({ hit, rank, exact: hit.text.trim() === query.trim() }))
+      .sort((a, b) =>
+        Math.abs(a.hit.score - b.hit.score) < 1e-6
+          ? Number(b.exact) - Number(a.exact) || a.rank - b.rank
+          : a.rank - b.rank,
+      )
+      .slice(0, k)
+      .map((r) => r.hit);
+    return { batch_id: batchId, query, results, index: result.index };
   } finally {
     await embedder.close();
   }
