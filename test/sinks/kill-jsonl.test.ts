@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
@@ -59,8 +60,19 @@ describe("jsonl sink under SIGKILL", () => {
       if (result.signal === "SIGKILL") kills += 1;
     }
     expect(kills).toBeGreaterThanOrEqual(3);
-    const final = await runCli(args);
+    const logFile = path.join(dir, "final.log");
+    const final = await runCli([...args, "--log-file", logFile]);
     expect(final.code, final.stderr).toBe(0);
+    // Recovery order: the dead run's in-flight documents go back first, then the sink cursor.
+    const events = fs
+      .readFileSync(logFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { event: string }).event);
+    expect(events).toContain("sink.claimed");
+    if (events.includes("checkpoint.recovered")) {
+      expect(events.indexOf("checkpoint.recovered")).toBeLessThan(events.indexOf("sink.claimed"));
+    }
     const report = JSON.parse(final.stdout);
     expect(report.counts.done).toBe(docs.length);
     expect(report.sinks).toEqual([
