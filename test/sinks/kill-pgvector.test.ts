@@ -1,7 +1,9 @@
+import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
+import { LocalEmbedder } from "../../src/pipeline/embed/local.js";
 import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
 import { type PgliteServer, startPglite } from "../helpers/pglite.js";
@@ -120,4 +122,45 @@ describe("pgvector sink under SIGKILL", () => {
     });
     expect(sortedEntries(await tableTexts(pglite.url, "rag_chunks", "k"))).toEqual(sortedEntries(exported));
   }, 600_000);
+});
+
+describe("README: from ingestion to retrieval", () => {
+  it("takes a folder to a search result and to a pgvector table in three commands", async () => {
+    const dir = tempDir("docbatch-retrieval-");
+    const docs = path.join(dir, "docs");
+    fs.mkdirSync(docs);
+    fs.writeFileSync(
+      path.join(docs, "passwords.md"),
+      "# Passwords\n\nTo reset your password, open Settings and choose Reset.",
+    );
+    fs.writeFileSync(path.join(docs, "billing.txt"), "Invoices are sent on the first day of every month.");
+    fs.writeFileSync(
+      path.join(docs, "travel.txt"),
+      "Book trains at least two weeks ahead for the best fares.",
+    );
+    const sink = `pgvector:${pglite.url}?table=handbook_chunks`;
+    const run = await runCli(["run", docs, "--batch-id", "handbook", "--sink", sink, "--no-progress"], {
+      cwd: dir,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const search = await runCli(
+      ["search", "how do I reset my password", "--batch-id", "handbook", "--json"],
+      { cwd: dir },
+    );
+    expect(search.code, search.stderr).toBe(0);
+    expect(JSON.parse(search.stdout).results[0].doc_id).toBe("passwords.md");
+    // The application's query, on the table the first command filled.
+    const [query] = await new LocalEmbedder(256).embed(
+      ["how do I reset my password"],
+      new AbortController().signal,
+    );
+    const client = new pg.Client({ connectionString: pglite.url });
+    await client.connect();
+    const { rows } = await client.query<{ doc_id: string }>(
+      "SELECT doc_id FROM handbook_chunks ORDER BY embedding <=> $1::vector LIMIT 1",
+      [`[${Array.from(query!).join(",")}]`],
+    );
+    await client.end();
+    expect(rows[0]!.doc_id).toBe("passwords.md");
+  }, 120_000);
 });
