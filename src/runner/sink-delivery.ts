@@ -42,6 +42,8 @@ export class SinkDelivery {
   private watcher: NodeJS.Timeout | null = null;
   private readonly owner: SinkOwner;
   private readonly wakers = new Set<() => void>();
+  /** Sinks this process cannot open (a library sink of another process): waiting cannot help. */
+  private readonly unconfigured = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -70,6 +72,7 @@ export class SinkDelivery {
       await this.refresh();
       if (this.cursors.every((c) => c.lag === 0)) return true;
       if (Date.now() >= until || this.stopped) return false;
+      if (this.cursors.every((c) => c.lag === 0 || this.unconfigured.has(c.uri))) return false;
       this.wake();
       await sleep(Math.min(100, Math.max(1, until - Date.now())));
     }
@@ -183,7 +186,10 @@ export class SinkDelivery {
             await this.store
               .recordSinkError(lease, { code: error.code, message: error.message })
               .catch(() => {});
-          if (error.code === "SINK_NOT_CONFIGURED") sink = null;
+          if (error.code === "SINK_NOT_CONFIGURED") {
+            sink = null;
+            this.unconfigured.add(uri);
+          }
           await this.idle(backoffDelay(failures - 1, SINK_BACKOFF));
         }
       }

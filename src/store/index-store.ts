@@ -132,6 +132,8 @@ export interface IndexStore {
   /** Records a failed delivery on the cursor (it does not move). */
   recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void>;
   releaseSink(lease: SinkLease): Promise<void>;
+  /** Forgets a sink of the batch (its cursor); the sink itself is left as it is. */
+  detachSink(batchId: string, uri: string): Promise<boolean>;
   /** The `k` chunks of the batch nearest to `vector` by cosine similarity, best first. */
   search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult>;
 }

@@ -238,6 +238,9 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
       expect(await store.ackSink(short!, 1, 30_000)).toBe(false);
       cursors = await store.sinkCursors("b");
       expect(cursors.map((c) => c.deliveredSeq)).toEqual([1, 0]);
+      expect(await store.detachSink("b", "jsonl:/y")).toBe(true);
+      expect(await store.detachSink("b", "jsonl:/y")).toBe(false);
+      expect((await store.sinkCursors("b")).map((c) => c.uri)).toEqual(["jsonl:/x"]);
     });
 
     it("finds the chunk whose vector equals the query first", async () => {

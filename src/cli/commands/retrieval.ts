@@ -3,6 +3,7 @@ import { syncBatch } from "../../runner/deliver-batch.js";
 import { createLogger } from "../../runner/logger.js";
 import { searchBatch } from "../../runner/search-batch.js";
 import { verifySink } from "../../runner/verify-sink.js";
+import { rememberedSinkUri } from "../../sinks/uri.js";
 import { intFlag, parseFlags, requireBatchId, STORE_FLAGS, stringFlag } from "../args.js";
 import { printJson } from "../output.js";
 import { withSignals } from "../process-flags.js";
@@ -64,6 +65,7 @@ Delivers to the batch's sinks what they have not received yet (after a run that 
 sink was behind, or to a sink attached with --sink). Exit 0 when every sink caught up, else 3.
 
   --sink URI        attach a sink and deliver the batch's whole output to it (repeatable)
+  --detach URI      forget a sink of the batch (repeatable); what it holds is left as it is
   --timeout-ms N    give up after N ms (default 600000)
   --json            the sinks as in \`report --json\``;
 
@@ -74,6 +76,7 @@ export async function syncCommand(args: string[]): Promise<number> {
       ...STORE_FLAGS,
       "batch-id": { type: "string" },
       sink: { type: "string", multiple: true },
+      detach: { type: "string", multiple: true },
       "timeout-ms": { type: "string" },
       "log-file": { type: "string" },
       "log-level": { type: "string" },
@@ -84,6 +87,18 @@ export async function syncCommand(args: string[]): Promise<number> {
   if (values.help) return help(SYNC_HELP);
   const batchId = requireBatchId(values["batch-id"], "sync");
   return withBatch(values, batchId, async (store) => {
+    for (const uri of (values.detach as string[] | undefined) ?? []) {
+      const remembered = /^(jsonl|pgvector):/.test(uri) ? rememberedSinkUri(uri) : uri;
+      if (!(await store.detachSink(batchId, remembered))) {
+        throw new DocbatchError("USAGE", `Batch ${batchId} has no sink ${remembered}.`, {
+          details: [{ path: "--detach", problem: "not a sink of the batch" }],
+          hints: ["`docbatch status --batch-id ID` lists the batch's sinks."],
+        });
+      }
+      process.stderr.write(
+        `docbatch: ${remembered} detached from ${batchId} (the sink itself was not touched)\n`,
+      );
+    }
     const timeoutMs = intFlag(values["timeout-ms"], "timeout-ms");
     const logger = createLogger(stringFlag(values["log-file"]), stringFlag(values["log-level"]));
     const { result: cursors } = await withSignals((signal) =>

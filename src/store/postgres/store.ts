@@ -452,6 +452,14 @@ export class PostgresStore implements Store {
     await outbox.releaseSink(this.pool, lease);
   }
 
+  async detachSink(batchId: string, uri: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query("DELETE FROM sink_cursors WHERE batch_id = $1 AND uri = $2", [
+      batchId,
+      uri,
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
+
   async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
     return searchChunks(this.pool, batchId, vector, k);
   }

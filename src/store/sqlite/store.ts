@@ -574,6 +574,12 @@ export class SqliteStore implements Store {
     this.outbox!.release(lease);
   }
 
+  async detachSink(batchId: string, uri: string): Promise<boolean> {
+    return (
+      this.db.prepare("DELETE FROM sink_cursors WHERE batch_id = ? AND uri = ?").run(batchId, uri).changes > 0
+    );
+  }
+
   async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
     return searchChunks(this.db, this.vectorIndex, batchId, vector, k);
   }
