@@ -1,3 +1,36 @@
+import { chunkKey } from "../core/keys.js";
+import { decodeObject } from "./codec.js";
+import type { SearchHit } from "./index-store.js";
+
+/** A chunk row as both stores read it for a search result. */
+export interface HitRow {
+  doc_id: string;
+  source: string;
+  chunk_index: number;
+  text: string;
+  out_metadata: string | null;
+  out_key: string;
+}
+
+/** Search hits in rank order, from the ranked ids and the rows read for them (by id). */
+export function toHits<Id>(ranked: { id: Id; score: number }[], rows: Map<Id, HitRow>): SearchHit[] {
+  return ranked.flatMap(({ id, score }) => {
+    const r = rows.get(id);
+    if (!r) return [];
+    return [
+      {
+        doc_id: r.doc_id,
+        source: r.source,
+        chunk_index: r.chunk_index,
+        score: Math.round(score * 1e6) / 1e6,
+        text: r.text,
+        metadata: decodeObject(r.out_metadata),
+        idempotency_key: chunkKey(r.out_key, r.chunk_index),
+      },
+    ];
+  });
+}
+
 /**
  * Exact nearest neighbours by cosine similarity, for stores without a vector index. A bounded
  * min-heap keeps the k best, so memory stays at k entries whatever the batch's size, and vectors

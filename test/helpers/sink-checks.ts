@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { expect } from "vitest";
 import { replayLog } from "../../src/sinks/jsonl/index.js";
-import { jsonLines, runCli } from "./cli.js";
+import { collect, jsonLines, runCli, spawnCli } from "./cli.js";
+import { countDone } from "./store.js";
 
 /** The random seed of a test: DOCBATCH_TEST_SEED replays a run; the seed is printed either way. */
 export function testSeed(name: string): number {
@@ -36,3 +37,38 @@ export function removeFromLog(file: string, keys: Set<string>): void {
 export function sortedEntries(map: Map<string, string>): [string, string][] {
   return [...map].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
+
+/**
+ * Runs `args` up to `attempts` times, each killed with SIGKILL once a random share (10–90%) of the
+ * batch's `total` documents is settled in the SQLite store `db`; returns how many runs were killed.
+ */
+export async function killAtRandom(
+  args: string[],
+  db: string,
+  batchId: string,
+  total: number,
+  random: () => number,
+  attempts: number,
+): Promise<number> {
+  let kills = 0;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const child = spawnCli(args);
+    const finished = collect(child);
+    const target = Math.floor((0.1 + 0.8 * random()) * total);
+    let exited = false;
+    void finished.then(() => {
+      exited = true;
+    });
+    while (!exited && countDone(db, batchId) < target) await sleep(5);
+    if (exited) break;
+    // A little randomness inside the window, so kills land at arbitrary instructions.
+    await sleep(random() * 20);
+    process.kill(child.pid!, "SIGKILL");
+    if ((await finished).signal === "SIGKILL") kills += 1;
+    // A server that serves one connection at a time sees the killed one go.
+    await sleep(100);
+  }
+  return kills;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,16 +2,16 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
-import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
 import {
   exportedTexts,
+  killAtRandom,
   removeFromLog,
   replayedTexts,
   sortedEntries,
   testSeed,
 } from "../helpers/sink-checks.js";
-import { countDone } from "../helpers/store.js";
 
 /**
  * The acceptance run of the change-log sink: a 2,000-document run with a `jsonl:` sink, killed with
@@ -43,22 +43,7 @@ describe("jsonl sink under SIGKILL", () => {
     ];
     args.push("--concurrency", "8", "--sink", `jsonl:${log}`);
 
-    let kills = 0;
-    for (let attempt = 0; attempt < 6; attempt++) {
-      const child = spawnCli(args);
-      const finished = collect(child);
-      const target = Math.floor((0.1 + 0.8 * random()) * docs.length);
-      let exited = false;
-      void finished.then(() => {
-        exited = true;
-      });
-      while (!exited && countDone(db, "k") < target) await new Promise((resolve) => setTimeout(resolve, 5));
-      if (exited) break;
-      await new Promise((resolve) => setTimeout(resolve, random() * 20));
-      process.kill(child.pid!, "SIGKILL");
-      const result = await finished;
-      if (result.signal === "SIGKILL") kills += 1;
-    }
+    const kills = await killAtRandom(args, db, "k", docs.length, random, 6);
     expect(kills).toBeGreaterThanOrEqual(3);
     const logFile = path.join(dir, "final.log");
     const final = await runCli([...args, "--log-file", logFile]);

@@ -4,11 +4,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
 import { LocalEmbedder } from "../../src/pipeline/embed/local.js";
-import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
 import { type PgliteServer, startPglite } from "../helpers/pglite.js";
-import { exportedTexts, sortedEntries, testSeed } from "../helpers/sink-checks.js";
-import { countDone } from "../helpers/store.js";
+import { exportedTexts, killAtRandom, sortedEntries, testSeed } from "../helpers/sink-checks.js";
 
 let pglite: PgliteServer;
 beforeAll(async () => {
@@ -62,23 +61,7 @@ describe("pgvector sink under SIGKILL", () => {
     ];
     args.push("--concurrency", "8", "--sink", sink, "--sink-wait-ms", "300000");
 
-    let kills = 0;
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const child = spawnCli(args);
-      const finished = collect(child);
-      const target = Math.floor((0.1 + 0.8 * random()) * docs.length);
-      let exited = false;
-      void finished.then(() => {
-        exited = true;
-      });
-      while (!exited && countDone(db, "k") < target) await new Promise((resolve) => setTimeout(resolve, 5));
-      if (exited) break;
-      await new Promise((resolve) => setTimeout(resolve, random() * 20));
-      process.kill(child.pid!, "SIGKILL");
-      if ((await finished).signal === "SIGKILL") kills += 1;
-      // PGlite serves one connection: let it see the killed one go.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const kills = await killAtRandom(args, db, "k", docs.length, random, 4);
     expect(kills).toBeGreaterThanOrEqual(2);
     const final = await runCli([...args, "--log-file", path.join(dir, "final.log")]);
     expect(final.code, `${final.stderr}\n${JSON.stringify(JSON.parse(final.stdout || "{}").sinks)}`).toBe(0);

@@ -1,8 +1,6 @@
 import type pg from "pg";
-import { chunkKey } from "../../core/keys.js";
-import { decodeObject } from "../codec.js";
 import type { SearchHit, SearchResult } from "../index-store.js";
-import { CosineTopK } from "../vector-math.js";
+import { CosineTopK, toHits } from "../vector-math.js";
 
 /** Vectors read per round trip of the exact scan. */
 const SCAN_PAGE = 5_000;
@@ -53,20 +51,5 @@ async function hitsOf(pool: pg.Pool, ranked: { id: string; score: number }[]): P
      JOIN chunks c ON c.row = v.row AND c.chunk_index = v.chunk_index JOIN documents d ON d.row = c.row`,
     [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
   );
-  const byId = new Map(rows.map((r) => [`${r.row}:${r.chunk_index}`, r]));
-  return ranked.flatMap(({ id, score }) => {
-    const r = byId.get(id);
-    if (!r) return [];
-    return [
-      {
-        doc_id: r.doc_id,
-        source: r.source,
-        chunk_index: r.chunk_index,
-        score: Math.round(score * 1e6) / 1e6,
-        text: r.text,
-        metadata: decodeObject(r.out_metadata),
-        idempotency_key: chunkKey(r.out_key, r.chunk_index),
-      },
-    ];
-  });
+  return toHits(ranked, new Map(rows.map((r) => [`${r.row}:${r.chunk_index}`, r])));
 }

@@ -1,8 +1,6 @@
 import type Database from "better-sqlite3";
-import { chunkKey } from "../../core/keys.js";
-import { decodeObject } from "../codec.js";
 import type { SearchHit, SearchResult } from "../index-store.js";
-import { CosineTopK } from "../vector-math.js";
+import { CosineTopK, toHits } from "../vector-math.js";
 import type { SqliteVectorIndex } from "./vector-index.js";
 
 /**
@@ -57,20 +55,5 @@ function hitsOf(db: Database.Database, ranked: { id: number; score: number }[]):
     out_metadata: string | null;
     out_key: string;
   }[];
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ranked.flatMap(({ id, score }) => {
-    const r = byId.get(id);
-    if (!r) return [];
-    return [
-      {
-        doc_id: r.doc_id,
-        source: r.source,
-        chunk_index: r.chunk_index,
-        score: Math.round(score * 1e6) / 1e6,
-        text: r.text,
-        metadata: decodeObject(r.out_metadata),
-        idempotency_key: chunkKey(r.out_key, r.chunk_index),
-      },
-    ];
-  });
+  return toHits(ranked, new Map(rows.map((r) => [r.id, r])));
 }
