@@ -50,9 +50,11 @@ export class CosineTopK<Id> {
   /** A stored vector (float32 bytes); vectors of another dimension are not comparable and skipped. */
   offer(id: Id, bytes: Uint8Array): void {
     if (bytes.byteLength !== this.query.length * 4 || this.k <= 0) return;
-    const copy = new Uint8Array(bytes.byteLength);
-    copy.set(bytes);
-    const v = new Float32Array(copy.buffer);
+    // Aligned bytes are read in place; others (a driver's pooled buffer) are copied once.
+    const v =
+      bytes.byteOffset % 4 === 0
+        ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+        : new Float32Array(Uint8Array.from(bytes).buffer);
     const score = dot(this.query, v) / (this.norm * (Math.sqrt(dot(v, v)) || 1));
     const heap = this.heap;
     if (heap.length < this.k) {

@@ -25,17 +25,14 @@ export function searchChunks(
       ),
     };
   }
+  // One pass over the batch's vectors; nothing else runs on the connection meanwhile.
   const scan = db.prepare(
-    `SELECT c.id, c.embedding FROM chunks c JOIN documents d ON d.row = c.row
-     WHERE d.batch_id = ? AND c.embedding IS NOT NULL AND c.id > ? ORDER BY c.id LIMIT 5000`,
+    `SELECT c.id, c.embedding FROM documents d JOIN chunks c ON c.row = d.row
+     WHERE d.batch_id = ? AND c.embedding IS NOT NULL`,
   );
   const top = new CosineTopK<number>(vector, k);
-  for (let after = 0; ; ) {
-    const rows = scan.raw().all(batchId, after) as [number, Buffer][];
-    for (const [id, bytes] of rows) top.offer(id, bytes);
-    if (rows.length < 5000) break;
-    after = rows[rows.length - 1]![0];
-  }
+  for (const [id, bytes] of scan.raw().iterate(batchId) as IterableIterator<[number, Buffer]>)
+    top.offer(id, bytes);
   return { index: "exact-scan", hits: hitsOf(db, top.result()) };
 }
 
