@@ -51,9 +51,9 @@ INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
 ${SINK_HELP}
 
 The API key of --embed-url is read from DOCBATCH_EMBED_API_KEY.
-Exit codes: 0 done (completion >= 99% and every sink caught up), 3 finished below that (or a
-sink still behind), 2 invalid input or usage,
-1 internal error, 130/143 interrupted by SIGINT/SIGTERM (run the same command to resume).`;
+Exit codes: 0 done (completion >= 99% and every sink caught up), 3 finished below that or with
+a sink still behind, 2 invalid input or usage, 1 internal error, 130/143 interrupted by
+SIGINT/SIGTERM (run the same command to resume).`;
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(
