@@ -257,8 +257,15 @@ function toSinkChunk(change: SinkChange): SinkChunk {
     chunk_index: change.chunk_index,
     text: change.text,
     metadata: change.metadata,
-    embedding: change.embedding ? Array.from(change.embedding) : null,
+    embedding: change.embedding ? toNumbers(change.embedding) : null,
   };
+}
+
+/** A plain loop: several times faster than Array.from on a typed array, on the delivery's hot path. */
+function toNumbers(vector: Float32Array): number[] {
+  const out = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]!;
+  return out;
 }
 
 function toSinkKey(change: SinkChange): SinkKey {

@@ -103,10 +103,11 @@ export function expandRows(
   return { changes, throughSeq: through, headSeq };
 }
 
+/** The stored float32 bytes as a vector: in place when aligned (read only), else copied once. */
 function toVector(bytes: Uint8Array): Float32Array {
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return new Float32Array(copy.buffer, 0, copy.byteLength / 4);
+  if (bytes.byteOffset % 4 === 0)
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Float32Array(Uint8Array.from(bytes).buffer);
 }
 
 export interface CursorRow {
