@@ -17,7 +17,7 @@ export interface DeliveryOptions {
   leaseMs: number;
   /** Time limit of one sink call, in ms. @default 30_000 */
   callTimeoutMs?: number;
-  /** Outbox rows read per delivery. @default 256 */
+  /** Outbox rows read per delivery. @default 64 */
   pageRows?: number;
   /** Wait between looks at an idle outbox, in ms. @default 100 */
   pollMs?: number;
@@ -143,7 +143,7 @@ export class SinkDelivery {
           const page = await this.store.readChanges(
             this.batchId,
             lease.deliveredSeq,
-            this.options.pageRows ?? 256,
+            this.options.pageRows ?? 64,
           );
           if (page.throughSeq > lease.deliveredSeq) {
             await withTimeout(deliver(sink, page), this.options.callTimeoutMs ?? 30_000, uri);

@@ -27,37 +27,31 @@ export class JsonlSink implements Sink {
   }
 
   async upsert(chunks: SinkChunk[]): Promise<void> {
-    if (chunks.length === 0) return;
-    this.append(
-      chunks.map((c) =>
-        JSON.stringify({
-          seq: this.next(),
-          op: "upsert",
-          key: c.key,
-          doc_id: c.doc_id,
-          source: c.source,
-          chunk_index: c.chunk_index,
-          text: c.text,
-          metadata: c.metadata,
-          embedding: c.embedding,
-        }),
-      ),
+    await this.append(chunks, (c) =>
+      JSON.stringify({
+        seq: this.next(),
+        op: "upsert",
+        key: c.key,
+        doc_id: c.doc_id,
+        source: c.source,
+        chunk_index: c.chunk_index,
+        text: c.text,
+        metadata: c.metadata,
+        embedding: c.embedding,
+      }),
     );
   }
 
   async delete(keys: SinkKey[]): Promise<void> {
-    if (keys.length === 0) return;
-    this.append(
-      keys.map((k) =>
-        JSON.stringify({
-          seq: this.next(),
-          op: "delete",
-          key: k.key,
-          doc_id: k.doc_id,
-          source: k.source,
-          chunk_index: k.chunk_index,
-        }),
-      ),
+    await this.append(keys, (k) =>
+      JSON.stringify({
+        seq: this.next(),
+        op: "delete",
+        key: k.key,
+        doc_id: k.doc_id,
+        source: k.source,
+        chunk_index: k.chunk_index,
+      }),
     );
   }
 
@@ -86,12 +80,23 @@ export class JsonlSink implements Sink {
     return this.seq;
   }
 
-  private append(lines: string[]): void {
+  /**
+   * Formats and writes in slices, yielding between them, and syncs at the end, all off the event
+   * loop's critical path: a sink shares its process with processing, which must not stall while
+   * thousands of vectors are turned into text or the disk syncs.
+   */
+  private async append<T>(items: T[], line: (item: T) => string): Promise<void> {
+    if (items.length === 0) return;
     const fd = this.open();
-    const bytes = Buffer.from(`${lines.join("\n")}\n`);
-    let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written);
-    fs.fdatasyncSync(fd);
+    for (let i = 0; i < items.length; i += SLICE) {
+      const text = `${items
+        .slice(i, i + SLICE)
+        .map(line)
+        .join("\n")}\n`;
+      await writeAll(fd, Buffer.from(text));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   }
 
   /** Opens the log for appending, cutting off a torn last line, and finds the last seq. */
@@ -151,6 +156,19 @@ export async function replayLog(file: string): Promise<Map<string, LogLine>> {
 }
 
 const TAIL_BYTES = 1 << 20;
+/** Lines formatted between two yields to the event loop. */
+const SLICE = 64;
+
+async function writeAll(fd: number, bytes: Buffer): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    written += await new Promise<number>((resolve, reject) =>
+      fs.write(fd, bytes, written, bytes.length - written, null, (err, n) =>
+        err ? reject(err) : resolve(n),
+      ),
+    );
+  }
+}
 
 /** Bytes up to and including the last newline: what complete lines the log holds. */
 function completeLength(fd: number, size: number): number {
