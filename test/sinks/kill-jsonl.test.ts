@@ -104,5 +104,5 @@ describe("jsonl sink under SIGKILL", () => {
       body: expect.objectContaining({ missing: 0, extra: 0, mismatched: 0, repaired: 7 }),
     });
     expect(sortedEntries(await replayedTexts(log))).toEqual(sortedEntries(exported));
-  }, 300_000);
+  }, 900_000);
 });

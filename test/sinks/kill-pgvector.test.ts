@@ -104,7 +104,7 @@ describe("pgvector sink under SIGKILL", () => {
       body: { missing: 0, extra: 0, mismatched: 0, repaired: 8 },
     });
     expect(sortedEntries(await tableTexts(pglite.url, "rag_chunks", "k"))).toEqual(sortedEntries(exported));
-  }, 600_000);
+  }, 900_000);
 });
 
 describe("README: from ingestion to retrieval", () => {
