@@ -97,7 +97,7 @@ describe("delivery to a sink", () => {
     ]);
     expect(exitCode).toBe(0);
     expect(texts(sink)).toEqual(await exportMap(db, "o"));
-  }, 120_000);
+  }, 300_000);
 
   it("a changed document's new chunks reach the sink only once committed; its stale ones leave", async () => {
     const seed = testSeed("changed documents");
@@ -142,7 +142,7 @@ describe("delivery to a sink", () => {
     for (const key of stale) expect(sink.chunks.has(key)).toBe(false);
     expect(checked).toBeGreaterThan(after.size);
     reader.db?.close();
-  }, 120_000);
+  }, 300_000);
 });
 
 function doneCount(file: string): number {

@@ -12,7 +12,7 @@ import { exportedTexts, killAtRandom, sortedEntries, testSeed } from "../helpers
 let pglite: PgliteServer;
 beforeAll(async () => {
   pglite = await startPglite();
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await pglite?.close();
 });

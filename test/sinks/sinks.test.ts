@@ -18,7 +18,7 @@ sinkConformance("jsonl", async () => new JsonlSink(path.join(dir, `log-${n++}.js
 let pglite: PgliteServer;
 beforeAll(async () => {
   pglite = await startPglite();
-}, 60_000);
+}, 180_000);
 afterAll(async () => {
   await pglite?.close();
 });
