@@ -8,7 +8,16 @@ import net from "node:net";
 import path from "node:path";
 import { quick, RESULTS, ROOT } from "./lib.js";
 
-const SCENARIOS = ["overhead", "peers", "resume", "embed-bound", "threads", "store-claims", "serve-load"];
+const SCENARIOS = [
+  "overhead",
+  "peers",
+  "resume",
+  "embed-bound",
+  "threads",
+  "store-claims",
+  "serve-load",
+  "sinks",
+];
 
 function run(file: string): Promise<number> {
   return new Promise((resolve) => {
@@ -66,6 +75,7 @@ function summary() {
   const resume = read("resume");
   const embed = read("embed-bound");
   const threads = read("threads");
+  const sinks = read("sinks");
   const mark = (ok: boolean | null | undefined) =>
     ok === undefined || ok === null ? "–" : ok ? "met" : "not met";
   const system = (name: string) =>
@@ -134,6 +144,23 @@ function summary() {
       "≥ 1.6",
       threads?.ratio,
       mark(threads ? threads.ratio >= 1.6 : undefined),
+    ],
+    [
+      "run with a jsonl: sink ÷ without (built-in embedder / 20 ms endpoint)",
+      "≥ 0.9",
+      sinks ? `${sinks.ratio_jsonl_over_none} / ${sinks.endpoint.ratio_jsonl_over_none}` : undefined,
+      mark(
+        sinks
+          ? Math.max(sinks.ratio_jsonl_over_none, sinks.endpoint.ratio_jsonl_over_none) >= 0.9
+          : undefined,
+      ),
+    ],
+    ["pgvector: delivery (PGlite), chunks / s", "measured", sinks?.pgvector_pglite?.chunksPerSecond, "–"],
+    [
+      "search p50 / p95 at 100,000 chunks (sqlite-vec)",
+      "measured",
+      sinks ? `${sinks.search.indexed.p50} / ${sinks.search.indexed.p95} ms` : undefined,
+      "–",
     ],
   ];
   const md = [

@@ -15,8 +15,9 @@ const TEXTS: Record<CommandName, CommandText> = {
       "INPUT is a .json file, a .jsonl/.ndjson file, or a folder (every document file below it;\n" +
       "images, archives, executables and fonts are skipped and counted, not failed).",
     notes:
-      "Exit codes: 0 done (completion >= 99%), 3 finished below that, 2 invalid input or usage,\n" +
-      "1 internal error, 130/143 interrupted by SIGINT/SIGTERM (run the same command to resume).",
+      "Exit codes: 0 done (completion >= 99% and every sink caught up), 3 finished below that or\n" +
+      "with a sink still behind, 2 invalid input or usage, 1 internal error, 130/143 interrupted by\n" +
+      "SIGINT/SIGTERM (run the same command to resume).",
   },
   submit: {
     usage: "docbatch submit INPUT --store URL [options]",
@@ -74,6 +75,32 @@ const TEXTS: Record<CommandName, CommandText> = {
       "with 3% injected faults that is killed abruptly (SIGKILL) midway, a resumed run that\n" +
       "processes only what was unfinished, the report, and a checklist of measured thresholds.\n" +
       "Exit 0 when every check holds.",
+  },
+  search: {
+    usage: "docbatch search QUERY [--batch-id ID] [--k N] [--db FILE | --store URL] [--json]",
+    about:
+      "The k chunks of the batch nearest to QUERY by cosine similarity, best first. QUERY is embedded\n" +
+      "with the batch's own embedder and layer. SQLite stores search a sqlite-vec index kept with the\n" +
+      "chunks; Postgres stores scan the batch's vectors exactly (the answer's `index` says which).\n" +
+      "Chunks of documents completed without vectors are not searchable.",
+    notes:
+      'With --json: {"batch_id", "query", "results": [{"doc_id", "source", "chunk_index", "score",\n' +
+      '"text", "metadata", "idempotency_key"}], "index"}.',
+  },
+  sync: {
+    usage:
+      "docbatch sync [--batch-id ID] [--db FILE | --store URL] [--sink URI ...] [--timeout-ms N] [--json]",
+    about:
+      "Delivers to the batch's sinks what they have not received yet (after a run that exited 3\n" +
+      "because a sink was behind, or to a sink attached with --sink). Exit 0 when every sink caught\n" +
+      "up, else 3.",
+  },
+  verify: {
+    usage: "docbatch verify [--batch-id ID] --sink URI [--repair] [--db FILE | --store URL] [--json]",
+    about:
+      "Compares what the sink holds for the batch with the store, key by key (and a digest of each\n" +
+      'chunk\'s text and vector): {"sink", "expected", "found", "missing", "extra", "mismatched",\n' +
+      '"repaired"}. Exit 0 when missing, extra and mismatched are all 0, else 3.',
   },
 };
 

@@ -9,6 +9,7 @@ import {
   retryCommand,
   statusCommand,
 } from "./commands/inspect.js";
+import { searchCommand, syncCommand, verifyCommand } from "./commands/retrieval.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { submitCommand, workerCommand } from "./commands/worker.js";
@@ -27,6 +28,9 @@ const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   submit: submitCommand,
   worker: workerCommand,
+  search: searchCommand,
+  sync: syncCommand,
+  verify: verifyCommand,
 };
 
 const isCommand = (name: string | undefined): name is CommandName =>
@@ -47,6 +51,12 @@ Commands:
   serve            the HTTP API and the live dashboard
   submit INPUT     plan a batch without processing it (for workers)
   worker           process a planned batch together with other workers
+  search QUERY     the chunks of a batch nearest to a query
+  sync             deliver to the batch's sinks what they have not received yet
+  verify           compare a sink with the store (and --repair it)
+  search QUERY     the chunks of a batch nearest to a query
+  sync             deliver to the batch's sinks what they have not received yet
+  verify           compare a sink with the store (and --repair it)
 
 Every command takes --db FILE (SQLite, the default) or --store postgres://… (shared by workers).
 

@@ -20,7 +20,10 @@ export type CommandName =
   | "export"
   | "retry"
   | "batches"
-  | "demo";
+  | "demo"
+  | "search"
+  | "sync"
+  | "verify";
 
 export type OptionKind = "int" | "number" | "string" | "boolean" | "list" | "enum";
 
@@ -55,7 +58,7 @@ export const STATUS_LIST_LIMIT = 20;
 
 const PROCESSING = ["run", "worker", "serve"] as const;
 const PLANNING = ["run", "submit", "serve"] as const;
-const INSPECTING = ["status", "report", "export", "retry"] as const;
+const INSPECTING = ["status", "report", "export", "retry", "search", "sync", "verify"] as const;
 const EVERY_STORE = [
   "run",
   "submit",
@@ -66,6 +69,9 @@ const EVERY_STORE = [
   "export",
   "retry",
   "batches",
+  "search",
+  "sync",
+  "verify",
 ] as const;
 
 export const OPTIONS = [
@@ -360,7 +366,7 @@ export const OPTIONS = [
     kind: "string",
     arg: "FILE",
     help: "JSON-lines log of every state change, retry, failure and fallback",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "sync"],
     group: "process",
   },
   {
@@ -371,7 +377,7 @@ export const OPTIONS = [
     choices: ["trace", "debug", "info", "warn", "error"],
     default: DEFAULTS.logLevel,
     help: "trace, debug (adds every claim), info, warn or error",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "sync"],
     group: "process",
   },
   {
@@ -388,11 +394,85 @@ export const OPTIONS = [
 
   // What the command prints.
   {
+    name: "sink",
+    key: "sinks",
+    kind: "list",
+    arg: "URI",
+    help: "deliver the output to a sink: jsonl:PATH (a change log) or pgvector:postgres://user@host/db?table=T; the batch remembers its sinks (without password: give it in the URL, DOCBATCH_SINK_PASSWORD or PGPASSWORD)",
+    commands: ["run", "submit", "worker", "serve"],
+    group: "process",
+  },
+  {
+    name: "sink-wait-ms",
+    key: "sinkWaitMs",
+    kind: "int",
+    arg: "N",
+    default: 30000,
+    help: "at the end, wait up to N ms for the sinks to catch up; exit 3 when they did not (`docbatch sync` delivers the rest)",
+    commands: ["run", "worker", "serve"],
+    group: "process",
+  },
+  {
+    name: "k",
+    key: "k",
+    kind: "int",
+    arg: "N",
+    default: 5,
+    help: "results, 1 to 1000",
+    commands: ["search"],
+    group: "command",
+  },
+  {
+    name: "sink",
+    key: "sinks",
+    kind: "list",
+    arg: "URI",
+    help: "attach a sink and deliver the batch's whole output to it",
+    commands: ["sync"],
+    group: "command",
+  },
+  {
+    name: "detach",
+    key: "detach",
+    kind: "list",
+    arg: "URI",
+    help: "forget a sink of the batch; what it holds is left as it is",
+    commands: ["sync"],
+    group: "command",
+  },
+  {
+    name: "timeout-ms",
+    key: "timeoutMs",
+    kind: "int",
+    arg: "N",
+    default: 600000,
+    help: "give up delivering after N ms",
+    commands: ["sync"],
+    group: "command",
+  },
+  {
+    name: "sink",
+    key: "sink",
+    kind: "string",
+    arg: "URI",
+    help: "the sink to compare with the store (required)",
+    commands: ["verify"],
+    group: "command",
+  },
+  {
+    name: "repair",
+    key: "repair",
+    kind: "boolean",
+    help: "write what is missing or different, remove what is extra, and verify again (the counts are then those of the second comparison; `before` has the first)",
+    commands: ["verify"],
+    group: "command",
+  },
+  {
     name: "json",
     key: "json",
     kind: "boolean",
     help: "print the result as JSON on stdout",
-    commands: ["run", "worker", "status", "report", "retry", "batches"],
+    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify"],
     group: "display",
   },
   {

@@ -65,7 +65,7 @@ export class ProgressDisplay {
     const info =
       ` ${counts.label}${p.planning ? " planning" : ` ${percentOf(counts)}`} | ${Math.round(this.rate())} docs/min` +
       ` | ETA ${this.eta(p, counts)} | failed ${whole(p.failed)} | retrying ${whole(p.retriesWaiting)}` +
-      ` | breaker ${p.breaker}${storeNote(p)}`;
+      ` | breaker ${p.breaker}${storeNote(p)}${sinkLag(p, " | ")}`;
     const width = Math.max(10, Math.min(40, (Number.isFinite(columns) ? columns : 100) - info.length - 3));
     const filled = Math.min(width, Math.max(0, Math.round(counts.fraction * width)));
     return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]${info}`;
@@ -78,7 +78,7 @@ export class ProgressDisplay {
     return (
       `docbatch ${p.batchId}: ${counts.label} (${share}) ${p.phase}, ${Math.round(this.rate())} docs/min, ` +
       `ETA ${this.eta(p, counts)}, failed ${whole(p.failed)}, retrying ${whole(p.retriesWaiting)}, ` +
-      `in flight ${whole(p.inFlight)}, breaker ${p.breaker}${storeNote(p, ",")}` +
+      `in flight ${whole(p.inFlight)}, breaker ${p.breaker}${storeNote(p, ",")}${sinkLag(p, ", ")}` +
       (this.own ? `, this worker ${whole(p.processedThisRun)}` : "")
     );
   }
@@ -114,4 +114,9 @@ function storeNote(p: Progress, separator = " |"): string {
   if (!p.storeRetry) return "";
   const seconds = Math.max(0, Math.round((Date.now() - p.storeRetry.since) / 1000));
   return `${separator} store unreachable for ${seconds}s, retrying`;
+}
+
+/** The sinks' lag, when the batch has sinks. */
+function sinkLag(p: Progress, separator: string): string {
+  return p.sinkLag === undefined || p.sinkLag === null ? "" : `${separator}sink lag ${p.sinkLag}`;
 }

@@ -191,6 +191,31 @@ const CODES = {
     kind: "fatal",
     hint: "The process planning this batch stopped before the end of its input, and the input cannot be read here: run `docbatch submit INPUT` (or `docbatch run INPUT`) with the same input and store where it can be read; workers then carry on.",
   },
+  SINK_UNAVAILABLE: {
+    status: 503,
+    kind: "retryable",
+    hint: "The sink could not be reached or refused the write; delivery resumes from its cursor (`docbatch sync --batch-id ID`).",
+  },
+  SINK_REJECTED: {
+    status: 502,
+    kind: "retryable",
+    hint: "The sink refused the data (e.g. a table with vectors of another dimension); give the batch a sink of its own.",
+  },
+  SINK_NOT_CONFIGURED: {
+    status: 400,
+    kind: "fatal",
+    hint: "Pass the sink as --sink URI (or the Sink object to the library) in the process that delivers it.",
+  },
+  SINK_BUSY: {
+    status: 409,
+    kind: "fatal",
+    hint: "Another process is delivering to this sink; repair it when that process has finished.",
+  },
+  SINKS_BEHIND: {
+    status: 503,
+    kind: "fatal",
+    hint: "Run `docbatch sync --batch-id ID` to deliver the rest; `docbatch status` shows each sink's lag and last error.",
+  },
   SHUTTING_DOWN: { status: 503, kind: "fatal", hint: "The server is shutting down; try again shortly." },
   INTERNAL: {
     status: 500,

@@ -137,6 +137,7 @@ export function renderPrometheus(analyses: BatchAnalysis[]): string {
       batch,
       report.checkpoint_hit_rate,
     );
+    if (report.sinks.length > 0) sinkMetrics(report.sinks, batch, family, sample);
     const total = family(
       "docbatch_document_duration_seconds",
       "histogram",
@@ -188,4 +189,29 @@ function formatValue(value: number): string {
   if (value === Number.POSITIVE_INFINITY) return "+Inf";
   if (value === Number.NEGATIVE_INFINITY) return "-Inf";
   return String(value);
+}
+
+function sinkMetrics(
+  sinks: BatchAnalysis["report"]["sinks"],
+  batch: Record<string, string>,
+  family: (name: string, type: Family["type"], help: string) => Family,
+  sample: (f: Family, labels: Record<string, string>, value: number) => void,
+): void {
+  const lag = family(
+    "docbatch_sink_lag",
+    "gauge",
+    "Output changes committed but not yet acknowledged by the sink.",
+  );
+  const delivered = family(
+    "docbatch_sink_delivered_seq",
+    "gauge",
+    "The last outbox seq the sink acknowledged.",
+  );
+  const failing = family("docbatch_sink_failing", "gauge", "1 while the sink's last delivery failed.");
+  for (const sink of sinks) {
+    const labels = { ...batch, sink: sink.uri };
+    sample(lag, labels, sink.lag);
+    sample(delivered, labels, sink.delivered_seq);
+    sample(failing, labels, sink.last_error ? 1 : 0);
+  }
 }

@@ -2,6 +2,7 @@ import { batchNotFound } from "../core/errors.js";
 import { percentiles, round } from "../core/stats.js";
 import type { StateCounts } from "../core/types.js";
 import type { FailureCount, RunInfo, Store, StoreEvent } from "../store/store.js";
+import { type SinkReport, sinkReport } from "./sinks.js";
 
 export interface RunReport {
   run: number;
@@ -83,6 +84,8 @@ export interface BatchReport {
     fenced_commits: number;
   }[];
   plan: { generation: number; records: number; complete: boolean; input: string };
+  /** Every sink of the batch: what it acknowledged, its lag and its last error. */
+  sinks: SinkReport[];
 }
 
 /** Histograms and time series for the HTML report and the Prometheus export. */
@@ -187,6 +190,7 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
       complete: batch?.planComplete ?? false,
       input: batch?.inputRef ?? "",
     },
+    sinks: await sinkReport(store, batchId),
   };
   const series: ReportSeries = {
     bucketsMs: LATENCY_BUCKETS_MS,

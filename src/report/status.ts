@@ -1,6 +1,7 @@
 import { batchNotFound } from "../core/errors.js";
 import type { StateCounts } from "../core/types.js";
 import type { Store } from "../store/store.js";
+import { type SinkReport, sinkReport } from "./sinks.js";
 
 /** The contract's status: counts, and the failed and degraded documents with their errors. */
 export interface BatchStatus {
@@ -20,6 +21,8 @@ export interface BatchStatus {
   }[];
   /** Files of the folder skipped as not documents (images, archives, ...), by path. */
   skipped_files: { path: string; kind: string }[];
+  /** The batch's sinks: acknowledged seq, lag and last error. */
+  sinks: SinkReport[];
 }
 
 /** @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch. */
@@ -45,5 +48,6 @@ export async function batchStatus(store: Store, batchId: string): Promise<BatchS
       reason: d.degradedReason,
     })),
     skipped_files: skipped.map((f) => ({ path: f.path, kind: f.kind })),
+    sinks: await sinkReport(store, batchId),
   };
 }

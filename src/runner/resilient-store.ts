@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { PlannedDocument, SkippedFile, StateCounts } from "../core/types.js";
+import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../core/types.js";
+import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../store/index-store.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -200,5 +201,49 @@ export class ResilientStore implements Store {
     doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
   ): Promise<void> {
     return this.store.reloadDocument(row, doc);
+  }
+
+  attachSinks(batchId: string, uris: string[], now: number): Promise<void> {
+    return this.retry.run("attachSinks", () => this.store.attachSinks(batchId, uris, now));
+  }
+
+  sinkCursors(batchId: string): Promise<SinkCursor[]> {
+    return this.retry.run("sinkCursors", () => this.store.sinkCursors(batchId));
+  }
+
+  /** A claim retried after an unknown outcome finds the lease already ours. */
+  claimSink(
+    batchId: string,
+    uri: string,
+    owner: SinkOwner,
+    leaseMs: number,
+    deadOwners: string[],
+  ): Promise<SinkLease | null> {
+    return this.retry.run("claimSink", () => this.store.claimSink(batchId, uri, owner, leaseMs, deadOwners));
+  }
+
+  readChanges(batchId: string, afterSeq: number, limit: number): Promise<ChangePage> {
+    return this.retry.run("readChanges", () => this.store.readChanges(batchId, afterSeq, limit));
+  }
+
+  /** Sets the cursor to a position (fenced by the lease): the same ack twice is one ack. */
+  ackSink(lease: SinkLease, throughSeq: number, leaseMs: number): Promise<boolean> {
+    return this.retry.run("ackSink", () => this.store.ackSink(lease, throughSeq, leaseMs));
+  }
+
+  recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void> {
+    return this.retry.run("recordSinkError", () => this.store.recordSinkError(lease, error));
+  }
+
+  releaseSink(lease: SinkLease): Promise<void> {
+    return this.retry.run("releaseSink", () => this.store.releaseSink(lease));
+  }
+
+  detachSink(batchId: string, uri: string): Promise<boolean> {
+    return this.store.detachSink(batchId, uri);
+  }
+
+  search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
+    return this.retry.run("search", () => this.store.search(batchId, vector, k));
   }
 }

@@ -3,6 +3,7 @@ import { openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import type { BatchInfo, Store } from "../store/store.js";
 import { storeError } from "../store/transient.js";
+import { finishDelivery, startDelivery } from "./deliver-batch.js";
 import type { StopReason } from "./engine.js";
 import { createLogger } from "./logger.js";
 import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
@@ -18,8 +19,9 @@ import {
 } from "./run-batch.js";
 import { type ProcessOptions, resolveProcessOptions } from "./run-options.js";
 import { settingsFromJson } from "./settings.js";
+import type { SinkOptions } from "./sink-options.js";
 
-export interface ResumeBatchOptions extends ProcessOptions {
+export interface ResumeBatchOptions extends ProcessOptions, SinkOptions {
   /** An open store; the caller closes it. */
   store: Store;
   batchId: string;
@@ -52,6 +54,8 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
       processStartedAt,
       logger,
     });
+    // In-flight documents were recovered when the run opened; now the sink cursors.
+    const sinks = await startDelivery(store, batchId, options, logger);
     return await endingRun(store, run, logger, async () => {
       const plan = new PlanTask();
       if (!batch.planComplete) {
@@ -85,12 +89,13 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
           settings,
           resolved,
           logger,
-          processHooks(options, plan, retry),
+          processHooks(options, plan, retry, sinks.delivery),
         );
       }
       if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
+      await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, batchId);
       return finishRun(store, run, stopReason, logger, options.onProgress);
-    });
+    }).finally(() => sinks.delivery?.stop());
   } catch (err) {
     throw storeError(err) ?? err;
   }

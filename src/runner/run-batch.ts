@@ -8,6 +8,7 @@ import { DEFAULT_DB } from "../store/open.js";
 import { SqliteStore } from "../store/sqlite/index.js";
 import type { PlanStart, RunHandle, Store } from "../store/store.js";
 import { storeError } from "../store/transient.js";
+import { finishDelivery, startDelivery } from "./deliver-batch.js";
 import type { StopReason } from "./engine.js";
 import { InputThread } from "./input-runner.js";
 import type { InputRef } from "./input-thread.js";
@@ -24,12 +25,14 @@ import {
   resolveProcessOptions,
 } from "./run-options.js";
 import { layerOf, type PipelineSettings, settingsFromJson, settingsToJson } from "./settings.js";
+import type { SinkDelivery } from "./sink-delivery.js";
+import type { SinkOptions } from "./sink-options.js";
 import { type StoreOutage, StoreRetry } from "./store-retry.js";
 
 export type { OutputOptions, ProcessOptions, Progress } from "./run-options.js";
 
 /** The options of `runBatch` (and of `docbatch run`). Everything but `input` is optional. */
-export interface RunBatchOptions extends ProcessOptions, OutputOptions {
+export interface RunBatchOptions extends ProcessOptions, OutputOptions, SinkOptions {
   /** A .json, .jsonl/.ndjson file or a directory. */
   input: string;
   /** The SQLite store. @default ".docbatch/docbatch.db" */
@@ -151,6 +154,19 @@ interface RunContext {
 }
 
 async function planAndProcess(ctx: RunContext): Promise<RunResult> {
+  const { options, logger, store, run } = ctx;
+  // In-flight documents were recovered when the run opened; now the sink cursors.
+  const sinks = await startDelivery(store, run.batchId, options, logger, !options.planOnly);
+  try {
+    const stopReason = await planAndProcessDocuments(ctx, sinks.delivery);
+    await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, run.batchId);
+    return await finishRun(store, run, stopReason, logger, options.onProgress);
+  } finally {
+    await sinks.delivery?.stop();
+  }
+}
+
+async function planAndProcessDocuments(ctx: RunContext, delivery: SinkDelivery | null): Promise<StopReason> {
   const { options, resolved, logger, store, run } = ctx;
   const batchId = run.batchId;
   const cursor = await store.beginPlan(ctx.start);
@@ -191,17 +207,22 @@ async function planAndProcess(ctx: RunContext): Promise<RunResult> {
       stored ? settingsFromJson(stored) : ctx.settings,
       resolved,
       logger,
-      processHooks(options, plan, ctx.retry),
+      processHooks(options, plan, ctx.retry, delivery),
     );
   }
   if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
-  return finishRun(store, run, stopReason, logger, options.onProgress);
+  return stopReason;
 }
 
 /** The hooks of processing that goes on alongside a plan that may still be written. */
-export function processHooks(options: ProcessOptions, plan: PlanTask, retry: StoreRetry): ProcessHooks {
+export function processHooks(
+  options: ProcessOptions,
+  plan: PlanTask,
+  retry: StoreRetry,
+  delivery: SinkDelivery | null,
+): ProcessHooks {
   return {
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onProgress ? { onProgress: withSinkLag(options.onProgress, delivery) } : {}),
     ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
     signal: plan.signal(options.signal),
     ...(options.inject ? { inject: options.inject } : {}),
@@ -238,6 +259,8 @@ export async function batchFingerprint(
 export function exitCodeFor(reason: StopReason, report: BatchReport): number {
   if (reason === "interrupted") return 130;
   if (reason === "fail-budget") return 3;
+  // A run is complete only when every sink holds what the store holds.
+  if (report.sinks.some((s) => s.lag > 0)) return 3;
   return report.completion_rate >= 0.99 ? 0 : 3;
 }
 
@@ -278,6 +301,15 @@ export async function endingRun<T>(
     }
     throw err;
   }
+}
+
+/** Progress with the sinks' lag, for the progress line. */
+export function withSinkLag(
+  onProgress: (progress: Progress) => void,
+  delivery: { lag: number | null } | null,
+): (progress: Progress) => void {
+  if (!delivery) return onProgress;
+  return (progress) => onProgress({ ...progress, sinkLag: delivery.lag });
 }
 
 function idle(batchId: string, phase: Progress["phase"]): Progress {

@@ -96,6 +96,8 @@ export interface Progress {
   planning?: boolean;
   /** Set while the store is unreachable and its calls are retried: since when, and why. */
   storeRetry?: { since: number; error: string } | null;
+  /** Changes committed but not yet acknowledged by the batch's sinks (absent without sinks). */
+  sinkLag?: number | null;
 }
 
 export interface ResolvedProcessOptions {

@@ -3,7 +3,9 @@ import { stream, streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DocbatchError, errorBody, toDocbatchError } from "../core/errors.js";
 import { DOCUMENT_STATES } from "../core/types.js";
+import { sinkReport } from "../report/sinks.js";
 import { batchStatus } from "../report/status.js";
+import { MAX_SEARCH_K, searchBatch } from "../runner/search-batch.js";
 import { renderDashboard } from "./dashboard.js";
 import { exportStream } from "./export-stream.js";
 import { bearerChallenge, checkRequest, type GuardOptions } from "./guards.js";
@@ -185,6 +187,29 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
           ? `/v1/batches/${encodeURIComponent(id)}/documents?${nextQuery(c.req.url, last.row)}`
           : null,
     });
+  });
+
+  app.get("/v1/batches/:id/search", async (c) => {
+    const id = c.req.param("id");
+    const q = c.req.query("q") ?? "";
+    const kText = c.req.query("k");
+    const k = kText === undefined ? 5 : Number(kText);
+    const details = [
+      ...(q.trim() === "" ? [{ path: "q", problem: "required: the text to search for" }] : []),
+      ...(!Number.isInteger(k) || k < 1 || k > MAX_SEARCH_K
+        ? [{ path: "k", problem: `an integer from 1 to ${MAX_SEARCH_K}` }]
+        : []),
+    ];
+    if (details.length > 0)
+      throw new DocbatchError("INVALID_INPUT", "Invalid query parameters.", { details });
+    await service.requireBatch(id);
+    return c.json(await searchBatch({ store: service.store, batchId: id, query: q, k }));
+  });
+
+  app.get("/v1/batches/:id/sinks", async (c) => {
+    const id = c.req.param("id");
+    await service.requireBatch(id);
+    return c.json({ batch_id: id, sinks: await sinkReport(service.store, id) });
   });
 
   app.get("/v1/batches/:id/export", async (c) => {

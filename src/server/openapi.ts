@@ -94,6 +94,25 @@ export function openApiDocument(): object {
           },
         },
       },
+      "/v1/batches/{id}/search": {
+        get: {
+          summary:
+            "The k chunks nearest to q by cosine similarity, best first; q is embedded with the batch's own embedder and layer.",
+          parameters: [
+            batchId,
+            { name: "q", in: "query", required: true, schema: { type: "string", minLength: 1 } },
+            { name: "k", in: "query", schema: { type: "integer", minimum: 1, maximum: 1000, default: 5 } },
+          ],
+          responses: { "200": json(ref("SearchResults"), "The nearest chunks."), ...errors },
+        },
+      },
+      "/v1/batches/{id}/sinks": {
+        get: {
+          summary: "The batch's sinks: acknowledged outbox seq, lag and last error.",
+          parameters: [batchId],
+          responses: { "200": json({ type: "object" }, "Sinks."), ...errors },
+        },
+      },
       "/v1/batches/{id}/export": {
         get: {
           summary: "The chunks as JSON Lines, streamed, ordered by doc_id then chunk_index.",
@@ -218,6 +237,31 @@ export function openApiDocument(): object {
           },
         },
         Report: { type: "object", description: "The report of CONTRACT.md, plus docbatch's own fields." },
+        SearchResults: {
+          type: "object",
+          required: ["batch_id", "query", "results"],
+          properties: {
+            batch_id: { type: "string" },
+            query: { type: "string" },
+            index: { type: "string", enum: ["sqlite-vec", "pgvector", "exact-scan"] },
+            results: {
+              type: "array",
+              items: {
+                type: "object",
+                required: ["doc_id", "source", "chunk_index", "score", "text", "metadata", "idempotency_key"],
+                properties: {
+                  doc_id: { type: "string" },
+                  source: { type: "string" },
+                  chunk_index: { type: "integer" },
+                  score: { type: "number", description: "Cosine similarity, 1 for the same direction." },
+                  text: { type: "string" },
+                  metadata: { type: "object" },
+                  idempotency_key: { type: "string" },
+                },
+              },
+            },
+          },
+        },
       },
     },
   };

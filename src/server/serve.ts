@@ -3,6 +3,7 @@ import { serve as listen, type ServerType } from "@hono/node-server";
 import { DocbatchError } from "../core/errors.js";
 import { createLogger, type Logger } from "../runner/logger.js";
 import type { OutputOptions, ProcessOptions } from "../runner/run-options.js";
+import type { SinkOptions } from "../runner/sink-options.js";
 import type { Store } from "../store/store.js";
 import { createApp } from "./app.js";
 import { LOOPBACK_HOSTS } from "./guards.js";
@@ -36,7 +37,7 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** @default 64 */
   maxJsonDepth?: number;
-  process?: ProcessOptions;
+  process?: ProcessOptions & SinkOptions;
   output?: OutputOptions;
   logger?: Logger;
   eventIntervalMs?: number;

@@ -12,6 +12,7 @@ import { batchFingerprint, runBatch } from "../runner/run-batch.js";
 import type { OutputOptions, ProcessOptions, Progress } from "../runner/run-options.js";
 import { pipelineSettings } from "../runner/run-options.js";
 import { layerOf, settingsToJson } from "../runner/settings.js";
+import type { SinkOptions } from "../runner/sink-options.js";
 import type { PlanCursor, RequeueQuery, Store } from "../store/store.js";
 import { ReportCache } from "./report-cache.js";
 import { type SpoolLimits, spoolBody } from "./spool.js";
@@ -25,7 +26,7 @@ export interface ServiceOptions {
   root?: string;
   limits: SpoolLimits;
   /** Processing options of every batch (concurrency, retries, …). */
-  process: ProcessOptions;
+  process: ProcessOptions & SinkOptions;
   /** Output options of new batches (chunking, embeddings). */
   output: OutputOptions;
   logger: Logger;

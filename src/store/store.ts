@@ -8,6 +8,7 @@ import type {
   StageName,
   StateCounts,
 } from "../core/types.js";
+import type { IndexStore } from "./index-store.js";
 
 /**
  * The only contract between docbatch and its datastore. The runner asks the store for what it
@@ -367,7 +368,7 @@ export type StoreConnectionSpec =
   | { kind: "sqlite"; file: string; durability: "full" | "normal" }
   | { kind: "postgres"; url: string };
 
-export interface Store {
+export interface Store extends IndexStore {
   readonly kind: "sqlite" | "postgres";
   /** Applies migrations; safe to call from many processes at once. */
   open(): Promise<void>;

@@ -58,6 +58,7 @@ function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
       latency_ms: { ...q, mean: 20, max: 95, count: n },
       resume_time_ms: empty ? null : 250,
       failure_reasons: empty ? {} : { [HOSTILE]: 3 },
+      sinks: [],
       runs: empty ? [] : [run(1, false), run(2, true)],
       stage_latency_ms: Object.fromEntries(
         REPORT_STAGES.map((s) => [s, q]),

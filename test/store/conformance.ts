@@ -3,6 +3,7 @@ import { contentHash, idempotencyKey } from "../../src/core/keys.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
 import { hardeningConformance } from "./conformance-hardening.js";
+import { indexConformance } from "./index-conformance.js";
 
 /**
  * One suite, run unchanged against every Store, so that SQLite and Postgres promise exactly the
@@ -10,6 +11,7 @@ import { hardeningConformance } from "./conformance-hardening.js";
  */
 export function storeConformance(name: string, factory: () => Promise<Store>): void {
   hardeningConformance(name, factory);
+  indexConformance(name, factory);
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {

@@ -68,6 +68,12 @@ export async function statusCommand(args: string[]): Promise<number> {
       (d) => `${d.id} ${d.reason?.code}: ${d.reason?.message}`,
     );
     list("skipped, not documents:", status.skipped_files, (f) => `${f.path} (${f.kind})`);
+    if (status.sinks.length > 0) out.push("sinks:");
+    for (const s of status.sinks) {
+      const state = s.lag === 0 ? "caught up" : `${s.lag} changes behind (\`docbatch sync\` delivers them)`;
+      const error = s.last_error ? `; last error ${s.last_error.code}: ${s.last_error.message}` : "";
+      out.push(`  ${s.uri}: ${state}, delivered seq ${s.delivered_seq}${error}`);
+    }
     process.stdout.write(`${out.join("\n")}\n`);
     return 0;
   });

@@ -1,9 +1,11 @@
 import type pg from "pg";
 import { encodeError, encodeVector } from "../codec.js";
+import type { OutputChange } from "../index-store.js";
 import { appliedEarlier, type SettledRow } from "../replay.js";
 import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
 import { NOW_MS } from "./db.js";
+import { outputsOf, recordOutputChanges } from "./outbox.js";
 
 /**
  * One flush of a worker, in one transaction and a fixed number of round trips whatever the number
@@ -39,6 +41,13 @@ export async function commitFlush(
     (o): o is Extract<Outcome, { kind: "failed" }> => o.kind === "failed",
   );
   const failures: { row: number; stage: string; code: string; message: string }[] = [];
+  // The output these commits replace, read before the documents change (the fences keep it
+  // stable from the claims: only the lease holder commits output).
+  const before = await outputsOf(
+    client,
+    request.outcomes.filter((o) => o.kind !== "retry" && o.doc.hadOutput).map((o) => o.doc.row),
+  );
+  const output: OutputChange[] = [];
 
   if (completed.length > 0) {
     const { rows } = await client.query<{ row: number }>(
@@ -96,6 +105,14 @@ export async function commitFlush(
           vectors.push(chunk.embedding ? encodeVector(chunk.embedding) : null);
         }
         for (const f of o.failures ?? []) failures.push({ row: o.doc.row, stage: f.stage, ...f.error });
+        const after = { key: o.doc.idempotencyKey, count: o.chunks.length };
+        output.push({
+          row: o.doc.row,
+          docId: o.doc.docId,
+          source: o.doc.source,
+          before: before.get(o.doc.row) ?? null,
+          after,
+        });
       }
       if (chunkRows.length > 0) {
         await client.query(
@@ -159,6 +176,10 @@ export async function commitFlush(
     for (const o of failed) {
       accepted.set(o, ok.has(o.doc.row));
       if (ok.has(o.doc.row)) failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
+      const had = before.get(o.doc.row);
+      if (ok.has(o.doc.row) && had) {
+        output.push({ row: o.doc.row, docId: o.doc.docId, source: o.doc.source, before: had, after: null });
+      }
     }
     if (gone.length > 0) {
       await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [gone]);
@@ -187,6 +208,8 @@ export async function commitFlush(
   const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
   const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
   await updateRun(client, request, processed, fenced, claimed);
+  // Last, so that the batch's outbox head row stays locked only for the COMMIT itself.
+  await recordOutputChanges(client, run.batchId, output);
   return { accepted: acceptedList, claimed };
 }
 

@@ -178,6 +178,44 @@ const MIGRATIONS: string[] = [
     ADD COLUMN start_token TEXT, ADD COLUMN last_commit BIGINT;
   ALTER TABLE batches ADD COLUMN plan_lock_run INTEGER;
   `,
+  // 7: the index layer: the outbox of output changes (rows reference chunks, never copy them), the
+  // head seq of each batch's outbox (its row lock orders concurrent writers: see outbox.ts), and
+  // the sink cursors. Output committed before this version enters the outbox as upserts.
+  `
+  CREATE TABLE outbox (
+    batch_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    row BIGINT NOT NULL,
+    op TEXT NOT NULL,
+    out_key TEXT NOT NULL,
+    from_index INTEGER NOT NULL,
+    to_index INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (batch_id, seq)
+  );
+  CREATE TABLE outbox_heads (batch_id TEXT PRIMARY KEY, head BIGINT NOT NULL);
+  CREATE TABLE sink_cursors (
+    batch_id TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    delivered_seq BIGINT NOT NULL DEFAULT 0,
+    attached_at BIGINT NOT NULL,
+    delivered_at BIGINT,
+    last_error TEXT,
+    last_error_at BIGINT,
+    lease_owner TEXT,
+    lease_host TEXT,
+    lease_pid INTEGER,
+    lease_expires_at BIGINT,
+    fence BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, uri)
+  );
+  INSERT INTO outbox (batch_id, seq, row, op, out_key, from_index, to_index, doc_id, source)
+    SELECT batch_id, ROW_NUMBER() OVER (PARTITION BY batch_id ORDER BY row), row, 'upsert', out_key, 0,
+      out_chunk_count, doc_id, source
+    FROM documents WHERE out_key IS NOT NULL AND out_chunk_count > 0;
+  INSERT INTO outbox_heads (batch_id, head) SELECT batch_id, MAX(seq) FROM outbox GROUP BY batch_id;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,8 @@
 import type pg from "pg";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
-import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
+import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { toBatch } from "../rows.js";
 import type {
@@ -33,10 +34,12 @@ import { classifyStoreError } from "../transient.js";
 import { commitFlush } from "./commit.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
 import { exportChunks } from "./export.js";
+import * as outbox from "./outbox.js";
 import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
+import { searchChunks } from "./search.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database, optionally with `?schema=name` (default "docbatch"). */
@@ -421,6 +424,52 @@ export class PostgresStore implements Store {
       params,
     );
     return rowCount ?? 0;
+  }
+
+  async attachSinks(batchId: string, uris: string[], now: number): Promise<void> {
+    await outbox.attachSinks(this.pool, batchId, uris, now);
+  }
+
+  async sinkCursors(batchId: string): Promise<SinkCursor[]> {
+    return outbox.sinkCursors(this.pool, batchId);
+  }
+
+  async claimSink(
+    batchId: string,
+    uri: string,
+    owner: SinkOwner,
+    leaseMs: number,
+    deadOwners: string[],
+  ): Promise<SinkLease | null> {
+    return outbox.claimSink(this.pool, batchId, uri, owner, leaseMs, deadOwners);
+  }
+
+  async readChanges(batchId: string, afterSeq: number, limit: number): Promise<ChangePage> {
+    return outbox.readChanges(this.pool, batchId, afterSeq, limit);
+  }
+
+  async ackSink(lease: SinkLease, throughSeq: number, leaseMs: number): Promise<boolean> {
+    return outbox.ackSink(this.pool, lease, throughSeq, leaseMs);
+  }
+
+  async recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void> {
+    await outbox.recordSinkError(this.pool, lease, error);
+  }
+
+  async releaseSink(lease: SinkLease): Promise<void> {
+    await outbox.releaseSink(this.pool, lease);
+  }
+
+  async detachSink(batchId: string, uri: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query("DELETE FROM sink_cursors WHERE batch_id = $1 AND uri = $2", [
+      batchId,
+      uri,
+    ]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
+    return searchChunks(this.pool, batchId, vector, k);
   }
 
   async setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {

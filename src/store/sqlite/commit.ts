@@ -1,10 +1,13 @@
 import type Database from "better-sqlite3";
 import type { ErrorInfo, StageName } from "../../core/types.js";
 import { encodeError, encodeVector } from "../codec.js";
+import type { OutputChange } from "../index-store.js";
 import { appliedEarlier, type SettledRow } from "../replay.js";
 import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
+import { SqliteOutbox } from "./outbox.js";
 import { NOW_MS } from "./runs.js";
+import type { SqliteVectorIndex } from "./vector-index.js";
 
 /**
  * The hot path: settle finished documents, save staged progress and claim more work in ONE
@@ -35,8 +38,14 @@ export class SqliteCommitter {
   private readonly contentOf: Database.Statement;
   private readonly lastCommit: Database.Statement;
   private readonly settledRow: Database.Statement;
+  private readonly outbox: SqliteOutbox;
 
-  constructor(private readonly db: Database.Database) {
+  /** `index`: the search index kept with the chunks (null where sqlite-vec is not available). */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly index: SqliteVectorIndex | null = null,
+  ) {
+    this.outbox = new SqliteOutbox(db);
     const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
     this.settleDone = db.prepare(
       `UPDATE documents SET state = @state, degraded_reason = @reason, attempts = attempts + 1,
@@ -144,12 +153,14 @@ export class SqliteCommitter {
     for (const progress of request.progress) {
       if (!this.stage(progress)) fenced += 1;
     }
+    const output: OutputChange[] = [];
     const accepted = request.outcomes.map((outcome) => {
-      const ok = this.settle(outcome, run.batchId, run.run, now);
+      const ok = this.settle(outcome, run.batchId, run.run, now, output);
       if (!ok) fenced += 1;
       else if (outcome.kind !== "retry") processed += 1;
       return ok;
     });
+    this.outbox.recordOutputChanges(run.batchId, output);
     const claimed = request.claim > 0 ? this.claim(request) : [];
     const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
     const id = request.id ?? null;
@@ -170,9 +181,18 @@ export class SqliteCommitter {
     return { accepted, claimed };
   }
 
-  private settle(outcome: Outcome, batchId: string, run: number, now: number): boolean {
+  private settle(
+    outcome: Outcome,
+    batchId: string,
+    run: number,
+    now: number,
+    output: OutputChange[],
+  ): boolean {
     const { doc } = outcome;
     const guard = { row: doc.row, fence: doc.fence, now };
+    // The output this commit replaces, read before the document row changes (the fence keeps it
+    // stable from the claim: only the holder of the lease commits output).
+    const before = outcome.kind !== "retry" && doc.hadOutput ? this.outbox.outputOf(doc.row) : null;
     if (outcome.kind === "completed") {
       const changes = this.settleDone.run({
         ...guard,
@@ -193,16 +213,21 @@ export class SqliteCommitter {
       for (const failure of outcome.failures ?? []) {
         this.recordFailure(batchId, doc.row, run, failure.stage, failure.error, now);
       }
-      if (doc.hadOutput) this.deleteChunks.run(doc.row);
+      if (doc.hadOutput) this.removeChunks(doc.row);
+      const vectors: { id: number | bigint; embedding: Float32Array }[] = [];
       for (const chunk of outcome.chunks) {
-        this.insertChunk.run(
+        const { lastInsertRowid } = this.insertChunk.run(
           doc.row,
           chunk.index,
           chunk.text,
           chunk.embedding ? encodeVector(chunk.embedding) : null,
         );
+        if (chunk.embedding) vectors.push({ id: lastInsertRowid, embedding: chunk.embedding });
       }
+      this.index?.add(batchId, vectors);
       if (doc.hasStaged) this.deleteStaged.run(doc.row);
+      const after = { key: doc.idempotencyKey, count: outcome.chunks.length };
+      output.push({ row: doc.row, docId: doc.docId, source: doc.source, before, after });
       return true;
     }
     if (outcome.kind === "retry") {
@@ -228,9 +253,16 @@ export class SqliteCommitter {
     }).changes;
     if (changes === 0) return false;
     this.recordFailure(batchId, doc.row, run, outcome.stage, outcome.error, now);
-    this.deleteChunks.run(doc.row);
+    this.removeChunks(doc.row);
     this.deleteStaged.run(doc.row);
+    if (before) output.push({ row: doc.row, docId: doc.docId, source: doc.source, before, after: null });
     return true;
+  }
+
+  /** A document's chunks leave the store and the search index together. */
+  private removeChunks(row: number): void {
+    this.index?.removeRow(row);
+    this.deleteChunks.run(row);
   }
 
   private recordFailure(

@@ -222,6 +222,49 @@ const MIGRATIONS: string[] = [
   ALTER TABLE runs ADD COLUMN start_token TEXT;
   ALTER TABLE runs ADD COLUMN last_commit INTEGER;
   `,
+  // 9: the index layer. The outbox of output changes (one row per document version, referencing
+  // its chunks, never copying them), the head seq of each batch's outbox, the sink cursors, and
+  // the state of the sqlite-vec search index (stale: rebuilt from the chunks by the next process
+  // that loads sqlite-vec). Output committed before this version enters the outbox as upserts, so
+  // a sink attached later receives it too.
+  `
+  CREATE TABLE outbox (
+    batch_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    op TEXT NOT NULL,
+    out_key TEXT NOT NULL,
+    from_index INTEGER NOT NULL,
+    to_index INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (batch_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE outbox_heads (batch_id TEXT PRIMARY KEY, head INTEGER NOT NULL);
+  CREATE TABLE sink_cursors (
+    batch_id TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    delivered_seq INTEGER NOT NULL DEFAULT 0,
+    attached_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    lease_owner TEXT,
+    lease_host TEXT,
+    lease_pid INTEGER,
+    lease_expires_at INTEGER,
+    fence INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (batch_id, uri)
+  );
+  INSERT INTO outbox (batch_id, seq, row, op, out_key, from_index, to_index, doc_id, source)
+    SELECT batch_id, ROW_NUMBER() OVER (PARTITION BY batch_id ORDER BY row), row, 'upsert', out_key, 0,
+      out_chunk_count, doc_id, source
+    FROM documents WHERE out_key IS NOT NULL AND out_chunk_count > 0;
+  INSERT INTO outbox_heads (batch_id, head) SELECT batch_id, MAX(seq) FROM outbox GROUP BY batch_id;
+  CREATE TABLE search_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), stale INTEGER NOT NULL);
+  INSERT INTO search_index_state (id, stale)
+    SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM chunks WHERE embedding IS NOT NULL) THEN 1 ELSE 0 END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,8 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
-import type { PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
+import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { type BatchRow, toBatch } from "../rows.js";
 import type {
@@ -33,10 +34,13 @@ import type {
   StoreEvent,
 } from "../store.js";
 import { SqliteCommitter } from "./commit.js";
+import { SqliteOutbox } from "./outbox.js";
 import { SqlitePlanWriter } from "./plan.js";
 import * as read from "./read.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
+import { searchChunks } from "./search.js";
+import { markIndexStale, SqliteVectorIndex } from "./vector-index.js";
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` for tests. */
@@ -51,6 +55,12 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** Page cache of this connection in MB (the OS caches the file as well). @default 16 */
   cacheMb?: number;
+  /**
+   * Keep the sqlite-vec search index with the chunks. Without it (or where sqlite-vec cannot be
+   * loaded) search scans the vectors exactly, and the next process with the index rebuilds it.
+   * @default true
+   */
+  vectorIndex?: boolean;
 }
 
 /**
@@ -63,6 +73,8 @@ export class SqliteStore implements Store {
   private dbValue: Database.Database | null = null;
   private committer: SqliteCommitter | null = null;
   private planWriter: SqlitePlanWriter | null = null;
+  private outbox: SqliteOutbox | null = null;
+  private vectorIndex: SqliteVectorIndex | null = null;
 
   constructor(private readonly options: SqliteStoreOptions) {}
 
@@ -76,6 +88,9 @@ export class SqliteStore implements Store {
     try {
       if (this.options.readonly) {
         this.dbValue = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
+        this.outbox = new SqliteOutbox(this.dbValue);
+        const stale = this.dbValue.prepare("SELECT stale FROM search_index_state").pluck().get() === 1;
+        this.vectorIndex = stale ? null : SqliteVectorIndex.load(this.dbValue);
         return;
       }
       if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -99,7 +114,13 @@ export class SqliteStore implements Store {
         },
       );
     }
-    this.committer = new SqliteCommitter(this.db);
+    // The search index is kept by every connection that writes chunks; one that cannot load
+    // sqlite-vec marks it stale, and the next one that can rebuilds it.
+    this.vectorIndex = this.options.vectorIndex === false ? null : SqliteVectorIndex.load(this.db);
+    if (this.vectorIndex) this.vectorIndex.rebuildIfStale();
+    else markIndexStale(this.db);
+    this.outbox = new SqliteOutbox(this.db);
+    this.committer = new SqliteCommitter(this.db, this.vectorIndex);
     this.planWriter = new SqlitePlanWriter(this.db);
   }
 
@@ -516,6 +537,50 @@ export class SqliteStore implements Store {
       )
       .run({ ...params, now });
     return changes;
+  }
+
+  async attachSinks(batchId: string, uris: string[], now: number): Promise<void> {
+    this.outbox!.attach(batchId, uris, now);
+  }
+
+  async sinkCursors(batchId: string): Promise<SinkCursor[]> {
+    return this.outbox!.cursors(batchId);
+  }
+
+  async claimSink(
+    batchId: string,
+    uri: string,
+    owner: SinkOwner,
+    leaseMs: number,
+    deadOwners: string[],
+  ): Promise<SinkLease | null> {
+    return this.outbox!.claim(batchId, uri, owner, leaseMs, deadOwners, Date.now());
+  }
+
+  async readChanges(batchId: string, afterSeq: number, limit: number): Promise<ChangePage> {
+    return this.outbox!.readChanges(batchId, afterSeq, limit);
+  }
+
+  async ackSink(lease: SinkLease, throughSeq: number, leaseMs: number): Promise<boolean> {
+    return this.outbox!.ack(lease, throughSeq, leaseMs, Date.now());
+  }
+
+  async recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void> {
+    this.outbox!.error(lease, error, Date.now());
+  }
+
+  async releaseSink(lease: SinkLease): Promise<void> {
+    this.outbox!.release(lease);
+  }
+
+  async detachSink(batchId: string, uri: string): Promise<boolean> {
+    return (
+      this.db.prepare("DELETE FROM sink_cursors WHERE batch_id = ? AND uri = ?").run(batchId, uri).changes > 0
+    );
+  }
+
+  async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
+    return searchChunks(this.db, this.vectorIndex, batchId, vector, k);
   }
 
   async setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {

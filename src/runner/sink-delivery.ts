@@ -1,0 +1,289 @@
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import { backoffDelay } from "../core/backoff.js";
+import { CircuitBreaker } from "../core/breaker.js";
+import { DocbatchError, toDocbatchError } from "../core/errors.js";
+import { openSink, type SinkSources } from "../sinks/open.js";
+import type { Sink, SinkChunk, SinkKey } from "../sinks/sink.js";
+import type { ChangePage, SinkChange, SinkCursor, SinkLease, SinkOwner } from "../store/index-store.js";
+import type { Store } from "../store/store.js";
+import { processExists } from "./liveness.js";
+import type { Logger } from "./logger.js";
+
+export interface DeliveryOptions {
+  sources: SinkSources;
+  logger: Logger;
+  /** Lease of a sink cursor, in ms. */
+  leaseMs: number;
+  /** Time limit of one sink call, in ms. @default 30_000 */
+  callTimeoutMs?: number;
+  /** Outbox rows read per delivery. @default 64 */
+  pageRows?: number;
+  /** Wait between looks at an idle outbox, in ms. @default 100 */
+  pollMs?: number;
+}
+
+/** Retry delays of a failing sink: 250 ms doubling to 10 s, plus jitter. */
+const SINK_BACKOFF = { baseDelayMs: 250, maxDelayMs: 10_000 };
+/** A sink's breaker opens after 5 consecutive failures and probes at most every 5 s. */
+const SINK_BREAKER = { failureThreshold: 5, openMs: 1_000, maxOpenMs: 5_000 };
+
+/**
+ * Feeds every sink of a batch from the store's outbox, next to processing and never in its way:
+ * one loop per sink, each holding the sink's cursor by a lease (so two processes never deliver to
+ * one sink at once), reading committed changes after the cursor, handing them to the sink, and
+ * moving the cursor only once the sink acknowledged. A failing sink is retried with backoff behind
+ * a breaker of its own; its error and lag are on its cursor for `status`, `report` and `/metrics`.
+ */
+export class SinkDelivery {
+  private readonly loops = new Map<string, Promise<void>>();
+  private stopped = false;
+  private cursors: SinkCursor[] = [];
+  private watcher: NodeJS.Timeout | null = null;
+  private readonly owner: SinkOwner;
+  private readonly wakers = new Set<() => void>();
+  /** Sinks this process cannot open (a library sink of another process): waiting cannot help. */
+  private readonly unconfigured = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly batchId: string,
+    private readonly options: DeliveryOptions,
+  ) {
+    this.owner = sinkOwner();
+  }
+
+  /** Starts a loop for every sink the batch has, and for sinks attached later. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.watcher = setInterval(() => void this.refresh().catch(() => {}), 1_000);
+    this.watcher.unref();
+  }
+
+  /** Total lag over the batch's sinks at the last look (null when it has none). */
+  get lag(): number | null {
+    return this.cursors.length === 0 ? null : this.cursors.reduce((sum, c) => sum + c.lag, 0);
+  }
+
+  /** Waits until every sink caught up with the outbox or `timeoutMs` passed; true when caught up. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      await this.refresh();
+      if (this.cursors.every((c) => c.lag === 0)) return true;
+      if (Date.now() >= until || this.stopped) return false;
+      if (this.cursors.every((c) => c.lag === 0 || this.unconfigured.has(c.uri))) return false;
+      this.wake();
+      await sleep(Math.min(100, Math.max(1, until - Date.now())));
+    }
+  }
+
+  /** Stops every loop after its current call and hands the cursors back. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.watcher) clearInterval(this.watcher);
+    this.wake();
+    await Promise.all(this.loops.values());
+  }
+
+  private wake(): void {
+    for (const wake of this.wakers) wake();
+  }
+
+  private async refresh(): Promise<void> {
+    this.cursors = await this.store.sinkCursors(this.batchId);
+    for (const cursor of this.cursors) {
+      if (this.stopped || this.loops.has(cursor.uri)) continue;
+      this.loops.set(cursor.uri, this.loop(cursor.uri));
+    }
+  }
+
+  private async loop(uri: string): Promise<void> {
+    const { logger } = this.options;
+    let sink: Sink | null = null;
+    let lease: SinkLease | null = null;
+    let failures = 0;
+    let renewedAt = 0;
+    const breaker = new CircuitBreaker(SINK_BREAKER, (t) => {
+      logger.warn(
+        { event: "sink.breaker", batchId: this.batchId, sink: uri, ...t },
+        `sink breaker ${t.from} -> ${t.to}`,
+      );
+      void this.store
+        .addEvents(this.batchId, [{ run: null, at: t.at, type: "sink_breaker", data: { sink: uri, ...t } }])
+        .catch(() => {});
+    });
+    try {
+      while (!this.stopped) {
+        if (!lease) {
+          lease = await this.store.claimSink(
+            this.batchId,
+            uri,
+            this.owner,
+            this.options.leaseMs,
+            this.deadOwners(),
+          );
+          if (!lease) {
+            // Another live process delivers this sink; look again in a while.
+            await this.idle(Math.max(250, this.options.leaseMs / 3));
+            continue;
+          }
+          logger.info(
+            { event: "sink.claimed", batchId: this.batchId, sink: uri, from: lease.deliveredSeq },
+            "sink cursor claimed",
+          );
+        }
+        const permit = breaker.acquire(Date.now());
+        if (!permit.allowed) {
+          await this.idle(permit.retryAt - Date.now());
+          continue;
+        }
+        try {
+          sink ??= await openSink(uri, this.batchId, this.options.sources);
+          const page = await this.store.readChanges(
+            this.batchId,
+            lease.deliveredSeq,
+            this.options.pageRows ?? 64,
+          );
+          if (page.throughSeq > lease.deliveredSeq) {
+            await withTimeout(deliver(sink, page), this.options.callTimeoutMs ?? 30_000, uri);
+          }
+          breaker.onSuccess(Date.now(), permit.probe);
+          failures = 0;
+          const moved = page.throughSeq > lease.deliveredSeq;
+          if (moved || Date.now() - renewedAt > this.options.leaseMs / 3) {
+            if (!(await this.store.ackSink(lease, page.throughSeq, this.options.leaseMs))) {
+              logger.warn(
+                { event: "sink.fenced", batchId: this.batchId, sink: uri },
+                "sink cursor taken over",
+              );
+              lease = null;
+              continue;
+            }
+            renewedAt = Date.now();
+            lease.deliveredSeq = Math.max(lease.deliveredSeq, page.throughSeq);
+          }
+          if (!moved) await this.idle(this.options.pollMs ?? 100);
+        } catch (err) {
+          breaker.onFailure(Date.now(), permit.probe);
+          const error =
+            err instanceof DocbatchError
+              ? err
+              : new DocbatchError("SINK_UNAVAILABLE", `${uri}: ${toDocbatchError(err).message}`, {
+                  cause: err,
+                });
+          failures += 1;
+          logger.warn(
+            {
+              event: "sink.failed",
+              batchId: this.batchId,
+              sink: uri,
+              error: { code: error.code, message: error.message },
+            },
+            "sink delivery failed",
+          );
+          if (lease)
+            await this.store
+              .recordSinkError(lease, { code: error.code, message: error.message })
+              .catch(() => {});
+          if (error.code === "SINK_NOT_CONFIGURED") {
+            sink = null;
+            this.unconfigured.add(uri);
+          }
+          await this.idle(backoffDelay(failures - 1, SINK_BACKOFF));
+        }
+      }
+    } finally {
+      if (lease) await this.store.releaseSink(lease).catch(() => {});
+      await sink?.close?.().catch(() => {});
+    }
+  }
+
+  private deadOwners(): string[] {
+    return deadSinkOwners(this.cursors);
+  }
+
+  /** Sleeps up to `ms`; `wake` (a drain, a stop) cuts it short. */
+  private idle(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(1, ms));
+      this.wakers.add(done);
+    });
+  }
+}
+
+/** Owners of cursors whose process on this host is gone: their leases are taken over at once. */
+export function deadSinkOwners(cursors: SinkCursor[]): string[] {
+  const host = os.hostname();
+  return cursors.flatMap((c) =>
+    c.leaseOwner && c.leaseHost === host && c.leasePid !== null && !processExists(c.leasePid)
+      ? [c.leaseOwner]
+      : [],
+  );
+}
+
+/** A deliverer's identity on a cursor: host and pid tell a dead one on this host. */
+export function sinkOwner(): SinkOwner {
+  const host = os.hostname();
+  return { owner: `${host}:${process.pid}:${randomBytes(4).toString("hex")}`, host, pid: process.pid };
+}
+
+/** Hands a page to the sink in order, one call per run of changes of the same kind. */
+export async function deliver(sink: Sink, page: ChangePage): Promise<void> {
+  const changes = page.changes;
+  for (let i = 0; i < changes.length; ) {
+    const op = changes[i]!.op;
+    let j = i;
+    while (j < changes.length && changes[j]!.op === op) j++;
+    const run = changes.slice(i, j);
+    if (op === "upsert") await sink.upsert(run.map(toSinkChunk));
+    else await sink.delete(run.map(toSinkKey));
+    i = j;
+  }
+}
+
+function toSinkChunk(change: SinkChange): SinkChunk {
+  if (change.op !== "upsert") throw new Error("not an upsert");
+  return {
+    key: change.key,
+    doc_id: change.doc_id,
+    source: change.source,
+    chunk_index: change.chunk_index,
+    text: change.text,
+    metadata: change.metadata,
+    embedding: change.embedding ? toNumbers(change.embedding) : null,
+  };
+}
+
+/** A plain loop: several times faster than Array.from on a typed array, on the delivery's hot path. */
+function toNumbers(vector: Float32Array): number[] {
+  const out = new Array<number>(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i]!;
+  return out;
+}
+
+function toSinkKey(change: SinkChange): SinkKey {
+  return { key: change.key, doc_id: change.doc_id, source: change.source, chunk_index: change.chunk_index };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, uri: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${uri} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,1 @@
+export { JsonlSink, type LogLine, replayLog } from "./sink.js";

@@ -1,0 +1,1 @@
+export { MemorySink } from "./sink.js";

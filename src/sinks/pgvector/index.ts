@@ -1,0 +1,1 @@
+export { PgvectorSink, type PgvectorSinkOptions } from "./sink.js";

@@ -1,0 +1,141 @@
+import { chunkKey } from "../core/keys.js";
+import type { JsonObject } from "../core/types.js";
+import { decodeError } from "./codec.js";
+import type { ChangePage, OutputChange, SinkChange, SinkCursor } from "./index-store.js";
+
+/**
+ * The outbox as both stores write and read it. A row names one document version and a range of
+ * its chunk indexes; it never copies a text or a vector.
+ */
+export interface OutboxRow {
+  row: number;
+  op: "upsert" | "delete";
+  key: string;
+  from: number;
+  to: number;
+  docId: string;
+  source: string;
+}
+
+/**
+ * The outbox rows of one output change: the keys of the old version that the new one does not
+ * hold are deleted (all of them when the key changed; the tail when a backfill of the same key
+ * made fewer chunks), then the new version is upserted.
+ */
+export function outboxRows(changes: OutputChange[]): OutboxRow[] {
+  const rows: OutboxRow[] = [];
+  for (const c of changes) {
+    const base = { row: c.row, docId: c.docId, source: c.source };
+    const { before, after } = c;
+    if (before && before.count > 0) {
+      const from = after && after.key === before.key ? Math.min(after.count, before.count) : 0;
+      if (from < before.count) rows.push({ ...base, op: "delete", key: before.key, from, to: before.count });
+    }
+    if (after && after.count > 0)
+      rows.push({ ...base, op: "upsert", key: after.key, from: 0, to: after.count });
+  }
+  return rows;
+}
+
+/** An outbox row joined with the document's output as it is now. */
+export interface PendingRow {
+  seq: number;
+  row: number;
+  op: string;
+  out_key: string;
+  from_index: number;
+  to_index: number;
+  doc_id: string;
+  source: string;
+  cur_key: string | null;
+  cur_count: number | null;
+  cur_metadata: string | null;
+}
+
+export interface StoredChunk {
+  chunk_index: number;
+  text: string;
+  embedding: Uint8Array | null;
+}
+
+/** Changes per page at most (a page always ends at an outbox row's end). */
+export const MAX_PAGE_CHANGES = 2_000;
+
+/**
+ * Expands outbox rows against the current output (see `IndexStore` for why this is exact):
+ * an upsert row yields the document's current chunks when its key is still the current one (once
+ * per page), a delete row yields the keys the current output does not hold.
+ */
+export function expandRows(
+  rows: PendingRow[],
+  afterSeq: number,
+  headSeq: number,
+  chunksOf: (row: number) => StoredChunk[],
+): ChangePage {
+  const changes: SinkChange[] = [];
+  const upserted = new Set<number>();
+  let through = afterSeq;
+  for (const r of rows) {
+    if (changes.length >= MAX_PAGE_CHANGES) break;
+    through = r.seq;
+    const live = r.cur_key === r.out_key ? (r.cur_count ?? 0) : 0;
+    const base = { seq: r.seq, doc_id: r.doc_id, source: r.source };
+    if (r.op === "delete") {
+      for (let i = Math.max(r.from_index, live); i < r.to_index; i++) {
+        changes.push({ ...base, op: "delete", key: chunkKey(r.out_key, i), chunk_index: i });
+      }
+    } else if (live > 0 && !upserted.has(r.row)) {
+      upserted.add(r.row);
+      const metadata = r.cur_metadata ? (JSON.parse(r.cur_metadata) as JsonObject) : {};
+      for (const c of chunksOf(r.row)) {
+        changes.push({
+          ...base,
+          op: "upsert",
+          key: chunkKey(r.out_key, c.chunk_index),
+          chunk_index: c.chunk_index,
+          text: c.text,
+          metadata,
+          embedding: c.embedding ? toVector(c.embedding) : null,
+        });
+      }
+    }
+  }
+  return { changes, throughSeq: through, headSeq };
+}
+
+/** The stored float32 bytes as a vector: in place when aligned (read only), else copied once. */
+function toVector(bytes: Uint8Array): Float32Array {
+  if (bytes.byteOffset % 4 === 0)
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Float32Array(Uint8Array.from(bytes).buffer);
+}
+
+export interface CursorRow {
+  uri: string;
+  delivered_seq: number;
+  attached_at: number;
+  delivered_at: number | null;
+  last_error: string | null;
+  last_error_at: number | null;
+  lease_owner: string | null;
+  lease_host: string | null;
+  lease_pid: number | null;
+  lease_expires_at: number | null;
+}
+
+export function toSinkCursor(row: CursorRow, headSeq: number): SinkCursor {
+  return {
+    uri: row.uri,
+    deliveredSeq: row.delivered_seq,
+    headSeq,
+    lag: Math.max(0, headSeq - row.delivered_seq),
+    lastError: decodeError(row.last_error),
+    lastErrorAt: row.last_error_at,
+    deliveredAt: row.delivered_at,
+    attachedAt: row.attached_at,
+    leaseOwner: row.lease_owner,
+    leaseHost: row.lease_host,
+    leasePid: row.lease_pid,
+    leaseExpiresAt: row.lease_expires_at,
+  };
+}
