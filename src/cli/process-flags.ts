@@ -27,8 +27,12 @@ export const PROCESS_FLAGS = {
 export const OUTPUT_FLAGS = {
   "chunk-size": { type: "string" },
   "chunk-overlap": { type: "string" },
+  "chunk-unit": { type: "string" },
+  tokenizer: { type: "string" },
   "embed-url": { type: "string" },
   "embed-model": { type: "string" },
+  "embed-max-tokens": { type: "string" },
+  "embed-model-dir": { type: "string" },
 } as const;
 
 /** Drops undefined entries, so library defaults apply. */
@@ -62,6 +66,10 @@ export function outputOptions(values: Record<string, unknown>) {
   return defined({
     chunkSize: intFlag(values["chunk-size"], "chunk-size"),
     chunkOverlap: intFlag(values["chunk-overlap"], "chunk-overlap"),
+    chunkUnit: stringFlag(values["chunk-unit"]) as "chars" | "tokens" | undefined,
+    tokenizer: stringFlag(values.tokenizer) as "o200k_base" | "cl100k_base" | undefined,
+    embedMaxTokens: intFlag(values["embed-max-tokens"], "embed-max-tokens"),
+    embedModelDir: stringFlag(values["embed-model-dir"]),
     embedUrl: stringFlag(values["embed-url"]),
     embedModel: stringFlag(values["embed-model"]),
     embedTimeoutMs: intFlag(values["embed-timeout-ms"], "embed-timeout-ms"),

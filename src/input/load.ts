@@ -35,12 +35,17 @@ export function isInside(root: string, candidate: string): boolean {
   return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
 }
 
-export type Loaded = { content: string; error?: undefined } | { content?: undefined; error: ErrorInfo };
+export type Loaded =
+  | { content: string; mtimeMs: number; error?: undefined }
+  | { content?: undefined; error: ErrorInfo };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** The file's text, or why it cannot be a document (missing, too large, not UTF-8 text). */
-export async function loadFile(c: Containment, rel: string, maxBytes: number): Promise<Loaded> {
+/**
+ * The file's text, or why it cannot be a document (missing, too large, not UTF-8 text). A file of
+ * a binary format (`binary`: PDF, DOCX) is read as bytes and given as base64; its parser judges it.
+ */
+export async function loadFile(c: Containment, rel: string, maxBytes: number, binary = false): Promise<Loaded> {
   const target = path.resolve(c.realRoot, rel);
   let real: string;
   try {
@@ -71,11 +76,12 @@ export async function loadFile(c: Containment, rel: string, maxBytes: number): P
       error: { code: "UNREADABLE", message: `cannot read ${rel}: ${(err as NodeJS.ErrnoException).code}` },
     };
   }
+  if (binary) return { content: bytes.toString("base64"), mtimeMs: stat.mtimeMs };
   if (bytes.subarray(0, 8192).includes(0)) {
     return { error: { code: "UNREADABLE", message: `${rel} is binary, not text` } };
   }
   try {
-    return { content: utf8.decode(bytes) };
+    return { content: utf8.decode(bytes), mtimeMs: stat.mtimeMs };
   } catch {
     return { error: { code: "UNREADABLE", message: `${rel} is not valid UTF-8 text` } };
   }

@@ -1,6 +1,6 @@
 import { DocbatchError } from "../core/errors.js";
 import { contentHash, idempotencyKey, missingContentHash, normalizeContent } from "../core/keys.js";
-import type { PlannedDocument } from "../core/types.js";
+import { isBinaryFormat, type PlannedDocument } from "../core/types.js";
 import { checkDocument } from "../input/document.js";
 import { loadFile } from "../input/load.js";
 import type { InputSource } from "../input/sources.js";
@@ -90,15 +90,24 @@ export async function planBatch(
     }
     let content = doc.content;
     let loadError: PlannedDocument["loadError"] = null;
+    let fileMtime: number | null = null;
+    const binary = isBinaryFormat(doc.format);
     if (doc.path !== null) {
-      const loaded = await loadFile(source.root, doc.path, options.maxDocBytes);
+      const loaded = await loadFile(source.root, doc.path, options.maxDocBytes, binary);
       if (loaded.error) loadError = loaded.error;
-      else content = normalizeContent(loaded.content);
-    } else if (content !== null && Buffer.byteLength(content) > options.maxDocBytes) {
-      loadError = {
-        code: "DOC_TOO_LARGE",
-        message: `the content has ${Buffer.byteLength(content)} bytes, more than ${options.maxDocBytes}`,
-      };
+      else {
+        content = binary ? loaded.content : normalizeContent(loaded.content);
+        fileMtime = loaded.mtimeMs;
+      }
+    } else if (content !== null) {
+      // The limit is on the document's bytes, whether they came as text or as base64.
+      const size = binary ? Buffer.byteLength(content, "base64") : Buffer.byteLength(content);
+      if (size > options.maxDocBytes) {
+        loadError = {
+          code: "DOC_TOO_LARGE",
+          message: `the content has ${size} bytes, more than ${options.maxDocBytes}`,
+        };
+      }
     }
     if (loadError) content = null;
     const hash =
@@ -116,6 +125,7 @@ export async function planBatch(
       contentHash: hash,
       idempotencyKey: idempotencyKey(doc.source, doc.docId, hash, options.layer),
       path: doc.path,
+      fileMtime,
     });
     bytes += content?.length ?? 0;
     if (slice.length >= sliceDocs || bytes >= sliceBytes) {

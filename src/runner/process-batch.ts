@@ -98,12 +98,13 @@ export async function processBatch(
     settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
       ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
       : settings.embed;
-  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
   const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
   // No threads for a run with nothing to do (a re-run of a finished batch).
   const work = before.pending + before.processing > 0 || (hooks.planning?.() ?? false);
   const cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
   await cpu?.ready();
+  const sockets = Math.max(options.concurrency, options.embedConcurrency) * 2;
+  const embedder = createEmbedder(embedSettings, sockets, cpu);
   let engine: Engine | null = null;
   const ctx: DocumentContext = {
     settings,

@@ -2,10 +2,10 @@ import type { RandomSource } from "../core/backoff.js";
 import type { CircuitBreaker } from "../core/breaker.js";
 import { DocbatchError, toDocbatchError } from "../core/errors.js";
 import { decide, type RetryPolicy } from "../core/retry-policy.js";
-import type { Chunk, ErrorInfo, StageName } from "../core/types.js";
+import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { EmbedQueue } from "../pipeline/embed/queue.js";
-import { prepareChunks, prepareFallback } from "../pipeline/prepare.js";
+import { nameOf, type PreparedChunks, prepareChunks, prepareFallback } from "../pipeline/prepare.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { FaultInjector } from "./faults.js";
 import type { PipelineSettings } from "./settings.js";
@@ -71,9 +71,11 @@ export async function processDocument(
       return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
     // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
     const timings: StageTimings = {};
-    const texts = prepareFallback(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
+    const content = await contentOf(doc, ctx);
+    const prepared = await prepareFallback(content, doc.format, ctx.settings.chunk, nameOf(doc.docId), timings);
     const reason = info(error);
-    const chunks = texts.map((text, index) => ({ index, text, embedding: null }));
+    const metadata = withFileTime(prepared.metadata, doc);
+    const chunks = prepared.texts.map((text, index) => ({ index, text, embedding: null, metadata: metadata[index]! }));
     return {
       kind: "completed",
       doc,
@@ -100,37 +102,49 @@ async function execute(
   }
   const staged = doc.hasStaged ? await ctx.loadStaged(doc) : null;
   let texts: string[];
+  let metadata: JsonObject[];
   let fallback: ErrorInfo | null = null;
   const failures: { stage: StageName; error: ErrorInfo }[] = [];
   let vectors: (Float32Array | null)[];
   let prefilled: Float32Array[] | null = null;
   if (staged) {
-    ({ texts, fallback } = staged);
+    ({ texts, fallback, metadata } = staged);
     vectors = staged.vectors;
   } else {
     try {
       if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
+      const name = nameOf(doc.docId);
+      let prepared: PreparedChunks;
       if (ctx.cpu) {
-        const result = await ctx.cpu.run({
-          content:
-            doc.contentDeferred && ctx.contentFile
-              ? { file: ctx.contentFile, row: doc.row }
-              : await contentOf(doc, ctx),
-          format: doc.format,
-          chunk: ctx.settings.chunk,
-          mode: "normal",
-          ...(doc.size != null ? { size: doc.size } : {}),
-          embedDimensions: ctx.embedInPool ?? null,
-        });
-        texts = result.texts;
+        // With the signal, the pool ends a thread stuck on a hostile file when time runs out.
+        const result = await ctx.cpu.run(
+          {
+            content:
+              doc.contentDeferred && ctx.contentFile
+                ? { file: ctx.contentFile, row: doc.row }
+                : await contentOf(doc, ctx),
+            format: doc.format,
+            chunk: ctx.settings.chunk,
+            mode: "normal",
+            name,
+            ...(doc.size != null ? { size: doc.size } : {}),
+            embedDimensions: ctx.embedInPool ?? null,
+          },
+          signal,
+        );
+        prepared = result;
         prefilled = result.vectors;
         Object.assign(timings, result.timings);
       } else {
-        texts = prepareChunks(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
+        const content = await contentOf(doc, ctx);
+        prepared = await untilAborted(prepareChunks(content, doc.format, ctx.settings.chunk, name, timings), signal);
       }
+      texts = prepared.texts;
+      metadata = withFileTime(prepared.metadata, doc);
     } catch (err) {
+      throwIfInterrupted(signal);
       const error = toDocbatchError(err);
       const attempts = stageAttempts(doc, "parse");
       const decision = decide(error.code, attempts, ctx.policy, ctx.random);
@@ -140,11 +154,14 @@ async function execute(
         return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
       fallback = info(error);
       failures.push({ stage: "parse", error: fallback });
-      texts = prepareFallback(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
+      const content = await contentOf(doc, ctx);
+      const prepared = await prepareFallback(content, doc.format, ctx.settings.chunk, nameOf(doc.docId), timings);
+      texts = prepared.texts;
+      metadata = withFileTime(prepared.metadata, doc);
     }
     vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
     if (!prefilled && texts.length > ctx.embedBatchSize) {
-      ctx.saveProgress({ doc, texts: { values: texts, fallback }, vectors: [] });
+      ctx.saveProgress({ doc, texts: { values: texts, metadata, fallback }, vectors: [] });
     }
   }
   throwIfInterrupted(signal);
@@ -163,6 +180,7 @@ async function execute(
     index,
     text,
     embedding: embedded.degraded ? null : (vectors[index] ?? null),
+    metadata: metadata[index] ?? {},
   }));
   return {
     kind: "completed",
@@ -173,6 +191,26 @@ async function execute(
     timings,
     ...(failures.length > 0 ? { failures } : {}),
   };
+}
+
+/** A file's modification time joins what the pipeline knows of each chunk. */
+function withFileTime(metadata: readonly object[], doc: ClaimedDocument): JsonObject[] {
+  if (doc.fileMtime === null || doc.fileMtime === undefined) return metadata as JsonObject[];
+  const modified_at = new Date(doc.fileMtime).toISOString();
+  return metadata.map((m) => ({ ...m, modified_at }));
+}
+
+/**
+ * Settles with the work, or with the signal's reason as soon as it aborts: on the main thread a
+ * parser cannot be stopped, but the document is not held up by it (the CPU threads can stop it).
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(interruption(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(interruption(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** The document's content, read from the store when the claim left it there. */

@@ -27,10 +27,18 @@ INPUT is a .json file, a .jsonl/.ndjson file, or a directory.
   --max-attempts N        attempts per document and stage before the fallback path (default 3)
   --base-delay-ms N       first retry delay (default 200); delays double up to --max-delay-ms
   --max-delay-ms N        cap of the exponential backoff (default 30000)
-  --chunk-size N          largest chunk in characters (default 1000)
-  --chunk-overlap N       characters repeated between neighbouring chunks (default 0)
-  --embed-url URL         OpenAI-compatible embeddings endpoint (default: built-in local embedder)
+  --chunk-size N          largest chunk in --chunk-unit units (default 1000)
+  --chunk-overlap N       units repeated between neighbouring chunks (default 0)
+  --chunk-unit UNIT       chars (default) or tokens (of --tokenizer): what chunk sizes count
+  --tokenizer NAME        o200k_base (default) or cl100k_base, shipped with docbatch
+  --embed-url URL         OpenAI-compatible embeddings endpoint (default: built-in hashing embedder,
+                          not a semantic model)
   --embed-model NAME      model name sent to the endpoint (default text-embedding-3-small)
+  --embed-model-dir DIR   a local ONNX sentence-embedding model (config.json, tokenizer.json,
+                          onnx/model.onnx), run offline on the CPU threads; needs the optional
+                          packages @huggingface/transformers and onnxruntime-node
+  --embed-max-tokens N    the model's input limit in tokens of --tokenizer: longer chunks are
+                          split before embedding, never truncated
   --embed-timeout-ms N    per-request time limit (default 30000)
   --embed-batch-size N    chunk texts per embedding request (default 64)
   --doc-timeout-ms N      per-document time limit, 0 for none (default 0)
@@ -88,6 +96,12 @@ export async function runCommand(args: string[]): Promise<number> {
   const display = showProgress
     ? new ProgressDisplay(process.stderr, Boolean(process.stderr.isTTY), interval)
     : null;
+  if (values["embed-url"] === undefined && values["embed-model-dir"] === undefined) {
+    process.stderr.write(
+      "docbatch: vectors from the built-in hashing embedder (word features, not a semantic model); " +
+        "use --embed-url or --embed-model-dir for a real one\n",
+    );
+  }
   const store = await sharedStore(values);
   try {
     const { result, signal } = await withSignals((abort) =>

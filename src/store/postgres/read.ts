@@ -3,7 +3,7 @@ import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
-import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, toDocumentSummary } from "../rows.js";
+import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, exportMetadata, toDocumentSummary } from "../rows.js";
 import type {
   DocumentFacts,
   DocumentQuery,
@@ -145,7 +145,7 @@ export async function* exportChunks(
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const columns = `d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
-      length(c.embedding) AS bytes, d.out_metadata${withEmbeddings ? ", c.embedding" : ""}`;
+      length(c.embedding) AS bytes, d.out_metadata, c.metadata AS chunk_metadata${withEmbeddings ? ", c.embedding" : ""}`;
     const order = `ORDER BY d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index LIMIT ${EXPORT_PAGE}`;
     let last: ExportDbRow | undefined;
     for (;;) {
@@ -170,7 +170,7 @@ export async function* exportChunks(
           idempotency_key: chunkKey(r.out_key, r.chunk_index),
           degraded: r.out_degraded === true,
           embedding_dim: r.bytes === null ? null : r.bytes / 4,
-          metadata: decodeObject(r.out_metadata),
+          metadata: exportMetadata(r.out_metadata, r.chunk_metadata),
         };
         if (withEmbeddings) {
           row.embedding = r.embedding
@@ -199,5 +199,6 @@ interface ExportDbRow {
   out_degraded: boolean;
   bytes: number | null;
   out_metadata: string;
+  chunk_metadata: string | null;
   embedding?: Buffer | null;
 }

@@ -156,6 +156,13 @@ const MIGRATIONS: string[] = [
   ALTER TABLE documents ADD COLUMN size BIGINT;
   UPDATE documents d SET size = octet_length(c.content) FROM contents c WHERE c.row = d.row;
   `,
+  // 5: what the pipeline knows of each chunk (title, heading path, offsets, pages), kept beside the
+  // document's own metadata, and a file's modification time when it was read.
+  `
+  ALTER TABLE documents ADD COLUMN file_mtime BIGINT;
+  ALTER TABLE chunks ADD COLUMN metadata TEXT;
+  ALTER TABLE staged_chunks ADD COLUMN metadata TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -200,6 +200,13 @@ const MIGRATIONS: string[] = [
   ALTER TABLE documents ADD COLUMN size INTEGER;
   UPDATE documents SET size = (SELECT length(CAST(c.content AS BLOB)) FROM contents c WHERE c.row = documents.row);
   `,
+  // 7: what the pipeline knows of each chunk (title, heading path, offsets, pages), kept beside the
+  // document's own metadata, and a file's modification time when it was read.
+  `
+  ALTER TABLE documents ADD COLUMN file_mtime INTEGER;
+  ALTER TABLE chunks ADD COLUMN metadata TEXT;
+  ALTER TABLE staged_chunks ADD COLUMN metadata TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
