@@ -17,7 +17,7 @@ function page(i: number, paragraphs: number): string {
 }
 
 function task(content: string) {
-  return { content, format: "markdown" as const, chunk, mode: "normal" as const, embedDimensions: 32 };
+  return { content, format: "markdown" as const, chunk, mode: "normal" as const, embedDimensions: 32, name: "doc" };
 }
 
 let pool: Pool | null = null;
@@ -34,13 +34,14 @@ describe("the CPU pool", () => {
     // Sizes differ by two orders of magnitude, so small tasks overtake large ones.
     const contents = Array.from({ length: 60 }, (_, i) => page(i, i % 7 === 0 ? 400 : 3));
     const results = await Promise.all(contents.map((c) => pool!.run(task(c))));
-    results.forEach((result, i) => {
-      const texts = prepareChunks(contents[i]!, "markdown", chunk, {});
+    for (const [i, result] of results.entries()) {
+      const { texts, metadata } = await prepareChunks(contents[i]!, "markdown", chunk, "doc", {});
       expect(result.texts).toEqual(texts);
+      expect(result.metadata).toEqual(metadata);
       expect(result.vectors!.map((v) => Array.from(v))).toEqual(
         texts.map((t) => Array.from(embedText(t, 32))),
       );
-    });
+    }
   });
 
   it("fails the task of a thread that dies with PARSE_ERROR, finishes the tasks queued behind it, and replaces it", async () => {
@@ -64,10 +65,11 @@ describe("the CPU pool", () => {
     expect(held).toBeGreaterThan(1);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.code).toBe("PARSE_ERROR");
-    settled.forEach((r, i) => {
-      if (r instanceof Error) return;
-      expect((r as { texts: string[] }).texts).toEqual(prepareChunks(contents[i]!, "markdown", chunk, {}));
-    });
+    for (const [i, r] of settled.entries()) {
+      if (r instanceof Error) continue;
+      const expected = await prepareChunks(contents[i]!, "markdown", chunk, "doc", {});
+      expect((r as { texts: string[] }).texts).toEqual(expected.texts);
+    }
     // Two threads again, and they work.
     expect(threads.size).toBe(2);
     const after = await pool.run(task(page(99, 2)));

@@ -348,7 +348,11 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       await store.commit({
         ...request(run, []),
         progress: [
-          { doc: doc!, texts: { values: ["a", "b", "c"], fallback: null }, vectors: [] },
+          {
+            doc: doc!,
+            texts: { values: ["a", "b", "c"], metadata: [{ title: "T", headings: ["H"] }, {}, {}], fallback: null },
+            vectors: [],
+          },
           { doc: doc!, vectors: [{ index: 0, embedding: new Float32Array([1, 2]) }] },
         ],
       });
@@ -358,6 +362,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       expect(again!.hasStaged).toBe(true);
       const staged = await store.loadStaged(again!);
       expect(staged!.texts).toEqual(["a", "b", "c"]);
+      expect(staged!.metadata).toEqual([{ title: "T", headings: ["H"] }, {}, {}]);
       expect(Array.from(staged!.vectors[0]!)).toEqual([1, 2]);
       expect(staged!.vectors[1]).toBeNull();
     });
