@@ -9,6 +9,20 @@ import JSZip from "jszip";
 /** A page is a list of paragraphs; a paragraph a list of lines. */
 export type PdfPage = string[][];
 
+/** Lines of at most 70 characters: pdf.js leaves out text drawn beyond the page's edge. */
+function wrap(line: string): string[] {
+  const out: string[] = [];
+  let current = "";
+  for (const word of line.split(" ")) {
+    if (current !== "" && current.length + 1 + word.length > 70) {
+      out.push(current);
+      current = word;
+    } else current = current === "" ? word : `${current} ${word}`;
+  }
+  if (current !== "") out.push(current);
+  return out;
+}
+
 function pdfString(text: string): string {
   return `(${text.replace(/[\\()]/g, (c) => `\\${c}`)})`;
 }
@@ -27,7 +41,7 @@ export function makePdf(pages: PdfPage[], options: { title?: string; encrypted?:
     const ops = ["BT", "/F1 12 Tf", "14 TL", "72 720 Td"];
     page.forEach((paragraph, p) => {
       if (p > 0) ops.push("T*", "T*");
-      paragraph.forEach((line, l) => {
+      paragraph.flatMap(wrap).forEach((line, l) => {
         if (l > 0) ops.push("T*");
         ops.push(`${pdfString(line)} Tj`);
       });
