@@ -76,3 +76,35 @@ describe("the CPU pool", () => {
     expect(after.texts.length).toBeGreaterThan(0);
   });
 });
+
+describe("the CPU pool and a document's time limit", () => {
+  it("ends a thread stuck on a task when its signal aborts, replaces it, and runs what was queued behind", async () => {
+    pool = new CpuPool(1);
+    await pool.ready();
+    const threads = (pool as unknown as { threads: Map<Worker, unknown> }).threads;
+    const before = [...threads.keys()][0];
+    // A markdown document large enough to keep a thread busy for far longer than the limit.
+    const hostile = page(0, 60_000);
+    const controller = new AbortController();
+    const stuck = pool.run(task(hostile), controller.signal).then(
+      () => "finished",
+      (err: unknown) => err,
+    );
+    const queued = pool.run(task(page(1, 2)));
+    const cancelled = new AbortController();
+    const dropped = pool.run(task(page(2, 2)), cancelled.signal).catch((err: unknown) => err);
+    cancelled.abort(Object.assign(new Error("gave up"), { code: "DOC_TIMEOUT" }));
+    const started = Date.now();
+    setTimeout(() => controller.abort(Object.assign(new Error("time is up"), { code: "DOC_TIMEOUT" })), 50);
+    const outcome = (await stuck) as Error & { code: string };
+    expect(outcome).toBeInstanceOf(Error);
+    expect(outcome.code).toBe("DOC_TIMEOUT");
+    // Settled at the abort, not when the parser would have finished.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(((await dropped) as { code: string }).code).toBe("DOC_TIMEOUT");
+    const next = await queued;
+    expect(next.texts.length).toBeGreaterThan(0);
+    expect(threads.size).toBe(1);
+    expect([...threads.keys()][0]).not.toBe(before);
+  });
+});
