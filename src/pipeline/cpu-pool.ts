@@ -29,6 +29,8 @@ export interface EmbedTask {
   kind: "embed";
   texts: string[];
   modelDir: string;
+  /** Cores ONNX Runtime computes one batch on. */
+  threads: number;
 }
 
 export interface CpuResult {

@@ -43,7 +43,7 @@ async function prepare(task: PrepareTask) {
 
 async function embed(task: EmbedTask) {
   const t = performance.now();
-  const vectors = await embedWithModel(task.modelDir, task.texts);
+  const vectors = await embedWithModel(task.modelDir, task.texts, task.threads);
   return { texts: [], metadata: [], vectors, timings: { embed: performance.now() - t } };
 }
 

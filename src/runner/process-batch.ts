@@ -104,7 +104,7 @@ export async function processBatch(
   const cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
   await cpu?.ready();
   const sockets = Math.max(options.concurrency, options.embedConcurrency) * 2;
-  const embedder = createEmbedder(embedSettings, sockets, cpu);
+  const embedder = createEmbedder(embedSettings, sockets, work ? options.threads : 0);
   let engine: Engine | null = null;
   const ctx: DocumentContext = {
     settings,

@@ -1,7 +1,6 @@
 import { DocbatchError } from "../core/errors.js";
 import type { JsonObject } from "../core/types.js";
 import type { ChunkOptions } from "../pipeline/chunk.js";
-import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { Embedder } from "../pipeline/embed/embedder.js";
 import { HttpEmbedder } from "../pipeline/embed/http.js";
 import { LocalEmbedder } from "../pipeline/embed/local.js";
@@ -61,10 +60,10 @@ export function settingsFromJson(json: JsonObject): PipelineSettings {
   return s;
 }
 
-/** The run's embedder; a local model runs on the CPU threads when there are any. */
-export function createEmbedder(settings: EmbedSettings, maxSockets: number, pool?: CpuPool): Embedder {
+/** The run's embedder; a local model computes on `threads` cores off the main thread (0: on it). */
+export function createEmbedder(settings: EmbedSettings, maxSockets: number, threads = 0): Embedder {
   if (settings.kind === "local") return new LocalEmbedder(settings.dimensions);
-  if (settings.kind === "model") return new ModelEmbedder(settings.dir, pool);
+  if (settings.kind === "model") return new ModelEmbedder(settings.dir, threads);
   const apiKey = process.env.DOCBATCH_EMBED_API_KEY;
   return new HttpEmbedder({
     url: settings.url,

@@ -63,7 +63,7 @@ interface Transformers {
 // A variable, so that neither the compiler nor a bundler requires the optional package.
 const TRANSFORMERS = "@huggingface/transformers";
 
-async function load(dir: string): Promise<LoadedModel> {
+async function load(dir: string, threads: number): Promise<LoadedModel> {
   let transformers: Transformers;
   try {
     transformers = (await import(TRANSFORMERS)) as Transformers;
@@ -79,26 +79,26 @@ async function load(dir: string): Promise<LoadedModel> {
   const extractor = await pipeline("feature-extraction", path.basename(dir), {
     dtype: "fp32",
     device: "cpu",
-    // One thread per inference: the pool runs one inference per core already.
-    session_options: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    session_options: { intraOpNumThreads: Math.max(1, threads), interOpNumThreads: 1 },
   });
   return { extract: extractor as unknown as Extractor, pooling: poolingOf(dir), batch: 32 };
 }
 
-/** The model of a directory, loaded once per thread. */
-export function loadModel(dir: string): Promise<LoadedModel> {
-  let model = models.get(dir);
+/** The model of a directory, loaded once per thread (and number of cores it computes on). */
+export function loadModel(dir: string, threads = 1): Promise<LoadedModel> {
+  const key = `${threads}:${dir}`;
+  let model = models.get(key);
   if (!model) {
-    model = load(dir);
-    models.set(dir, model);
-    model.catch(() => models.delete(dir));
+    model = load(dir, threads);
+    models.set(key, model);
+    model.catch(() => models.delete(key));
   }
   return model;
 }
 
 /** One normalized vector per text, in order. */
-export async function embedWithModel(dir: string, texts: string[]): Promise<Float32Array[]> {
-  const model = await loadModel(dir);
+export async function embedWithModel(dir: string, texts: string[], threads = 1): Promise<Float32Array[]> {
+  const model = await loadModel(dir, threads);
   const out: Float32Array[] = [];
   for (let from = 0; from < texts.length; from += model.batch) {
     const batch = texts.slice(from, from + model.batch);
