@@ -14,8 +14,8 @@ import { collapseSpace, TextBuilder } from "./text-builder.js";
  * 2. without `nav`, `aside`, `menu`, the roles navigation, complementary, search, banner and
  *    contentinfo, hidden elements, and `header`/`footer` that belong to the page rather than to an
  *    article or section;
- * 3. without link-dense blocks: a block with at least 3 links whose link text is at least half of
- *    its text (menus, tables of contents, link lists);
+ * 3. without link-dense blocks: a block (not a heading) with links whose link text is at least
+ *    half of its text (menus, tables of contents, link lists, "see also" lines);
  * 4. when all that leaves no text, the whole body is taken instead.
  */
 export function parseHtml(html: string): ParsedDocument {
@@ -136,10 +136,12 @@ function isBoilerplate(el: Element, facts: Facts, insideSection: boolean): boole
   if (BOILERPLATE.has(el.name) || BOILERPLATE_ROLES.has(el.attribs.role ?? "")) return true;
   if ("hidden" in el.attribs || el.attribs["aria-hidden"] === "true") return true;
   if ((el.name === "header" || el.name === "footer") && !insideSection) return true;
-  if (el.name === "a" || el.name === "html" || el.name === "body" || facts.mains.has(el)) return false;
+  // Only blocks: an inline element that is all link is part of its paragraph's sentence.
+  if (!BLOCKS.has(el.name) || HEADING.test(el.name) || el.name === "html" || el.name === "body") return false;
+  if (facts.mains.has(el)) return false;
   const links = facts.links.get(el) ?? 0;
   const chars = facts.chars.get(el) ?? 0;
-  return links >= 3 && (facts.linkChars.get(el) ?? 0) * 2 >= chars;
+  return links >= 1 && (facts.linkChars.get(el) ?? 0) * 2 >= chars;
 }
 
 interface Frame {

@@ -9,8 +9,8 @@ import type { ParsedDocument } from "./parsed.js";
  * - links become their text and images are dropped (badges, screenshots: no text to retrieve);
  * - fenced and indented code become ``` fences with their content untouched, indentation kept;
  * - list items become `- ` (or `1. `) lines, table rows `cell | cell` lines;
- * - link-dense lists and tables (3 links or more, link text at least half of the text: tables
- *   of contents, link collections, sponsor lists) are dropped, as in HTML;
+ * - link-dense paragraphs, lists and tables (link text at least half of their text: tables of
+ *   contents, link collections, sponsor lists, "see the docs" lines) are dropped, as in HTML;
  * - inline and block HTML is reduced to its text; YAML front matter is not text, its `title:`
  *   is the document's title, else the first level-1 heading is.
  */
@@ -56,7 +56,9 @@ function renderBlock(token: Token): string {
     case "paragraph":
     case "text": {
       const t = token as Tokens.Paragraph | Tokens.Text;
-      return (t.tokens ? inline(t.tokens).text : decodeHTML(t.text)).trim();
+      if (!t.tokens) return decodeHTML(t.text).trim();
+      const r = inline(t.tokens);
+      return isLinkDense(r.links, r.linkChars, r.text) ? "" : r.text.trim();
     }
     case "code":
       return fence((token as Tokens.Code).text, (token as Tokens.Code).lang ?? "");
@@ -91,7 +93,7 @@ function fence(code: string, lang: string): string {
 }
 
 function isLinkDense(links: number, linkChars: number, text: string): boolean {
-  return links >= 3 && linkChars * 2 >= text.replace(/\s/g, "").length;
+  return links >= 1 && linkChars * 2 >= text.replace(/\s/g, "").length;
 }
 
 function list(t: Tokens.List): string {
