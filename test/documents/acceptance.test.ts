@@ -145,10 +145,18 @@ describe("a folder of real documents", () => {
       [
         JSON.stringify({ id: "a", content_base64: pdf }),
         JSON.stringify({ id: "b", content_base64: Buffer.from("plain text body").toString("base64"), format: "text" }),
+        JSON.stringify({ id: "scan", content_base64: makePdf([[], []]).toString("base64") }),
       ].join("\n"),
     );
     const run = await runCli(["run", input, "--db", db, "--batch-id", "inline", "--json", "--no-progress"]);
     expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).counts).toMatchObject({ total: 3, done: 2, degraded: 1 });
+    const status = JSON.parse((await runCli(["status", "--batch-id", "inline", "--db", db, "--json"])).stdout) as {
+      degraded_documents: { id: string; reason: { code: string; message: string } }[];
+    };
+    expect(status.degraded_documents).toEqual([
+      { id: "scan", reason: { code: "NO_TEXT", message: expect.stringMatching(/no extractable text/) } },
+    ]);
     const rows = jsonLines((await runCli(["export", "--batch-id", "inline", "--db", db])).stdout) as unknown as Row[];
     expect(rows.map((r) => r.text)).toEqual(["inline pdf words\n\nsecond page", "plain text body"]);
     expect(rows[0]!.metadata).toMatchObject({ page_start: 1, page_end: 2, title: "a" });
