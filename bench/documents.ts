@@ -20,7 +20,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, "..", "dist");
 const quick = process.argv.includes("--quick");
 
-const words = "retrieval chunk vector index search model page report quarterly revenue growth region".split(" ");
+const words = "retrieval chunk vector index search model page report quarterly revenue growth region".split(
+  " ",
+);
 let state = 7;
 const word = (): string => {
   state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
@@ -31,7 +33,9 @@ const sentence = (n: number): string => `${Array.from({ length: n }, word).join(
 async function cpuRun(tasks: object[], threads: number): Promise<number> {
   process.stderr.write(`cpu run: ${tasks.length} tasks on ${threads} thread(s)\n`);
   const { CpuPool } = (await import(path.join(dist, "pipeline", "cpu-pool.js"))) as {
-    CpuPool: new (n: number) => { ready(): Promise<void>; run(t: object): Promise<unknown>; close(): Promise<void> };
+    CpuPool: new (
+      n: number,
+    ) => { ready(): Promise<void>; run(t: object): Promise<unknown>; close(): Promise<void> };
   };
   const pool = new CpuPool(threads);
   await pool.ready();
@@ -74,9 +78,15 @@ async function documents(): Promise<Record<string, number>> {
   });
   const out: Record<string, number> = {};
   for (const threads of [1, 2]) {
-    const pdfSeconds = await cpuRun(pdfs.map((c) => task(c, "pdf")), threads);
+    const pdfSeconds = await cpuRun(
+      pdfs.map((c) => task(c, "pdf")),
+      threads,
+    );
     out[`pdf_pages_per_s_${threads}`] = (pdfs.length * 10) / pdfSeconds;
-    const docxSeconds = await cpuRun(docxs.map((c) => task(c, "docx")), threads);
+    const docxSeconds = await cpuRun(
+      docxs.map((c) => task(c, "docx")),
+      threads,
+    );
     out[`docx_files_per_s_${threads}`] = docxs.length / docxSeconds;
   }
   return out;
@@ -85,13 +95,18 @@ async function documents(): Promise<Record<string, number>> {
 /** One model configuration, in this process (called as a child). */
 async function modelChild(dir: string, threads: number, count: number): Promise<void> {
   const { ModelEmbedder } = (await import(path.join(dist, "pipeline", "embed", "model.js"))) as {
-    ModelEmbedder: new (d: string, t: number) => {
+    ModelEmbedder: new (
+      d: string,
+      t: number,
+    ) => {
       embed(t: string[], s: AbortSignal): Promise<Float32Array[]>;
       close(): Promise<void>;
     };
   };
   // Chunks of about 1,000 characters (the default chunk size), some 170 word pieces each.
-  const chunks = Array.from({ length: count }, () => Array.from({ length: 14 }, () => sentence(10)).join(" "));
+  const chunks = Array.from({ length: count }, () =>
+    Array.from({ length: 14 }, () => sentence(10)).join(" "),
+  );
   const embedder = new ModelEmbedder(dir, threads);
   const signal = new AbortController().signal;
   await embedder.embed(chunks.slice(0, 8), signal);
@@ -113,7 +128,14 @@ async function model(): Promise<Record<string, number>> {
   for (const threads of [1, 2]) {
     const child = spawnSync(
       process.execPath,
-      [...process.execArgv, fileURLToPath(import.meta.url), "--model-child", dir, String(threads), quick ? "64" : "256"],
+      [
+        ...process.execArgv,
+        fileURLToPath(import.meta.url),
+        "--model-child",
+        dir,
+        String(threads),
+        quick ? "64" : "256",
+      ],
       { encoding: "utf8" },
     );
     const line = child.stdout.trim().split("\n").pop() ?? "";
@@ -134,6 +156,9 @@ if (childAt >= 0) {
   process.stdout.write(`${table}\n`);
   const machine = { node: process.version, cpus: os.availableParallelism(), quick };
   fs.mkdirSync(path.join(here, "results"), { recursive: true });
-  fs.writeFileSync(path.join(here, "results", "documents.json"), `${JSON.stringify({ machine, results }, null, 2)}\n`);
+  fs.writeFileSync(
+    path.join(here, "results", "documents.json"),
+    `${JSON.stringify({ machine, results }, null, 2)}\n`,
+  );
   fs.writeFileSync(path.join(here, "results", "documents.md"), `${table}\n`);
 }

@@ -25,7 +25,14 @@
 
 export type DocumentFormat = "text" | "markdown" | "html" | "json" | "pdf" | "docx";
 
-export const DOCUMENT_FORMATS: readonly DocumentFormat[] = ["text", "markdown", "html", "json", "pdf", "docx"];
+export const DOCUMENT_FORMATS: readonly DocumentFormat[] = [
+  "text",
+  "markdown",
+  "html",
+  "json",
+  "pdf",
+  "docx",
+];
 
 /**
  * Formats whose documents are bytes, not text. Their content travels and is stored as base64 (the

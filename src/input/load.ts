@@ -45,7 +45,12 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * The file's text, or why it cannot be a document (missing, too large, not UTF-8 text). A file of
  * a binary format (`binary`: PDF, DOCX) is read as bytes and given as base64; its parser judges it.
  */
-export async function loadFile(c: Containment, rel: string, maxBytes: number, binary = false): Promise<Loaded> {
+export async function loadFile(
+  c: Containment,
+  rel: string,
+  maxBytes: number,
+  binary = false,
+): Promise<Loaded> {
   const target = path.resolve(c.realRoot, rel);
   let real: string;
   try {

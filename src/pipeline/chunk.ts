@@ -1,4 +1,11 @@
-import { CHARS, CHUNK_UNITS, type ChunkUnit, type Measure, TOKENIZERS, type TokenizerName } from "./chunk-measure.js";
+import {
+  CHARS,
+  CHUNK_UNITS,
+  type ChunkUnit,
+  type Measure,
+  TOKENIZERS,
+  type TokenizerName,
+} from "./chunk-measure.js";
 import {
   collectPieces,
   cutAt,
@@ -73,8 +80,13 @@ export function validateChunkOptions(options: ChunkOptions): void {
     throw new RangeError(`Expected \`unit\` to be one of ${CHUNK_UNITS.join(", ")}, got ${describe(unit)}`);
   }
   const { maxTokens } = options;
-  if (maxTokens !== undefined && (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < MIN_SIZE)) {
-    throw new RangeError(`Expected \`maxTokens\` to be an integer from ${MIN_SIZE} and up, got ${describe(maxTokens)}`);
+  if (
+    maxTokens !== undefined &&
+    (typeof maxTokens !== "number" || !Number.isInteger(maxTokens) || maxTokens < MIN_SIZE)
+  ) {
+    throw new RangeError(
+      `Expected \`maxTokens\` to be an integer from ${MIN_SIZE} and up, got ${describe(maxTokens)}`,
+    );
   }
   if (tokenizer !== undefined && !TOKENIZERS.includes(tokenizer)) {
     throw new RangeError(
@@ -114,7 +126,14 @@ function nextWordStart(text: string, p: number, limit: number): number {
  * Splits piece `i` so that its first part fits in `room` units after the chunk's start: a
  * heading must not be left alone because the paragraph after it is long. False when nothing fits.
  */
-function splitPiece(text: string, pieces: Pieces, i: number, from: number, size: number, m: Measure): boolean {
+function splitPiece(
+  text: string,
+  pieces: Pieces,
+  i: number,
+  from: number,
+  size: number,
+  m: Measure,
+): boolean {
   const start = pieces.starts[i]!;
   const end = pieces.ends[i]!;
   const limit = m.reach(text, from, end, size);

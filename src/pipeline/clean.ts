@@ -56,10 +56,7 @@ export function cleanText(text: string): string {
 }
 
 function cleanProse(text: string): string {
-  return text
-    .replace(HORIZONTAL_SPACE, " ")
-    .replace(/ \n/g, "\n")
-    .replace(EXTRA_BLANK_LINES, "\n\n");
+  return text.replace(HORIZONTAL_SPACE, " ").replace(/ \n/g, "\n").replace(EXTRA_BLANK_LINES, "\n\n");
 }
 
 function cleanCode(text: string): string {

@@ -56,8 +56,16 @@ export async function prepareChunks(
   }
   timings.clean = performance.now() - t;
   t = performance.now();
-  const spans = await withinTokenLimit(cleaned, chunkSpans(cleaned, options, await measureOf(options)), options);
-  const chunks = toChunks(cleaned, spans, { title: parsed.title, name, ...(pageStarts ? { pageStarts } : {}) });
+  const spans = await withinTokenLimit(
+    cleaned,
+    chunkSpans(cleaned, options, await measureOf(options)),
+    options,
+  );
+  const chunks = toChunks(cleaned, spans, {
+    title: parsed.title,
+    name,
+    ...(pageStarts ? { pageStarts } : {}),
+  });
   timings.chunk = performance.now() - t;
   return chunks;
 }
@@ -101,7 +109,11 @@ async function withinTokenLimit(text: string, spans: Span[], options: ChunkOptio
   return out;
 }
 
-function toChunks(text: string, spans: Span[], describe: Parameters<typeof describeChunks>[2]): PreparedChunks {
+function toChunks(
+  text: string,
+  spans: Span[],
+  describe: Parameters<typeof describeChunks>[2],
+): PreparedChunks {
   return {
     texts: spans.map((s) => text.slice(s.start, s.end)),
     metadata: describeChunks(text, spans, describe),

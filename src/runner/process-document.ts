@@ -72,10 +72,21 @@ export async function processDocument(
     // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
     const timings: StageTimings = {};
     const content = await contentOf(doc, ctx);
-    const prepared = await prepareFallback(content, doc.format, ctx.settings.chunk, nameOf(doc.docId), timings);
+    const prepared = await prepareFallback(
+      content,
+      doc.format,
+      ctx.settings.chunk,
+      nameOf(doc.docId),
+      timings,
+    );
     const reason = info(error);
     const metadata = withFileTime(prepared.metadata, doc);
-    const chunks = prepared.texts.map((text, index) => ({ index, text, embedding: null, metadata: metadata[index]! }));
+    const chunks = prepared.texts.map((text, index) => ({
+      index,
+      text,
+      embedding: null,
+      metadata: metadata[index]!,
+    }));
     return {
       kind: "completed",
       doc,
@@ -139,7 +150,10 @@ async function execute(
         Object.assign(timings, result.timings);
       } else {
         const content = await contentOf(doc, ctx);
-        prepared = await untilAborted(prepareChunks(content, doc.format, ctx.settings.chunk, name, timings), signal);
+        prepared = await untilAborted(
+          prepareChunks(content, doc.format, ctx.settings.chunk, name, timings),
+          signal,
+        );
       }
       texts = prepared.texts;
       metadata = withFileTime(prepared.metadata, doc);
@@ -155,7 +169,13 @@ async function execute(
       fallback = info(error);
       failures.push({ stage: "parse", error: fallback });
       const content = await contentOf(doc, ctx);
-      const prepared = await prepareFallback(content, doc.format, ctx.settings.chunk, nameOf(doc.docId), timings);
+      const prepared = await prepareFallback(
+        content,
+        doc.format,
+        ctx.settings.chunk,
+        nameOf(doc.docId),
+        timings,
+      );
       texts = prepared.texts;
       metadata = withFileTime(prepared.metadata, doc);
     }

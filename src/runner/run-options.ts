@@ -1,11 +1,11 @@
 import os from "node:os";
 import { DocbatchError } from "../core/errors.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../core/retry-policy.js";
-import type { Logger } from "./logger.js";
-import { expectInteger, expectRate } from "./options.js";
 import { CHUNK_UNITS, type ChunkUnit, TOKENIZERS, type TokenizerName } from "../pipeline/chunk-measure.js";
 import { modelId } from "../pipeline/embed/model.js";
 import { checkModelDir } from "../pipeline/embed/model-runner.js";
+import type { Logger } from "./logger.js";
+import { expectInteger, expectRate } from "./options.js";
 import type { PipelineSettings } from "./settings.js";
 
 /** Options of processing, shared by `runBatch`, `resumeBatch` (workers, the server) and the CLI. */
@@ -199,16 +199,26 @@ export function pipelineSettings(options: OutputOptions): PipelineSettings {
 
 /** The unit, tokenizer and token limit of chunks, only when they differ from the defaults. */
 function chunkShape(options: OutputOptions): Partial<PipelineSettings["chunk"]> {
-  const oneOf = <T extends string>(name: string, value: T | undefined, allowed: readonly T[]): T | undefined => {
+  const oneOf = <T extends string>(
+    name: string,
+    value: T | undefined,
+    allowed: readonly T[],
+  ): T | undefined => {
     if (value === undefined || allowed.includes(value)) return value;
-    throw new DocbatchError("USAGE", `Expected \`${name}\` to be one of ${allowed.join(", ")}, got \`${String(value)}\``, {
-      details: [{ path: name, problem: `one of ${allowed.join(", ")}` }],
-    });
+    throw new DocbatchError(
+      "USAGE",
+      `Expected \`${name}\` to be one of ${allowed.join(", ")}, got \`${String(value)}\``,
+      {
+        details: [{ path: name, problem: `one of ${allowed.join(", ")}` }],
+      },
+    );
   };
   const unit = oneOf("chunkUnit", options.chunkUnit, CHUNK_UNITS);
   const tokenizer = oneOf("tokenizer", options.tokenizer, TOKENIZERS);
   const maxTokens =
-    options.embedMaxTokens === undefined ? undefined : expectInteger("embedMaxTokens", options.embedMaxTokens, 16);
+    options.embedMaxTokens === undefined
+      ? undefined
+      : expectInteger("embedMaxTokens", options.embedMaxTokens, 16);
   return {
     ...(unit === "tokens" ? { unit } : {}),
     ...(tokenizer !== undefined && tokenizer !== "o200k_base" ? { tokenizer } : {}),

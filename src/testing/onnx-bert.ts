@@ -21,7 +21,14 @@ export interface BertShape {
   seed?: number;
 }
 
-export const TINY_BERT: BertShape = { layers: 2, hidden: 32, heads: 4, intermediate: 64, vocab: 600, maxPositions: 128 };
+export const TINY_BERT: BertShape = {
+  layers: 2,
+  hidden: 32,
+  heads: 4,
+  intermediate: 64,
+  vocab: 600,
+  maxPositions: 128,
+};
 export const MINILM_L6_SHAPE: BertShape = {
   layers: 6,
   hidden: 384,
@@ -138,16 +145,23 @@ class Graph {
 
   linear(x: string, from: number, to: number): string {
     const scale = 1 / Math.sqrt(from);
-    return this.op("Add", [this.op("MatMul", [x, this.weights([from, to], scale)]), this.weights([to], 0.02)]);
+    return this.op("Add", [
+      this.op("MatMul", [x, this.weights([from, to], scale)]),
+      this.weights([to], 0.02),
+    ]);
   }
 
   layerNorm(x: string, size: number): string {
     const gamma = this.constant(Array.from({ length: size }, () => 1));
     const beta = this.constant(Array.from({ length: size }, () => 0));
-    return this.op("LayerNormalization", [x, gamma, beta], [
-      { name: "axis", i: -1 },
-      { name: "epsilon", f: 1e-12 },
-    ]);
+    return this.op(
+      "LayerNormalization",
+      [x, gamma, beta],
+      [
+        { name: "axis", i: -1 },
+        { name: "epsilon", f: 1e-12 },
+      ],
+    );
   }
 }
 
@@ -155,11 +169,18 @@ function encoderLayer(g: Graph, x: string, bias: string, s: BertShape): string {
   const headDim = s.hidden / s.heads;
   const split = g.ints([0, 0, s.heads, headDim]);
   const heads = (input: string, perm: number[]) =>
-    g.op("Transpose", [g.op("Reshape", [g.linear(input, s.hidden, s.hidden), split])], [{ name: "perm", ints: perm }]);
+    g.op(
+      "Transpose",
+      [g.op("Reshape", [g.linear(input, s.hidden, s.hidden), split])],
+      [{ name: "perm", ints: perm }],
+    );
   const q = heads(x, [0, 2, 1, 3]);
   const k = heads(x, [0, 2, 3, 1]);
   const v = heads(x, [0, 2, 1, 3]);
-  const scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), g.constant([1 / Math.sqrt(headDim)], [])]), bias]);
+  const scores = g.op("Add", [
+    g.op("Mul", [g.op("MatMul", [q, k]), g.constant([1 / Math.sqrt(headDim)], [])]),
+    bias,
+  ]);
   const context = g.op("MatMul", [g.op("Softmax", [scores], [{ name: "axis", i: -1 }]), v]);
   const merged = g.op("Reshape", [
     g.op("Transpose", [context], [{ name: "perm", ints: [0, 2, 1, 3] }]),
@@ -169,7 +190,10 @@ function encoderLayer(g: Graph, x: string, bias: string, s: BertShape): string {
   const up = g.linear(attended, s.hidden, s.intermediate);
   // GELU as BERT computes it: x · ½ · (1 + erf(x / √2)).
   const erf = g.op("Erf", [g.op("Mul", [up, g.constant([Math.SQRT1_2], [])])]);
-  const gelu = g.op("Mul", [g.op("Mul", [up, g.op("Add", [erf, g.constant([1], [])])]), g.constant([0.5], [])]);
+  const gelu = g.op("Mul", [
+    g.op("Mul", [up, g.op("Add", [erf, g.constant([1], [])])]),
+    g.constant([0.5], []),
+  ]);
   return g.layerNorm(g.op("Add", [g.linear(gelu, s.intermediate, s.hidden), attended]), s.hidden);
 }
 
@@ -201,7 +225,12 @@ function modelBytes(s: BertShape): Bytes {
     ),
     bytes(12, valueInfo("last_hidden_state", FLOAT, ["batch", "sequence", s.hidden])),
   ]);
-  return concat([int(1, 8), str(2, "docbatch-test"), bytes(7, graph), bytes(8, concat([str(1, ""), int(2, 17)]))]);
+  return concat([
+    int(1, 8),
+    str(2, "docbatch-test"),
+    bytes(7, graph),
+    bytes(8, concat([str(1, ""), int(2, 17)])),
+  ]);
 }
 
 // --- tokenizer --------------------------------------------------------------------------------
@@ -250,11 +279,21 @@ function tokenizerJson(vocab: string[]): object {
       normalized: false,
       special: true,
     })),
-    normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: "BertNormalizer",
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: "BertPreTokenizer" },
     post_processor: {
       type: "TemplateProcessing",
-      single: [{ SpecialToken: { id: "[CLS]", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }, { SpecialToken: { id: "[SEP]", type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: "[CLS]", type_id: 0 } },
+        { Sequence: { id: "A", type_id: 0 } },
+        { SpecialToken: { id: "[SEP]", type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: "[CLS]", type_id: 0 } },
         { Sequence: { id: "A", type_id: 0 } },
@@ -265,7 +304,13 @@ function tokenizerJson(vocab: string[]): object {
       special_tokens: { "[CLS]": special("[CLS]"), "[SEP]": special("[SEP]") },
     },
     decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: { type: "WordPiece", unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100, vocab: ids },
+    model: {
+      type: "WordPiece",
+      unk_token: "[UNK]",
+      continuing_subword_prefix: "##",
+      max_input_chars_per_word: 100,
+      vocab: ids,
+    },
   };
 }
 

@@ -2,8 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import { beforeAll, describe, expect, it } from "vitest";
-import { makeDocx, makePdf } from "../helpers/documents.js";
 import { jsonLines, runCli, tempDir } from "../helpers/cli.js";
+import { makeDocx, makePdf } from "../helpers/documents.js";
 import { testSeed } from "../helpers/seed.js";
 
 /**
@@ -24,7 +24,10 @@ const marker = (): string => {
   return word;
 };
 const filler = (n: number): string =>
-  Array.from({ length: n }, () => ["alpha", "beta", "gamma", "delta", "omega"][Math.floor(random() * 5)]).join(" ");
+  Array.from(
+    { length: n },
+    () => ["alpha", "beta", "gamma", "delta", "omega"][Math.floor(random() * 5)],
+  ).join(" ");
 
 interface Row {
   doc_id: string;
@@ -48,7 +51,10 @@ beforeAll(async () => {
       [`${filler(20)} ${marker()}.`],
     ]);
     fs.writeFileSync(path.join(dir, `report-${n}.pdf`), makePdf(pages, { title: `Report ${n}` }));
-    pdfPages.set(`report-${n}.pdf`, pages.map((page) => page.map((para) => para.join(" ")).join(" ")));
+    pdfPages.set(
+      `report-${n}.pdf`,
+      pages.map((page) => page.map((para) => para.join(" ")).join(" ")),
+    );
   }
   for (const n of [1, 2]) {
     const docx = await makeDocx([
@@ -56,11 +62,20 @@ beforeAll(async () => {
       { paragraph: `${filler(15)} ${marker()}.` },
       { paragraph: `${filler(15)} ${marker()}.` },
       { heading: "Figures", level: 2 },
-      { table: [["Region", "Value"], [marker(), "12"], ["South", marker()]] },
+      {
+        table: [
+          ["Region", "Value"],
+          [marker(), "12"],
+          ["South", marker()],
+        ],
+      },
     ]);
     fs.writeFileSync(path.join(dir, `memo-${n}.docx`), docx);
   }
-  fs.writeFileSync(path.join(dir, "broken.pdf"), Buffer.from("%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntruncated"));
+  fs.writeFileSync(
+    path.join(dir, "broken.pdf"),
+    Buffer.from("%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntruncated"),
+  );
   const md = [
     `Guide ${marker()}`,
     "=====",
@@ -86,7 +101,10 @@ beforeAll(async () => {
     `| k | ${marker()} |`,
   ].join("\n");
   fs.writeFileSync(path.join(dir, "guide.md"), md);
-  const long = Array.from({ length: 300 }, (_, i) => `Paragraph ${i} ${filler(30)} ${i % 30 === 0 ? marker() : ""}.`);
+  const long = Array.from(
+    { length: 300 },
+    (_, i) => `Paragraph ${i} ${filler(30)} ${i % 30 === 0 ? marker() : ""}.`,
+  );
   fs.writeFileSync(path.join(dir, "long.txt"), long.join("\n\n"));
 }, 60_000);
 
@@ -98,11 +116,14 @@ describe("a folder of real documents", () => {
     const report = JSON.parse(run.stdout) as { counts: Record<string, number> };
     expect(report.counts).toMatchObject({ total: 8, done: 7, failed: 1 });
     const status = await runCli(["status", "--batch-id", "docs", "--db", db, "--json"]);
-    const failed = (JSON.parse(status.stdout) as { failed_documents: { id: string; last_error: { code: string } }[] })
-      .failed_documents;
+    const failed = (
+      JSON.parse(status.stdout) as { failed_documents: { id: string; last_error: { code: string } }[] }
+    ).failed_documents;
     expect(failed.map((f) => [f.id, f.last_error.code])).toEqual([["broken.pdf", "UNREADABLE"]]);
 
-    const rows = jsonLines((await runCli(["export", "--batch-id", "docs", "--db", db])).stdout) as unknown as Row[];
+    const rows = jsonLines(
+      (await runCli(["export", "--batch-id", "docs", "--db", db])).stdout,
+    ) as unknown as Row[];
     const all = rows.map((r) => r.text).join("\n");
     for (const word of markers) expect(all, `marker ${word}`).toContain(word);
     for (const row of rows) {
@@ -115,7 +136,8 @@ describe("a folder of real documents", () => {
       expect(start).toBeGreaterThanOrEqual(1);
       expect(end).toBeLessThanOrEqual(3);
       const span = pages.slice(start - 1, end).join(" ");
-      for (const word of row.text.split(/\s+/)) expect(span, `${row.doc_id} p${start}-${end}`).toContain(word);
+      for (const word of row.text.split(/\s+/))
+        expect(span, `${row.doc_id} p${start}-${end}`).toContain(word);
     }
     expect(rows.filter((r) => r.doc_id === "report-1.pdf")[0]!.metadata.title).toBe("Report 1");
     const code = rows.find((r) => r.text.includes("npm   install"));
@@ -126,13 +148,28 @@ describe("a folder of real documents", () => {
 
   it("cuts token-sized chunks: none over 64 tokens", async () => {
     const run = await runCli([
-      "run", dir, "--db", db, "--batch-id", "tokens", "--chunk-unit", "tokens", "--chunk-size", "64",
-      "--chunk-overlap", "8", "--json", "--no-progress",
+      "run",
+      dir,
+      "--db",
+      db,
+      "--batch-id",
+      "tokens",
+      "--chunk-unit",
+      "tokens",
+      "--chunk-size",
+      "64",
+      "--chunk-overlap",
+      "8",
+      "--json",
+      "--no-progress",
     ]);
     expect(run.code, run.stderr).toBe(3);
-    const rows = jsonLines((await runCli(["export", "--batch-id", "tokens", "--db", db])).stdout) as unknown as Row[];
+    const rows = jsonLines(
+      (await runCli(["export", "--batch-id", "tokens", "--db", db])).stdout,
+    ) as unknown as Row[];
     expect(rows.length).toBeGreaterThan(100);
-    for (const row of rows) expect(countTokens(row.text, { disallowedSpecial: new Set() })).toBeLessThanOrEqual(64);
+    for (const row of rows)
+      expect(countTokens(row.text, { disallowedSpecial: new Set() })).toBeLessThanOrEqual(64);
     const all = rows.map((r) => r.text).join("\n");
     for (const word of markers) expect(all, `marker ${word}`).toContain(word);
   }, 120_000);
@@ -144,20 +181,28 @@ describe("a folder of real documents", () => {
       input,
       [
         JSON.stringify({ id: "a", content_base64: pdf }),
-        JSON.stringify({ id: "b", content_base64: Buffer.from("plain text body").toString("base64"), format: "text" }),
+        JSON.stringify({
+          id: "b",
+          content_base64: Buffer.from("plain text body").toString("base64"),
+          format: "text",
+        }),
         JSON.stringify({ id: "scan", content_base64: makePdf([[], []]).toString("base64") }),
       ].join("\n"),
     );
     const run = await runCli(["run", input, "--db", db, "--batch-id", "inline", "--json", "--no-progress"]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toMatchObject({ total: 3, done: 2, degraded: 1 });
-    const status = JSON.parse((await runCli(["status", "--batch-id", "inline", "--db", db, "--json"])).stdout) as {
+    const status = JSON.parse(
+      (await runCli(["status", "--batch-id", "inline", "--db", db, "--json"])).stdout,
+    ) as {
       degraded_documents: { id: string; reason: { code: string; message: string } }[];
     };
     expect(status.degraded_documents).toMatchObject([
       { id: "scan", reason: { code: "NO_TEXT", message: expect.stringMatching(/no extractable text/) } },
     ]);
-    const rows = jsonLines((await runCli(["export", "--batch-id", "inline", "--db", db])).stdout) as unknown as Row[];
+    const rows = jsonLines(
+      (await runCli(["export", "--batch-id", "inline", "--db", db])).stdout,
+    ) as unknown as Row[];
     expect(rows.map((r) => r.text)).toEqual(["inline pdf words\n\nsecond page", "plain text body"]);
     expect(rows[0]!.metadata).toMatchObject({ page_start: 1, page_end: 2, title: "a" });
 
@@ -172,7 +217,9 @@ describe("a folder of real documents", () => {
     );
     const refused = await runCli(["run", bad, "--db", db, "--batch-id", "bad", "--no-progress"]);
     expect(refused.code).toBe(2);
-    const body = JSON.parse(refused.stderr.trim().split("\n").at(-1)!) as { error: { details: { path: string }[] } };
+    const body = JSON.parse(refused.stderr.trim().split("\n").at(-1)!) as {
+      error: { details: { path: string }[] };
+    };
     expect(body.error.details.map((d) => d.path)).toEqual([
       "line 1.content_base64",
       "line 2.content_base64",

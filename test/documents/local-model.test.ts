@@ -19,17 +19,25 @@ let modelDir: string;
 async function reference(texts: string[]): Promise<number[][]> {
   const transformers = (await import("@huggingface/transformers")) as unknown as {
     env: { allowRemoteModels: boolean; localModelPath: string };
-    pipeline(task: string, model: string, options: object): Promise<(t: string, o: object) => Promise<{ data: Float32Array }>>;
+    pipeline(
+      task: string,
+      model: string,
+      options: object,
+    ): Promise<(t: string, o: object) => Promise<{ data: Float32Array }>>;
   };
   transformers.env.allowRemoteModels = false;
   transformers.env.localModelPath = `${path.dirname(modelDir)}/`;
-  const extract = await transformers.pipeline("feature-extraction", path.basename(modelDir), { dtype: "fp32" });
+  const extract = await transformers.pipeline("feature-extraction", path.basename(modelDir), {
+    dtype: "fp32",
+  });
   const out: number[][] = [];
-  for (const text of texts) out.push(Array.from((await extract(text, { pooling: "mean", normalize: true })).data));
+  for (const text of texts)
+    out.push(Array.from((await extract(text, { pooling: "mean", normalize: true })).data));
   return out;
 }
 
-const words = "the document chunk model vector search index page report memo guide alpha beta gamma delta".split(" ");
+const words =
+  "the document chunk model vector search index page report memo guide alpha beta gamma delta".split(" ");
 function corpus(count: number): { id: string; content: string }[] {
   let state = seed;
   const next = (): number => {
@@ -39,7 +47,10 @@ function corpus(count: number): { id: string; content: string }[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `doc-${i}`,
     content: Array.from({ length: 3 }, () =>
-      Array.from({ length: 8 + Math.floor(next() * 30) }, () => words[Math.floor(next() * words.length)]).join(" "),
+      Array.from(
+        { length: 8 + Math.floor(next() * 30) },
+        () => words[Math.floor(next() * words.length)],
+      ).join(" "),
     ).join(".\n\n"),
   }));
 }
@@ -71,15 +82,30 @@ describe("--embed-model-dir", () => {
     const db = path.join(dir, "store.db");
     const docs = corpus(120);
     fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
-    const args = ["run", input, "--db", db, "--batch-id", "m", "--embed-model-dir", modelDir, "--chunk-size", "120"];
+    const args = [
+      "run",
+      input,
+      "--db",
+      db,
+      "--batch-id",
+      "m",
+      "--embed-model-dir",
+      modelDir,
+      "--chunk-size",
+      "120",
+    ];
     const child = spawnCli([...args, "--no-progress", "--concurrency", "4", "--threads", "2"]);
     // Killed once some documents are done, wherever the others are.
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on("exit", (_code, signal) => resolve(signal)),
+    );
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         try {
           const store = new Database(db, { readonly: true, fileMustExist: true });
-          const done = store.prepare("SELECT COUNT(*) AS n FROM documents WHERE state = 'done'").get() as { n: number };
+          const done = store.prepare("SELECT COUNT(*) AS n FROM documents WHERE state = 'done'").get() as {
+            n: number;
+          };
           store.close();
           if (done.n >= 10) {
             child.kill("SIGKILL");
@@ -101,7 +127,9 @@ describe("--embed-model-dir", () => {
     expect(resumed.stderr).not.toContain("hashing embedder");
     const report = JSON.parse(resumed.stdout) as { counts: { done: number; total: number } };
     expect(report.counts).toMatchObject({ total: 120, done: 120 });
-    const rows = jsonLines((await runCli(["export", "--batch-id", "m", "--db", db, "--with-embeddings"])).stdout) as {
+    const rows = jsonLines(
+      (await runCli(["export", "--batch-id", "m", "--db", db, "--with-embeddings"])).stdout,
+    ) as {
       text: string;
       embedding: number[];
       embedding_dim: number;
@@ -117,7 +145,14 @@ describe("--embed-model-dir", () => {
   it("refuses a missing model folder as a usage error that says how to get a model", async () => {
     const input = path.join(tempDir(), "one.json");
     fs.writeFileSync(input, JSON.stringify([{ id: "a", content: "x" }]));
-    const result = await runCli(["run", input, "--db", path.join(tempDir(), "s.db"), "--embed-model-dir", "/nonexistent/model"]);
+    const result = await runCli([
+      "run",
+      input,
+      "--db",
+      path.join(tempDir(), "s.db"),
+      "--embed-model-dir",
+      "/nonexistent/model",
+    ]);
     expect(result.code).toBe(2);
     const error = errorOf(result);
     expect(error.code).toBe("MODEL_NOT_FOUND");

@@ -44,13 +44,17 @@ beforeAll(() => {
   const walk = (d: string, depth: number): void => {
     for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
       const full = path.join(d, entry.name);
-      if (entry.isDirectory() && depth < 3 && entry.name !== ".bin" && entry.name !== ".cache") walk(full, depth + 1);
-      else if (entry.isFile() && /^readme\.md$/i.test(entry.name) && fs.statSync(full).size > 2_000) readmes.push(full);
+      if (entry.isDirectory() && depth < 3 && entry.name !== ".bin" && entry.name !== ".cache")
+        walk(full, depth + 1);
+      else if (entry.isFile() && /^readme\.md$/i.test(entry.name) && fs.statSync(full).size > 2_000)
+        readmes.push(full);
     }
   };
   walk(path.join(ROOT, "node_modules"), 0);
   readmes.sort();
-  const chosen = readmes.filter((_, i) => i % Math.max(1, Math.floor(readmes.length / 60)) === 0).slice(0, 60);
+  const chosen = readmes
+    .filter((_, i) => i % Math.max(1, Math.floor(readmes.length / 60)) === 0)
+    .slice(0, 60);
   expect(chosen.length).toBeGreaterThan(30);
   chosen.forEach((file, i) => {
     const markdown = fs.readFileSync(file, "utf8");
@@ -58,13 +62,19 @@ beforeAll(() => {
     fs.writeFileSync(path.join(dir, `${name}.md`), markLinks(markdown));
     if (i % 3 === 0) {
       const body = marked.parse(markdown, { async: false }) as string;
-      const headings = [...body.matchAll(/<h[23][^>]*>(.*?)<\/h[23]>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, ""));
+      const headings = [...body.matchAll(/<h[23][^>]*>(.*?)<\/h[23]>/g)].map((m) =>
+        m[1]!.replace(/<[^>]+>/g, ""),
+      );
       fs.writeFileSync(path.join(dir, `${name}.html`), markAnchors(sitePage(name, body, headings)));
     }
   });
   for (const shipped of ["pino/index.html", "uglify-js/tools/domprops.html"]) {
     const file = path.join(ROOT, "node_modules", shipped);
-    if (fs.existsSync(file)) fs.writeFileSync(path.join(dir, shipped.replace(/\//g, "_")), markAnchors(fs.readFileSync(file, "utf8")));
+    if (fs.existsSync(file))
+      fs.writeFileSync(
+        path.join(dir, shipped.replace(/\//g, "_")),
+        markAnchors(fs.readFileSync(file, "utf8")),
+      );
   }
 });
 

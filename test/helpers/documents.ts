@@ -48,7 +48,9 @@ export function makePdf(pages: PdfPage[], options: { title?: string; encrypted?:
     });
     ops.push("ET");
     const stream = ops.join("\n");
-    const contents = add(`<< /Length ${Buffer.byteLength(stream, "latin1")} >>\nstream\n${stream}\nendstream`);
+    const contents = add(
+      `<< /Length ${Buffer.byteLength(stream, "latin1")} >>\nstream\n${stream}\nendstream`,
+    );
     kids.push(
       add(
         `<< /Type /Page /Parent ${pagesObj} 0 R /MediaBox [0 0 612 792] ` +
@@ -57,7 +59,8 @@ export function makePdf(pages: PdfPage[], options: { title?: string; encrypted?:
     );
   }
   objects[catalog - 1] = `<< /Type /Catalog /Pages ${pagesObj} 0 R >>`;
-  objects[pagesObj - 1] = `<< /Type /Pages /Kids [${kids.map((k) => `${k} 0 R`).join(" ")}] /Count ${kids.length} >>`;
+  objects[pagesObj - 1] =
+    `<< /Type /Pages /Kids [${kids.map((k) => `${k} 0 R`).join(" ")}] /Count ${kids.length} >>`;
   const info = options.title ? add(`<< /Title ${pdfString(options.title)} >>`) : 0;
   // A standard security handler whose keys match no password: pdf.js must ask for one.
   const encrypt = options.encrypted
@@ -79,10 +82,7 @@ export function makePdf(pages: PdfPage[], options: { title?: string; encrypted?:
   return Buffer.from(out, "latin1");
 }
 
-export type DocxBlock =
-  | { heading: string; level?: number }
-  | { paragraph: string }
-  | { table: string[][] };
+export type DocxBlock = { heading: string; level?: number } | { paragraph: string } | { table: string[][] };
 
 const escapeXml = (text: string): string =>
   text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
@@ -105,7 +105,9 @@ export async function makeDocx(blocks: DocxBlock[]): Promise<Buffer> {
     })
     .join("");
   const styles = [1, 2, 3]
-    .map((n) => `<w:style w:type="paragraph" w:styleId="Heading${n}"><w:name w:val="heading ${n}"/></w:style>`)
+    .map(
+      (n) => `<w:style w:type="paragraph" w:styleId="Heading${n}"><w:name w:val="heading ${n}"/></w:style>`,
+    )
     .join("");
   const zip = new JSZip();
   zip.file(
@@ -132,7 +134,10 @@ export async function makeDocx(blocks: DocxBlock[]): Promise<Buffer> {
 <Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>
 </Relationships>`,
   );
-  zip.file("word/styles.xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:styles xmlns:w="${W}">${styles}</w:styles>`);
+  zip.file(
+    "word/styles.xml",
+    `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:styles xmlns:w="${W}">${styles}</w:styles>`,
+  );
   zip.file(
     "word/document.xml",
     `<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w:document xmlns:w="${W}"><w:body>${body}</w:body></w:document>`,

@@ -13,8 +13,28 @@ const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 /** Words, markdown, code, CJK, emoji, numbers and special-token look-alikes, in any order. */
 const piece = fc.oneof(
-  fc.constantFrom(" ", "\n", "\n\n", "\t", ". ", "! ", "? ", "。", "\n# Heading\n", "\n## Sub\n", "\n- item "),
-  fc.constantFrom("tokenization", "internationalization", "the", "a", "123456789", "3.14159", "<|endoftext|>"),
+  fc.constantFrom(
+    " ",
+    "\n",
+    "\n\n",
+    "\t",
+    ". ",
+    "! ",
+    "? ",
+    "。",
+    "\n# Heading\n",
+    "\n## Sub\n",
+    "\n- item ",
+  ),
+  fc.constantFrom(
+    "tokenization",
+    "internationalization",
+    "the",
+    "a",
+    "123456789",
+    "3.14159",
+    "<|endoftext|>",
+  ),
   fc.constantFrom("第一句。第二句！", "これは日本語の文です。", "😀👨‍👩‍👧", "e\u0301", "Ünïcödé"),
   fc.constantFrom("\n```js\nconst  x = { a: 1 };\n```\n", "function f(a, b) { return a + b; }"),
   fc.string({ unit: "grapheme-ascii", maxLength: 16 }),
@@ -32,7 +52,10 @@ const options: fc.Arbitrary<ChunkOptions> = fc.integer({ min: 16, max: 96 }).cha
   }),
 );
 
-const counters = { o200k_base: (t: string) => o200k(t, AS_TEXT), cl100k_base: (t: string) => cl100k(t, AS_TEXT) };
+const counters = {
+  o200k_base: (t: string) => o200k(t, AS_TEXT),
+  cl100k_base: (t: string) => cl100k(t, AS_TEXT),
+};
 
 describe("token-sized chunks", () => {
   it("never exceed the size, lose no text, keep order and honour the overlap (fast-check)", async () => {
@@ -56,7 +79,9 @@ describe("token-sized chunks", () => {
           expect(span.start).toBeGreaterThan(prev.start);
           expect(span.end).toBeGreaterThan(prev.end);
           if (span.start < prev.end) {
-            expect(count(t.slice(span.start, prev.end)), `overlap of chunk ${i}`).toBeLessThanOrEqual(opts.overlap);
+            expect(count(t.slice(span.start, prev.end)), `overlap of chunk ${i}`).toBeLessThanOrEqual(
+              opts.overlap,
+            );
           }
         });
         for (let i = 0; i < t.length; i++) {
@@ -70,7 +95,13 @@ describe("token-sized chunks", () => {
 
   it("cuts a document into chunks of at most 64 tokens through the pipeline", async () => {
     const doc = `# Guide\n\n${"Retrieval works best with chunks a model can read whole. ".repeat(40)}\n\n## Code\n\n\`\`\`ts\nconst  answer = 42;\n\`\`\``;
-    const { texts, metadata } = await prepareChunks(doc, "markdown", { size: 64, overlap: 8, unit: "tokens" }, "g", {});
+    const { texts, metadata } = await prepareChunks(
+      doc,
+      "markdown",
+      { size: 64, overlap: 8, unit: "tokens" },
+      "g",
+      {},
+    );
     expect(texts.length).toBeGreaterThan(5);
     for (const t of texts) expect(o200k(t, AS_TEXT)).toBeLessThanOrEqual(64);
     expect(texts.at(-1)).toContain("const  answer = 42;");

@@ -323,7 +323,11 @@ describe("chunkSpans / chunkText properties", () => {
           return line.trim() === "" || (/^#{1,6}(\s|$)/.test(line) && line.length <= options.size - 3);
         };
         spans.forEach((span, i) => {
-          for (let p = span.start; p < span.end; p = text.indexOf("\n", p) < 0 ? span.end : text.indexOf("\n", p) + 1) {
+          for (
+            let p = span.start;
+            p < span.end;
+            p = text.indexOf("\n", p) < 0 ? span.end : text.indexOf("\n", p) + 1
+          ) {
             if (!shortHeading(p)) return;
           }
           // A chunk of headings alone: nothing but headings follow, or no content fits beside it.

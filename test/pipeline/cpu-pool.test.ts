@@ -17,7 +17,14 @@ function page(i: number, paragraphs: number): string {
 }
 
 function task(content: string) {
-  return { content, format: "markdown" as const, chunk, mode: "normal" as const, embedDimensions: 32, name: "doc" };
+  return {
+    content,
+    format: "markdown" as const,
+    chunk,
+    mode: "normal" as const,
+    embedDimensions: 32,
+    name: "doc",
+  };
 }
 
 let pool: Pool | null = null;

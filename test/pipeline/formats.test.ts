@@ -89,7 +89,8 @@ describe("markdown", () => {
     expect(metadata[code]!.headings).toEqual(["Install", "From source"]);
     const table = texts.findIndex((t) => t.includes("name | value"));
     expect(metadata[table]!.headings).toEqual(["Install", "From source", "Table"]);
-    for (const [i, m] of metadata.entries()) expect(texts[i]).toBe(cleanText(parseMarkdown(doc).text).slice(m.char_start, m.char_end));
+    for (const [i, m] of metadata.entries())
+      expect(texts[i]).toBe(cleanText(parseMarkdown(doc).text).slice(m.char_start, m.char_end));
   });
 });
 
@@ -104,20 +105,27 @@ describe("html main content", () => {
       <footer>© 2024 <a href="/t">Terms</a></footer></body></html>`;
     const parsed = parseHtml(page);
     expect(parsed.title).toBe("API");
-    expect(cleanText(parsed.text)).toBe("# fs.readFile\n\nReads a file. See options.\n\n```\nfs.readFile(path,   cb)\n```");
+    expect(cleanText(parsed.text)).toBe(
+      "# fs.readFile\n\nReads a file. See options.\n\n```\nfs.readFile(path,   cb)\n```",
+    );
   });
 
   it("takes only <main> when the page has one, and the whole body when extraction leaves nothing", () => {
-    expect(cleanText(parseHtml("<div>menu menu</div><main><p>the content</p></main>").text)).toBe("the content");
+    expect(cleanText(parseHtml("<div>menu menu</div><main><p>the content</p></main>").text)).toBe(
+      "the content",
+    );
     expect(cleanText(parseHtml("<nav><p>only nav text</p></nav>").text)).toBe("only nav text");
   });
 });
 
 describe("pdf", () => {
   it("reads text page by page, with paragraphs and the title", async () => {
-    const pdf = makePdf([[["First page alpha", "still alpha"], ["beta paragraph"]], [["Second page gamma"]]], {
-      title: "Annual report",
-    });
+    const pdf = makePdf(
+      [[["First page alpha", "still alpha"], ["beta paragraph"]], [["Second page gamma"]]],
+      {
+        title: "Annual report",
+      },
+    );
     const parsed = await parseDocument(b64(pdf), "pdf");
     expect(parsed.title).toBe("Annual report");
     expect(parsed.pages).toEqual(["First page alpha\nstill alpha\n\nbeta paragraph", "Second page gamma"]);
@@ -131,7 +139,9 @@ describe("pdf", () => {
 
   it("fails a corrupt, truncated or encrypted file as UNREADABLE, and one without text as NO_TEXT", async () => {
     const pdf = makePdf([[["text"]]]);
-    expect((await failure(parseDocument(b64(Buffer.from("%PDF-1.7 not really")), "pdf"))).code).toBe("UNREADABLE");
+    expect((await failure(parseDocument(b64(Buffer.from("%PDF-1.7 not really")), "pdf"))).code).toBe(
+      "UNREADABLE",
+    );
     expect((await failure(parseDocument(b64(pdf.subarray(0, 60)), "pdf"))).code).toBe("UNREADABLE");
     const encrypted = await failure(parseDocument(b64(makePdf([[["secret"]]], { encrypted: true })), "pdf"));
     expect(encrypted.code).toBe("UNREADABLE");
@@ -149,11 +159,22 @@ describe("docx", () => {
       { heading: "Quarterly report" },
       { paragraph: "Revenue grew." },
       { heading: "Figures", level: 2 },
-      { table: [["Region", "Sales"], ["North", "10"]] },
+      {
+        table: [
+          ["Region", "Sales"],
+          ["North", "10"],
+        ],
+      },
     ]);
     const { texts, metadata } = await prepareChunks(b64(docx), "docx", { size: 1000, overlap: 0 }, "q", {});
-    expect(texts).toEqual(["# Quarterly report\n\nRevenue grew.", "## Figures\n\nRegion | Sales\n\nNorth | 10"]);
-    expect(metadata[1]).toMatchObject({ title: "Quarterly report", headings: ["Quarterly report", "Figures"] });
+    expect(texts).toEqual([
+      "# Quarterly report\n\nRevenue grew.",
+      "## Figures\n\nRegion | Sales\n\nNorth | 10",
+    ]);
+    expect(metadata[1]).toMatchObject({
+      title: "Quarterly report",
+      headings: ["Quarterly report", "Figures"],
+    });
   });
 
   it("fails a file that is not a DOCX as UNREADABLE", async () => {

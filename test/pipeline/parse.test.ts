@@ -36,12 +36,7 @@ describe("parseDocument: html", () => {
       <h3>Small</h3><div>Last <span>words</span>.</div></body></html>`;
     expect(parseHtml(page).title).toBe("My & Page");
     expect(html(page)).toBe(
-      [
-        "# Main title",
-        "Hello world, café <3\nsecond line",
-        "### Small",
-        "Last words.",
-      ].join("\n\n"),
+      ["# Main title", "Hello world, café <3\nsecond line", "### Small", "Last words."].join("\n\n"),
     );
   });
 

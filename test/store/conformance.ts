@@ -141,7 +141,9 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
 
     it("keeps each chunk's metadata and a file's time, and exports them beside the document's own", async () => {
       const mtime = Date.UTC(2024, 4, 1, 12, 0, 0);
-      await planBatch("b", [{ ...planned(0), metadata: { i: 0, title: "user title" }, fileMtime: mtime + 0.75 }]);
+      await planBatch("b", [
+        { ...planned(0), metadata: { i: 0, title: "user title" }, fileMtime: mtime + 0.75 },
+      ]);
       const run = await newRun("b");
       const [doc] = (await store.commit(request(run, [], 1))).claimed;
       expect(doc!.fileMtime).toBe(mtime);
@@ -369,7 +371,11 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
         progress: [
           {
             doc: doc!,
-            texts: { values: ["a", "b", "c"], metadata: [{ title: "T", headings: ["H"] }, {}, {}], fallback: null },
+            texts: {
+              values: ["a", "b", "c"],
+              metadata: [{ title: "T", headings: ["H"] }, {}, {}],
+              fallback: null,
+            },
             vectors: [],
           },
           { doc: doc!, vectors: [{ index: 0, embedding: new Float32Array([1, 2]) }] },

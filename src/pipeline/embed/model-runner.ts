@@ -68,9 +68,13 @@ async function load(dir: string, threads: number): Promise<LoadedModel> {
   try {
     transformers = (await import(TRANSFORMERS)) as Transformers;
   } catch (err) {
-    throw new DocbatchError("MODEL_UNAVAILABLE", "the local model needs @huggingface/transformers and onnxruntime-node", {
-      cause: err,
-    });
+    throw new DocbatchError(
+      "MODEL_UNAVAILABLE",
+      "the local model needs @huggingface/transformers and onnxruntime-node",
+      {
+        cause: err,
+      },
+    );
   }
   const { env, pipeline } = transformers;
   env.allowRemoteModels = false;

@@ -21,9 +21,13 @@ export async function parseDocx(bytes: Uint8Array): Promise<ParsedDocument> {
     html = result.value;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new DocbatchError("UNREADABLE", `not a readable DOCX (corrupt, encrypted or another format): ${message}`, {
-      cause: err,
-    });
+    throw new DocbatchError(
+      "UNREADABLE",
+      `not a readable DOCX (corrupt, encrypted or another format): ${message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return parseHtml(html);
 }

@@ -221,7 +221,14 @@ export class SqliteCommitter {
       const metadata = progress.texts.metadata;
       progress.texts.values.forEach((text, index) => {
         const meta = metadata[index];
-        this.insertStaged.run(doc.row, index, doc.idempotencyKey, fallback, text, meta ? JSON.stringify(meta) : null);
+        this.insertStaged.run(
+          doc.row,
+          index,
+          doc.idempotencyKey,
+          fallback,
+          text,
+          meta ? JSON.stringify(meta) : null,
+        );
       });
     } else if (this.checkFence.get(doc.row, doc.fence) === undefined) {
       return false;

@@ -6,7 +6,12 @@ import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers } from "../facts.js";
-import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, exportMetadata, toDocumentSummary } from "../rows.js";
+import {
+  DOCUMENT_SUMMARY_COLUMNS,
+  type DocumentSummaryRow,
+  exportMetadata,
+  toDocumentSummary,
+} from "../rows.js";
 import type {
   DocumentFacts,
   DocumentQuery,
