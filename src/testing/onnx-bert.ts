@@ -255,10 +255,13 @@ function vocabulary(size: number): string[] {
   for (const c of "abcdefghijklmnopqrstuvwxyz0123456789.,;:!?'\"()-") push(c);
   for (const c of "abcdefghijklmnopqrstuvwxyz0123456789") push(`##${c}`);
   for (const w of WORDS) push(w);
+  // Synthetic pieces, each spelled once as a word start and once as a continuation.
   const letters = "abcdefghijklmnopqrstuvwxyz";
   for (let i = 0; vocab.length < size; i++) {
-    const piece = `${letters[i % 26]}${letters[Math.floor(i / 26) % 26]}${i >= 676 ? letters[Math.floor(i / 676) % 26] : ""}`;
-    push(i % 2 === 0 ? piece : `##${piece}`);
+    let piece = "";
+    for (let n = i + 26; n > 0; n = Math.floor(n / 26)) piece = letters[n % 26]! + piece;
+    push(piece);
+    push(`##${piece}`);
   }
   return vocab;
 }
