@@ -5,9 +5,9 @@ import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { EmbedQueue } from "../pipeline/embed/queue.js";
-import { nameOf, type PreparedChunks, prepareChunks, prepareFallback } from "../pipeline/prepare.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { FaultInjector } from "./faults.js";
+import { fallbackChunks, prepareDocument } from "./prepare-document.js";
 import type { PipelineSettings } from "./settings.js";
 
 export interface DocumentContext {
@@ -71,21 +71,13 @@ export async function processDocument(
       return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
     // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
     const timings: StageTimings = {};
-    const content = await contentOf(doc, ctx);
-    const prepared = await prepareFallback(
-      content,
-      doc.format,
-      ctx.settings.chunk,
-      nameOf(doc.docId),
-      timings,
-    );
+    const prepared = await fallbackChunks(doc, ctx, timings);
     const reason = info(error);
-    const metadata = withFileTime(prepared.metadata, doc);
     const chunks = prepared.texts.map((text, index) => ({
       index,
       text,
       embedding: null,
-      metadata: metadata[index]!,
+      metadata: prepared.metadata[index]!,
     }));
     return {
       kind: "completed",
@@ -126,37 +118,9 @@ async function execute(
       if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
-      const name = nameOf(doc.docId);
-      let prepared: PreparedChunks;
-      if (ctx.cpu) {
-        // With the signal, the pool ends a thread stuck on a hostile file when time runs out.
-        const result = await ctx.cpu.run(
-          {
-            content:
-              doc.contentDeferred && ctx.contentFile
-                ? { file: ctx.contentFile, row: doc.row }
-                : await contentOf(doc, ctx),
-            format: doc.format,
-            chunk: ctx.settings.chunk,
-            mode: "normal",
-            name,
-            ...(doc.size != null ? { size: doc.size } : {}),
-            embedDimensions: ctx.embedInPool ?? null,
-          },
-          signal,
-        );
-        prepared = result;
-        prefilled = result.vectors;
-        Object.assign(timings, result.timings);
-      } else {
-        const content = await contentOf(doc, ctx);
-        prepared = await untilAborted(
-          prepareChunks(content, doc.format, ctx.settings.chunk, name, timings),
-          signal,
-        );
-      }
-      texts = prepared.texts;
-      metadata = withFileTime(prepared.metadata, doc);
+      const prepared = await prepareDocument(doc, ctx, signal, timings);
+      prefilled = prepared.vectors;
+      ({ texts, metadata } = prepared);
     } catch (err) {
       throwIfInterrupted(signal);
       const error = toDocbatchError(err);
@@ -168,16 +132,7 @@ async function execute(
         return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
       fallback = info(error);
       failures.push({ stage: "parse", error: fallback });
-      const content = await contentOf(doc, ctx);
-      const prepared = await prepareFallback(
-        content,
-        doc.format,
-        ctx.settings.chunk,
-        nameOf(doc.docId),
-        timings,
-      );
-      texts = prepared.texts;
-      metadata = withFileTime(prepared.metadata, doc);
+      ({ texts, metadata } = await fallbackChunks(doc, ctx, timings));
     }
     vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
     if (!prefilled && texts.length > ctx.embedBatchSize) {
@@ -211,35 +166,6 @@ async function execute(
     timings,
     ...(failures.length > 0 ? { failures } : {}),
   };
-}
-
-/** A file's modification time joins what the pipeline knows of each chunk. */
-function withFileTime(metadata: readonly object[], doc: ClaimedDocument): JsonObject[] {
-  if (doc.fileMtime === null || doc.fileMtime === undefined) return metadata as JsonObject[];
-  const modified_at = new Date(doc.fileMtime).toISOString();
-  return metadata.map((m) => ({ ...m, modified_at }));
-}
-
-/**
- * Settles with the work, or with the signal's reason as soon as it aborts: on the main thread a
- * parser cannot be stopped, but the document is not held up by it (the CPU threads can stop it).
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(interruption(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(interruption(signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-/** The document's content, read from the store when the claim left it there. */
-async function contentOf(doc: ClaimedDocument, ctx: DocumentContext): Promise<string> {
-  if (doc.contentDeferred) {
-    doc.content = await ctx.loadContent(doc.row);
-    doc.contentDeferred = false;
-  }
-  return doc.content ?? "";
 }
 
 interface EmbedResult {
