@@ -153,7 +153,12 @@ if (childAt >= 0) {
   const results = { ...(await documents()), ...(await model()) };
   const rows = Object.entries(results).map(([k, v]) => `| ${k} | ${v.toFixed(1)} |`);
   const table = ["| measure | value |", "| --- | --- |", ...rows].join("\n");
-  process.stdout.write(`${table}\nload average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  process.stdout.write(
+    `${table}\nload average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}\n`,
+  );
   // Other work on a shared machine shows in the load average: read the figures against it.
   const machine = { node: process.version, cpus: os.availableParallelism(), loadavg: os.loadavg(), quick };
   fs.mkdirSync(path.join(here, "results"), { recursive: true });
