@@ -16,7 +16,7 @@ let chunks = 0;
 for await (const line of readLines(input!)) {
   if (!line.text.trim()) continue;
   const doc = JSON.parse(line.text) as { content: string; format?: DocumentFormat };
-  const texts = prepareChunks(doc.content, doc.format ?? "text", { size, overlap: 0 }, {});
+  const { texts } = await prepareChunks(doc.content, doc.format ?? "text", { size, overlap: 0 }, "doc", {});
   for (const text of texts) embedText(text, 256);
   docs += 1;
   chunks += texts.length;

@@ -107,7 +107,7 @@ async function work(): Promise<void> {
     queueName!,
     async (job: Job<InputDocument>) => {
       const doc = job.data;
-      const chunks = chunkText(cleanText(parseDocument(doc.content, doc.format)), {
+      const chunks = chunkText(cleanText((await parseDocument(doc.content, doc.format)).text), {
         size: chunkSize,
         overlap: 0,
       });

@@ -71,7 +71,7 @@ const docs: Document[] = [];
 for await (const doc of readJsonl(input)) {
   docs.push(
     new Document({
-      pageContent: cleanText(parseDocument(doc.content, doc.format)),
+      pageContent: cleanText((await parseDocument(doc.content, doc.format)).text),
       metadata: { ...doc.metadata, [SOURCE_ID_KEY]: doc.id, source: doc.source, format: doc.format },
     }),
   );

@@ -114,7 +114,22 @@ const CODES = {
   UNREADABLE: {
     status: 422,
     kind: "fatal",
-    hint: "The document's file could not be read as UTF-8 text; convert it or remove it from the input.",
+    hint: "The document could not be read as its format (not UTF-8 text, or a corrupt, encrypted or truncated PDF or DOCX); fix or convert the file, or remove it from the input.",
+  },
+  NO_TEXT: {
+    status: 422,
+    kind: "permanent",
+    hint: "The document has no extractable text (a scanned PDF holds images of pages); run OCR on it first, then `docbatch retry --degraded`.",
+  },
+  MODEL_NOT_FOUND: {
+    status: 400,
+    kind: "fatal",
+    hint: "Give --embed-model-dir a folder with config.json, tokenizer.json and onnx/model.onnx, e.g. one exported from Hugging Face: `git clone https://huggingface.co/Xenova/all-MiniLM-L6-v2` (with git-lfs), or `huggingface-cli download Xenova/bge-small-en-v1.5 --local-dir DIR`.",
+  },
+  MODEL_UNAVAILABLE: {
+    status: 500,
+    kind: "fatal",
+    hint: "The local model needs the optional packages: `npm install @huggingface/transformers onnxruntime-node`.",
   },
   DOC_TOO_LARGE: {
     status: 413,

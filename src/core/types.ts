@@ -23,9 +23,26 @@
  *   without vectors); counts as completed and is kept for backfill.
  */
 
-export type DocumentFormat = "text" | "markdown" | "html" | "json";
+export type DocumentFormat = "text" | "markdown" | "html" | "json" | "pdf" | "docx";
 
-export const DOCUMENT_FORMATS: readonly DocumentFormat[] = ["text", "markdown", "html", "json"];
+export const DOCUMENT_FORMATS: readonly DocumentFormat[] = [
+  "text",
+  "markdown",
+  "html",
+  "json",
+  "pdf",
+  "docx",
+];
+
+/**
+ * Formats whose documents are bytes, not text. Their content travels and is stored as base64 (the
+ * store keeps strings, and a hash of the base64 is a hash of the bytes); only their parser decodes it.
+ */
+export const BINARY_FORMATS: ReadonlySet<DocumentFormat> = new Set(["pdf", "docx"]);
+
+export function isBinaryFormat(format: DocumentFormat): boolean {
+  return BINARY_FORMATS.has(format);
+}
 
 export type DocumentState = "pending" | "processing" | "done" | "degraded" | "failed";
 
@@ -59,6 +76,8 @@ export interface PlannedDocument {
   loadError: ErrorInfo | null;
   /** The `path` the content was read from (relative to the batch's root), if any. */
   path?: string | null;
+  /** The file's modification time (ms since the epoch) when it was read, for `path` documents. */
+  fileMtime?: number | null;
   contentHash: string;
   idempotencyKey: string;
 }
@@ -96,4 +115,27 @@ export interface Chunk {
   text: string;
   /** Null when the document was completed without vectors (degraded). */
   embedding: Float32Array | null;
+  /**
+   * What the pipeline knows of this chunk (see ChunkMetadata); exported beside the document's own
+   * metadata, which wins on a clash.
+   */
+  metadata?: JsonObject;
+}
+
+/**
+ * The metadata the pipeline gives every chunk. Offsets are UTF-16 code units into the cleaned text
+ * of the document: `cleaned.slice(char_start, char_end)` is the chunk's text.
+ */
+export interface ChunkMetadata {
+  /** The document's title: its own (HTML `<title>`, PDF info, first level-1 heading), else its name. */
+  title: string;
+  /** The heading path of the chunk's content, outermost first (`["Install", "From source"]`). */
+  headings: string[];
+  char_start: number;
+  char_end: number;
+  /** 1-based pages of a paged format (PDF) the chunk's text comes from. */
+  page_start?: number;
+  page_end?: number;
+  /** For files: their modification time when read (ISO 8601). */
+  modified_at?: string;
 }

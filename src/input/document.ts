@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { ErrorDetail } from "../core/errors.js";
 import { normalizeContent, normalizeId } from "../core/keys.js";
-import { DOCUMENT_FORMATS, type DocumentFormat, type JsonObject } from "../core/types.js";
+import { DOCUMENT_FORMATS, type DocumentFormat, isBinaryFormat, type JsonObject } from "../core/types.js";
 import { formatOfExtension } from "./file-types.js";
 
 /** A document record as it passed validation: normalized, but its `path` not yet loaded. */
@@ -10,7 +10,7 @@ export interface ValidDocument {
   docId: string;
   format: DocumentFormat;
   metadata: JsonObject;
-  /** Normalized inline content, or null for a `path` document. */
+  /** Normalized inline content (base64 for binary formats), or null for a `path` document. */
   content: string | null;
   /** The `path` relative to the input's folder, normalized to forward slashes. */
   path: string | null;
@@ -21,6 +21,39 @@ export interface ValidDocument {
 /** The format of a `path` document from its extension (see DOCUMENT_EXTENSIONS). */
 export function formatFromPath(file: string): DocumentFormat {
   return formatOfExtension(file);
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+const BASE64_SPACE = /[\s]+/g;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The format of inline bytes given without one: by their first bytes, else text. */
+function sniffFormat(bytes: Buffer): DocumentFormat {
+  if (bytes.subarray(0, 5).toString("latin1") === "%PDF-") return "pdf";
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return "docx";
+  return "text";
+}
+
+/**
+ * Checks `content_base64`: the bytes of a binary format are kept as canonical base64 (so equal
+ * bytes give equal keys however they were wrapped); a text format is decoded as UTF-8 and must be
+ * valid UTF-8, never repaired silently.
+ */
+function decodeInline(
+  raw: unknown,
+  given: DocumentFormat | null,
+): { content: string; format: DocumentFormat } | { problem: string } {
+  if (typeof raw !== "string") return { problem: `must be a base64 string, got ${describe(raw)}` };
+  const compact = raw.replace(BASE64_SPACE, "");
+  if (!BASE64.test(compact) || compact.length % 4 === 1) return { problem: "is not valid base64" };
+  const bytes = Buffer.from(compact, "base64");
+  const format = given ?? sniffFormat(bytes);
+  if (isBinaryFormat(format)) return { content: bytes.toString("base64"), format };
+  try {
+    return { content: normalizeContent(utf8.decode(bytes)), format };
+  } catch {
+    return { problem: `is not valid UTF-8 text for format \`${format}\`` };
+  }
 }
 
 /**
@@ -56,10 +89,15 @@ export function checkDocument(
   }
   const hasContent = record.content !== undefined && record.content !== null;
   const hasPath = record.path !== undefined && record.path !== null;
+  const hasBytes = record.content_base64 !== undefined && record.content_base64 !== null;
   let content: string | null = null;
   let relPath: string | null = null;
-  if (hasContent === hasPath) {
-    problem(hasContent ? "path" : "content", "exactly one of `content` or `path` is required");
+  const given = Number(hasContent) + Number(hasPath) + Number(hasBytes);
+  if (given !== 1) {
+    const field = given === 0 ? "content" : hasPath ? "path" : "content_base64";
+    problem(field, "exactly one of `content`, `content_base64` or `path` is required");
+  } else if (hasBytes) {
+    // Decoded below, once the format is known.
   } else if (hasContent) {
     if (typeof record.content !== "string")
       problem("content", `must be a string, got ${describe(record.content)}`);
@@ -73,12 +111,21 @@ export function checkDocument(
   }
   let format: DocumentFormat = relPath ? formatFromPath(relPath) : "text";
   const formatGiven = record.format !== undefined && record.format !== null;
+  let givenFormat: DocumentFormat | null = null;
   if (formatGiven) {
     if (typeof record.format !== "string" || !DOCUMENT_FORMATS.includes(record.format as DocumentFormat)) {
       problem("format", `must be one of ${DOCUMENT_FORMATS.join(", ")}, got ${describe(record.format)}`);
     } else {
       format = record.format as DocumentFormat;
+      givenFormat = format;
     }
+  }
+  if (given === 1 && hasBytes) {
+    const decoded = decodeInline(record.content_base64, givenFormat);
+    if ("problem" in decoded) problem("content_base64", decoded.problem);
+    else ({ content, format } = decoded);
+  } else if (given === 1 && hasContent && isBinaryFormat(format)) {
+    problem("content", `a ${format} document is bytes: give them as \`content_base64\`, or give a \`path\``);
   }
   let metadata: JsonObject = {};
   if (record.metadata !== undefined && record.metadata !== null) {

@@ -23,6 +23,8 @@ export const DOCUMENT_EXTENSIONS: Readonly<Record<string, DocumentFormat>> = {
   ".htm": "html",
   ".xhtml": "html",
   ".json": "json",
+  ".pdf": "pdf",
+  ".docx": "docx",
 };
 
 /** What a skipped file is, as listed by `status`. */
@@ -50,7 +52,7 @@ const kinds: Record<NonDocumentKind, string[]> = {
   binary: [
     ...[".db", ".sqlite", ".sqlite3", ".mdb", ".dat", ".pdb", ".idx", ".pack", ".pickle", ".pkl"],
     ...[".npy", ".npz", ".parquet", ".arrow", ".feather", ".h5", ".hdf5", ".onnx", ".pt", ".safetensors"],
-    ...[".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp", ".epub"],
+    ...[".doc", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp", ".epub"],
   ],
 };
 

@@ -54,7 +54,7 @@ export function isInside(root: string, candidate: string): boolean {
 }
 
 export type Loaded =
-  | { content: string; encoding: string; error?: undefined; skipped?: undefined }
+  | { content: string; encoding: string | null; mtimeMs: number; error?: undefined; skipped?: undefined }
   | { error: ErrorInfo; content?: undefined; skipped?: undefined }
   | { skipped: NonDocumentKind; content?: undefined; error?: undefined };
 
@@ -66,6 +66,11 @@ export interface LoadOptions {
    * it: for the files of a folder and `path` documents without an explicit `format`. @default false
    */
   skipNonDocuments?: boolean;
+  /**
+   * The document's format is read as bytes (PDF, DOCX): its content is the file's bytes in base64,
+   * and its parser judges them. @default false
+   */
+  binary?: boolean;
 }
 
 /**
@@ -131,11 +136,14 @@ async function readDocumentFile(
     if (bytesRead === 0) break;
     read += bytesRead;
   }
+  if (options.binary) {
+    return { content: bytes.subarray(0, read).toString("base64"), encoding: null, mtimeMs: stat.mtimeMs };
+  }
   const decoded = decodeText(bytes.subarray(0, read));
   if (decoded.problem !== undefined) {
     return { error: { code: "UNREADABLE", message: `${rel} is ${decoded.problem}` } };
   }
-  return { content: decoded.text, encoding: decoded.encoding };
+  return { content: decoded.text, encoding: decoded.encoding, mtimeMs: stat.mtimeMs };
 }
 
 /** The DOC_TOO_LARGE message, which names the option that raises the limit. */

@@ -2,11 +2,15 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
-import type { DocumentFormat, ErrorInfo } from "../core/types.js";
+import type { ChunkMetadata, DocumentFormat, ErrorInfo } from "../core/types.js";
 import type { StageTimings } from "../store/store.js";
 import type { ChunkOptions } from "./chunk.js";
 
-export interface CpuTask {
+export type CpuTask = PrepareTask | EmbedTask;
+
+/** Parse, clean and chunk one document (and embed it with the built-in embedder). */
+export interface PrepareTask {
+  kind?: "prepare";
   /** The content, or where the thread reads it itself (a SQLite store's `contents` row). */
   content: string | { file: string; row: number };
   format: DocumentFormat;
@@ -16,10 +20,22 @@ export interface CpuTask {
   embedDimensions: number | null;
   /** The content's size in bytes when the thread reads it itself (balances the threads). */
   size?: number;
+  /** The title of last resort (see `prepareChunks`). */
+  name: string;
+}
+
+/** Embed texts with the local model in `modelDir` (loaded once per thread). */
+export interface EmbedTask {
+  kind: "embed";
+  texts: string[];
+  modelDir: string;
+  /** Cores ONNX Runtime computes one batch on. */
+  threads: number;
 }
 
 export interface CpuResult {
   texts: string[];
+  metadata: ChunkMetadata[];
   vectors: Float32Array[] | null;
   timings: StageTimings;
 }
@@ -40,7 +56,9 @@ const WORKER_FILE = fileURLToPath(new URL("./cpu-worker.js", import.meta.url));
  * always has its next task in its own queue and never waits for the busy main thread to take a
  * result and send more. A thread that dies (a parser that exhausts memory) fails the task it was
  * running with PARSE_ERROR, which is retried; the tasks queued behind it go to the other threads,
- * and it is replaced.
+ * and it is replaced. A task whose signal aborts (the document's time limit) is dropped from its
+ * thread's queue, or, when it is running, its thread is terminated and replaced: a parser stuck on
+ * a hostile file cannot hold a thread, whatever it does.
  */
 export class CpuPool {
   private readonly threads = new Map<Worker, { tasks: Map<number, Pending>; bytes: number }>();
@@ -63,11 +81,50 @@ export class CpuPool {
     await Promise.all(this.starting);
   }
 
-  run(task: CpuTask): Promise<CpuResult> {
+  run(task: CpuTask, signal?: AbortSignal): Promise<CpuResult> {
     if (this.closed) return Promise.reject(new DocbatchError("INTERNAL", "the CPU pool is closed"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      this.assign({ id: this.nextId++, task, resolve, reject });
+      const pending: Pending = { id: this.nextId++, task, resolve, reject };
+      if (signal) {
+        const onAbort = () => this.cancel(pending, signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        const done = () => signal.removeEventListener("abort", onAbort);
+        pending.resolve = (r) => {
+          done();
+          resolve(r);
+        };
+        pending.reject = (e) => {
+          done();
+          reject(e);
+        };
+      }
+      this.assign(pending);
     });
+  }
+
+  /** Takes a task back: from the waiting list, from its thread's queue, or by ending its thread. */
+  private cancel(pending: Pending, reason: unknown): void {
+    const error = reason instanceof Error ? reason : new DocbatchError("INTERNAL", String(reason));
+    const waiting = this.waiting.indexOf(pending);
+    if (waiting >= 0) {
+      this.waiting.splice(waiting, 1);
+      pending.reject(error);
+      return;
+    }
+    for (const [worker, thread] of this.threads) {
+      if (!thread.tasks.has(pending.id)) continue;
+      const running = thread.tasks.keys().next().value === pending.id;
+      if (running) {
+        this.replace(worker, error);
+      } else {
+        thread.tasks.delete(pending.id);
+        thread.bytes -= taskBytes(pending.task);
+        worker.postMessage({ cancel: pending.id });
+        pending.reject(error);
+      }
+      return;
+    }
   }
 
   async close(): Promise<void> {
@@ -122,35 +179,42 @@ export class CpuPool {
         else
           pending.resolve({
             texts: message.texts!,
+            metadata: message.metadata ?? [],
             vectors: message.vectors ?? null,
             timings: message.timings ?? {},
           });
       },
     );
-    worker.on("error", (err) => this.replace(worker, err));
+    worker.on("error", (err) => this.replace(worker, crashed(err)));
     worker.on("exit", (code) => {
       if (!this.closed && this.threads.has(worker)) {
-        this.replace(worker, new Error(`the worker thread exited with code ${code}`));
+        this.replace(worker, crashed(new Error(`the worker thread exited with code ${code}`)));
       }
     });
     for (const p of this.waiting.splice(0)) this.assign(p);
   }
 
-  private replace(worker: Worker, err: Error): void {
+  /** Ends a thread, fails the task it was running with `error`, and hands its queue to a new one. */
+  private replace(worker: Worker, error: Error): void {
     const thread = this.threads.get(worker);
     if (!thread) return;
     this.threads.delete(worker);
     void worker.terminate();
     // A thread runs its tasks in order: the first was running, the others had not started.
     const [running, ...queued] = [...thread.tasks.values()];
-    running?.reject(new DocbatchError("PARSE_ERROR", `a worker thread crashed: ${err.message}`));
+    running?.reject(error);
     if (this.closed) return;
     this.spawn();
     for (const p of queued) this.assign(p);
   }
 }
 
+function crashed(err: Error): DocbatchError {
+  return new DocbatchError("PARSE_ERROR", `a worker thread crashed: ${err.message}`);
+}
+
 /** The work of a task, for balancing: its content's length, or a typical large document. */
 function taskBytes(task: CpuTask): number {
+  if (task.kind === "embed") return task.texts.reduce((n, t) => n + t.length, 0) * 16;
   return typeof task.content === "string" ? task.content.length : (task.size ?? 64 * 1024);
 }

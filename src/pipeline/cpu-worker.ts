@@ -2,18 +2,21 @@ import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../core/errors.js";
 import type { StageTimings } from "../store/store.js";
-import type { CpuTask } from "./cpu-pool.js";
+import type { CpuTask, EmbedTask, PrepareTask } from "./cpu-pool.js";
 import { embedText } from "./embed/local.js";
+import { embedWithModel } from "./embed/model-runner.js";
 import { prepareChunks, prepareFallback } from "./prepare.js";
 
 /**
- * A worker thread of the CPU pool: parse, clean and chunk a document (and, with the local
- * embedder, embed its chunks), off the main thread. Vectors travel back as transferred buffers.
+ * A worker thread of the CPU pool: parse, clean and chunk a document (and, with the built-in
+ * embedder, embed its chunks), or embed texts with a local model, off the main thread. Tasks run
+ * one at a time in the order they came (the pool relies on it to know which one is running);
+ * vectors travel back as transferred buffers.
  */
 const stores = new Map<string, Database.Statement>();
 
 /** Reads a content straight from the store file: the main thread never copies it. */
-function contentOf(source: CpuTask["content"]): string {
+function contentOf(source: PrepareTask["content"]): string {
   if (typeof source === "string") return source;
   let statement = stores.get(source.file);
   if (!statement) {
@@ -24,32 +27,58 @@ function contentOf(source: CpuTask["content"]): string {
   return (statement.get(source.row) as string | undefined) ?? "";
 }
 
-parentPort?.on("message", (message: { id: number; task: CpuTask }) => {
-  const { id, task } = message;
-  try {
-    const timings: StageTimings = {};
-    const content = contentOf(task.content);
-    const texts =
-      task.mode === "fallback"
-        ? prepareFallback(content, task.format, task.chunk, timings)
-        : prepareChunks(content, task.format, task.chunk, timings);
-    let vectors: Float32Array[] | null = null;
-    if (task.embedDimensions !== null) {
-      const t = performance.now();
-      vectors = texts.map((text) => embedText(text, task.embedDimensions!));
-      timings.embed = performance.now() - t;
-    }
-    parentPort!.postMessage(
-      { id, texts, vectors, timings },
-      vectors ? vectors.map((v) => v.buffer as ArrayBuffer) : [],
-    );
-  } catch (err) {
-    const error =
-      err instanceof DocbatchError
-        ? { code: err.code, message: err.message }
-        : { code: "PARSE_ERROR", message: (err as Error)?.message ?? String(err) };
-    parentPort!.postMessage({ id, error });
+async function prepare(task: PrepareTask) {
+  const timings: StageTimings = {};
+  const content = contentOf(task.content);
+  const run = task.mode === "fallback" ? prepareFallback : prepareChunks;
+  const { texts, metadata } = await run(content, task.format, task.chunk, task.name, timings);
+  let vectors: Float32Array[] | null = null;
+  if (task.embedDimensions !== null) {
+    const t = performance.now();
+    vectors = texts.map((text) => embedText(text, task.embedDimensions!));
+    timings.embed = performance.now() - t;
   }
+  return { texts, metadata, vectors, timings };
+}
+
+async function embed(task: EmbedTask) {
+  const t = performance.now();
+  const vectors = await embedWithModel(task.modelDir, task.texts, task.threads);
+  return { texts: [], metadata: [], vectors, timings: { embed: performance.now() - t } };
+}
+
+const queue: { id: number; task: CpuTask }[] = [];
+let busy = false;
+
+async function drain(): Promise<void> {
+  if (busy) return;
+  busy = true;
+  while (queue.length > 0) {
+    const { id, task } = queue.shift()!;
+    try {
+      const result = task.kind === "embed" ? await embed(task) : await prepare(task);
+      const transfer = result.vectors ? result.vectors.map((v) => v.buffer as ArrayBuffer) : [];
+      parentPort!.postMessage({ id, ...result }, transfer);
+    } catch (err) {
+      const error =
+        err instanceof DocbatchError
+          ? { code: err.code, message: err.message }
+          : { code: "PARSE_ERROR", message: (err as Error)?.message ?? String(err) };
+      parentPort!.postMessage({ id, error });
+    }
+  }
+  busy = false;
+}
+
+parentPort?.on("message", (message: { id: number; task: CpuTask } | { cancel: number }) => {
+  if ("cancel" in message) {
+    // The pool gave up on a task that had not started (its document's time ran out).
+    const i = queue.findIndex((q) => q.id === message.cancel);
+    if (i >= 0) queue.splice(i, 1);
+    return;
+  }
+  queue.push(message);
+  void drain();
 });
 
 // Modules are loaded: tell the pool this thread can take work.

@@ -4,8 +4,9 @@
  * HTML parser, and fixed-size slices instead of structure-aware chunks.
  */
 
-import type { DocumentFormat } from "../core/types.js";
-import { type ChunkOptions, isWhitespaceCode, validateChunkOptions } from "./chunk.js";
+import { type DocumentFormat, isBinaryFormat } from "../core/types.js";
+import { type ChunkOptions, isWhitespaceCode, type Span, validateChunkOptions } from "./chunk.js";
+import { CHARS, type Measure } from "./chunk-measure.js";
 import { cleanText } from "./clean.js";
 
 /**
@@ -13,36 +14,43 @@ import { cleanText } from "./clean.js";
  * elements are removed and common entities decoded; every format then goes through `cleanText`.
  */
 export function fallbackClean(content: string, format: DocumentFormat): string {
+  // The bytes of a PDF or DOCX hold no text a tag stripper could find: nothing to chunk.
+  if (isBinaryFormat(format)) return "";
   return cleanText(format === "html" ? stripTags(content) : content);
 }
 
 /**
- * Fixed-size chunks: consecutive slices of at most `size` code units that never split a surrogate
+ * Fixed-size chunks: consecutive slices of at most `size` units that never split a surrogate
  * pair, trimmed, empty ones dropped; together they hold every non-whitespace character in order.
  * `overlap` is ignored: this path favours simplicity over retrieval quality.
  *
  * @throws RangeError when the options are invalid (see `validateChunkOptions`).
  */
-export function fixedChunks(text: string, options: ChunkOptions): string[] {
+export function fixedChunks(text: string, options: ChunkOptions, measure: Measure = CHARS): string[] {
+  return fixedSpans(text, options, measure).map((s) => text.slice(s.start, s.end));
+}
+
+export function fixedSpans(text: string, options: ChunkOptions, measure: Measure = CHARS): Span[] {
   validateChunkOptions(options);
   const { size } = options;
-  const chunks: string[] = [];
+  const spans: Span[] = [];
   let pos = 0;
   while (pos < text.length) {
     // Starting each slice at its first non-whitespace character keeps the slices full.
     while (pos < text.length && isWhitespaceCode(text.charCodeAt(pos))) pos++;
     if (pos >= text.length) break;
-    let end = Math.min(pos + size, text.length);
+    let end = measure.reach(text, pos, text.length, size);
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) {
       const next = text.charCodeAt(end);
-      if (next >= 0xdc00 && next <= 0xdfff) end--;
+      if (next >= 0xdc00 && next <= 0xdfff && end - 1 > pos) end--;
     }
-    const chunk = text.slice(pos, end).trim();
-    if (chunk !== "") chunks.push(chunk);
+    let e = end;
+    while (e > pos && isWhitespaceCode(text.charCodeAt(e - 1))) e--;
+    if (e > pos) spans.push({ start: pos, end: e });
     pos = end;
   }
-  return chunks;
+  return spans;
 }
 
 // Elements whose content is never page text; everything up to their end tag goes.

@@ -1,6 +1,6 @@
 import { DocbatchError } from "../core/errors.js";
 import { contentHash, idempotencyKey, missingContentHash, normalizeContent } from "../core/keys.js";
-import type { PlannedDocument, SkippedFile } from "../core/types.js";
+import { isBinaryFormat, type PlannedDocument, type SkippedFile } from "../core/types.js";
 import { checkDocument } from "../input/document.js";
 import { loadFile, tooLargeMessage } from "../input/load.js";
 import type { InputRecord, InputSource } from "../input/sources.js";
@@ -137,23 +137,33 @@ async function planRecord(
   let content = doc.content;
   let metadata = doc.metadata;
   let loadError: PlannedDocument["loadError"] = null;
+  let fileMtime: number | null = null;
+  const binary = isBinaryFormat(doc.format);
   if (doc.path !== null) {
     const loaded = await loadFile(source.root, doc.path, {
       maxBytes: options.maxDocBytes,
       skipNonDocuments: !doc.formatGiven,
+      binary,
     });
     if (loaded.skipped) return { path: doc.path, kind: loaded.skipped };
     if (loaded.error) loadError = loaded.error;
     else {
-      content = normalizeContent(loaded.content);
+      content = binary ? loaded.content : normalizeContent(loaded.content);
+      fileMtime = loaded.mtimeMs;
       // Recorded only when it is not UTF-8, so the keys of UTF-8 files stay what they were.
-      if (loaded.encoding !== "UTF-8") metadata = { encoding: loaded.encoding, ...metadata };
+      if (loaded.encoding !== null && loaded.encoding !== "UTF-8") {
+        metadata = { encoding: loaded.encoding, ...metadata };
+      }
     }
-  } else if (content !== null && Buffer.byteLength(content) > options.maxDocBytes) {
-    loadError = {
-      code: "DOC_TOO_LARGE",
-      message: tooLargeMessage("the content", Buffer.byteLength(content), options.maxDocBytes),
-    };
+  } else if (content !== null) {
+    // The limit is on the document's bytes, whether they came as text or as base64.
+    const size = binary ? Buffer.byteLength(content, "base64") : Buffer.byteLength(content);
+    if (size > options.maxDocBytes) {
+      loadError = {
+        code: "DOC_TOO_LARGE",
+        message: tooLargeMessage("the content", size, options.maxDocBytes),
+      };
+    }
   }
   if (loadError) content = null;
   const hash =
@@ -171,5 +181,6 @@ async function planRecord(
     contentHash: hash,
     idempotencyKey: idempotencyKey(doc.source, doc.docId, hash, options.layer),
     path: doc.path,
+    fileMtime,
   };
 }

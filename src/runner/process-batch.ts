@@ -123,7 +123,8 @@ export async function processBatch(
   // No threads for a run with nothing to do (a re-run of a finished batch).
   const work = before.pending + before.processing > 0 || (hooks.planning?.() ?? false);
   // Every resource opened from here on is closed in the `finally` below, whatever the way out.
-  const embedder = createEmbedder(embedSettings, Math.max(options.concurrency, options.embedConcurrency) * 2);
+  const sockets = Math.max(options.concurrency, options.embedConcurrency) * 2;
+  const embedder = createEmbedder(embedSettings, sockets, work ? options.threads : 0);
   let cpu: CpuPool | undefined;
   let reaper: NodeJS.Timeout | null = null;
   let unsubscribe: (() => void) | undefined;

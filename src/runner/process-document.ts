@@ -2,12 +2,12 @@ import type { RandomSource } from "../core/backoff.js";
 import type { CircuitBreaker } from "../core/breaker.js";
 import { DocbatchError, toDocbatchError } from "../core/errors.js";
 import { decide, type RetryPolicy } from "../core/retry-policy.js";
-import type { Chunk, ErrorInfo, StageName } from "../core/types.js";
+import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { EmbedQueue } from "../pipeline/embed/queue.js";
-import { prepareChunks, prepareFallback } from "../pipeline/prepare.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { FaultInjector } from "./faults.js";
+import { fallbackChunks, MAIN_THREAD_FROM_BYTES, prepareDocument } from "./prepare-document.js";
 import type { PipelineSettings } from "./settings.js";
 
 export interface DocumentContext {
@@ -41,15 +41,6 @@ export interface DocumentContext {
   planWritten?: () => Promise<void>;
 }
 
-/**
- * Documents from this size on run their CPU stages on the main thread: a worker thread would hold
- * the content, its cleaned text and its chunks, and then the main thread a copy of the chunks,
- * which for one 20 MB document costs more memory than every thread's start-up together. Their
- * texts are embedded in requests like any other (the local embedder keeps up), and the main thread
- * stays responsive between the stages.
- */
-export const MAIN_THREAD_FROM_BYTES = 4 * 1024 * 1024;
-
 /** Why a document's processing was interrupted without a failure of its own. */
 export class Interrupted extends Error {}
 
@@ -82,9 +73,14 @@ export async function processDocument(
       return { kind: "failed", doc, error: info(error), stage: at.stage, startedAt };
     // The simplest output that cannot fail: fixed-size chunks of plain text, no vectors.
     const timings: StageTimings = {};
-    const texts = prepareFallback(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
+    const prepared = await fallbackChunks(doc, ctx, timings);
     const reason = info(error);
-    const chunks = texts.map((text, index) => ({ index, text, embedding: null }));
+    const chunks = prepared.texts.map((text, index) => ({
+      index,
+      text,
+      embedding: null,
+      metadata: prepared.metadata[index]!,
+    }));
     return {
       kind: "completed",
       doc,
@@ -111,12 +107,13 @@ async function execute(
   }
   const staged = doc.hasStaged ? await ctx.loadStaged(doc) : null;
   let texts: string[];
+  let metadata: JsonObject[];
   let fallback: ErrorInfo | null = null;
   const failures: { stage: StageName; error: ErrorInfo }[] = [];
   let vectors: (Float32Array | null)[];
   let prefilled: Float32Array[] | null = null;
   if (staged) {
-    ({ texts, fallback } = staged);
+    ({ texts, fallback, metadata } = staged);
     vectors = staged.vectors;
   } else {
     try {
@@ -126,30 +123,11 @@ async function execute(
       if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
         throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
       }
-      if (ctx.cpu && (doc.size ?? 0) < MAIN_THREAD_FROM_BYTES) {
-        const result = await ctx.cpu.run({
-          content:
-            doc.contentDeferred && ctx.contentFile
-              ? { file: ctx.contentFile, row: doc.row }
-              : await contentOf(doc, ctx),
-          format: doc.format,
-          chunk: ctx.settings.chunk,
-          mode: "normal",
-          ...(doc.size != null ? { size: doc.size } : {}),
-          embedDimensions: ctx.embedInPool ?? null,
-        });
-        texts = result.texts;
-        prefilled = result.vectors;
-        Object.assign(timings, result.timings);
-      } else {
-        texts = prepareChunks(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
-        // A large content is not held while its chunks are embedded; the fallback reads it again.
-        if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) {
-          doc.content = null;
-          doc.contentDeferred = true;
-        }
-      }
+      const prepared = await prepareDocument(doc, ctx, signal, timings);
+      prefilled = prepared.vectors;
+      ({ texts, metadata } = prepared);
     } catch (err) {
+      throwIfInterrupted(signal);
       const error = toDocbatchError(err);
       const attempts = stageAttempts(doc, "parse");
       const decision = decide(error.code, attempts, ctx.policy, ctx.random);
@@ -159,11 +137,11 @@ async function execute(
         return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
       fallback = info(error);
       failures.push({ stage: "parse", error: fallback });
-      texts = prepareFallback(await contentOf(doc, ctx), doc.format, ctx.settings.chunk, timings);
+      ({ texts, metadata } = await fallbackChunks(doc, ctx, timings));
     }
     vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
     if (!prefilled && texts.length > ctx.embedBatchSize) {
-      ctx.saveProgress({ doc, texts: { values: texts, fallback }, vectors: [] });
+      ctx.saveProgress({ doc, texts: { values: texts, metadata, fallback }, vectors: [] });
     }
   }
   throwIfInterrupted(signal);
@@ -182,6 +160,7 @@ async function execute(
     index,
     text,
     embedding: embedded.degraded ? null : (vectors[index] ?? null),
+    metadata: metadata[index] ?? {},
   }));
   return {
     kind: "completed",
@@ -192,15 +171,6 @@ async function execute(
     timings,
     ...(failures.length > 0 ? { failures } : {}),
   };
-}
-
-/** The document's content, read from the store when the claim left it there. */
-async function contentOf(doc: ClaimedDocument, ctx: DocumentContext): Promise<string> {
-  if (doc.contentDeferred) {
-    doc.content = await ctx.loadContent(doc.row);
-    doc.contentDeferred = false;
-  }
-  return doc.content ?? "";
 }
 
 interface EmbedResult {

@@ -1,4 +1,5 @@
 import { contentHash, idempotencyKey, missingContentHash, normalizeContent } from "../core/keys.js";
+import { isBinaryFormat } from "../core/types.js";
 import { containment, loadFile } from "../input/load.js";
 import type { RequeueQuery, Store } from "../store/store.js";
 import { settingsFromJson } from "./settings.js";
@@ -16,8 +17,10 @@ export async function retryDocuments(store: Store, batchId: string, query: Reque
   if (candidates.length > 0 && settings.root) {
     const root = containment(settings.root);
     for (const doc of candidates) {
-      const loaded = await loadFile(root, doc.path, { maxBytes: settings.maxDocBytes });
-      const content = loaded.content === undefined ? null : normalizeContent(loaded.content);
+      const binary = isBinaryFormat(doc.format);
+      const loaded = await loadFile(root, doc.path, { maxBytes: settings.maxDocBytes, binary });
+      const content =
+        loaded.content === undefined ? null : binary ? loaded.content : normalizeContent(loaded.content);
       const loadError = loaded.error ?? null;
       const hash =
         content !== null

@@ -60,8 +60,11 @@ export interface RunResult {
   stopReason: StopReason;
   /** The contract's exit code for this result. */
   exitCode: number;
-  /** `local`: the built-in hashing embedder (not a semantic model); `http`: the batch's endpoint. */
-  embedder: "local" | "http";
+  /**
+   * `local`: the built-in hashing embedder (not a semantic model); `http`: the batch's endpoint;
+   * `model`: a local model (--embed-model-dir).
+   */
+  embedder: PipelineSettings["embed"]["kind"];
 }
 
 /** Input files from this size on are validated on a thread of their own. */

@@ -2,6 +2,9 @@ import os from "node:os";
 import { DocbatchError } from "../core/errors.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
 import type { FileFilterOptions } from "../input/file-filter.js";
+import { CHUNK_UNITS, type ChunkUnit, TOKENIZERS, type TokenizerName } from "../pipeline/chunk-measure.js";
+import { modelId } from "../pipeline/embed/model.js";
+import { checkModelDir } from "../pipeline/embed/model-runner.js";
 import { DEFAULTS } from "./defaults.js";
 import type { Logger } from "./logger.js";
 import { expectInteger, expectRate } from "./options.js";
@@ -163,10 +166,21 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
  * `exclude`: see FileFilterOptions), and what their output is (see PipelineSettings).
  */
 export interface OutputOptions extends FileFilterOptions {
-  /** Largest chunk in characters (UTF-16 code units), 16 and up. @default 1000 */
+  /** Largest chunk in `chunkUnit`s, 16 and up. @default 1000 */
   chunkSize?: number;
-  /** Characters repeated between neighbouring chunks, below chunkSize / 2. @default 0 */
+  /** Units repeated between neighbouring chunks, below chunkSize / 2. @default 0 */
   chunkOverlap?: number;
+  /** What chunkSize and chunkOverlap count: characters (UTF-16 code units) or tokens. @default "chars" */
+  chunkUnit?: ChunkUnit;
+  /** The tokenizer of the `tokens` unit and of embedMaxTokens. @default "o200k_base" */
+  tokenizer?: TokenizerName;
+  /** The embedding model's input limit in tokens: longer chunks are split before embedding. @default none */
+  embedMaxTokens?: number;
+  /**
+   * A local sentence-embedding model (ONNX; config.json, tokenizer.json, onnx/model.onnx) used
+   * instead of the built-in embedder; needs the optional @huggingface/transformers. @default none
+   */
+  embedModelDir?: string;
   /** An OpenAI-compatible embeddings endpoint; without it the built-in local embedder is used. */
   embedUrl?: string;
   /** @default "text-embedding-3-small" */
@@ -190,6 +204,16 @@ export function pipelineSettings(options: OutputOptions): PipelineSettings {
   }
   const maxDocBytes = expectInteger("maxDocBytes", options.maxDocBytes ?? DEFAULTS.maxDocBytes, 1);
   const timeoutMs = expectInteger("embedTimeoutMs", options.embedTimeoutMs ?? DEFAULTS.embedTimeoutMs, 1);
+  const chunk = { size, overlap, ...chunkShape(options) };
+  if (options.embedUrl && options.embedModelDir) {
+    throw new DocbatchError("USAGE", "Give either --embed-url or --embed-model-dir, not both.", {
+      details: [{ path: "embedModelDir", problem: "conflicts with embedUrl" }],
+    });
+  }
+  if (options.embedModelDir !== undefined) {
+    const dir = checkModelDir(options.embedModelDir);
+    return { chunk, embed: { kind: "model", dir, id: modelId(dir) }, maxDocBytes };
+  }
   const embed: PipelineSettings["embed"] = options.embedUrl
     ? {
         kind: "http",
@@ -206,7 +230,36 @@ export function pipelineSettings(options: OutputOptions): PipelineSettings {
           65_536,
         ),
       };
-  return { chunk: { size, overlap }, embed, maxDocBytes };
+  return { chunk, embed, maxDocBytes };
+}
+
+/** The unit, tokenizer and token limit of chunks, only when they differ from the defaults. */
+function chunkShape(options: OutputOptions): Partial<PipelineSettings["chunk"]> {
+  const oneOf = <T extends string>(
+    name: string,
+    value: T | undefined,
+    allowed: readonly T[],
+  ): T | undefined => {
+    if (value === undefined || allowed.includes(value)) return value;
+    throw new DocbatchError(
+      "USAGE",
+      `Expected \`${name}\` to be one of ${allowed.join(", ")}, got \`${String(value)}\``,
+      {
+        details: [{ path: name, problem: `one of ${allowed.join(", ")}` }],
+      },
+    );
+  };
+  const unit = oneOf("chunkUnit", options.chunkUnit, CHUNK_UNITS);
+  const tokenizer = oneOf("tokenizer", options.tokenizer, TOKENIZERS);
+  const maxTokens =
+    options.embedMaxTokens === undefined
+      ? undefined
+      : expectInteger("embedMaxTokens", options.embedMaxTokens, 16);
+  return {
+    ...(unit === "tokens" ? { unit } : {}),
+    ...(tokenizer !== undefined && tokenizer !== "o200k_base" ? { tokenizer } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+  };
 }
 
 function defaultThreads(): number {

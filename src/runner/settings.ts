@@ -4,13 +4,20 @@ import type { ChunkOptions } from "../pipeline/chunk.js";
 import type { Embedder } from "../pipeline/embed/embedder.js";
 import { HttpEmbedder } from "../pipeline/embed/http.js";
 import { LocalEmbedder } from "../pipeline/embed/local.js";
+import { ModelEmbedder } from "../pipeline/embed/model.js";
 
-/** Version of the processing itself; bump it when a stage changes its output. */
-export const PIPELINE_VERSION = 1;
+/**
+ * Version of the processing itself; bump it when a stage changes its output. 2: formats parsed
+ * with structure (markdown, PDF pages, DOCX, HTML main content), code kept, headings never alone,
+ * chunk metadata.
+ */
+export const PIPELINE_VERSION = 2;
 
 export type EmbedSettings =
   | { kind: "local"; dimensions: number }
-  | { kind: "http"; url: string; model: string; timeoutMs: number };
+  | { kind: "http"; url: string; model: string; timeoutMs: number }
+  /** A local ONNX model: its folder, and its id (name and digest of its files) for the layer. */
+  | { kind: "model"; dir: string; id: string };
 
 /**
  * The options that shape a batch's output. They are stored with the batch, so `worker`,
@@ -30,11 +37,18 @@ export interface PipelineSettings {
 }
 
 export function layerOf(settings: PipelineSettings): string {
-  const embed =
-    settings.embed.kind === "local"
-      ? `local-hash-v1:${settings.embed.dimensions}`
-      : `http:${settings.embed.model}`;
-  return `docbatch/${PIPELINE_VERSION}|chunk:${settings.chunk.size}/${settings.chunk.overlap}|embed:${embed}`;
+  const { embed, chunk } = settings;
+  const embedPart =
+    embed.kind === "local"
+      ? `local-hash-v1:${embed.dimensions}`
+      : embed.kind === "model"
+        ? embed.id
+        : `http:${embed.model}`;
+  // Chunking: size/overlap, then the unit (with its tokenizer) and the model's token limit.
+  const tokenizer = chunk.tokenizer ?? "o200k_base";
+  const unit = chunk.unit === "tokens" ? `/tokens:${tokenizer}` : "";
+  const limit = chunk.maxTokens !== undefined ? `/max-tokens:${chunk.maxTokens}:${tokenizer}` : "";
+  return `docbatch/${PIPELINE_VERSION}|chunk:${chunk.size}/${chunk.overlap}${unit}${limit}|embed:${embedPart}`;
 }
 
 export function settingsToJson(settings: PipelineSettings): JsonObject {
@@ -49,8 +63,10 @@ export function settingsFromJson(json: JsonObject): PipelineSettings {
   return s;
 }
 
-export function createEmbedder(settings: EmbedSettings, maxSockets: number): Embedder {
+/** The run's embedder; a local model computes on `threads` cores off the main thread (0: on it). */
+export function createEmbedder(settings: EmbedSettings, maxSockets: number, threads = 0): Embedder {
   if (settings.kind === "local") return new LocalEmbedder(settings.dimensions);
+  if (settings.kind === "model") return new ModelEmbedder(settings.dir, threads);
   const apiKey = process.env.DOCBATCH_EMBED_API_KEY;
   return new HttpEmbedder({
     url: settings.url,

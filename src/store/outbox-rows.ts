@@ -1,7 +1,7 @@
 import { chunkKey } from "../core/keys.js";
-import type { JsonObject } from "../core/types.js";
 import { decodeError } from "./codec.js";
 import type { ChangePage, OutputChange, SinkChange, SinkCursor } from "./index-store.js";
+import { exportMetadata } from "./rows.js";
 
 /**
  * The outbox as both stores write and read it. A row names one document version and a range of
@@ -56,6 +56,8 @@ export interface StoredChunk {
   chunk_index: number;
   text: string;
   embedding: Uint8Array | null;
+  /** What the pipeline knows of the chunk (title, headings, pages), JSON. */
+  metadata: string | null;
 }
 
 /** Changes per page at most (a page always ends at an outbox row's end). */
@@ -86,7 +88,6 @@ export function expandRows(
       }
     } else if (live > 0 && !upserted.has(r.row)) {
       upserted.add(r.row);
-      const metadata = r.cur_metadata ? (JSON.parse(r.cur_metadata) as JsonObject) : {};
       for (const c of chunksOf(r.row)) {
         changes.push({
           ...base,
@@ -94,7 +95,7 @@ export function expandRows(
           key: chunkKey(r.out_key, c.chunk_index),
           chunk_index: c.chunk_index,
           text: c.text,
-          metadata,
+          metadata: exportMetadata(r.cur_metadata, c.metadata),
           embedding: c.embedding ? toVector(c.embedding) : null,
         });
       }

@@ -1,4 +1,4 @@
-import type { DocumentFormat } from "../core/types.js";
+import type { DocumentFormat, JsonObject } from "../core/types.js";
 import { decodeError, decodeObject, decodeStage } from "./codec.js";
 import type { BatchInfo, ClaimedDocument, DocumentSummary, RunInfo } from "./store.js";
 
@@ -140,6 +140,7 @@ export interface ClaimRow {
   executions: number;
   out_key: string | null;
   size: number | null;
+  file_mtime: number | string | null;
 }
 
 export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
@@ -162,6 +163,17 @@ export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     executions: row.executions,
     hadOutput: row.out_key !== null,
     size: row.size,
+    fileMtime: row.file_mtime === null ? null : Number(row.file_mtime),
     reclaimed,
   };
+}
+
+/**
+ * A chunk's exported metadata: what the pipeline knows of it, with the document's own metadata
+ * beside it; on a clash the document's value wins (user metadata is never overwritten).
+ */
+export function exportMetadata(documentMetadata: string | null, chunkMetadata: string | null): JsonObject {
+  const own = decodeObject(documentMetadata);
+  if (chunkMetadata === null) return own;
+  return { ...decodeObject(chunkMetadata), ...own };
 }

@@ -171,6 +171,8 @@ export interface ClaimedDocument {
   contentDeferred?: boolean;
   /** The content's size in bytes (null when unknown or absent). */
   size: number | null;
+  /** For a file: its modification time (ms since the epoch) when it was read. */
+  fileMtime: number | null;
   loadError: ErrorInfo | null;
   idempotencyKey: string;
   fence: number;
@@ -232,12 +234,13 @@ export type Outcome =
 export interface StagedProgress {
   doc: ClaimedDocument;
   /** Set the first time: the texts of every chunk, in order, and whether they are fallback chunks. */
-  texts?: { values: string[]; fallback: ErrorInfo | null };
+  texts?: { values: string[]; metadata: JsonObject[]; fallback: ErrorInfo | null };
   vectors: { index: number; embedding: Float32Array }[];
 }
 
 export interface StagedChunks {
   texts: string[];
+  metadata: JsonObject[];
   fallback: ErrorInfo | null;
   vectors: (Float32Array | null)[];
 }

@@ -1,6 +1,6 @@
 import { chunkKey } from "../core/keys.js";
-import { decodeObject } from "./codec.js";
 import type { SearchHit } from "./index-store.js";
+import { exportMetadata } from "./rows.js";
 
 /** A chunk row as both stores read it for a search result. */
 export interface HitRow {
@@ -9,6 +9,8 @@ export interface HitRow {
   chunk_index: number;
   text: string;
   out_metadata: string | null;
+  /** What the pipeline knows of the chunk (title, headings, pages), under the document's own. */
+  chunk_metadata: string | null;
   out_key: string;
 }
 
@@ -24,7 +26,7 @@ export function toHits<Id>(ranked: { id: Id; score: number }[], rows: Map<Id, Hi
         chunk_index: r.chunk_index,
         score: Math.round(score * 1e6) / 1e6,
         text: r.text,
-        metadata: decodeObject(r.out_metadata),
+        metadata: exportMetadata(r.out_metadata, r.chunk_metadata),
         idempotency_key: chunkKey(r.out_key, r.chunk_index),
       },
     ];

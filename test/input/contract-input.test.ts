@@ -168,9 +168,9 @@ const CASES: RejectCase[] = [
     details: [{ path: "documents[2].path" }, { path: "documents[3].path" }],
   },
   {
-    name: "format not one of text/markdown/html/json",
+    name: "format not one of text/markdown/html/json/pdf/docx",
     file: "format.json",
-    data: objectForm({ id: "f1", content: "x", format: "pdf" }, { id: "f2", content: "y", format: 3 }),
+    data: objectForm({ id: "f1", content: "x", format: "rtf" }, { id: "f2", content: "y", format: 3 }),
     batchId: "own-format",
     absent: "own-format",
     codes: INVALID,
@@ -251,7 +251,7 @@ const CASES: RejectCase[] = [
     file: "batch-id-and-docs.json",
     data: JSON.stringify({
       batch_id: 7,
-      documents: [{ content: "no id" }, { id: "b", content: "x", format: "pdf" }],
+      documents: [{ content: "no id" }, { id: "b", content: "x", format: "rtf" }],
     }),
     batchId: "keep",
     codes: INVALID,
@@ -358,7 +358,7 @@ const CASES: RejectCase[] = [
     name: "JSONL with a line 4 that is a JSON object breaking a rule (after a BOM, CRLF and a blank line 2)",
     file: "bad-line-4.jsonl",
     data: withBom(
-      '{"id":"a","content":"x"}\r\n\r\n{"id":"b","content":"y"}\r\n{"id":"c","content":"z","format":"pdf"}\r\n',
+      '{"id":"a","content":"x"}\r\n\r\n{"id":"b","content":"y"}\r\n{"id":"c","content":"z","format":"rtf"}\r\n',
     ),
     batchId: "own-line-4",
     absent: "own-line-4",
@@ -380,7 +380,7 @@ const CASES: RejectCase[] = [
       documents: [
         { id: "d0", content: "x" },
         { content: "no id" },
-        { id: "d2", content: "x", format: "pdf", metadata: [1] },
+        { id: "d2", content: "x", format: "rtf", metadata: [1] },
         7,
         { id: "d4", path: "../outside.txt" },
         { id: "d0", content: "different" },

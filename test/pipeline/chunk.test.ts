@@ -9,6 +9,7 @@ import {
   type Span,
   validateChunkOptions,
 } from "../../src/pipeline/chunk.js";
+import { testSeed } from "../helpers/seed.js";
 
 /** Pieces of text the chunker must cope with, joined in any order. */
 const tokens = [
@@ -72,7 +73,7 @@ function splitsPair(text: string, offset: number): boolean {
 
 const hasLoneSurrogate = (s: string): boolean => /\p{Cs}/u.test(s);
 
-const RUNS = { numRuns: 400 };
+const RUNS = { numRuns: 400, seed: testSeed("chunk.test") };
 const at = (size: number, overlap = 0): ChunkOptions => ({ size, overlap });
 
 /** The guarantees every result of chunkSpans must hold, whatever the input. */
@@ -144,6 +145,23 @@ describe("chunkSpans / chunkText examples", () => {
       "# Intro\n\nShort.",
       "## Details\n\nMore text.",
       "### Deep\nx",
+    ]);
+  });
+
+  it("never leaves a heading alone: it goes with the content under it", () => {
+    // Headings in a row share the chunk of the first content after them.
+    expect(chunkText("# A\n\n## B\n\ntext of B\n\n## C\n\ntext of C", DEFAULT_CHUNK_OPTIONS)).toEqual([
+      "# A\n\n## B\n\ntext of B",
+      "## C\n\ntext of C",
+    ]);
+    // A long paragraph after a heading is cut so that its start fits beside the heading.
+    const long = "word ".repeat(20).trim();
+    const chunks = chunkText(`## Sponsors\n\n${long}`, at(40));
+    expect(chunks[0]!.startsWith("## Sponsors\n\nword")).toBe(true);
+    expect(chunks.every((c) => c.length <= 40)).toBe(true);
+    // A heading at the very end joins the chunk before it.
+    expect(chunkText("# A\n\nsome text\n\n## License", DEFAULT_CHUNK_OPTIONS)).toEqual([
+      "# A\n\nsome text\n\n## License",
     ]);
     expect(chunkText("#hashtag is not a heading\n####### nor this", DEFAULT_CHUNK_OPTIONS)).toHaveLength(1);
   });
@@ -275,24 +293,49 @@ describe("chunkSpans / chunkText properties", () => {
     );
   });
 
-  it("starts a chunk at every heading line and never packs one inside a chunk", () => {
+  it("starts a chunk at every heading, unless only headings precede it there, and never leaves one alone", () => {
     fc.assert(
       fc.property(fencelessText, chunkOptions, (text, options) => {
         const spans = chunkSpans(text, options);
         const heading = /#{1,6}\s/y;
+        const onlyHeadings = (from: number, to: number): boolean =>
+          text
+            .slice(from, to)
+            .split("\n")
+            .every((line) => line.trim() === "" || /^#{1,6}(\s|$)/.test(line));
         for (let h = 0; h < text.length; h++) {
           if (h > 0 && text[h - 1] !== "\n") continue;
           heading.lastIndex = h;
           if (!heading.test(text)) continue;
-          expect(
-            spans.some((s) => s.start === h),
-            `a chunk starts at the heading at ${h}`,
-          ).toBe(true);
-          expect(
-            spans.some((s) => s.start < h && s.end > h),
-            `heading at ${h} inside a chunk`,
-          ).toBe(false);
+          const inside = spans.find((s) => s.start < h && s.end > h);
+          if (!inside) continue;
+          // Inside a chunk: only after headings of that chunk, or as a last heading joined to the chunk before it.
+          const atEnd = inside === spans[spans.length - 1] && onlyHeadings(h, text.length);
+          expect(onlyHeadings(inside.start, h) || atEnd, `heading at ${h} inside a chunk`).toBe(true);
         }
+        // Lines of a chunk, judged on the whole line of the text: a fragment of a heading line
+        // longer than a chunk is cut like any text, and is content.
+        const shortHeading = (from: number): boolean => {
+          const lineStart = text.lastIndexOf("\n", from - 1) + 1;
+          const end = text.indexOf("\n", from);
+          const lineEnd = end < 0 ? text.length : end;
+          const line = text.slice(lineStart, lineEnd);
+          return line.trim() === "" || (/^#{1,6}(\s|$)/.test(line) && line.length <= options.size - 3);
+        };
+        spans.forEach((span, i) => {
+          for (
+            let p = span.start;
+            p < span.end;
+            p = text.indexOf("\n", p) < 0 ? span.end : text.indexOf("\n", p) + 1
+          ) {
+            if (!shortHeading(p)) return;
+          }
+          // A chunk of headings alone: nothing but headings follow, or no content fits beside it.
+          let next = span.end;
+          while (next < text.length && (/\s/.test(text[next]!) || shortHeading(next))) next++;
+          const last = onlyHeadings(span.end, text.length);
+          expect(last || next + 2 - span.start > options.size, `chunk ${i} is a bare heading`).toBe(true);
+        });
       }),
       RUNS,
     );

@@ -17,7 +17,14 @@ function page(i: number, paragraphs: number): string {
 }
 
 function task(content: string) {
-  return { content, format: "markdown" as const, chunk, mode: "normal" as const, embedDimensions: 32 };
+  return {
+    content,
+    format: "markdown" as const,
+    chunk,
+    mode: "normal" as const,
+    embedDimensions: 32,
+    name: "doc",
+  };
 }
 
 let pool: Pool | null = null;
@@ -34,13 +41,14 @@ describe("the CPU pool", () => {
     // Sizes differ by two orders of magnitude, so small tasks overtake large ones.
     const contents = Array.from({ length: 60 }, (_, i) => page(i, i % 7 === 0 ? 400 : 3));
     const results = await Promise.all(contents.map((c) => pool!.run(task(c))));
-    results.forEach((result, i) => {
-      const texts = prepareChunks(contents[i]!, "markdown", chunk, {});
+    for (const [i, result] of results.entries()) {
+      const { texts, metadata } = await prepareChunks(contents[i]!, "markdown", chunk, "doc", {});
       expect(result.texts).toEqual(texts);
+      expect(result.metadata).toEqual(metadata);
       expect(result.vectors!.map((v) => Array.from(v))).toEqual(
         texts.map((t) => Array.from(embedText(t, 32))),
       );
-    });
+    }
   });
 
   it("fails the task of a thread that dies with PARSE_ERROR, finishes the tasks queued behind it, and replaces it", async () => {
@@ -64,13 +72,46 @@ describe("the CPU pool", () => {
     expect(held).toBeGreaterThan(1);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.code).toBe("PARSE_ERROR");
-    settled.forEach((r, i) => {
-      if (r instanceof Error) return;
-      expect((r as { texts: string[] }).texts).toEqual(prepareChunks(contents[i]!, "markdown", chunk, {}));
-    });
+    for (const [i, r] of settled.entries()) {
+      if (r instanceof Error) continue;
+      const expected = await prepareChunks(contents[i]!, "markdown", chunk, "doc", {});
+      expect((r as { texts: string[] }).texts).toEqual(expected.texts);
+    }
     // Two threads again, and they work.
     expect(threads.size).toBe(2);
     const after = await pool.run(task(page(99, 2)));
     expect(after.texts.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the CPU pool and a document's time limit", () => {
+  it("ends a thread stuck on a task when its signal aborts, replaces it, and runs what was queued behind", async () => {
+    pool = new CpuPool(1);
+    await pool.ready();
+    const threads = (pool as unknown as { threads: Map<Worker, unknown> }).threads;
+    const before = [...threads.keys()][0];
+    // A markdown document large enough to keep a thread busy for far longer than the limit.
+    const hostile = page(0, 60_000);
+    const controller = new AbortController();
+    const stuck = pool.run(task(hostile), controller.signal).then(
+      () => "finished",
+      (err: unknown) => err,
+    );
+    const queued = pool.run(task(page(1, 2)));
+    const cancelled = new AbortController();
+    const dropped = pool.run(task(page(2, 2)), cancelled.signal).catch((err: unknown) => err);
+    cancelled.abort(Object.assign(new Error("gave up"), { code: "DOC_TIMEOUT" }));
+    const started = Date.now();
+    setTimeout(() => controller.abort(Object.assign(new Error("time is up"), { code: "DOC_TIMEOUT" })), 50);
+    const outcome = (await stuck) as Error & { code: string };
+    expect(outcome).toBeInstanceOf(Error);
+    expect(outcome.code).toBe("DOC_TIMEOUT");
+    // Settled at the abort, not when the parser would have finished.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(((await dropped) as { code: string }).code).toBe("DOC_TIMEOUT");
+    const next = await queued;
+    expect(next.texts.length).toBeGreaterThan(0);
+    expect(threads.size).toBe(1);
+    expect([...threads.keys()][0]).not.toBe(before);
   });
 });

@@ -2,13 +2,16 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DocbatchError } from "../../src/core/errors.js";
 import { cleanText } from "../../src/pipeline/clean.js";
+import { parseHtml } from "../../src/pipeline/formats/html.js";
+import { parseJson } from "../../src/pipeline/formats/json.js";
 import { parseDocument } from "../../src/pipeline/parse.js";
 
-const html = (content: string): string => cleanText(parseDocument(content, "html"));
+const html = (content: string): string => cleanText(parseHtml(content).text);
+const json = (content: string): string => parseJson(content).text;
 
 function malformed(content: string): DocbatchError {
   try {
-    parseDocument(content, "json");
+    parseJson(content);
   } catch (err) {
     expect(err).toBeInstanceOf(DocbatchError);
     return err as DocbatchError;
@@ -16,31 +19,24 @@ function malformed(content: string): DocbatchError {
   return expect.fail(`${JSON.stringify(content)} parsed`);
 }
 
-describe("parseDocument: text and markdown", () => {
-  it("returns them as they are", () => {
+describe("parseDocument: text", () => {
+  it("returns it as it is, without a title", async () => {
     const content = "# Title\n\n  some *text*  \r\n<b>not html</b>";
-    expect(parseDocument(content, "text")).toBe(content);
-    expect(parseDocument(content, "markdown")).toBe(content);
+    expect(await parseDocument(content, "text")).toEqual({ text: content, title: null });
   });
 });
 
 describe("parseDocument: html", () => {
-  it("keeps the page text with its structure and drops everything else", () => {
+  it("keeps the main text with its structure, the title apart, and drops everything else", () => {
     const page = `<!doctype html><html><head><meta charset="utf-8"><title>My &amp; Page</title>
       <style>p { color: red }</style><script>var x = "<p>not text</p>";</script></head>
       <body><!-- a comment --><nav><a href="/">Home</a> | <a>About</a></nav>
       <h1>Main   title</h1><p>Hello <b>world</b>,&nbsp;caf&eacute; &lt;3<br>second line</p>
       <noscript>Enable JavaScript</noscript><template><p>template</p></template>
       <h3>Small</h3><div>Last <span>words</span>.</div></body></html>`;
+    expect(parseHtml(page).title).toBe("My & Page");
     expect(html(page)).toBe(
-      [
-        "# My & Page",
-        "Home | About",
-        "# Main title",
-        "Hello world, café <3\nsecond line",
-        "### Small",
-        "Last words.",
-      ].join("\n\n"),
+      ["# Main title", "Hello world, café <3\nsecond line", "### Small", "Last words."].join("\n\n"),
     );
   });
 
@@ -62,12 +58,13 @@ describe("parseDocument: html", () => {
     expect(html("<h2>Two<br>lines</h2><h2></h2><p>body</p>")).toBe("## Two lines\n\nbody");
   });
 
-  it("keeps the line breaks of <pre>", () => {
-    expect(html("<p>code:</p><pre>a = 1\nb = 2</pre>")).toBe("code:\n\na = 1\nb = 2");
+  it("keeps <pre> as a code fence, spacing and all", () => {
+    expect(html("<p>code:</p><pre>a  = 1\n    b = 2</pre>")).toBe("code:\n\n```\na  = 1\n    b = 2\n```");
+    expect(html("<pre>has ``` inside</pre>")).toBe("````\nhas ``` inside\n````");
   });
 
   it("does not lose the body of a page whose <head> is never closed", () => {
-    expect(html("<html><head><title>T</title><p>no body tag</p>")).toBe("# T\n\nno body tag");
+    expect(html("<html><head><title>T</title><p>no body tag</p>")).toBe("no body tag");
     expect(html("<head><meta charset=utf-8>stray text")).toBe("stray text");
   });
 
@@ -79,13 +76,13 @@ describe("parseDocument: html", () => {
     expect(html("<p>a<p>b</div></span>c < d <<>")).toBe("a\n\nbc < d <<>");
     expect(html("<div><p>unclosed <b>bold")).toBe("unclosed bold");
     expect(html("")).toBe("");
-    expect(html("<title>Only title</title>")).toBe("# Only title");
+    expect(html("<title>Only title</title>")).toBe("Only title");
   });
 
   it("never throws and never keeps script or style content, whatever the input", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 200 }), (junk) => {
-        const out = parseDocument(`<script>SECRET</script>${junk}<style>.x{}</style>`, "html");
+        const out = parseHtml(`<script>SECRET</script>${junk}<style>.x{}</style>`).text;
         expect(typeof out).toBe("string");
         if (!junk.includes("<") && !junk.includes("&")) expect(out.includes("SECRET")).toBe(false);
       }),
@@ -131,8 +128,8 @@ describe("parseDocument: html", () => {
     fc.assert(
       fc.property(fc.array(tree, { maxLength: 6 }), (trees) => {
         words.length = 0;
-        const out = parseDocument(`<body>${trees.map(render).join("")}</body>`, "html");
-        const tokens = out.split(/\s+/).filter((t) => t !== "" && !/^(-|\||#+)$/.test(t));
+        const out = parseHtml(`<body>${trees.map(render).join("")}</body>`).text;
+        const tokens = out.split(/\s+/).filter((t) => t !== "" && !/^(-|\||#+|`{3,})$/.test(t));
         expect(tokens).toEqual(words);
       }),
       { numRuns: 300 },
@@ -147,7 +144,7 @@ describe("parseDocument: json", () => {
       meta: { tags: ["a", "b"], draft: false, n: 1.5, none: null },
       "odd key": { "": 1 },
     };
-    expect(parseDocument(JSON.stringify(doc), "json")).toBe(
+    expect(json(JSON.stringify(doc))).toBe(
       [
         "title: Guide",
         "meta.tags[0]: a",
@@ -161,15 +158,15 @@ describe("parseDocument: json", () => {
   });
 
   it("handles top-level values", () => {
-    expect(parseDocument('"just a string"', "json")).toBe("just a string");
-    expect(parseDocument("42", "json")).toBe("42");
-    expect(parseDocument("[[1], {}, []]", "json")).toBe("[0][0]: 1");
-    expect(parseDocument("{}", "json")).toBe("");
+    expect(json('"just a string"')).toBe("just a string");
+    expect(json("42")).toBe("42");
+    expect(json("[[1], {}, []]")).toBe("[0][0]: 1");
+    expect(json("{}")).toBe("");
   });
 
   it("survives very deep nesting", () => {
     const depth = 50_000;
-    const out = parseDocument(`${"[".repeat(depth)}1${"]".repeat(depth)}`, "json");
+    const out = json(`${"[".repeat(depth)}1${"]".repeat(depth)}`);
     expect(out).toBe(`${"[0]".repeat(depth)}: 1`);
   });
 
@@ -191,7 +188,7 @@ describe("parseDocument: json", () => {
       fc.property(fc.jsonValue(), (value) => {
         const content = JSON.stringify(value);
         fc.pre(!content.includes("\\n") && !content.includes("\\r") && !content.includes("\\u2028"));
-        const out = parseDocument(content, "json");
+        const out = json(content);
         if (typeof value === "string") expect(out).toBe(value);
         else expect(out === "" ? 0 : out.split("\n").length).toBe(leaves(value));
       }),

@@ -422,7 +422,11 @@ describe("routes: submitting, reading, exporting, retrying (service with a root 
     const sorted = [...order].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] - y[1]));
     expect(order).toEqual(sorted);
     expect(new Set(rows.map((r) => r.doc_id))).toEqual(new Set(["a", "b", "c", "e"]));
-    expect(rows.find((r) => r.doc_id === "a")!.metadata).toEqual({ lang: "en" });
+    expect(rows.find((r) => r.doc_id === "a")!.metadata).toMatchObject({
+      lang: "en",
+      title: "a",
+      headings: [],
+    });
     expect(rows.find((r) => r.doc_id === "c")!.degraded).toBe(true);
     expect(rows.find((r) => r.doc_id === "e")!.source).toBe("wiki");
     const fromStore: ExportRow[] = [];
@@ -660,7 +664,7 @@ describe("routes: every error status with the contract's error body", () => {
         documents: [
           { content: "no id" },
           { id: "ok", content: "fine" },
-          { id: "bad-format", content: "x", format: "pdf" },
+          { id: "bad-format", content: "x", format: "rtf" },
           { id: "both", content: "x", path: "y.txt" },
           { id: 7, content: "x", metadata: [] },
         ],

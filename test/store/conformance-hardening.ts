@@ -95,7 +95,7 @@ export function hardeningConformance(name: string, factory: () => Promise<Store>
       const run = await newRun("b");
       const [a, b] = (await store.commit(request(run, [], 2))).claimed;
       expect(a!.hasStaged).toBe(false);
-      const texts = { values: ["x", "y", "z"], fallback: null };
+      const texts = { values: ["x", "y", "z"], metadata: [{}, {}, {}], fallback: null };
       const vector = (index: number) => ({ index, embedding: new Float32Array([index, 1]) });
       // `a` stages in one commit and completes in a later one; `b` stages and completes in one.
       await store.commit({ ...request(run, []), progress: [{ doc: a!, texts, vectors: [vector(0)] }] });

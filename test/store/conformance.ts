@@ -183,6 +183,27 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       expect(rows[0]!.metadata).toEqual({ i: 0 });
     });
 
+    it("keeps each chunk's metadata and a file's time, and exports them beside the document's own", async () => {
+      const mtime = Date.UTC(2024, 4, 1, 12, 0, 0);
+      await planBatch("b", [
+        { ...planned(0), metadata: { i: 0, title: "user title" }, fileMtime: mtime + 0.75 },
+      ]);
+      const run = await newRun("b");
+      const [doc] = (await store.commit(request(run, [], 1))).claimed;
+      expect(doc!.fileMtime).toBe(mtime);
+      const outcome = done(doc!, ["a", "b"]);
+      if (outcome.kind !== "completed") throw new Error("unreachable");
+      outcome.chunks[0]!.metadata = { title: "parsed title", headings: ["H"], char_start: 0, char_end: 1 };
+      outcome.chunks[1]!.metadata = { title: "parsed title", headings: [], page_start: 2, page_end: 3 };
+      await store.commit(request(run, [outcome]));
+      const rows = await exported("b");
+      // The document's metadata wins on a clash: user metadata is never overwritten.
+      expect(rows.map((r) => r.metadata)).toEqual([
+        { title: "user title", headings: ["H"], char_start: 0, char_end: 1, i: 0 },
+        { title: "user title", headings: [], page_start: 2, page_end: 3, i: 0 },
+      ]);
+    });
+
     it("rejects and counts a commit whose lease was taken over (fencing)", async () => {
       await planBatch("b", [planned(0)]);
       const zombie = await newRun("b");
@@ -392,7 +413,15 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       await store.commit({
         ...request(run, []),
         progress: [
-          { doc: doc!, texts: { values: ["a", "b", "c"], fallback: null }, vectors: [] },
+          {
+            doc: doc!,
+            texts: {
+              values: ["a", "b", "c"],
+              metadata: [{ title: "T", headings: ["H"] }, {}, {}],
+              fallback: null,
+            },
+            vectors: [],
+          },
           { doc: doc!, vectors: [{ index: 0, embedding: new Float32Array([1, 2]) }] },
         ],
       });
@@ -402,6 +431,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       expect(again!.hasStaged).toBe(true);
       const staged = await store.loadStaged(again!);
       expect(staged!.texts).toEqual(["a", "b", "c"]);
+      expect(staged!.metadata).toEqual([{ title: "T", headings: ["H"] }, {}, {}]);
       expect(Array.from(staged!.vectors[0]!)).toEqual([1, 2]);
       expect(staged!.vectors[1]).toBeNull();
     });

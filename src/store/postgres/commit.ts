@@ -97,12 +97,14 @@ export async function commitFlush(
       const indexes: number[] = [];
       const texts: string[] = [];
       const vectors: (Buffer | null)[] = [];
+      const metadata: (string | null)[] = [];
       for (const o of done) {
         for (const chunk of o.chunks) {
           chunkRows.push(o.doc.row);
           indexes.push(chunk.index);
           texts.push(chunk.text);
           vectors.push(chunk.embedding ? encodeVector(chunk.embedding) : null);
+          metadata.push(chunk.metadata ? JSON.stringify(chunk.metadata) : null);
         }
         for (const f of o.failures ?? []) failures.push({ row: o.doc.row, stage: f.stage, ...f.error });
         const after = { key: o.doc.idempotencyKey, count: o.chunks.length };
@@ -116,9 +118,9 @@ export async function commitFlush(
       }
       if (chunkRows.length > 0) {
         await client.query(
-          `INSERT INTO chunks (row, chunk_index, text, embedding)
-           SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[])`,
-          [chunkRows, indexes, texts, vectors],
+          `INSERT INTO chunks (row, chunk_index, text, embedding, metadata)
+           SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[], $5::text[])`,
+          [chunkRows, indexes, texts, vectors, metadata],
         );
       }
     }
@@ -278,9 +280,15 @@ async function stageProgress(client: pg.PoolClient, progress: StagedProgress[]):
     if (p.texts) {
       await client.query("DELETE FROM staged_chunks WHERE row = $1", [doc.row]);
       await client.query(
-        `INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text)
-         SELECT $1, i - 1, $2, $3, t FROM unnest($4::text[]) WITH ORDINALITY AS v(t, i)`,
-        [doc.row, doc.idempotencyKey, encodeError(p.texts.fallback), p.texts.values],
+        `INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text, metadata)
+         SELECT $1, i - 1, $2, $3, v.t, v.m FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS v(t, m, i)`,
+        [
+          doc.row,
+          doc.idempotencyKey,
+          encodeError(p.texts.fallback),
+          p.texts.values,
+          p.texts.values.map((_, i) => (p.texts!.metadata[i] ? JSON.stringify(p.texts!.metadata[i]) : null)),
+        ],
       );
     }
     if (p.vectors.length > 0) {
@@ -311,7 +319,7 @@ async function claim(
     reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
   const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.load_error,
     d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
-    d.out_key, d.size`;
+    d.out_key, d.size, d.file_mtime`;
   const expired = lookForExpired
     ? await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
         `WITH picked AS (

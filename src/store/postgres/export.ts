@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { chunkKey } from "../../core/keys.js";
-import { decodeObject } from "../codec.js";
+import { exportMetadata } from "../rows.js";
 import type { ExportRow } from "../store.js";
 
 /** Rows per FETCH: few round trips, and a page of a few MB in memory. */
@@ -28,7 +28,7 @@ export async function* exportChunks(
     await client.query(
       `DECLARE export_chunks NO SCROLL CURSOR FOR
        SELECT d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
-         length(c.embedding) AS bytes, d.out_metadata${withEmbeddings ? ", encode(c.embedding, 'base64') AS embedding" : ""}
+         length(c.embedding) AS bytes, d.out_metadata, c.metadata AS chunk_metadata${withEmbeddings ? ", encode(c.embedding, 'base64') AS embedding" : ""}
        FROM documents d JOIN chunks c ON c.row = d.row
        WHERE d.batch_id = $1
        ORDER BY d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index`,
@@ -57,6 +57,7 @@ interface ExportDbRow {
   out_degraded: boolean;
   bytes: number | null;
   out_metadata: string;
+  chunk_metadata: string | null;
   /** base64 */
   embedding?: string | null;
 }
@@ -71,7 +72,7 @@ function toExportRow(r: ExportDbRow, withEmbeddings: boolean): ExportRow {
     idempotency_key: chunkKey(r.out_key, r.chunk_index),
     degraded: r.out_degraded === true,
     embedding_dim: r.bytes === null ? null : r.bytes / 4,
-    metadata: decodeObject(r.out_metadata),
+    metadata: exportMetadata(r.out_metadata, r.chunk_metadata),
   };
   if (withEmbeddings) {
     // A buffer of its own: a decoded slice of a shared pool need not be aligned for Float32Array.

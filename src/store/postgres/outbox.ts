@@ -95,7 +95,7 @@ export async function readChanges(
     const chunks = new Map<number, StoredChunk[]>();
     if (live.length > 0) {
       const result = await client.query<StoredChunk & { row: number }>(
-        "SELECT row, chunk_index, text, embedding FROM chunks WHERE row = ANY($1::bigint[]) ORDER BY row, chunk_index",
+        "SELECT row, chunk_index, text, embedding, metadata FROM chunks WHERE row = ANY($1::bigint[]) ORDER BY row, chunk_index",
         [live],
       );
       for (const c of result.rows) {

@@ -63,12 +63,12 @@ export async function writePlanSlice(
   if (inserts.length > 0) {
     const { rows: created } = await client.query<{ row: number; seq: number }>(
       `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error, path,
-         content_hash, idem_key, size, plan_generation, updated_at)
+         content_hash, idem_key, size, file_mtime, plan_generation, updated_at)
        SELECT $1, v.seq, v.source, v.doc_id, v.format, v.metadata, v.load_error, v.path, v.content_hash,
-         v.idem_key, v.size, $2, $3
+         v.idem_key, v.size, v.file_mtime, $2, $3
        FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                   $11::text[], $12::text[], $13::bigint[])
-         AS v(seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size)
+                   $11::text[], $12::text[], $13::bigint[], $14::bigint[])
+         AS v(seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime)
        RETURNING row, seq`,
       [batchId, generation, now, ...columns(inserts)],
     );
@@ -89,14 +89,14 @@ export async function writePlanSlice(
     await client.query(
       `UPDATE documents d SET seq = v.seq, format = v.format, metadata = v.metadata,
          load_error = v.load_error, path = v.path, content_hash = v.content_hash, idem_key = v.idem_key,
-         size = v.size,
+         size = v.size, file_mtime = v.file_mtime,
          plan_generation = $1, state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0,
          failed_stage = NULL, last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0,
          requeued = FALSE, lease_run = NULL, lease_expires_at = NULL, fence = d.fence + 1, has_staged = FALSE,
          updated_at = $2
        FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                   $10::text[], $11::text[], $12::text[], $13::bigint[])
-         AS v(row, seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size)
+                   $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[])
+         AS v(row, seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime)
        WHERE d.row = v.row`,
       [generation, now, replaces.map((r) => r.row), ...columns(docsOf)],
     );
@@ -140,5 +140,6 @@ function columns(docs: PlannedDocument[]): unknown[] {
     docs.map((d) => d.contentHash),
     docs.map((d) => d.idempotencyKey),
     docs.map((d) => (d.content === null ? null : Buffer.byteLength(d.content))),
+    docs.map((d) => (d.fileMtime == null ? null : Math.floor(d.fileMtime))),
   ];
 }

@@ -216,6 +216,13 @@ const MIGRATIONS: string[] = [
     FROM documents WHERE out_key IS NOT NULL AND out_chunk_count > 0;
   INSERT INTO outbox_heads (batch_id, head) SELECT batch_id, MAX(seq) FROM outbox GROUP BY batch_id;
   `,
+  // 8: what the pipeline knows of each chunk (title, heading path, offsets, pages), kept beside the
+  // document's own metadata, and a file's modification time when it was read.
+  `
+  ALTER TABLE documents ADD COLUMN file_mtime BIGINT;
+  ALTER TABLE chunks ADD COLUMN metadata TEXT;
+  ALTER TABLE staged_chunks ADD COLUMN metadata TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -44,9 +44,10 @@ async function hitsOf(pool: pg.Pool, ranked: { id: string; score: number }[]): P
     chunk_index: number;
     text: string;
     out_metadata: string | null;
+    chunk_metadata: string | null;
     out_key: string;
   }>(
-    `SELECT c.row, d.doc_id, d.source, c.chunk_index, c.text, d.out_metadata, d.out_key
+    `SELECT c.row, d.doc_id, d.source, c.chunk_index, c.text, d.out_metadata, c.metadata AS chunk_metadata, d.out_key
      FROM unnest($1::bigint[], $2::int[]) AS v(row, chunk_index)
      JOIN chunks c ON c.row = v.row AND c.chunk_index = v.chunk_index JOIN documents d ON d.row = c.row`,
     [pairs.map((p) => p[0]), pairs.map((p) => p[1])],

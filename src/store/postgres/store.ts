@@ -335,14 +335,16 @@ export class PostgresStore implements Store {
       fallback: string | null;
       text: string;
       embedding: Buffer | null;
+      metadata: string | null;
     }>(
-      "SELECT chunk_index, idem_key, fallback, text, embedding FROM staged_chunks WHERE row = $1 ORDER BY chunk_index",
+      "SELECT chunk_index, idem_key, fallback, text, embedding, metadata FROM staged_chunks WHERE row = $1 ORDER BY chunk_index",
       [doc.row],
     );
     if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
       return null;
     return {
       texts: rows.map((r) => r.text),
+      metadata: rows.map((r) => decodeObject(r.metadata)),
       fallback: decodeError(rows[0]!.fallback),
       vectors: rows.map((r) => decodeVector(r.embedding)),
     };

@@ -74,11 +74,11 @@ export class SqliteCommitter {
     );
     this.deleteChunks = db.prepare("DELETE FROM chunks WHERE row = ?");
     this.insertChunk = db.prepare(
-      "INSERT INTO chunks (row, chunk_index, text, embedding) VALUES (?, ?, ?, ?)",
+      "INSERT INTO chunks (row, chunk_index, text, embedding, metadata) VALUES (?, ?, ?, ?, ?)",
     );
     this.deleteStaged = db.prepare("DELETE FROM staged_chunks WHERE row = ?");
     this.insertStaged = db.prepare(
-      "INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text, metadata) VALUES (?, ?, ?, ?, ?, ?)",
     );
     this.updateStaged = db.prepare(
       "UPDATE staged_chunks SET embedding = ? WHERE row = ? AND chunk_index = ?",
@@ -106,7 +106,8 @@ export class SqliteCommitter {
          executions = executions + 1, run = @run, updated_at = @now,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
     const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
-         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size`;
+         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size,
+         file_mtime`;
     // Expired leases first: their documents have waited longest. A run's own documents are not
     // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
     // the run releases them itself (`releaseUnheld`).
@@ -221,6 +222,7 @@ export class SqliteCommitter {
           chunk.index,
           chunk.text,
           chunk.embedding ? encodeVector(chunk.embedding) : null,
+          chunk.metadata ? JSON.stringify(chunk.metadata) : null,
         );
         if (chunk.embedding) vectors.push({ id: lastInsertRowid, embedding: chunk.embedding });
       }
@@ -284,8 +286,17 @@ export class SqliteCommitter {
       if (this.markStaged.run({ row: doc.row, fence: doc.fence }).changes === 0) return false;
       this.deleteStaged.run(doc.row);
       const fallback = encodeError(progress.texts.fallback);
+      const metadata = progress.texts.metadata;
       progress.texts.values.forEach((text, index) => {
-        this.insertStaged.run(doc.row, index, doc.idempotencyKey, fallback, text);
+        const meta = metadata[index];
+        this.insertStaged.run(
+          doc.row,
+          index,
+          doc.idempotencyKey,
+          fallback,
+          text,
+          meta ? JSON.stringify(meta) : null,
+        );
       });
     } else if (this.checkFence.get(doc.row, doc.fence) === undefined) {
       return false;

@@ -50,7 +50,7 @@ export class SqliteOutbox {
        WHERE o.batch_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
     );
     this.chunks = db.prepare(
-      "SELECT chunk_index, text, embedding FROM chunks WHERE row = ? ORDER BY chunk_index",
+      "SELECT chunk_index, text, embedding, metadata FROM chunks WHERE row = ? ORDER BY chunk_index",
     );
   }
 

@@ -30,15 +30,15 @@ export class SqlitePlanWriter {
     );
     this.insert = db.prepare(
       `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error,
-         content_hash, idem_key, plan_generation, updated_at, path, size)
+         content_hash, idem_key, plan_generation, updated_at, path, size, file_mtime)
        VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @loadError,
-         @contentHash, @key, @generation, @now, @path, @size)`,
+         @contentHash, @key, @generation, @now, @path, @size, @fileMtime)`,
     );
     this.touch = db.prepare("UPDATE documents SET plan_generation = ? WHERE row = ?");
     this.replace = db.prepare(
       `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata,
          load_error = @loadError, content_hash = @contentHash, idem_key = @key, plan_generation = @generation,
-         path = @path, size = @size,
+         path = @path, size = @size, file_mtime = @fileMtime,
          state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0, failed_stage = NULL,
          last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0, requeued = 0,
          lease_run = NULL, lease_expires_at = NULL, fence = fence + 1, has_staged = 0, updated_at = @now
@@ -68,6 +68,7 @@ export class SqlitePlanWriter {
         now,
         path: doc.path ?? null,
         size: doc.content === null ? null : Buffer.byteLength(doc.content),
+        fileMtime: doc.fileMtime == null ? null : Math.floor(doc.fileMtime),
       };
       if (existing === undefined) {
         const { lastInsertRowid } = this.insert.run(values);

@@ -6,7 +6,12 @@ import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers } from "../facts.js";
-import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, toDocumentSummary } from "../rows.js";
+import {
+  DOCUMENT_SUMMARY_COLUMNS,
+  type DocumentSummaryRow,
+  exportMetadata,
+  toDocumentSummary,
+} from "../rows.js";
 import type {
   DocumentFacts,
   DocumentQuery,
@@ -214,7 +219,7 @@ export function* exportChunks(
   withEmbeddings: boolean,
 ): Generator<ExportRow> {
   const columns = `d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
-    length(c.embedding) AS bytes, d.out_metadata${withEmbeddings ? ", c.embedding" : ""}`;
+    length(c.embedding) AS bytes, d.out_metadata, c.metadata AS chunk_metadata${withEmbeddings ? ", c.embedding" : ""}`;
   const first = db.prepare(
     `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row
      WHERE d.batch_id = @batchId
@@ -237,7 +242,7 @@ export function* exportChunks(
         idempotency_key: chunkKey(r.out_key, r.chunk_index),
         degraded: r.out_degraded === 1,
         embedding_dim: r.bytes === null ? null : r.bytes / 4,
-        metadata: decodeObject(r.out_metadata),
+        metadata: exportMetadata(r.out_metadata, r.chunk_metadata),
       };
       if (withEmbeddings) {
         row.embedding = r.embedding ? Array.from(new Float32Array(new Uint8Array(r.embedding).buffer)) : null;
@@ -266,5 +271,6 @@ interface ExportDbRow {
   out_degraded: number;
   bytes: number | null;
   out_metadata: string;
+  chunk_metadata: string | null;
   embedding?: Buffer | null;
 }

@@ -265,6 +265,13 @@ const MIGRATIONS: string[] = [
   INSERT INTO search_index_state (id, stale)
     SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM chunks WHERE embedding IS NOT NULL) THEN 1 ELSE 0 END;
   `,
+  // 10: what the pipeline knows of each chunk (title, heading path, offsets, pages), kept beside the
+  // document's own metadata, and a file's modification time when it was read.
+  `
+  ALTER TABLE documents ADD COLUMN file_mtime INTEGER;
+  ALTER TABLE chunks ADD COLUMN metadata TEXT;
+  ALTER TABLE staged_chunks ADD COLUMN metadata TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -40,7 +40,7 @@ function hitsOf(db: Database.Database, ranked: { id: number; score: number }[]):
   if (ranked.length === 0) return [];
   const rows = db
     .prepare(
-      `SELECT c.id, d.doc_id, d.source, c.chunk_index, c.text, d.out_metadata, d.out_key
+      `SELECT c.id, d.doc_id, d.source, c.chunk_index, c.text, d.out_metadata, c.metadata AS chunk_metadata, d.out_key
        FROM chunks c JOIN documents d ON d.row = c.row WHERE c.id IN (SELECT value FROM json_each(?))`,
     )
     .all(JSON.stringify(ranked.map((r) => r.id))) as {
@@ -50,6 +50,7 @@ function hitsOf(db: Database.Database, ranked: { id: number; score: number }[]):
     chunk_index: number;
     text: string;
     out_metadata: string | null;
+    chunk_metadata: string | null;
     out_key: string;
   }[];
   return toHits(ranked, new Map(rows.map((r) => [r.id, r])));

@@ -382,7 +382,7 @@ export class SqliteStore implements Store {
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
     const rows = this.db
       .prepare(
-        "SELECT chunk_index, idem_key, fallback, text, embedding FROM staged_chunks WHERE row = ? ORDER BY chunk_index",
+        "SELECT chunk_index, idem_key, fallback, text, embedding, metadata FROM staged_chunks WHERE row = ? ORDER BY chunk_index",
       )
       .all(doc.row) as {
       chunk_index: number;
@@ -390,11 +390,13 @@ export class SqliteStore implements Store {
       fallback: string | null;
       text: string;
       embedding: Buffer | null;
+      metadata: string | null;
     }[];
     if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
       return null;
     return {
       texts: rows.map((r) => r.text),
+      metadata: rows.map((r) => decodeObject(r.metadata)),
       fallback: decodeError(rows[0]!.fallback),
       vectors: rows.map((r) => decodeVector(r.embedding)),
     };

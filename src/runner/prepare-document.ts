@@ -1,0 +1,108 @@
+import { isBinaryFormat, type JsonObject } from "../core/types.js";
+import { nameOf, type PreparedChunks, prepareChunks, prepareFallback } from "../pipeline/prepare.js";
+import type { ClaimedDocument, StageTimings } from "../store/store.js";
+import type { DocumentContext } from "./process-document.js";
+
+/**
+ * Documents from this size on run their CPU stages on the main thread: a worker thread would hold
+ * the content, its cleaned text and its chunks, and then the main thread a copy of the chunks,
+ * which for one 20 MB document costs more memory than every thread's start-up together. PDF and
+ * DOCX files stay on the threads whatever their size: their parsers must be stoppable, and the text
+ * they extract is a fraction of the file. Their
+ * texts are embedded in requests like any other (the local embedder keeps up), and the main thread
+ * stays responsive between the stages.
+ */
+export const MAIN_THREAD_FROM_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The CPU stages of one document (parse, clean, chunk, and the built-in embedder when it runs in
+ * the threads), where they run: on the CPU threads, which can stop a parser stuck on a hostile
+ * file when the document's time runs out, or on this thread.
+ */
+export async function prepareDocument(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  signal: AbortSignal,
+  timings: StageTimings,
+): Promise<{ texts: string[]; metadata: JsonObject[]; vectors: Float32Array[] | null }> {
+  const name = nameOf(doc.docId);
+  const large = (doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES;
+  if (ctx.cpu && (!large || isBinaryFormat(doc.format))) {
+    const content =
+      doc.contentDeferred && ctx.contentFile
+        ? { file: ctx.contentFile, row: doc.row }
+        : await contentOf(doc, ctx);
+    const result = await ctx.cpu.run(
+      {
+        content,
+        format: doc.format,
+        chunk: ctx.settings.chunk,
+        mode: "normal",
+        name,
+        ...(doc.size != null ? { size: doc.size } : {}),
+        embedDimensions: ctx.embedInPool ?? null,
+      },
+      signal,
+    );
+    Object.assign(timings, result.timings);
+    return { texts: result.texts, metadata: withFileTime(result.metadata, doc), vectors: result.vectors };
+  }
+  const content = await contentOf(doc, ctx);
+  const prepared = await untilAborted(
+    prepareChunks(content, doc.format, ctx.settings.chunk, name, timings),
+    signal,
+  );
+  // A large content is not held while its chunks are embedded; the fallback reads it again.
+  if (large) {
+    doc.content = null;
+    doc.contentDeferred = true;
+  }
+  return { texts: prepared.texts, metadata: withFileTime(prepared.metadata, doc), vectors: null };
+}
+
+/** The fallback path's chunks (plain text, fixed size), with what the pipeline knows of each. */
+export async function fallbackChunks(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  timings: StageTimings,
+): Promise<{ texts: string[]; metadata: JsonObject[] }> {
+  const content = await contentOf(doc, ctx);
+  const prepared: PreparedChunks = await prepareFallback(
+    content,
+    doc.format,
+    ctx.settings.chunk,
+    nameOf(doc.docId),
+    timings,
+  );
+  return { texts: prepared.texts, metadata: withFileTime(prepared.metadata, doc) };
+}
+
+/** The document's content, read from the store when the claim left it there. */
+export async function contentOf(doc: ClaimedDocument, ctx: DocumentContext): Promise<string> {
+  if (doc.contentDeferred) {
+    doc.content = await ctx.loadContent(doc.row);
+    doc.contentDeferred = false;
+  }
+  return doc.content ?? "";
+}
+
+/** A file's modification time joins what the pipeline knows of each chunk. */
+function withFileTime(metadata: readonly object[], doc: ClaimedDocument): JsonObject[] {
+  if (doc.fileMtime === null || doc.fileMtime === undefined) return metadata as JsonObject[];
+  const modified_at = new Date(doc.fileMtime).toISOString();
+  return metadata.map((m) => ({ ...m, modified_at }));
+}
+
+/**
+ * Settles with the work, or with the signal's reason as soon as it aborts: on the main thread a
+ * parser cannot be stopped, but the document is not held up by it.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  const reason = (): unknown => signal.reason ?? new Error("aborted");
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(reason());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
