@@ -139,3 +139,12 @@ export interface ChunkMetadata {
   /** For files: their modification time when read (ISO 8601). */
   modified_at?: string;
 }
+
+/** Milliseconds a document spent in each stage of its processing. */
+export interface StageTimings {
+  parse?: number;
+  clean?: number;
+  chunk?: number;
+  embed?: number;
+  write?: number;
+}

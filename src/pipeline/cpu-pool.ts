@@ -2,8 +2,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
-import type { ChunkMetadata, DocumentFormat, ErrorInfo } from "../core/types.js";
-import type { StageTimings } from "../store/store.js";
+import type { ChunkMetadata, DocumentFormat, ErrorInfo, StageTimings } from "../core/types.js";
 import type { ChunkOptions } from "./chunk.js";
 
 export type CpuTask = PrepareTask | EmbedTask;

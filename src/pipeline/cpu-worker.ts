@@ -1,7 +1,7 @@
 import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../core/errors.js";
-import type { StageTimings } from "../store/store.js";
+import type { StageTimings } from "../core/types.js";
 import type { CpuTask, EmbedTask, PrepareTask } from "./cpu-pool.js";
 import { embedText } from "./embed/local.js";
 import { embedWithModel } from "./embed/model-runner.js";

@@ -1,5 +1,4 @@
-import type { ChunkMetadata, DocumentFormat } from "../core/types.js";
-import type { StageTimings } from "../store/store.js";
+import type { ChunkMetadata, DocumentFormat, StageTimings } from "../core/types.js";
 import { type ChunkOptions, chunkSpans, type Span } from "./chunk.js";
 import { CHARS, loadTokenizer, type Measure, tokenMeasure } from "./chunk-measure.js";
 import { describeChunks } from "./chunk-metadata.js";

@@ -19,9 +19,13 @@ export function isPostgresUrl(url: string | undefined): url is string {
 
 /**
  * The store a command names. `mustExist` is for commands that only read: they never create an
- * empty SQLite file where the user mistyped a path.
+ * empty SQLite file where the user mistyped a path; `readonly` opens a SQLite file for reading
+ * only, beside a process that writes it.
  */
-export async function createStore(spec: StoreSpec, options: { mustExist?: boolean } = {}): Promise<Store> {
+export async function createStore(
+  spec: StoreSpec,
+  options: { mustExist?: boolean; readonly?: boolean } = {},
+): Promise<Store> {
   const url = spec.url ?? (spec.db ? undefined : process.env.DOCBATCH_STORE);
   if (url !== undefined) {
     if (!isPostgresUrl(url)) {
@@ -41,7 +45,7 @@ export async function createStore(spec: StoreSpec, options: { mustExist?: boolea
       hints: ["Pass the --db FILE the batch was run with."],
     });
   }
-  return new SqliteStore({ file });
+  return new SqliteStore({ file, ...(options.readonly ? { readonly: true } : {}) });
 }
 
 /** @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch. */

@@ -6,6 +6,7 @@ import type {
   PlannedDocument,
   SkippedFile,
   StageName,
+  StageTimings,
   StateCounts,
 } from "../core/types.js";
 import type { IndexStore } from "./index-store.js";
@@ -195,13 +196,7 @@ export interface ClaimedDocument {
   reclaimed: boolean;
 }
 
-export interface StageTimings {
-  parse?: number;
-  clean?: number;
-  chunk?: number;
-  embed?: number;
-  write?: number;
-}
+export type { StageTimings };
 
 /** What became of one execution of a claimed document. */
 export type Outcome =

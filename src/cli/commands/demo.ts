@@ -12,9 +12,9 @@ import {
   type Thresholds,
 } from "../../report/checklist.js";
 import { renderHtmlReport } from "../../report/html.js";
-import { analyzeBatch } from "../../report/report.js";
+import { analyzeBatch, type BatchAnalysis } from "../../report/report.js";
 import { formatReport } from "../../report/text.js";
-import { SqliteStore } from "../../store/sqlite/index.js";
+import { createStore } from "../../store/open.js";
 import { EmbeddingTestServer } from "../../testing/embedding-server.js";
 import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
@@ -23,19 +23,23 @@ import { commandPrefix, shellQuote } from "../output.js";
 const CLI = fileURLToPath(new URL("../main.js", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../../../examples/input_example.json", import.meta.url));
 
+/** The demonstration's folder, its output, and what every step needs to know. */
+interface Demo {
+  dir: string;
+  db: string;
+  /** The folder the user asked to keep, or undefined for a temporary one. */
+  kept: string | undefined;
+  color: boolean;
+  documents: { id?: string; source?: string }[];
+  say(text: string): void;
+  heading(text: string): void;
+}
+
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseCommand("demo", args);
   if (values.help) return printHelp("demo");
   const thresholds = parseThresholds(values.threshold);
-  const kept = values.keep ?? values.dir;
-  const dir = kept ?? fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-demo-"));
-  fs.mkdirSync(dir, { recursive: true });
-  const db = path.join(dir, "demo.db");
-  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(db + suffix, { force: true });
-  const color = Boolean(process.stdout.isTTY);
-  const say = (text: string) => process.stdout.write(`${text}\n`);
-  const heading = (text: string) => say(color ? `\n\x1b[1m${text}\x1b[0m` : `\n${text}`);
-
+  const demo = prepareDemo(values.keep ?? values.dir);
   // The embeddings service: 3% of requests fail (500, 429 with Retry-After, hang, dropped connection).
   const server = new EmbeddingTestServer({
     latencyMs: 15,
@@ -45,142 +49,179 @@ export async function demoCommand(args: string[]): Promise<number> {
   });
   const url = await server.start();
   try {
-    const examples = JSON.parse(fs.readFileSync(EXAMPLE, "utf8")) as { documents: unknown[] };
-    say(
-      `docbatch demo: ${examples.documents.length} documents from ${path.relative(process.cwd(), EXAMPLE) || EXAMPLE}`,
-    );
-    say(
-      kept
-        ? `  store, log and report kept in ${dir}`
-        : `  store and log in a temporary folder, removed at the end (keep them with --keep DIR)`,
-    );
-    say(`  embeddings: a local OpenAI-compatible server at ${url}, failing 3% of requests`);
-    say("  faults: 3% injected parser crashes (--inject parse=0.03), and the process is killed midway");
-    const runArgs = [
-      "run",
-      EXAMPLE,
-      "--db",
-      db,
-      "--batch-id",
-      "demo",
-      "--embed-url",
-      url,
-      "--embed-timeout-ms",
-      "500",
-      "--embed-batch-size",
-      "8",
-      "--concurrency",
-      "4",
-      "--inject",
-      "parse=0.03",
-      "--seed",
-      "7",
-      "--base-delay-ms",
-      "50",
-      "--no-progress",
-      "--json",
-      "--log-file",
-      path.join(dir, "demo.log"),
-    ];
-
-    heading("1. First run, killed with SIGKILL midway");
-    const first = spawnCli(runArgs);
-    const total = new Set(
-      (examples.documents as { id?: string; source?: string }[]).map(
-        (d) => `${d.source}/${d.id?.normalize("NFC").trim()}`,
-      ),
-    ).size;
-    const killedAt = await killMidway(first.child, db, total);
-    const firstEnd = await first.done;
-    const atCrash = await countsAt(db);
-    say(
-      `  ${firstEnd.signal === "SIGKILL" ? "killed" : `ended (exit ${firstEnd.code})`} after ${atCrash.completed + atCrash.failed} of ${atCrash.total} documents` +
-        (killedAt ? "" : " (it finished before it could be killed)"),
-    );
-
-    heading("2. The same command again: it resumes");
-    const second = spawnCli(runArgs);
-    const secondEnd = await second.done;
-    if (secondEnd.code !== 0 && secondEnd.code !== 3) {
-      throw new DocbatchError(
-        "INTERNAL",
-        `the resumed run failed (exit ${secondEnd.code}): ${secondEnd.stderr.slice(-500)}`,
-      );
-    }
-    const resumed = (
-      JSON.parse(secondEnd.stdout) as {
-        runs: { processed: number; skipped_done: number; recovered_in_flight: number }[];
-      }
-    ).runs.at(-1)!;
-    say(
-      `  processed ${resumed.processed}, skipped ${resumed.skipped_done} already complete, ` +
-        `recovered ${resumed.recovered_in_flight} left in flight by the killed run`,
-    );
-
-    heading("3. An invalid input: rejected as a whole, nothing written");
-    const invalid = path.join(dir, "invalid.json");
-    fs.writeFileSync(
-      invalid,
-      JSON.stringify({
-        documents: [
-          { id: "ok", content: "fine" },
-          { content: "no id" },
-          { id: "x", path: "../../etc/passwd" },
-        ],
-      }),
-    );
-    const bad = spawnCli(["run", invalid, "--db", db, "--no-progress"]);
-    const badEnd = await bad.done;
-    const errorLine = badEnd.stderr.trim().split("\n").at(-1) ?? "";
-    let errorBody: unknown = null;
-    try {
-      errorBody = JSON.parse(errorLine);
-    } catch {
-      errorBody = null;
-    }
-    say(`  exit ${badEnd.code}, stderr:`);
-    say(`  ${errorLine}`);
-
-    const store = new SqliteStore({ file: db, readonly: true });
-    await store.open();
-    const analysis = await analyzeBatch(store, "demo");
-    await store.close();
-    heading("4. Report");
-    say(
-      formatReport(analysis.report, analysis.series.failures, {
-        cli: commandPrefix(),
-        store: kept ? `--db ${shellQuote(db)}` : "",
-        nextSteps: Boolean(kept),
-      }),
-    );
-
-    const measurements: DemoMeasurements = {
-      report: analysis.report,
-      atCrash,
-      firstRunEnd: { signal: firstEnd.signal, code: firstEnd.code },
-      errorBody,
-      errorExitCode: badEnd.code,
-    };
-    const items = checklist(measurements, thresholds);
-    heading("5. Checklist (every line measured)");
-    say(formatChecklist(items, color));
-
-    if (kept) {
-      const html = path.join(dir, "report.html");
-      fs.writeFileSync(html, renderHtmlReport(analysis));
-      heading("Next: look around (these commands work as printed, from this folder)");
-      for (const line of nextSteps(kept)) say(`  ${line}`);
-      heading("HTML report");
-      say(`  ${html}`);
-    } else {
-      heading("Keep it");
-      say("  The store, the log and the report were in a temporary folder, now removed. To keep them");
-      say(`  and get commands to look around: ${commandPrefix()} demo --keep docbatch-demo`);
-    }
+    introduce(demo, url);
+    const runArgs = demoRunArgs(demo, url);
+    const crash = await crashMidway(demo, runArgs);
+    await resumeRun(demo, runArgs);
+    const invalid = await rejectInvalidInput(demo);
+    const analysis = await showReport(demo);
+    const items = checklist({ report: analysis.report, ...crash, ...invalid }, thresholds);
+    demo.heading("5. Checklist (every line measured)");
+    demo.say(formatChecklist(items, demo.color));
+    showWhatIsKept(demo, analysis);
     return items.every((i) => i.ok) ? 0 : 1;
   } finally {
     await server.stop();
-    if (!kept) fs.rmSync(dir, { recursive: true, force: true });
+    if (!demo.kept) fs.rmSync(demo.dir, { recursive: true, force: true });
+  }
+}
+
+function prepareDemo(kept: string | undefined): Demo {
+  const dir = kept ?? fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-demo-"));
+  fs.mkdirSync(dir, { recursive: true });
+  const db = path.join(dir, "demo.db");
+  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(db + suffix, { force: true });
+  const color = Boolean(process.stdout.isTTY);
+  const say = (text: string) => process.stdout.write(`${text}\n`);
+  const examples = JSON.parse(fs.readFileSync(EXAMPLE, "utf8")) as { documents: Demo["documents"] };
+  return {
+    dir,
+    db,
+    kept,
+    color,
+    documents: examples.documents,
+    say,
+    heading: (text) => say(color ? `\n\x1b[1m${text}\x1b[0m` : `\n${text}`),
+  };
+}
+
+function introduce(demo: Demo, url: string): void {
+  const { say } = demo;
+  say(
+    `docbatch demo: ${demo.documents.length} documents from ${path.relative(process.cwd(), EXAMPLE) || EXAMPLE}`,
+  );
+  say(
+    demo.kept
+      ? `  store, log and report kept in ${demo.dir}`
+      : `  store and log in a temporary folder, removed at the end (keep them with --keep DIR)`,
+  );
+  say(`  embeddings: a local OpenAI-compatible server at ${url}, failing 3% of requests`);
+  say("  faults: 3% injected parser crashes (--inject parse=0.03), and the process is killed midway");
+}
+
+function demoRunArgs(demo: Demo, url: string): string[] {
+  return [
+    "run",
+    EXAMPLE,
+    "--db",
+    demo.db,
+    "--batch-id",
+    "demo",
+    "--embed-url",
+    url,
+    "--embed-timeout-ms",
+    "500",
+    "--embed-batch-size",
+    "8",
+    "--concurrency",
+    "4",
+    "--inject",
+    "parse=0.03",
+    "--seed",
+    "7",
+    "--base-delay-ms",
+    "50",
+    "--no-progress",
+    "--json",
+    "--log-file",
+    path.join(demo.dir, "demo.log"),
+  ];
+}
+
+/** Step 1: the first run, SIGKILLed once about half of the documents are settled. */
+async function crashMidway(
+  demo: Demo,
+  runArgs: string[],
+): Promise<Pick<DemoMeasurements, "atCrash" | "firstRunEnd">> {
+  demo.heading("1. First run, killed with SIGKILL midway");
+  const first = spawnCli(runArgs);
+  const total = new Set(demo.documents.map((d) => `${d.source}/${d.id?.normalize("NFC").trim()}`)).size;
+  const killedAt = await killMidway(first.child, demo.db, total);
+  const end = await first.done;
+  const atCrash = await countsAt(demo.db);
+  demo.say(
+    `  ${end.signal === "SIGKILL" ? "killed" : `ended (exit ${end.code})`} after ${atCrash.completed + atCrash.failed} of ${atCrash.total} documents` +
+      (killedAt ? "" : " (it finished before it could be killed)"),
+  );
+  return { atCrash, firstRunEnd: { signal: end.signal, code: end.code } };
+}
+
+/** Step 2: the same command again, which resumes. */
+async function resumeRun(demo: Demo, runArgs: string[]): Promise<void> {
+  demo.heading("2. The same command again: it resumes");
+  const end = await spawnCli(runArgs).done;
+  if (end.code !== 0 && end.code !== 3) {
+    throw new DocbatchError(
+      "INTERNAL",
+      `the resumed run failed (exit ${end.code}): ${end.stderr.slice(-500)}`,
+    );
+  }
+  const resumed = (
+    JSON.parse(end.stdout) as {
+      runs: { processed: number; skipped_done: number; recovered_in_flight: number }[];
+    }
+  ).runs.at(-1)!;
+  demo.say(
+    `  processed ${resumed.processed}, skipped ${resumed.skipped_done} already complete, ` +
+      `recovered ${resumed.recovered_in_flight} left in flight by the killed run`,
+  );
+}
+
+/** Step 3: an input with errors, rejected as a whole with the error body. */
+async function rejectInvalidInput(
+  demo: Demo,
+): Promise<Pick<DemoMeasurements, "errorBody" | "errorExitCode">> {
+  demo.heading("3. An invalid input: rejected as a whole, nothing written");
+  const invalid = path.join(demo.dir, "invalid.json");
+  fs.writeFileSync(
+    invalid,
+    JSON.stringify({
+      documents: [{ id: "ok", content: "fine" }, { content: "no id" }, { id: "x", path: "../../etc/passwd" }],
+    }),
+  );
+  const end = await spawnCli(["run", invalid, "--db", demo.db, "--no-progress"]).done;
+  const errorLine = end.stderr.trim().split("\n").at(-1) ?? "";
+  let errorBody: unknown = null;
+  try {
+    errorBody = JSON.parse(errorLine);
+  } catch {
+    errorBody = null;
+  }
+  demo.say(`  exit ${end.code}, stderr:`);
+  demo.say(`  ${errorLine}`);
+  return { errorBody, errorExitCode: end.code };
+}
+
+/** Step 4: the batch's report, read from the store. */
+async function showReport(demo: Demo): Promise<BatchAnalysis> {
+  const store = await createStore({ db: demo.db }, { readonly: true });
+  await store.open();
+  const analysis = await analyzeBatch(store, "demo").finally(() => store.close());
+  demo.heading("4. Report");
+  demo.say(
+    formatReport(analysis.report, analysis.series.failures, {
+      cli: commandPrefix(),
+      store: demo.kept ? `--db ${shellQuote(demo.db)}` : "",
+      nextSteps: Boolean(demo.kept),
+    }),
+  );
+  return analysis;
+}
+
+/** The HTML report and commands to look around in a kept folder, or how to keep one. */
+function showWhatIsKept(demo: Demo, analysis: BatchAnalysis): void {
+  const { kept, say, heading } = demo;
+  if (kept) {
+    const html = path.join(demo.dir, "report.html");
+    fs.writeFileSync(html, renderHtmlReport(analysis));
+    heading("Next: look around (these commands work as printed, from this folder)");
+    for (const line of nextSteps(kept)) say(`  ${line}`);
+    heading("HTML report");
+    say(`  ${html}`);
+  } else {
+    heading("Keep it");
+    say("  The store, the log and the report were in a temporary folder, now removed. To keep them");
+    say(`  and get commands to look around: ${commandPrefix()} demo --keep docbatch-demo`);
   }
 }
 
@@ -263,7 +304,7 @@ async function killMidway(child: ReturnType<typeof spawn>, db: string, total: nu
 }
 
 async function countsAt(db: string): Promise<DemoMeasurements["atCrash"]> {
-  const store = new SqliteStore({ file: db, readonly: true });
+  const store = await createStore({ db }, { readonly: true });
   await store.open();
   try {
     const c = await store.counts("demo");
