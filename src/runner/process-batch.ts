@@ -205,9 +205,12 @@ function createEngine(
   hooks: ProcessHooks,
   { embedder, embedSettings, faults, breaker, cpu, getEngine }: RunResources,
 ): Engine {
+  const embedQueue = new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency, () =>
+    getEngine()?.embedCapacityChanged(),
+  );
   const ctx: DocumentContext = {
     settings,
-    embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
+    embedQueue,
     ...(cpu ? { cpu } : {}),
     // Injected embedding faults need the request path; the local model can run in the threads.
     embedInPool:
@@ -239,6 +242,10 @@ function createEngine(
     {
       concurrency: options.concurrency,
       prefetch: Math.max(options.concurrency, 128),
+      // Documents parked on the embedding service: at most what its requests can hold, twice
+      // (one round in flight, the next waiting).
+      embedWait: embedQueue,
+      maxRunning: options.concurrency + 2 * options.embedBatchSize * options.embedConcurrency,
       leaseMs: options.leaseMs,
       heartbeatMs: Math.max(250, Math.floor(options.leaseMs / 3)),
       groupDelayMs: 2,
