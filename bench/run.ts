@@ -13,6 +13,7 @@ const SCENARIOS = [
   "peers",
   "resume",
   "embed-bound",
+  "embed-limit",
   "threads",
   "store-claims",
   "serve-load",
@@ -74,6 +75,8 @@ function summary() {
   const peers = read("peers");
   const resume = read("resume");
   const embed = read("embed-bound");
+  const limit = read("embed-limit") as { results?: { corpus: string; median: number }[] } | null;
+  const limitOf = (corpus: string) => limit?.results?.find((r) => r.corpus === corpus)?.median;
   const threads = read("threads");
   const sinks = read("sinks");
   const mark = (ok: boolean | null | undefined) =>
@@ -139,6 +142,12 @@ function summary() {
       embed ? `${embed.defaults.ratio} (defaults) / ${embed.equal.ratio} (8 and 8)` : undefined,
       mark(embed ? Math.max(embed.defaults.ratio, embed.equal.ratio) >= 0.9 : undefined),
     ],
+    ...["mixed", "small"].map((corpus) => [
+      `docbatch ÷ bare embedding client, ${corpus} corpus (median)`,
+      "≥ 0.9",
+      limitOf(corpus),
+      mark(limitOf(corpus) !== undefined ? limitOf(corpus)! >= 0.9 : undefined),
+    ]),
     [
       "2 worker threads ÷ main thread, CPU-bound corpus",
       "≥ 1.6",
