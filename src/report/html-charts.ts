@@ -61,9 +61,34 @@ export const text = (x: number, y: number, content: string, attrs = "") =>
 const hline = (cls: string, x1: number, x2: number, y: number) =>
   `<line class="${cls}" x1="${x1}" x2="${x2}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}"/>`;
 
-export function timelineChart({ report, series }: BatchAnalysis): string {
-  const [H, L, R, T, B] = [340, 70, 20, 52, 46];
+/** The timeline's frame: height, margins, and the scales from (ms, documents) to the picture. */
+interface TimelineFrame {
+  H: number;
+  L: number;
+  R: number;
+  T: number;
+  B: number;
+  xt: number[];
+  yt: number[];
+  sx: (t: number) => number;
+  sy: (n: number) => number;
+}
+
+export function timelineChart(analysis: BatchAnalysis): string {
+  const { report, series } = analysis;
   if (series.runs.length === 0) return chart("timeline", 60, "no runs yet", text(0, 36, "No runs yet."));
+  const f = timelineFrame(analysis);
+  const out = [
+    ...timelineAxes(f, report.counts.total),
+    ...runBands(f, analysis),
+    ...completionLines(f, series),
+  ];
+  out.push(hline("axisline", f.L, W - f.R, f.H - f.B));
+  return chart("timeline", f.H, "documents completed over time, per run", out.join(""));
+}
+
+function timelineFrame({ report, series }: BatchAnalysis): TimelineFrame {
+  const [H, L, R, T, B] = [340, 70, 20, 52, 46];
   let tMax = 1;
   let nMax = Math.max(1, report.counts.total);
   for (const r of series.runs) tMax = Math.max(tMax, r.end);
@@ -74,8 +99,21 @@ export function timelineChart({ report, series }: BatchAnalysis): string {
     }
   const xt = ticks(tMax / 1000, 8);
   const yt = ticks(nMax, 7);
-  const sx = (t: number) => L + (t / 1000 / xt.at(-1)!) * (W - L - R);
-  const sy = (n: number) => T + (1 - n / yt.at(-1)!) * (H - T - B);
+  return {
+    H,
+    L,
+    R,
+    T,
+    B,
+    xt,
+    yt,
+    sx: (t) => L + (t / 1000 / xt.at(-1)!) * (W - L - R),
+    sy: (n) => T + (1 - n / yt.at(-1)!) * (H - T - B),
+  };
+}
+
+/** Grid, tick labels, axis titles, and the line of the batch's total. */
+function timelineAxes({ H, L, R, T, B, xt, yt, sx, sy }: TimelineFrame, total: number): string[] {
   const mid = (T + H - B) / 2;
   const out: string[] = [];
   for (const v of yt)
@@ -90,7 +128,6 @@ export function timelineChart({ report, series }: BatchAnalysis): string {
       `class="axis" text-anchor="middle" transform="rotate(-90 16 ${mid})"`,
     ),
   );
-  const total = report.counts.total;
   if (total > 0) {
     const label = `${int(total)} documents in the batch`;
     out.push(
@@ -98,6 +135,12 @@ export function timelineChart({ report, series }: BatchAnalysis): string {
       text(W - R - 4, sy(total) - 6, label, 'text-anchor="end" class="note"'),
     );
   }
+  return out;
+}
+
+/** A band per run, labelled, with a mark where a run crashed. */
+function runBands({ H, T, B, sx }: TimelineFrame, { report, series }: BatchAnalysis): string[] {
+  const out: string[] = [];
   // Two label rows filled greedily, so that the labels of short runs do not overprint each other.
   const rowEnd = [0, 0];
   series.runs.forEach((run, i) => {
@@ -123,6 +166,12 @@ export function timelineChart({ report, series }: BatchAnalysis): string {
         `${text(x1 + 4, T + 12, "crash", 'class="crashlabel"')}</g>`,
       );
   });
+  return out;
+}
+
+/** Documents completed over time, one step line per run. */
+function completionLines({ sx, sy }: TimelineFrame, series: BatchAnalysis["series"]): string[] {
+  const out: string[] = [];
   const runIndex = new Map(series.runs.map((r, i) => [r.run, i]));
   for (const line of series.timeline) {
     const last = line.points.at(-1);
@@ -143,8 +192,7 @@ export function timelineChart({ report, series }: BatchAnalysis): string {
       `<circle class="mark" cx="${sx(last[0]).toFixed(1)}" cy="${sy(last[1]).toFixed(1)}" r="3.5" fill="${colour}">${title}</circle>`,
     );
   }
-  out.push(hline("axisline", L, W - R, H - B));
-  return chart("timeline", H, "documents completed over time, per run", out.join(""));
+  return out;
 }
 
 /** A bucket's bound as [value, unit]: "≤ its upper bound", and for the last one "> the previous". */

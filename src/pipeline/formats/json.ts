@@ -70,103 +70,150 @@ const HEX_DIGIT = /^[0-9a-fA-F]$/;
  * for only some errors, and a user needs one to find the mistake.
  */
 function jsonErrorOffset(s: string): number {
-  let i = 0;
-  const skipSpace = (): void => {
-    while (i < s.length && " \t\n\r".includes(s[i]!)) i++;
-  };
-  // Each scanner stops at the offending character, which is where a reader should look.
-  const string = (): boolean => {
-    i++;
-    while (i < s.length) {
-      const c = s[i]!;
-      i++;
+  return new SyntaxScanner(s).errorOffset();
+}
+
+/**
+ * A JSON syntax checker that only moves a position. Each scanner method stops at the offending
+ * character, which is where a reader should look, and says whether what it scanned was valid.
+ */
+class SyntaxScanner {
+  private i = 0;
+  /** The closing character of each open container, innermost last. */
+  private readonly containers: string[] = [];
+
+  constructor(private readonly s: string) {}
+
+  errorOffset(): number {
+    for (;;) {
+      // Expecting a value; an object member starts with its key first.
+      this.skipSpace();
+      if (this.containers.at(-1) === "}" && !this.memberKey()) return this.i;
+      const opened = this.openContainer();
+      if (opened === "opened") continue;
+      if (opened === "no" && !this.scalar()) return this.i;
+      const after = this.afterValue();
+      if (after !== "next") return after;
+    }
+  }
+
+  /** `"key":` of an object member. */
+  private memberKey(): boolean {
+    const { s } = this;
+    if (s[this.i] !== '"' || !this.string()) return false;
+    this.skipSpace();
+    if (s[this.i] !== ":") return false;
+    this.i++;
+    this.skipSpace();
+    return true;
+  }
+
+  /** `{` or `[`: "opened" a container, "empty" for `{}` and `[]` (a whole value), or "no". */
+  private openContainer(): "opened" | "empty" | "no" {
+    const c = this.s[this.i];
+    if (c !== "{" && c !== "[") return "no";
+    this.i++;
+    this.skipSpace();
+    const close = c === "{" ? "}" : "]";
+    if (this.s[this.i] === close) {
+      this.i++;
+      return "empty";
+    }
+    this.containers.push(close);
+    return "opened";
+  }
+
+  private scalar(): boolean {
+    const c = this.s[this.i];
+    if (c === '"') return this.string();
+    if (c === "-" || isDigit(c)) return this.number();
+    if (c === "t") return this.literal("true");
+    if (c === "f") return this.literal("false");
+    if (c === "n") return this.literal("null");
+    return false;
+  }
+
+  /** After a value: close containers, then "next" for the next element, or the final offset. */
+  private afterValue(): number | "next" {
+    const { s } = this;
+    for (;;) {
+      this.skipSpace();
+      const close = this.containers.at(-1);
+      if (close === undefined) return this.i < s.length ? this.i : -1;
+      if (s[this.i] === ",") {
+        this.i++;
+        return "next";
+      }
+      if (s[this.i] !== close) return this.i;
+      this.containers.pop();
+      this.i++;
+    }
+  }
+
+  private skipSpace(): void {
+    while (this.i < this.s.length && " \t\n\r".includes(this.s[this.i]!)) this.i++;
+  }
+
+  private string(): boolean {
+    const { s } = this;
+    this.i++;
+    while (this.i < s.length) {
+      const c = s[this.i]!;
+      this.i++;
       if (c === '"') return true;
       if (c < " ") {
-        i--;
+        this.i--;
         return false;
       }
-      if (c !== "\\") continue;
-      if (s[i] === "u") {
-        const end = i + 5;
-        for (i++; i < end; i++) if (!HEX_DIGIT.test(s[i] ?? "")) return false;
-      } else if (s[i] !== undefined && '"\\/bfnrt'.includes(s[i]!)) {
-        i++;
-      } else {
-        return false;
-      }
+      if (c === "\\" && !this.escape()) return false;
     }
     return false;
-  };
-  const digits = (): boolean => {
-    if (!isDigit(s[i])) return false;
-    while (isDigit(s[i])) i++;
-    return true;
-  };
-  const number = (): boolean => {
-    if (s[i] === "-") i++;
-    if (s[i] === "0") i++;
-    else if (!digits()) return false;
-    if (s[i] === ".") {
-      i++;
-      if (!digits()) return false;
+  }
+
+  /** The rest of an escape sequence, after its backslash. */
+  private escape(): boolean {
+    const { s } = this;
+    if (s[this.i] === "u") {
+      const end = this.i + 5;
+      for (this.i++; this.i < end; this.i++) if (!HEX_DIGIT.test(s[this.i] ?? "")) return false;
+      return true;
     }
-    if (s[i] === "e" || s[i] === "E") {
-      i++;
-      if (s[i] === "+" || s[i] === "-") i++;
-      if (!digits()) return false;
+    if (s[this.i] !== undefined && '"\\/bfnrt'.includes(s[this.i]!)) {
+      this.i++;
+      return true;
+    }
+    return false;
+  }
+
+  private digits(): boolean {
+    if (!isDigit(this.s[this.i])) return false;
+    while (isDigit(this.s[this.i])) this.i++;
+    return true;
+  }
+
+  private number(): boolean {
+    const { s } = this;
+    if (s[this.i] === "-") this.i++;
+    if (s[this.i] === "0") this.i++;
+    else if (!this.digits()) return false;
+    if (s[this.i] === ".") {
+      this.i++;
+      if (!this.digits()) return false;
+    }
+    if (s[this.i] === "e" || s[this.i] === "E") {
+      this.i++;
+      if (s[this.i] === "+" || s[this.i] === "-") this.i++;
+      if (!this.digits()) return false;
     }
     return true;
-  };
-  const literal = (word: string): boolean => {
+  }
+
+  private literal(word: string): boolean {
     for (const ch of word) {
-      if (s[i] !== ch) return false;
-      i++;
+      if (this.s[this.i] !== ch) return false;
+      this.i++;
     }
     return true;
-  };
-  const containers: string[] = [];
-  for (;;) {
-    // Expecting a value; an object member starts with its key first.
-    skipSpace();
-    const top = containers[containers.length - 1];
-    if (top === "}") {
-      if (s[i] !== '"' || !string()) return i;
-      skipSpace();
-      if (s[i] !== ":") return i;
-      i++;
-      skipSpace();
-    }
-    const c = s[i];
-    if (c === "{" || c === "[") {
-      i++;
-      skipSpace();
-      if (s[i] === (c === "{" ? "}" : "]")) i++;
-      else {
-        containers.push(c === "{" ? "}" : "]");
-        continue;
-      }
-    } else if (c === '"') {
-      if (!string()) return i;
-    } else if (c === "-" || isDigit(c)) {
-      if (!number()) return i;
-    } else if (c === "t" || c === "f" || c === "n") {
-      if (!literal(c === "t" ? "true" : c === "f" ? "false" : "null")) return i;
-    } else {
-      return i;
-    }
-    // After a value: close containers or move to the next element.
-    for (;;) {
-      skipSpace();
-      const close = containers[containers.length - 1];
-      if (close === undefined) return i < s.length ? i : -1;
-      if (s[i] === ",") {
-        i++;
-        break;
-      }
-      if (s[i] !== close) return i;
-      containers.pop();
-      i++;
-    }
   }
 }
 
