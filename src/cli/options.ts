@@ -242,7 +242,7 @@ export const OPTIONS = [
     help: "the model's input limit in tokens of --tokenizer: longer chunks are split before embedding, never truncated",
     commands: [...PLANNING],
     group: "output",
-    layer: "embed",
+    layer: "chunk",
   },
 
   // How documents are processed: never part of the layer.

@@ -72,6 +72,15 @@ export function chunkKey(documentKey: string, chunkIndex: number): string {
   return `${documentKey}:${chunkIndex}`;
 }
 
+/**
+ * The embedding cache's key of a chunk text: sha256 of its UTF-8 bytes, in hex. Equal texts have
+ * equal hashes whatever document, batch or chunker they came from, so each is embedded once per
+ * embedding layer.
+ */
+export function chunkTextHash(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
 /** A short stable digest, e.g. for default batch ids and input fingerprints. */
 export function shortDigest(text: string, length = 12): string {
   return createHash("sha256").update(text).digest("hex").slice(0, length);

@@ -31,7 +31,9 @@ import type {
   StoreEvent,
 } from "../store.js";
 import { classifyStoreError } from "../transient.js";
+import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import { commitFlush } from "./commit.js";
+import * as cache from "./embed-cache.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
 import { exportChunks } from "./export.js";
 import * as outbox from "./outbox.js";
@@ -326,6 +328,22 @@ export class PostgresStore implements Store {
       [row],
     );
     return rows[0]?.content ?? null;
+  }
+
+  async lookupVectors(layer: string, hashes: string[]): Promise<Map<string, Float32Array>> {
+    return cache.lookupVectors(this.pool, layer, hashes);
+  }
+
+  async storeVectors(layer: string, entries: CachedVector[], now: number): Promise<number> {
+    return cache.storeVectors(this.pool, layer, entries, now);
+  }
+
+  async loadOutputChunks(row: number): Promise<OutputChunks | null> {
+    return cache.loadOutputChunks(this.pool, row);
+  }
+
+  async collectGarbage(request: GarbageRequest): Promise<GarbageResult> {
+    return cache.collectGarbage(this.pool, request);
   }
 
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
