@@ -347,6 +347,14 @@ export const OPTIONS = [
     group: "process",
   },
   {
+    name: "no-cache",
+    key: "noCache",
+    kind: "boolean",
+    help: "do not look chunk texts up in the embedding cache: every text is sent to the embedder (its answers are still stored)",
+    commands: PROCESSING,
+    group: "process",
+  },
+  {
     name: "max-fail-rate",
     key: "maxFailRate",
     kind: "number",

@@ -68,6 +68,15 @@ export function idempotencyKey(source: string, docId: string, hash: string, laye
   return sha256([source, docId, hash, layer]);
 }
 
+/**
+ * What a document's chunk texts depend on: its content hash and the parse and chunk layers. A
+ * document whose key changed with this key unchanged (only the embedding layer moved) keeps its
+ * committed chunk texts and is embedded again without being parsed.
+ */
+export function preparedTextKey(hash: string, parseLayer: string, chunkLayer: string): string {
+  return sha256([hash, parseLayer, chunkLayer]);
+}
+
 export function chunkKey(documentKey: string, chunkIndex: number): string {
   return `${documentKey}:${chunkIndex}`;
 }

@@ -1,5 +1,5 @@
 import { DocbatchError } from "../core/errors.js";
-import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
+import type { ClaimedDocument, EmbedCounts, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
 import { Interrupted } from "./process-document.js";
 
 export interface EngineOptions {
@@ -35,6 +35,8 @@ export interface EngineOptions {
   planWriting?: () => boolean;
   /** Claims leave contents of this size and more in the store, for the CPU threads to read. */
   deferContentFrom?: number;
+  /** Texts embedded and found cached since the last commit, added to the run's counters by it. */
+  embedCounts?: () => EmbedCounts;
 }
 
 export interface EngineStats {
@@ -292,6 +294,7 @@ export class Engine {
       leaseMs: this.options.leaseMs,
       now,
       id: this.commits,
+      ...(this.options.embedCounts ? { embedCounts: this.options.embedCounts() } : {}),
     });
     this.lastFlushCost = this.clock() - now;
     if (result.replayed) await this.releaseUnheld(result.claimed);
