@@ -23,7 +23,8 @@ export type CommandName =
   | "demo"
   | "search"
   | "sync"
-  | "verify";
+  | "verify"
+  | "gc";
 
 export type OptionKind = "int" | "number" | "string" | "boolean" | "list" | "enum";
 
@@ -72,6 +73,7 @@ const EVERY_STORE = [
   "search",
   "sync",
   "verify",
+  "gc",
 ] as const;
 
 export const OPTIONS = [
@@ -524,7 +526,7 @@ export const OPTIONS = [
     key: "json",
     kind: "boolean",
     help: "print the result as JSON on stdout",
-    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify"],
+    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify", "gc"],
     group: "display",
   },
   {
@@ -743,6 +745,15 @@ export const OPTIONS = [
     default: "completion=0.99,dup=0.01,fail=0.05,resume_ms=60000",
     help: "override thresholds of the checklist",
     commands: ["demo"],
+    group: "command",
+  },
+  {
+    name: "older-than",
+    key: "olderThan",
+    kind: "string",
+    arg: "DURATION",
+    help: "also remove events and failed-attempt records older than this (30d, 12h, 90m): retention of the history, never a document's current state",
+    commands: ["gc"],
     group: "command",
   },
   {

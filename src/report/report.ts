@@ -124,7 +124,11 @@ function embedFacts(runs: RunInfo[]): Pick<BatchReport, "texts_embedded" | "cach
   const embedded = runs.reduce((sum, r) => sum + r.textsEmbedded, 0);
   const hits = runs.reduce((sum, r) => sum + r.cacheHits, 0);
   const looked = embedded + hits;
-  return { texts_embedded: embedded, cache_hits: hits, cache_hit_rate: looked > 0 ? round(hits / looked, 4) : null };
+  return {
+    texts_embedded: embedded,
+    cache_hits: hits,
+    cache_hit_rate: looked > 0 ? round(hits / looked, 4) : null,
+  };
 }
 
 /**

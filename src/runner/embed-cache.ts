@@ -68,7 +68,9 @@ export class RunEmbedCache {
   /** Answers of the embedder: counted, and written to the cache within milliseconds. */
   remember(hashes: readonly string[], vectors: readonly Float32Array[]): void {
     this.counts.embedded += hashes.length;
-    hashes.forEach((hash, i) => this.queued.set(hash, vectors[i]!));
+    hashes.forEach((hash, i) => {
+      this.queued.set(hash, vectors[i]!);
+    });
     this.schedule();
   }
 

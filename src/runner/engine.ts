@@ -1,5 +1,12 @@
 import { DocbatchError } from "../core/errors.js";
-import type { ClaimedDocument, EmbedCounts, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
+import type {
+  ClaimedDocument,
+  EmbedCounts,
+  Outcome,
+  RunHandle,
+  StagedProgress,
+  Store,
+} from "../store/store.js";
 import { Interrupted } from "./process-document.js";
 
 export interface EngineOptions {

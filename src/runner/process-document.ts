@@ -5,8 +5,8 @@ import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { EmbedQueue } from "../pipeline/embed/queue.js";
-import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { OutputChunks } from "../store/embed-cache.js";
+import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { RunEmbedCache } from "./embed-cache.js";
 import type { FaultInjector } from "./faults.js";
 import {
@@ -254,7 +254,11 @@ async function embedMissing(
       const reason = info(error);
       return { degraded: reason };
     }
-    if (hashes) ctx.cache!.remember(indexes.map((i) => hashes[i]!), result);
+    if (hashes)
+      ctx.cache!.remember(
+        indexes.map((i) => hashes[i]!),
+        result,
+      );
     const saved: { index: number; embedding: Float32Array }[] = [];
     indexes.forEach((index, k) => {
       vectors[index] = result[k]!;

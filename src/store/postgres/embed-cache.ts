@@ -45,12 +45,18 @@ export async function storeVectors(
 }
 
 export async function loadOutputChunks(pool: pg.Pool, row: number): Promise<OutputChunks | null> {
-  const { rows } = await pool.query<{ chunk_index: number; text: string; metadata: string | null; n: number }>(
+  const { rows } = await pool.query<{
+    chunk_index: number;
+    text: string;
+    metadata: string | null;
+    n: number;
+  }>(
     `SELECT c.chunk_index, c.text, c.metadata, d.out_chunk_count AS n
      FROM chunks c JOIN documents d ON d.row = c.row WHERE c.row = $1 ORDER BY c.chunk_index`,
     [row],
   );
-  if (rows.length === 0 || rows.length !== rows[0]!.n || rows.some((r, i) => r.chunk_index !== i)) return null;
+  if (rows.length === 0 || rows.length !== rows[0]!.n || rows.some((r, i) => r.chunk_index !== i))
+    return null;
   return { texts: rows.map((r) => r.text), metadata: rows.map((r) => decodeObject(r.metadata)) };
 }
 
@@ -80,7 +86,8 @@ export async function collectGarbage(pool: pg.Pool, request: GarbageRequest): Pr
     const kept = await client.query<{ n: number }>("SELECT COUNT(*)::bigint AS n FROM embed_cache");
     const cutoff = request.olderThan;
     const events = cutoff === null ? null : await client.query("DELETE FROM events WHERE at < $1", [cutoff]);
-    const failures = cutoff === null ? null : await client.query("DELETE FROM failures WHERE at < $1", [cutoff]);
+    const failures =
+      cutoff === null ? null : await client.query("DELETE FROM failures WHERE at < $1", [cutoff]);
     return {
       cacheRemoved: removed.rowCount ?? 0,
       cacheKept: Number(kept.rows[0]?.n ?? 0),

@@ -2,6 +2,7 @@ import type pg from "pg";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { toBatch } from "../rows.js";
@@ -31,10 +32,9 @@ import type {
   StoreEvent,
 } from "../store.js";
 import { classifyStoreError } from "../transient.js";
-import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import { commitFlush } from "./commit.js";
-import * as cache from "./embed-cache.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
+import * as cache from "./embed-cache.js";
 import { exportChunks } from "./export.js";
 import * as outbox from "./outbox.js";
 import { putContents, writePlanSlice } from "./plan.js";

@@ -42,7 +42,8 @@ export class SqliteEmbedCache {
     try {
       return this.db.transaction(() => {
         let added = 0;
-        for (const e of entries) added += this.insert.run(layer, e.hash, encodeVector(e.embedding), now).changes;
+        for (const e of entries)
+          added += this.insert.run(layer, e.hash, encodeVector(e.embedding), now).changes;
         return added;
       })();
     } finally {

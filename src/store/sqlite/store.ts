@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { type BatchRow, toBatch } from "../rows.js";
@@ -33,7 +34,6 @@ import type {
   StoreConnectionSpec,
   StoreEvent,
 } from "../store.js";
-import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import { SqliteCommitter } from "./commit.js";
 import { SqliteEmbedCache } from "./embed-cache.js";
 import { SqliteOutbox } from "./outbox.js";
