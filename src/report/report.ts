@@ -23,6 +23,8 @@ export interface RunReport {
   /** Documents skipped as already complete ÷ documents the run saw (skipped + processed). */
   checkpoint_hit_rate: number;
   fenced_commits: number;
+  texts_embedded: number;
+  cache_hits: number;
 }
 
 export interface Quantiles {
@@ -374,5 +376,7 @@ function toRunReport(run: RunInfo): RunReport {
     resume_time_ms: run.resumed ? resumeTime(run) : null,
     checkpoint_hit_rate: seen > 0 ? round(run.skippedDone / seen, 4) : 0,
     fenced_commits: run.fencedCommits,
+    texts_embedded: run.textsEmbedded,
+    cache_hits: run.cacheHits,
   };
 }

@@ -44,6 +44,8 @@ function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
     resume_time_ms: no > 1 ? 250 : null,
     checkpoint_hit_rate: 0.4,
     fenced_commits: 0,
+    texts_embedded: 0,
+    cache_hits: 0,
   });
   return {
     report: {
