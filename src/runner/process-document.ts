@@ -119,43 +119,20 @@ async function execute(
     return waitForBreaker(doc, ctx, startedAt);
   }
   const staged = doc.hasStaged ? await ctx.loadStaged(doc) : null;
+  const failures: { stage: StageName; error: ErrorInfo }[] = [];
   let texts: string[];
   let metadata: JsonObject[];
-  let fallback: ErrorInfo | null = null;
-  const failures: { stage: StageName; error: ErrorInfo }[] = [];
+  let fallback: ErrorInfo | null;
   let vectors: (Float32Array | null)[];
   let prefilled: Float32Array[] | null = null;
-  const reused = staged ? null : await reusedOutput(doc, ctx);
   if (staged) {
     ({ texts, fallback, metadata } = staged);
     vectors = staged.vectors;
   } else {
-    if (reused) ({ texts, metadata } = reused);
-    else {
-      try {
-        // A large document starts once the plan is written: the planning thread's memory (it read,
-        // decoded and hashed this very content) is returned before processing needs as much again.
-        if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) await ctx.planWritten?.();
-        if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
-          throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
-        }
-        const prepared = await prepareDocument(doc, ctx, signal, timings);
-        prefilled = prepared.vectors;
-        ({ texts, metadata } = prepared);
-      } catch (err) {
-        throwIfInterrupted(signal);
-        const error = toDocbatchError(err);
-        const attempts = stageAttempts(doc, "parse");
-        const decision = decide(error.code, attempts, ctx.policy, ctx.random);
-        if (decision.action === "retry")
-          return retry(doc, "parse", error, attempts, startedAt + decision.delayMs);
-        if (decision.action === "fail")
-          return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
-        fallback = info(error);
-        failures.push({ stage: "parse", error: fallback });
-        ({ texts, metadata } = await fallbackChunks(doc, ctx, timings));
-      }
-    }
+    const prepared = await chunkTexts(doc, ctx, signal, timings, startedAt);
+    if ("outcome" in prepared) return prepared.outcome;
+    ({ texts, metadata, fallback, prefilled } = prepared);
+    if (fallback) failures.push({ stage: "parse", error: fallback });
     vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
     if (!prefilled && texts.length > ctx.embedBatchSize) {
       ctx.saveProgress({ doc, texts: { values: texts, metadata, fallback }, vectors: [] });
@@ -194,6 +171,56 @@ async function execute(
     prep,
     ...(failures.length > 0 ? { failures } : {}),
   };
+}
+
+interface ChunkTexts {
+  texts: string[];
+  metadata: JsonObject[];
+  /** Set when the parse stage failed for good and these are the fallback path's chunks. */
+  fallback: ErrorInfo | null;
+  /** Vectors computed with the chunks (the built-in embedder in the threads), if any. */
+  prefilled: Float32Array[] | null;
+}
+
+/**
+ * A document's chunk texts: its committed ones when only the embedding layer changed, else parsed,
+ * cleaned and chunked; after a parse failure, a retry, a final failure or the fallback path's.
+ */
+async function chunkTexts(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  signal: AbortSignal,
+  timings: StageTimings,
+  startedAt: number,
+): Promise<ChunkTexts | { outcome: Outcome }> {
+  const reused = await reusedOutput(doc, ctx);
+  if (reused) return { ...reused, fallback: null, prefilled: null };
+  try {
+    // A large document starts once the plan is written: the planning thread's memory (it read,
+    // decoded and hashed this very content) is returned before processing needs as much again.
+    if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) await ctx.planWritten?.();
+    if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
+      throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
+    }
+    const prepared = await prepareDocument(doc, ctx, signal, timings);
+    return {
+      texts: prepared.texts,
+      metadata: prepared.metadata,
+      fallback: null,
+      prefilled: prepared.vectors,
+    };
+  } catch (err) {
+    throwIfInterrupted(signal);
+    const error = toDocbatchError(err);
+    const attempts = stageAttempts(doc, "parse");
+    const decision = decide(error.code, attempts, ctx.policy, ctx.random);
+    if (decision.action === "retry")
+      return { outcome: retry(doc, "parse", error, attempts, startedAt + decision.delayMs) };
+    if (decision.action === "fail")
+      return { outcome: { kind: "failed", doc, error: info(error), stage: "parse", startedAt } };
+    const fallback = info(error);
+    return { ...(await fallbackChunks(doc, ctx, timings)), fallback, prefilled: null };
+  }
 }
 
 interface EmbedResult {
