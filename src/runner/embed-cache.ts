@@ -1,6 +1,12 @@
 import { chunkTextHash } from "../core/keys.js";
 import type { EmbedCounts, Store } from "../store/store.js";
 
+interface Lookup {
+  hashes: string[];
+  resolve: (found: Map<string, Float32Array>) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * How long an answered vector waits before it is written to the cache. Answers arriving together
  * share one write; a crash loses at most the answers of the last few milliseconds.
@@ -15,7 +21,9 @@ export const CACHE_WRITE_DELAY_MS = 5;
  * found by lookups too, so two documents of one run with a common text embed it once.
  *
  * Writes go one at a time; a failed write is reported and its entries dropped (they cost one
- * request again, never a wrong vector).
+ * request again, never a wrong vector). Lookups go one at a time too, and the documents that ask
+ * while one is out share the next: a shared store sees one query per round trip, not one per
+ * document.
  */
 export class RunEmbedCache {
   private queued = new Map<string, Float32Array>();
@@ -23,6 +31,8 @@ export class RunEmbedCache {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private counts: EmbedCounts = { embedded: 0, hits: 0 };
+  private readonly asking: Lookup[] = [];
+  private looking = false;
 
   constructor(
     private readonly store: Pick<Store, "lookupVectors" | "storeVectors">,
@@ -52,7 +62,7 @@ export class RunEmbedCache {
       } else asked.add(hash);
     });
     if (asked.size > 0) {
-      const found = await this.store.lookupVectors(this.layer, [...asked]);
+      const found = await this.lookup([...asked]);
       hashes.forEach((hash, i) => {
         const vector = vectors[i] === null ? found.get(hash) : undefined;
         if (vector) {
@@ -88,6 +98,34 @@ export class RunEmbedCache {
     await this.inFlight;
     if (this.queued.size > 0) this.write();
     await this.inFlight;
+  }
+
+  private lookup(hashes: string[]): Promise<Map<string, Float32Array>> {
+    return new Promise((resolve, reject) => {
+      this.asking.push({ hashes, resolve, reject });
+      this.nextLookup();
+    });
+  }
+
+  private nextLookup(): void {
+    if (this.looking || this.asking.length === 0) return;
+    const waiting = this.asking.splice(0);
+    const hashes = waiting.length === 1 ? waiting[0]!.hashes : [...new Set(waiting.flatMap((w) => w.hashes))];
+    this.looking = true;
+    this.store
+      .lookupVectors(this.layer, hashes)
+      .then(
+        (found) => {
+          for (const w of waiting) w.resolve(found);
+        },
+        (err: unknown) => {
+          for (const w of waiting) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.looking = false;
+        this.nextLookup();
+      });
   }
 
   private schedule(): void {

@@ -98,4 +98,27 @@ describe("RunEmbedCache", () => {
     expect(await cache.fill(cache.hashesOf(["a"]), vectors)).toBe(0);
     expect(vectors[0]).toBeNull();
   });
+
+  it("lets the documents that ask while a lookup is out share the next one", async () => {
+    const calls: string[][] = [];
+    const store = {
+      async lookupVectors(_layer: string, hashes: string[]) {
+        calls.push(hashes);
+        await new Promise((r) => setTimeout(r, 10));
+        return new Map([[chunkTextHash("b"), new Float32Array([7])]]);
+      },
+      async storeVectors() {
+        return 0;
+      },
+    };
+    const cache = new RunEmbedCache(store, "L", true, () => {});
+    const asks = ["a", "b", "c"].map((text) => {
+      const vectors: (Float32Array | null)[] = [null];
+      return cache.fill(cache.hashesOf([text]), vectors).then((hits) => ({ hits, vectors }));
+    });
+    const answers = await Promise.all(asks);
+    expect(calls.map((c) => c.length)).toEqual([1, 2]);
+    expect(answers.map((a) => a.hits)).toEqual([0, 1, 0]);
+    expect(Array.from(answers[1]!.vectors[0]!)).toEqual([7]);
+  });
 });
