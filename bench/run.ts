@@ -18,6 +18,7 @@ const SCENARIOS = [
   "store-claims",
   "serve-load",
   "sinks",
+  "embed-cache",
 ];
 
 function run(file: string): Promise<number> {
@@ -79,6 +80,7 @@ function summary() {
   const limitOf = (corpus: string) => limit?.results?.find((r) => r.corpus === corpus)?.median;
   const threads = read("threads");
   const sinks = read("sinks");
+  const cache = read("embed-cache");
   const mark = (ok: boolean | null | undefined) =>
     ok === undefined || ok === null ? "–" : ok ? "met" : "not met";
   const system = (name: string) =>
@@ -163,6 +165,25 @@ function summary() {
           ? Math.max(sinks.ratio_jsonl_over_none, sinks.endpoint.ratio_jsonl_over_none) >= 0.9
           : undefined,
       ),
+    ],
+    [
+      "cold run with the embedding cache ÷ with --no-cache (10 ms endpoint / built-in embedder)",
+      "≥ 0.95",
+      cache
+        ? `${cache.cold.http.ratio_cache_over_no_cache} / ${cache.cold.local.ratio_cache_over_no_cache}`
+        : undefined,
+      mark(
+        cache
+          ? Math.min(cache.cold.http.ratio_cache_over_no_cache, cache.cold.local.ratio_cache_over_no_cache) >=
+              0.95
+          : undefined,
+      ),
+    ],
+    [
+      "second batch, same documents, new chunk overlap: texts embedded ÷ chunks",
+      "printed",
+      cache ? cache.new_overlap.ratio_embedded_over_chunks : undefined,
+      "–",
     ],
     ["pgvector: delivery (PGlite), chunks / s", "measured", sinks?.pgvector_pglite?.chunksPerSecond, "–"],
     [

@@ -11,7 +11,14 @@
 export { type BackoffOptions, backoffDelay, seededRandom } from "./core/backoff.js";
 export { type BreakerOptions, type BreakerState, CircuitBreaker } from "./core/breaker.js";
 export { DocbatchError, type ErrorBody, type ErrorDetail, errorBody } from "./core/errors.js";
-export { chunkKey, contentHash, idempotencyKey, normalizeContent, normalizeId } from "./core/keys.js";
+export {
+  chunkKey,
+  chunkTextHash,
+  contentHash,
+  idempotencyKey,
+  normalizeContent,
+  normalizeId,
+} from "./core/keys.js";
 export type { Chunk, DocumentFormat, DocumentState, StateCounts } from "./core/types.js";
 export { FileFilter, type FileFilterOptions, IGNORE_FILE } from "./input/file-filter.js";
 export { DOCUMENT_EXTENSIONS } from "./input/file-types.js";
@@ -25,6 +32,7 @@ export { type BatchSummary, listBatches } from "./report/batches.js";
 export { type BatchReport, buildReport, type RunReport } from "./report/report.js";
 export { type BatchStatus, batchStatus } from "./report/status.js";
 export { formatReport } from "./report/text.js";
+export { collectGarbage, type GarbageOptions } from "./runner/collect-garbage.js";
 export { type SyncBatchOptions, syncBatch } from "./runner/deliver-batch.js";
 export { type ResumeBatchOptions, resumeBatch } from "./runner/resume-batch.js";
 export { type Progress, type RunBatchOptions, type RunResult, runBatch } from "./runner/run-batch.js";
@@ -35,6 +43,7 @@ export { JsonlSink } from "./sinks/jsonl/index.js";
 export { MemorySink } from "./sinks/memory/index.js";
 export { PgvectorSink, type PgvectorSinkOptions } from "./sinks/pgvector/index.js";
 export { chunkFingerprint, type Sink, type SinkChunk, type SinkKey, type SinkRecord } from "./sinks/sink.js";
+export type * from "./store/embed-cache.js";
 export type * from "./store/index-store.js";
 export { createStore, DEFAULT_DB, requireBatch, type StoreSpec } from "./store/open.js";
 export { type PickedBatch, pickBatch } from "./store/pick-batch.js";

@@ -95,6 +95,16 @@ const TEXTS: Record<CommandName, CommandText> = {
       "because a sink was behind, or to a sink attached with --sink). Exit 0 when every sink caught\n" +
       "up, else 3.",
   },
+  gc: {
+    usage: "docbatch gc [--db FILE | --store URL] [--older-than DURATION] [--json]",
+    about:
+      "Removes the embedding cache entries that no batch's committed chunks use under that batch's\n" +
+      "embedding layer (a text met again is then embedded again), and with --older-than the events\n" +
+      "and failed-attempt records older than that. Documents, their chunks and their last errors\n" +
+      "stay. Prints what it removed.",
+    notes:
+      'With --json: {"cache_entries_removed", "cache_entries_kept", "events_removed", "failures_removed"}.',
+  },
   verify: {
     usage: "docbatch verify [--batch-id ID] --sink URI [--repair] [--db FILE | --store URL] [--json]",
     about:

@@ -2,6 +2,7 @@
 import { createRequire } from "node:module";
 import { DocbatchError } from "../core/errors.js";
 import { demoCommand } from "./commands/demo.js";
+import { gcCommand } from "./commands/gc.js";
 import {
   batchesCommand,
   exportCommand,
@@ -31,6 +32,7 @@ const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   search: searchCommand,
   sync: syncCommand,
   verify: verifyCommand,
+  gc: gcCommand,
 };
 
 const isCommand = (name: string | undefined): name is CommandName =>
@@ -54,9 +56,7 @@ Commands:
   search QUERY     the chunks of a batch nearest to a query
   sync             deliver to the batch's sinks what they have not received yet
   verify           compare a sink with the store (and --repair it)
-  search QUERY     the chunks of a batch nearest to a query
-  sync             deliver to the batch's sinks what they have not received yet
-  verify           compare a sink with the store (and --repair it)
+  gc               remove embedding cache entries no batch uses (and old history)
 
 Every command takes --db FILE (SQLite, the default) or --store postgres://… (shared by workers).
 

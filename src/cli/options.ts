@@ -23,7 +23,8 @@ export type CommandName =
   | "demo"
   | "search"
   | "sync"
-  | "verify";
+  | "verify"
+  | "gc";
 
 export type OptionKind = "int" | "number" | "string" | "boolean" | "list" | "enum";
 
@@ -72,6 +73,7 @@ const EVERY_STORE = [
   "search",
   "sync",
   "verify",
+  "gc",
 ] as const;
 
 export const OPTIONS = [
@@ -242,7 +244,7 @@ export const OPTIONS = [
     help: "the model's input limit in tokens of --tokenizer: longer chunks are split before embedding, never truncated",
     commands: [...PLANNING],
     group: "output",
-    layer: "embed",
+    layer: "chunk",
   },
 
   // How documents are processed: never part of the layer.
@@ -343,6 +345,14 @@ export const OPTIONS = [
     arg: "N",
     default: DEFAULTS.breakerMaxWaitMs,
     help: "longest wait for an open circuit breaker before a document completes without vectors",
+    commands: PROCESSING,
+    group: "process",
+  },
+  {
+    name: "no-cache",
+    key: "noCache",
+    kind: "boolean",
+    help: "do not look chunk texts up in the embedding cache: every text is sent to the embedder (its answers are still stored)",
     commands: PROCESSING,
     group: "process",
   },
@@ -516,7 +526,7 @@ export const OPTIONS = [
     key: "json",
     kind: "boolean",
     help: "print the result as JSON on stdout",
-    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify"],
+    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify", "gc"],
     group: "display",
   },
   {
@@ -735,6 +745,15 @@ export const OPTIONS = [
     default: "completion=0.99,dup=0.01,fail=0.05,resume_ms=60000",
     help: "override thresholds of the checklist",
     commands: ["demo"],
+    group: "command",
+  },
+  {
+    name: "older-than",
+    key: "olderThan",
+    kind: "string",
+    arg: "DURATION",
+    help: "also remove events and failed-attempt records older than this (30d, 12h, 90m): retention of the history, never a document's current state",
+    commands: ["gc"],
     group: "command",
   },
   {

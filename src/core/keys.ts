@@ -68,8 +68,26 @@ export function idempotencyKey(source: string, docId: string, hash: string, laye
   return sha256([source, docId, hash, layer]);
 }
 
+/**
+ * What a document's chunk texts depend on: its content hash and the parse and chunk layers. A
+ * document whose key changed with this key unchanged (only the embedding layer moved) keeps its
+ * committed chunk texts and is embedded again without being parsed.
+ */
+export function preparedTextKey(hash: string, parseLayer: string, chunkLayer: string): string {
+  return sha256([hash, parseLayer, chunkLayer]);
+}
+
 export function chunkKey(documentKey: string, chunkIndex: number): string {
   return `${documentKey}:${chunkIndex}`;
+}
+
+/**
+ * The embedding cache's key of a chunk text: sha256 of its UTF-8 bytes, in hex. Equal texts have
+ * equal hashes whatever document, batch or chunker they came from, so each is embedded once per
+ * embedding layer.
+ */
+export function chunkTextHash(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /** A short stable digest, e.g. for default batch ids and input fingerprints. */

@@ -61,6 +61,21 @@ export function renderPrometheus(analyses: BatchAnalysis[]): string {
       report.retries,
     );
     sample(
+      family("docbatch_texts_embedded_total", "counter", "Chunk texts sent to the embedder."),
+      batch,
+      report.texts_embedded,
+    );
+    sample(
+      family("docbatch_cache_hits_total", "counter", "Chunk texts found in the embedding cache instead."),
+      batch,
+      report.cache_hits,
+    );
+    sample(
+      family("docbatch_cache_hit_ratio", "gauge", "cache hits / (cache hits + texts embedded)."),
+      batch,
+      report.cache_hit_rate ?? 0,
+    );
+    sample(
       family("docbatch_executions_total", "counter", "Times processing of a document began."),
       batch,
       report.executions,

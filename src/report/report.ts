@@ -23,6 +23,8 @@ export interface RunReport {
   /** Documents skipped as already complete ÷ documents the run saw (skipped + processed). */
   checkpoint_hit_rate: number;
   fenced_commits: number;
+  texts_embedded: number;
+  cache_hits: number;
 }
 
 export interface Quantiles {
@@ -43,6 +45,12 @@ export interface BatchReport {
   fail_rate: number;
   dup_rate: number;
   retries: number;
+  /** Chunk texts sent to the embedder, over all runs. */
+  texts_embedded: number;
+  /** Chunk texts found in the embedding cache instead, over all runs. */
+  cache_hits: number;
+  /** cache_hits ÷ (cache_hits + texts_embedded); null before any text was embedded or found. */
+  cache_hit_rate: number | null;
   throughput_docs_per_min: number;
   latency_ms: Quantiles & { mean: number; max: number; count: number };
   resume_time_ms: number | null;
@@ -113,6 +121,18 @@ const TIMELINE_POINTS = 240;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/** Texts embedded and found in the cache, over the batch's runs. */
+function embedFacts(runs: RunInfo[]): Pick<BatchReport, "texts_embedded" | "cache_hits" | "cache_hit_rate"> {
+  const embedded = runs.reduce((sum, r) => sum + r.textsEmbedded, 0);
+  const hits = runs.reduce((sum, r) => sum + r.cacheHits, 0);
+  const looked = embedded + hits;
+  return {
+    texts_embedded: embedded,
+    cache_hits: hits,
+    cache_hit_rate: looked > 0 ? round(hits / looked, 4) : null,
+  };
+}
+
 /**
  * The contract's report of a batch, computed from the store.
  * @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch (as the CLI exits 2).
@@ -157,6 +177,7 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     fail_rate: counts.total === 0 ? 0 : round(counts.failed / counts.total, 4),
     dup_rate: counts.total === 0 ? 0 : round(reexecuted / counts.total, 4),
     retries,
+    ...embedFacts(runs),
     throughput_docs_per_min: processingMs > 0 ? round((completed / processingMs) * 60_000, 1) : 0,
     latency_ms: {
       p50: round(p50!),
@@ -355,5 +376,7 @@ function toRunReport(run: RunInfo): RunReport {
     resume_time_ms: run.resumed ? resumeTime(run) : null,
     checkpoint_hit_rate: seen > 0 ? round(run.skippedDone / seen, 4) : 0,
     fenced_commits: run.fencedCommits,
+    texts_embedded: run.textsEmbedded,
+    cache_hits: run.cacheHits,
   };
 }

@@ -37,6 +37,10 @@ export function formatReport(
       `retries ${int(report.retries)}`,
   );
   lines.push(
+    `  embedding  ${int(report.texts_embedded)} texts embedded, ${int(report.cache_hits)} found in the cache` +
+      (report.cache_hit_rate === null ? "" : ` (hit rate ${pct(report.cache_hit_rate)})`),
+  );
+  lines.push(
     `  speed      ${int(report.throughput_docs_per_min)} docs/min over the processing time of all runs; latency p50 ${ms(report.latency_ms.p50)}, ` +
       `p95 ${ms(report.latency_ms.p95)}, p99 ${ms(report.latency_ms.p99)}`,
   );

@@ -1,5 +1,12 @@
 import { DocbatchError } from "../core/errors.js";
-import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
+import type {
+  ClaimedDocument,
+  EmbedCounts,
+  Outcome,
+  RunHandle,
+  StagedProgress,
+  Store,
+} from "../store/store.js";
 import { Interrupted } from "./process-document.js";
 
 export interface EngineOptions {
@@ -44,6 +51,8 @@ export interface EngineOptions {
   embedWait?: { readonly parked: number; readonly hungry: boolean };
   /** Documents running at once, parked ones included. @default concurrency */
   maxRunning?: number;
+  /** Texts embedded and found cached since the last commit, added to the run's counters by it. */
+  embedCounts?: () => EmbedCounts;
 }
 
 export interface EngineStats {
@@ -322,6 +331,7 @@ export class Engine {
       leaseMs: this.options.leaseMs,
       now,
       id: this.commits,
+      ...(this.options.embedCounts ? { embedCounts: this.options.embedCounts() } : {}),
     });
     this.lastFlushCost = this.clock() - now;
     if (result.replayed) await this.releaseUnheld(result.claimed);

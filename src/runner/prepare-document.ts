@@ -1,3 +1,4 @@
+import { preparedTextKey } from "../core/keys.js";
 import { isBinaryFormat, type JsonObject } from "../core/types.js";
 import { nameOf, type PreparedChunks, prepareChunks, prepareFallback } from "../pipeline/prepare.js";
 import type { ClaimedDocument, StageTimings } from "../store/store.js";
@@ -58,6 +59,27 @@ export async function prepareDocument(
     doc.contentDeferred = true;
   }
   return { texts: prepared.texts, metadata: withFileTime(prepared.metadata, doc), vectors: null };
+}
+
+/**
+ * The committed chunk texts of a document whose content, parse layer and chunk layer are those of
+ * its output (only the embedding layer changed): it is embedded again without being parsed. Null
+ * when they differ, or when the output is the fallback path's.
+ */
+export async function reusedOutput(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+): Promise<{ texts: string[]; metadata: JsonObject[] } | null> {
+  const key = preparedKeyOf(doc, ctx);
+  if (!doc.hadOutput || key === null || doc.outputPrep !== key || !ctx.loadOutputChunks) return null;
+  const output = await ctx.loadOutputChunks(doc.row);
+  return output && { texts: output.texts, metadata: withFileTime(output.metadata, doc) };
+}
+
+/** The document's prepared-text key under the batch's layers (null when unknown). */
+export function preparedKeyOf(doc: ClaimedDocument, ctx: DocumentContext): string | null {
+  if (!doc.contentHash || !ctx.layers) return null;
+  return preparedTextKey(doc.contentHash, ctx.layers.parse, ctx.layers.chunk);
 }
 
 /** The fallback path's chunks (plain text, fixed size), with what the pipeline knows of each. */

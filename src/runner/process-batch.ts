@@ -3,6 +3,7 @@ import { CpuPool } from "../pipeline/cpu-pool.js";
 import { EmbedQueue } from "../pipeline/embed/queue.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
 import { Background } from "./background.js";
+import { RunEmbedCache } from "./embed-cache.js";
 import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
 import { currentProcess, deadRuns } from "./liveness.js";
@@ -10,7 +11,7 @@ import type { Logger } from "./logger.js";
 import { type DocumentContext, processDocument } from "./process-document.js";
 import { ProgressTicker } from "./progress-ticker.js";
 import type { Progress, ResolvedProcessOptions } from "./run-options.js";
-import { createEmbedder, type PipelineSettings } from "./settings.js";
+import { createEmbedder, embedLayerOf, type PipelineSettings, stageLayersOf } from "./settings.js";
 import type { StoreRetry } from "./store-retry.js";
 
 /**
@@ -125,6 +126,12 @@ export async function processBatch(
   // Every resource opened from here on is closed in the `finally` below, whatever the way out.
   const sockets = Math.max(options.concurrency, options.embedConcurrency) * 2;
   const embedder = createEmbedder(embedSettings, sockets, work ? options.threads : 0);
+  const cache = new RunEmbedCache(store, embedLayerOf(settings), options.cacheLookups, (err) =>
+    logger.warn(
+      { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
+      "embedding cache write failed; its texts will be embedded again when met",
+    ),
+  );
   let cpu: CpuPool | undefined;
   let reaper: NodeJS.Timeout | null = null;
   let unsubscribe: (() => void) | undefined;
@@ -139,6 +146,7 @@ export async function processBatch(
       faults,
       breaker,
       cpu,
+      cache,
       getEngine: () => engine,
     });
     hooks.signal?.addEventListener("abort", onAbort, { once: true });
@@ -181,6 +189,7 @@ export async function processBatch(
     unsubscribe?.();
     hooks.signal?.removeEventListener("abort", onAbort);
     await background.drain();
+    await cache.close();
     await cpu?.close();
     await embedder.close();
   }
@@ -192,6 +201,7 @@ interface RunResources {
   faults: FaultInjector;
   breaker: CircuitBreaker;
   cpu: CpuPool | undefined;
+  cache: RunEmbedCache;
   getEngine: () => Engine | null;
 }
 
@@ -203,7 +213,7 @@ function createEngine(
   options: ResolvedProcessOptions,
   logger: Logger,
   hooks: ProcessHooks,
-  { embedder, embedSettings, faults, breaker, cpu, getEngine }: RunResources,
+  { embedder, embedSettings, faults, breaker, cpu, cache, getEngine }: RunResources,
 ): Engine {
   const embedQueue = new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency, () =>
     getEngine()?.embedCapacityChanged(),
@@ -212,11 +222,19 @@ function createEngine(
     settings,
     embedQueue,
     ...(cpu ? { cpu } : {}),
-    // Injected embedding faults need the request path; the local model can run in the threads.
+    // Injected embedding faults need the request path, and cache lookups come between chunking and
+    // embedding; otherwise the built-in embedder runs in the threads.
     embedInPool:
-      cpu && settings.embed.kind === "local" && faults.rates.embed === 0 && faults.rates.timeout === 0
+      cpu &&
+      settings.embed.kind === "local" &&
+      !cache.lookups &&
+      faults.rates.embed === 0 &&
+      faults.rates.timeout === 0
         ? settings.embed.dimensions
         : null,
+    cache,
+    layers: stageLayersOf(settings),
+    loadOutputChunks: (row) => store.loadOutputChunks(row),
     embedBatchSize: options.embedBatchSize,
     embedTimeoutMs:
       embedSettings.kind === "http" ? embedSettings.timeoutMs : (options.embedTimeoutMs ?? 30_000),
@@ -258,6 +276,7 @@ function createEngine(
       ...(hooks.planWriting ? { planWriting: hooks.planWriting } : {}),
       // The CPU threads read large contents from the store file themselves.
       deferContentFrom: cpu && store.contentFile ? DEFER_CONTENT_FROM_BYTES : DEFER_LARGE_CONTENT_FROM_BYTES,
+      embedCounts: () => cache.takeCounts(),
     },
     logHooks(logger, run.batchId, run.run),
   );

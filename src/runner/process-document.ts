@@ -5,10 +5,18 @@ import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
 import type { EmbedQueue } from "../pipeline/embed/queue.js";
+import type { OutputChunks } from "../store/embed-cache.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
+import type { RunEmbedCache } from "./embed-cache.js";
 import type { FaultInjector } from "./faults.js";
-import { fallbackChunks, MAIN_THREAD_FROM_BYTES, prepareDocument } from "./prepare-document.js";
-import type { PipelineSettings } from "./settings.js";
+import {
+  fallbackChunks,
+  MAIN_THREAD_FROM_BYTES,
+  prepareDocument,
+  preparedKeyOf,
+  reusedOutput,
+} from "./prepare-document.js";
+import type { PipelineSettings, StageLayers } from "./settings.js";
 
 export interface DocumentContext {
   settings: PipelineSettings;
@@ -30,6 +38,11 @@ export interface DocumentContext {
   random: RandomSource;
   clock: () => number;
   loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null>;
+  /** The run's embedding cache: lookups before embedding, answers stored as they arrive. */
+  cache?: RunEmbedCache;
+  /** The batch's layer by stage: a document whose parse and chunk parts held keeps its chunk texts. */
+  layers?: StageLayers;
+  loadOutputChunks?(row: number): Promise<OutputChunks | null>;
   loadContent(row: number): Promise<string | null>;
   /** Where the CPU threads read contents themselves (see Store.contentFile), if they can. */
   contentFile: string | null;
@@ -106,49 +119,35 @@ async function execute(
     return waitForBreaker(doc, ctx, startedAt);
   }
   const staged = doc.hasStaged ? await ctx.loadStaged(doc) : null;
+  const failures: { stage: StageName; error: ErrorInfo }[] = [];
   let texts: string[];
   let metadata: JsonObject[];
-  let fallback: ErrorInfo | null = null;
-  const failures: { stage: StageName; error: ErrorInfo }[] = [];
+  let fallback: ErrorInfo | null;
   let vectors: (Float32Array | null)[];
   let prefilled: Float32Array[] | null = null;
   if (staged) {
     ({ texts, fallback, metadata } = staged);
     vectors = staged.vectors;
   } else {
-    try {
-      // A large document starts once the plan is written: the planning thread's memory (it read,
-      // decoded and hashed this very content) is returned before processing needs as much again.
-      if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) await ctx.planWritten?.();
-      if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
-        throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
-      }
-      const prepared = await prepareDocument(doc, ctx, signal, timings);
-      prefilled = prepared.vectors;
-      ({ texts, metadata } = prepared);
-    } catch (err) {
-      throwIfInterrupted(signal);
-      const error = toDocbatchError(err);
-      const attempts = stageAttempts(doc, "parse");
-      const decision = decide(error.code, attempts, ctx.policy, ctx.random);
-      if (decision.action === "retry")
-        return retry(doc, "parse", error, attempts, startedAt + decision.delayMs);
-      if (decision.action === "fail")
-        return { kind: "failed", doc, error: info(error), stage: "parse", startedAt };
-      fallback = info(error);
-      failures.push({ stage: "parse", error: fallback });
-      ({ texts, metadata } = await fallbackChunks(doc, ctx, timings));
-    }
+    const prepared = await chunkTexts(doc, ctx, signal, timings, startedAt);
+    if ("outcome" in prepared) return prepared.outcome;
+    ({ texts, metadata, fallback, prefilled } = prepared);
+    if (fallback) failures.push({ stage: "parse", error: fallback });
     vectors = prefilled ?? new Array<Float32Array | null>(texts.length).fill(null);
     if (!prefilled && texts.length > ctx.embedBatchSize) {
       ctx.saveProgress({ doc, texts: { values: texts, metadata, fallback }, vectors: [] });
     }
   }
+  // The fallback path's chunks are not the pipeline's: they are never reused.
+  const prep = fallback === null ? preparedKeyOf(doc, ctx) : null;
   throwIfInterrupted(signal);
 
   at.stage = "embed";
   const embedStart = ctx.clock();
-  const embedded = await embedMissing(doc, ctx, texts, vectors, signal);
+  const hashes = ctx.cache?.hashesOf(texts) ?? null;
+  if (prefilled && hashes) ctx.cache!.remember(hashes, prefilled);
+  else if (hashes) await ctx.cache!.fill(hashes, vectors);
+  const embedded = await embedMissing(doc, ctx, texts, vectors, signal, hashes);
   if (!prefilled) timings.embed = ctx.clock() - embedStart;
   if (embedded.outcome) return embedded.outcome;
   if (embedded.degraded) {
@@ -169,8 +168,59 @@ async function execute(
     chunks,
     startedAt,
     timings,
+    prep,
     ...(failures.length > 0 ? { failures } : {}),
   };
+}
+
+interface ChunkTexts {
+  texts: string[];
+  metadata: JsonObject[];
+  /** Set when the parse stage failed for good and these are the fallback path's chunks. */
+  fallback: ErrorInfo | null;
+  /** Vectors computed with the chunks (the built-in embedder in the threads), if any. */
+  prefilled: Float32Array[] | null;
+}
+
+/**
+ * A document's chunk texts: its committed ones when only the embedding layer changed, else parsed,
+ * cleaned and chunked; after a parse failure, a retry, a final failure or the fallback path's.
+ */
+async function chunkTexts(
+  doc: ClaimedDocument,
+  ctx: DocumentContext,
+  signal: AbortSignal,
+  timings: StageTimings,
+  startedAt: number,
+): Promise<ChunkTexts | { outcome: Outcome }> {
+  const reused = await reusedOutput(doc, ctx);
+  if (reused) return { ...reused, fallback: null, prefilled: null };
+  try {
+    // A large document starts once the plan is written: the planning thread's memory (it read,
+    // decoded and hashed this very content) is returned before processing needs as much again.
+    if ((doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES) await ctx.planWritten?.();
+    if (ctx.faults.hits("parse", doc.idempotencyKey, doc.attempts)) {
+      throw new DocbatchError("PARSE_ERROR", "injected fault: the parser crashed");
+    }
+    const prepared = await prepareDocument(doc, ctx, signal, timings);
+    return {
+      texts: prepared.texts,
+      metadata: prepared.metadata,
+      fallback: null,
+      prefilled: prepared.vectors,
+    };
+  } catch (err) {
+    throwIfInterrupted(signal);
+    const error = toDocbatchError(err);
+    const attempts = stageAttempts(doc, "parse");
+    const decision = decide(error.code, attempts, ctx.policy, ctx.random);
+    if (decision.action === "retry")
+      return { outcome: retry(doc, "parse", error, attempts, startedAt + decision.delayMs) };
+    if (decision.action === "fail")
+      return { outcome: { kind: "failed", doc, error: info(error), stage: "parse", startedAt } };
+    const fallback = info(error);
+    return { ...(await fallbackChunks(doc, ctx, timings)), fallback, prefilled: null };
+  }
 }
 
 interface EmbedResult {
@@ -186,6 +236,8 @@ async function embedMissing(
   texts: string[],
   vectors: (Float32Array | null)[],
   signal: AbortSignal,
+  /** The texts' cache hashes, when the run has a cache. */
+  hashes: string[] | null,
 ): Promise<EmbedResult> {
   const staging = texts.length > ctx.embedBatchSize;
   const missing = vectors.flatMap((v, i) => (v === null ? [i] : []));
@@ -229,6 +281,11 @@ async function embedMissing(
       const reason = info(error);
       return { degraded: reason };
     }
+    if (hashes)
+      ctx.cache!.remember(
+        indexes.map((i) => hashes[i]!),
+        result,
+      );
     const saved: { index: number; embedding: Float32Array }[] = [];
     indexes.forEach((index, k) => {
       vectors[index] = result[k]!;

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../core/types.js";
+import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../store/embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../store/index-store.js";
 import type {
   BatchInfo,
@@ -35,7 +36,7 @@ import type { StoreRetry } from "./store-retry.js";
  * Every call retried after an unknown outcome is safe to run twice: reads; writes that set a
  * value (`endRun`, `markRunResumed`, `finishPlan`); writes fenced by a token the store checks
  * (`planDocuments` by the plan checkpoint and lock, `commit` by document fences and the run's
- * last commit number, `startRun` by its token). Only `addEvents`, which appends, is retried only
+ * last commit number, `startRun` by its token; `storeVectors` keeps an entry already stored). Only `addEvents`, which appends, is retried only
  * when the failure certainly happened before it took effect. `renewLeases` is not retried here:
  * a heartbeat that fails is sent again at the next tick, and leases outlast several ticks.
  */
@@ -241,6 +242,23 @@ export class ResilientStore implements Store {
 
   detachSink(batchId: string, uri: string): Promise<boolean> {
     return this.store.detachSink(batchId, uri);
+  }
+
+  lookupVectors(layer: string, hashes: string[]): Promise<Map<string, Float32Array>> {
+    return this.retry.run("lookupVectors", () => this.store.lookupVectors(layer, hashes));
+  }
+
+  storeVectors(layer: string, entries: CachedVector[], now: number): Promise<number> {
+    return this.retry.run("storeVectors", () => this.store.storeVectors(layer, entries, now));
+  }
+
+  loadOutputChunks(row: number): Promise<OutputChunks | null> {
+    return this.retry.run("loadOutputChunks", () => this.store.loadOutputChunks(row));
+  }
+
+  /** Deletes by what it finds: run twice, the second finds nothing more to delete. */
+  collectGarbage(request: GarbageRequest): Promise<GarbageResult> {
+    return this.retry.run("collectGarbage", () => this.store.collectGarbage(request));
   }
 
   search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {

@@ -39,6 +39,11 @@ export interface ProcessOptions {
   breakerMaxWaitMs?: number;
   /** End the run early (resumable) when the share of failed documents exceeds this. */
   maxFailRate?: number;
+  /**
+   * Do not look chunk texts up in the embedding cache: every text is sent to the embedder. Its
+   * answers are still stored, for later runs. @default false
+   */
+  noCache?: boolean;
   /** Fault injection: `parse=P,embed=P,timeout=P,crash=P`. */
   inject?: string;
   /** Seed of fault injection. @default 1 */
@@ -112,6 +117,8 @@ export interface ResolvedProcessOptions {
   docTimeoutMs: number;
   breakerMaxWaitMs: number;
   maxFailRate: number | undefined;
+  /** Look chunk texts up in the embedding cache before embedding them. */
+  cacheLookups: boolean;
   leaseMs: number;
   seed: number;
   shutdownGraceMs: number;
@@ -153,6 +160,7 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
     ),
     maxFailRate:
       options.maxFailRate === undefined ? undefined : expectRate("maxFailRate", options.maxFailRate),
+    cacheLookups: options.noCache !== true,
     leaseMs: expectInteger("leaseMs", options.leaseMs ?? DEFAULTS.leaseMs, 1_000),
     seed: expectInteger("seed", options.seed ?? DEFAULTS.seed, 0),
     shutdownGraceMs: expectInteger("shutdownGraceMs", options.shutdownGraceMs ?? DEFAULTS.shutdownGraceMs, 0),

@@ -36,19 +36,80 @@ export interface PipelineSettings {
   exclude?: string[];
 }
 
+/**
+ * The layer, by stage: what shapes the parsed and cleaned text, what shapes the chunk texts, what
+ * shapes the vectors. A document's key covers all three (`layerOf`); a document whose content and
+ * first two parts are unchanged keeps its chunk texts when only the embedding part changed, and
+ * the embedding cache is keyed by the last part alone.
+ */
+export interface StageLayers {
+  parse: string;
+  chunk: string;
+  embed: string;
+}
+
+export function stageLayersOf(settings: PipelineSettings): StageLayers {
+  return { parse: parseLayerOf(), chunk: chunkLayerOf(settings), embed: embedLayerOf(settings) };
+}
+
+/** The combination the idempotency key is built with. */
 export function layerOf(settings: PipelineSettings): string {
-  const { embed, chunk } = settings;
-  const embedPart =
-    embed.kind === "local"
-      ? `local-hash-v1:${embed.dimensions}`
-      : embed.kind === "model"
-        ? embed.id
-        : `http:${embed.model}`;
-  // Chunking: size/overlap, then the unit (with its tokenizer) and the model's token limit.
+  const { parse, chunk, embed } = stageLayersOf(settings);
+  return `${parse}|chunk:${chunk}|embed:${embed}`;
+}
+
+/** Parsing and cleaning have no options: the pipeline's version alone. */
+export function parseLayerOf(): string {
+  return `docbatch/${PIPELINE_VERSION}`;
+}
+
+/**
+ * Chunking: size/overlap, then the unit (with its tokenizer) and the model's token limit (a longer
+ * chunk is split before it is embedded, so the limit shapes chunk texts, not vectors).
+ */
+export function chunkLayerOf(settings: PipelineSettings): string {
+  const { chunk } = settings;
   const tokenizer = chunk.tokenizer ?? "o200k_base";
   const unit = chunk.unit === "tokens" ? `/tokens:${tokenizer}` : "";
   const limit = chunk.maxTokens !== undefined ? `/max-tokens:${chunk.maxTokens}:${tokenizer}` : "";
-  return `docbatch/${PIPELINE_VERSION}|chunk:${chunk.size}/${chunk.overlap}${unit}${limit}|embed:${embedPart}`;
+  return `${chunk.size}/${chunk.overlap}${unit}${limit}`;
+}
+
+/**
+ * What decides a text's vector: the model, its dimensions and who computes it. The built-in
+ * embedder is its version and dimension; a local model is its id (name and digest of its files,
+ * which fix the dimension); an endpoint is its model name and the endpoint's identity, so that the
+ * same model name served by another provider is a different layer. The endpoint's dimension is its
+ * model's: docbatch sends no dimension of its own.
+ */
+export function embedLayerOf(settings: PipelineSettings): string {
+  const { embed } = settings;
+  if (embed.kind === "local") return `local-hash-v1:${embed.dimensions}`;
+  if (embed.kind === "model") return embed.id;
+  return `http:${embed.model}@${endpointIdentity(embed.url)}`;
+}
+
+/** Query parameters that may carry a secret, left out of an endpoint's identity. */
+const SECRET_PARAM = /key|token|secret|sig|pass|auth|credential|code/i;
+
+/**
+ * An endpoint URL as the layer names it: no credentials, no secret query parameters (an API key
+ * rotated is the same endpoint; the layer is stored with the batch and shown), no fragment, the
+ * other query parameters sorted (an `api-version` does choose the model's behaviour).
+ */
+export function endpointIdentity(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  parsed.username = "";
+  parsed.password = "";
+  parsed.hash = "";
+  const kept = [...parsed.searchParams].filter(([name]) => !SECRET_PARAM.test(name)).sort();
+  parsed.search = new URLSearchParams(kept).toString();
+  return parsed.toString();
 }
 
 export function settingsToJson(settings: PipelineSettings): JsonObject {

@@ -314,5 +314,8 @@ async function progressEvent(service: BatchService, batchId: string) {
     latency_ms: report.latency_ms,
     failure_reasons: report.failure_reasons,
     retries: report.retries,
+    texts_embedded: report.texts_embedded,
+    cache_hits: report.cache_hits,
+    cache_hit_rate: report.cache_hit_rate,
   };
 }

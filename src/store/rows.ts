@@ -65,6 +65,8 @@ export interface RunRow {
   skipped_done: number;
   recovered_in_flight: number;
   fenced_commits: number;
+  texts_embedded: number | null;
+  cache_hits: number | null;
 }
 
 export function toRun(row: RunRow): RunInfo {
@@ -88,6 +90,8 @@ export function toRun(row: RunRow): RunInfo {
     skippedDone: row.skipped_done,
     recoveredInFlight: row.recovered_in_flight,
     fencedCommits: row.fenced_commits,
+    textsEmbedded: Number(row.texts_embedded ?? 0),
+    cacheHits: Number(row.cache_hits ?? 0),
   };
 }
 
@@ -141,6 +145,8 @@ export interface ClaimRow {
   out_key: string | null;
   size: number | null;
   file_mtime: number | string | null;
+  content_hash?: string;
+  out_prep?: string | null;
 }
 
 export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
@@ -165,6 +171,8 @@ export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     size: row.size,
     fileMtime: row.file_mtime === null ? null : Number(row.file_mtime),
     reclaimed,
+    ...(row.content_hash !== undefined ? { contentHash: row.content_hash } : {}),
+    outputPrep: row.out_prep ?? null,
   };
 }
 

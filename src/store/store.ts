@@ -9,6 +9,7 @@ import type {
   StageTimings,
   StateCounts,
 } from "../core/types.js";
+import type { EmbedCacheStore } from "./embed-cache.js";
 import type { IndexStore } from "./index-store.js";
 
 /**
@@ -154,6 +155,9 @@ export interface RunInfo {
   skippedDone: number;
   recoveredInFlight: number;
   fencedCommits: number;
+  /** Chunk texts this run sent to the embedder, and found in the embedding cache instead. */
+  textsEmbedded: number;
+  cacheHits: number;
 }
 
 /** A document taken by a worker, with everything needed to process it. */
@@ -194,6 +198,14 @@ export interface ClaimedDocument {
   hadOutput: boolean;
   /** True when this claim took over the expired lease of another worker. */
   reclaimed: boolean;
+  /** The document's content hash (see core/keys.ts). */
+  contentHash?: string;
+  /**
+   * The prepared-text key (`preparedTextKey`) of the committed output, when that output is the
+   * pipeline's normal chunks (not the fallback path's): equal to the document's own, its chunk
+   * texts can be embedded again without parsing.
+   */
+  outputPrep?: string | null;
 }
 
 export type { StageTimings };
@@ -210,6 +222,8 @@ export type Outcome =
       timings: StageTimings;
       /** The failed attempts after which fallback paths were taken, recorded with the commit. */
       failures?: { stage: StageName; error: ErrorInfo }[];
+      /** The prepared-text key of these chunks; null (or absent) for the fallback path's chunks. */
+      prep?: string | null;
     }
   | {
       kind: "retry";
@@ -265,6 +279,16 @@ export interface CommitRequest {
    * ordinary commit. Claims of the lost attempt are the caller's to release (`releaseUnheld`).
    */
   replay?: boolean;
+  /**
+   * Chunk texts sent to the embedder and found in the embedding cache since the run's last
+   * commit, added to the run's counters (not again on a replay).
+   */
+  embedCounts?: EmbedCounts;
+}
+
+export interface EmbedCounts {
+  embedded: number;
+  hits: number;
 }
 
 export interface CommitResult {
@@ -366,7 +390,7 @@ export type StoreConnectionSpec =
   | { kind: "sqlite"; file: string; durability: "full" | "normal" }
   | { kind: "postgres"; url: string };
 
-export interface Store extends IndexStore {
+export interface Store extends IndexStore, EmbedCacheStore {
   readonly kind: "sqlite" | "postgres";
   /** Applies migrations; safe to call from many processes at once. */
   open(): Promise<void>;

@@ -38,6 +38,8 @@ export interface EmbeddingServerOptions {
   retryAfterSeconds?: number;
   /** @default 1 */
   seed?: number;
+  /** Record when each text was answered (see `answerTimes`). @default false */
+  answerTimes?: boolean;
 }
 
 export type DownMode = false | "503" | "refuse";
@@ -69,6 +71,7 @@ export class EmbeddingTestServer {
   private random: () => number;
   private down: DownMode = false;
   private readonly counts = new Map<string, number>();
+  private readonly times = new Map<string, number[]>();
   private stat: EmbeddingServerStats = freshStats();
   private since = performance.now();
   private lastChange = performance.now();
@@ -138,8 +141,14 @@ export class EmbeddingTestServer {
     return this.counts;
   }
 
+  /** When each text was answered 200 (ms since the epoch), with `answerTimes: true`. */
+  answerTimes(): ReadonlyMap<string, readonly number[]> {
+    return this.times;
+  }
+
   reset(): void {
     this.counts.clear();
+    this.times.clear();
     const inFlight = this.stat.inFlight;
     this.stat = { ...freshStats(), inFlight, maxInFlight: inFlight };
     this.since = performance.now();
@@ -243,6 +252,10 @@ export class EmbeddingTestServer {
     this.stat.ok += 1;
     this.stat.textsOk += input.length;
     for (const text of input) this.counts.set(text, (this.counts.get(text) ?? 0) + 1);
+    if (this.options.answerTimes) {
+      const now = Date.now();
+      for (const text of input) this.times.set(text, [...(this.times.get(text) ?? []), now]);
+    }
     res
       .writeHead(200, { "content-type": "application/json" })
       .end(JSON.stringify({ object: "list", model, data }));

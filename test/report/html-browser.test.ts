@@ -44,6 +44,8 @@ function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
     resume_time_ms: no > 1 ? 250 : null,
     checkpoint_hit_rate: 0.4,
     fenced_commits: 0,
+    texts_embedded: 0,
+    cache_hits: 0,
   });
   return {
     report: {
@@ -54,6 +56,9 @@ function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
       fail_rate: empty ? 0 : 0.03,
       dup_rate: 0,
       retries: empty ? 0 : 5,
+      texts_embedded: empty ? 0 : 40,
+      cache_hits: empty ? 0 : 10,
+      cache_hit_rate: empty ? null : 0.2,
       throughput_docs_per_min: empty ? 0 : 120,
       latency_ms: { ...q, mean: 20, max: 95, count: n },
       resume_time_ms: empty ? null : 250,

@@ -26,6 +26,8 @@ function runInfo(over: Partial<RunInfo>): RunInfo {
     skippedDone: 0,
     recoveredInFlight: 0,
     fencedCommits: 0,
+    textsEmbedded: 0,
+    cacheHits: 0,
     ...over,
   };
 }

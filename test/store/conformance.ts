@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { contentHash, idempotencyKey } from "../../src/core/keys.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import { cacheConformance } from "./cache-conformance.js";
 import { hardeningConformance } from "./conformance-hardening.js";
 import { indexConformance } from "./index-conformance.js";
 
@@ -12,6 +13,7 @@ import { indexConformance } from "./index-conformance.js";
 export function storeConformance(name: string, factory: () => Promise<Store>): void {
   hardeningConformance(name, factory);
   indexConformance(name, factory);
+  cacheConformance(name, factory);
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
     beforeEach(async () => {

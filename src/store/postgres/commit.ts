@@ -58,11 +58,11 @@ export async function commitFlush(
          write_ms = v.write_ms, completions = d.completions + 1,
          reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
          lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
-         out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata
+         out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata, out_prep = v.prep
        FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::float8[],
-                   $9::boolean[], $10::int[], $11::float8[], $12::float8[], $13::float8[], $14::float8[])
+                   $9::boolean[], $10::int[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::text[])
          AS v(row, fence, state, reason, last_error, started_at, parse_ms, degraded, chunk_count, clean_ms, chunk_ms,
-              embed_ms, write_ms)
+              embed_ms, write_ms, prep)
        WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
        RETURNING d.row`,
       [
@@ -80,6 +80,7 @@ export async function commitFlush(
         completed.map((o) => o.timings.chunk ?? null),
         completed.map((o) => o.timings.embed ?? null),
         completed.map((o) => o.timings.write ?? 0),
+        completed.map((o) => o.prep ?? null),
       ],
     );
     const ok = new Set(rows.map((r) => r.row));
@@ -160,7 +161,7 @@ export async function commitFlush(
          failed_stage = v.stage, last_error = v.error, breaker_wait_since = NULL, started_at = v.started_at,
          committed_at = $1, duration_ms = $1 - v.started_at, lease_run = NULL, lease_expires_at = NULL,
          has_staged = FALSE, updated_at = $1, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
-         out_metadata = NULL
+         out_metadata = NULL, out_prep = NULL
        FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS v(row, fence, stage, error, started_at)
        WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
        RETURNING d.row`,
@@ -209,7 +210,8 @@ export async function commitFlush(
   fenced += acceptedList.filter((ok) => !ok).length;
   const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
   const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
-  await updateRun(client, request, processed, fenced, claimed);
+  const counts = request.embedCounts ?? { embedded: 0, hits: 0 };
+  await updateRun(client, request, { processed, fenced, ...counts }, claimed);
   // Last, so that the batch's outbox head row stays locked only for the COMMIT itself.
   await recordOutputChanges(client, run.batchId, output);
   return { accepted: acceptedList, claimed };
@@ -222,8 +224,7 @@ export async function commitFlush(
 async function updateRun(
   client: pg.PoolClient,
   request: CommitRequest,
-  processed: number,
-  fenced: number,
+  counters: { processed: number; fenced: number; embedded: number; hits: number },
   claimed: ClaimedDocument[],
 ): Promise<void> {
   const reclaimed = claimed.filter((d) => d.reclaimed).length;
@@ -231,17 +232,19 @@ async function updateRun(
     `UPDATE runs SET last_seen_at = $3, alive_at = ${NOW_MS}, processed = processed + $4,
        fenced_commits = fenced_commits + $5, recovered_in_flight = recovered_in_flight + $6,
        first_claim_at = CASE WHEN $7 AND first_claim_at IS NULL THEN $3 ELSE first_claim_at END,
-       last_commit = COALESCE($8, last_commit)
+       last_commit = COALESCE($8, last_commit), texts_embedded = texts_embedded + $9, cache_hits = cache_hits + $10
      WHERE batch_id = $1 AND run = $2`,
     [
       request.run.batchId,
       request.run.run,
       request.now,
-      processed,
-      fenced,
+      counters.processed,
+      counters.fenced,
       reclaimed,
       claimed.length > 0,
       request.id ?? null,
+      counters.embedded,
+      counters.hits,
     ],
   );
 }
@@ -259,7 +262,7 @@ async function replayedFlush(
   const byRow = new Map(rows.map((r) => [r.row, r]));
   const accepted = request.outcomes.map((o) => appliedEarlier(o, byRow.get(o.doc.row), request.now));
   const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
-  await updateRun(client, request, 0, 0, claimed);
+  await updateRun(client, request, { processed: 0, fenced: 0, embedded: 0, hits: 0 }, claimed);
   return { accepted, claimed };
 }
 
@@ -319,7 +322,7 @@ async function claim(
     reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
   const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.load_error,
     d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
-    d.out_key, d.size, d.file_mtime`;
+    d.out_key, d.size, d.file_mtime, d.content_hash, d.out_prep`;
   const expired = lookForExpired
     ? await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
         `WITH picked AS (

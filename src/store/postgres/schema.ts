@@ -223,6 +223,24 @@ const MIGRATIONS: string[] = [
   ALTER TABLE chunks ADD COLUMN metadata TEXT;
   ALTER TABLE staged_chunks ADD COLUMN metadata TEXT;
   `,
+  // 9: the embedding cache, (embedding layer, sha256 of a chunk text) -> vector, for every batch;
+  // the run's counts of texts embedded and found cached; the prepared-text key of a document's
+  // output, so a change of the embedding layer alone re-embeds its chunk texts without parsing;
+  // indexes on the times of events and failed attempts, which retention deletes by.
+  `
+  CREATE TABLE embed_cache (
+    layer TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    embedding BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (layer, text_hash)
+  );
+  ALTER TABLE runs ADD COLUMN texts_embedded BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN cache_hits BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE documents ADD COLUMN out_prep TEXT;
+  CREATE INDEX events_at ON events (at);
+  CREATE INDEX failures_at ON failures (at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

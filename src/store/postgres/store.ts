@@ -2,6 +2,7 @@ import type pg from "pg";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { toBatch } from "../rows.js";
@@ -33,6 +34,7 @@ import type {
 import { classifyStoreError } from "../transient.js";
 import { commitFlush } from "./commit.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
+import * as cache from "./embed-cache.js";
 import { exportChunks } from "./export.js";
 import * as outbox from "./outbox.js";
 import { putContents, writePlanSlice } from "./plan.js";
@@ -326,6 +328,22 @@ export class PostgresStore implements Store {
       [row],
     );
     return rows[0]?.content ?? null;
+  }
+
+  async lookupVectors(layer: string, hashes: string[]): Promise<Map<string, Float32Array>> {
+    return cache.lookupVectors(this.pool, layer, hashes);
+  }
+
+  async storeVectors(layer: string, entries: CachedVector[], now: number): Promise<number> {
+    return cache.storeVectors(this.pool, layer, entries, now);
+  }
+
+  async loadOutputChunks(row: number): Promise<OutputChunks | null> {
+    return cache.loadOutputChunks(this.pool, row);
+  }
+
+  async collectGarbage(request: GarbageRequest): Promise<GarbageResult> {
+    return cache.collectGarbage(this.pool, request);
   }
 
   async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {

@@ -55,7 +55,7 @@ export class SqliteCommitter {
          write_ms = @write, completions = completions + 1,
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END, requeued = 0,
          lease_run = NULL, lease_expires_at = NULL, has_staged = 0, updated_at = @now, out_key = idem_key,
-         out_degraded = @degraded, out_chunk_count = @chunkCount, out_metadata = metadata
+         out_degraded = @degraded, out_chunk_count = @chunkCount, out_metadata = metadata, out_prep = @prep
        ${guard}`,
     );
     this.settleRetry = db.prepare(
@@ -69,7 +69,7 @@ export class SqliteCommitter {
          failed_stage = @stage, last_error = @error, breaker_wait_since = NULL, started_at = @startedAt,
          committed_at = @now, duration_ms = @duration, lease_run = NULL, lease_expires_at = NULL,
          has_staged = 0, updated_at = @now, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
-         out_metadata = NULL
+         out_metadata = NULL, out_prep = NULL
        ${guard}`,
     );
     this.deleteChunks = db.prepare("DELETE FROM chunks WHERE row = ?");
@@ -95,7 +95,8 @@ export class SqliteCommitter {
     this.updateRun = db.prepare(
       `UPDATE runs SET last_seen_at = @now, alive_at = ${NOW_MS}, processed = processed + @processed,
          fenced_commits = fenced_commits + @fenced, recovered_in_flight = recovered_in_flight + @reclaimed,
-         last_commit = COALESCE(@id, last_commit)
+         last_commit = COALESCE(@id, last_commit), texts_embedded = texts_embedded + @embedded,
+         cache_hits = cache_hits + @hits
        WHERE batch_id = @batchId AND run = @run`,
     );
     this.lastCommit = db.prepare("SELECT last_commit FROM runs WHERE batch_id = ? AND run = ?").pluck();
@@ -107,7 +108,7 @@ export class SqliteCommitter {
          reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
     const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
          fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size,
-         file_mtime`;
+         file_mtime, content_hash, out_prep`;
     // Expired leases first: their documents have waited longest. A run's own documents are not
     // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
     // the run releases them itself (`releaseUnheld`).
@@ -165,7 +166,9 @@ export class SqliteCommitter {
     const claimed = request.claim > 0 ? this.claim(request) : [];
     const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
     const id = request.id ?? null;
-    this.updateRun.run({ now, processed, fenced, reclaimed, id, batchId: run.batchId, run: run.run });
+    const { embedded, hits } = request.embedCounts ?? { embedded: 0, hits: 0 };
+    const counters = { processed, fenced, reclaimed, id, embedded, hits };
+    this.updateRun.run({ now, ...counters, batchId: run.batchId, run: run.run });
     return { accepted, claimed };
   }
 
@@ -178,7 +181,8 @@ export class SqliteCommitter {
     const claimed = request.claim > 0 ? this.claim(request) : [];
     const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
     const id = request.id ?? null;
-    this.updateRun.run({ now, processed: 0, fenced: 0, reclaimed, id, batchId: run.batchId, run: run.run });
+    const counters = { processed: 0, fenced: 0, reclaimed, id, embedded: 0, hits: 0 };
+    this.updateRun.run({ now, ...counters, batchId: run.batchId, run: run.run });
     return { accepted, claimed };
   }
 
@@ -209,6 +213,7 @@ export class SqliteCommitter {
         write: outcome.timings.write ?? 0,
         degraded: outcome.degraded ? 1 : 0,
         chunkCount: outcome.chunks.length,
+        prep: outcome.prep ?? null,
       }).changes;
       if (changes === 0) return false;
       for (const failure of outcome.failures ?? []) {

@@ -272,6 +272,26 @@ const MIGRATIONS: string[] = [
   ALTER TABLE chunks ADD COLUMN metadata TEXT;
   ALTER TABLE staged_chunks ADD COLUMN metadata TEXT;
   `,
+  // 11: the embedding cache, (embedding layer, sha256 of a chunk text) -> vector, for every batch
+  // (a rowid table: a vector is larger than what a WITHOUT ROWID page keeps inline); the run's
+  // counts of texts embedded and found cached; the prepared-text key of a document's output, so a
+  // change of the embedding layer alone re-embeds its chunk texts without parsing; indexes on the
+  // times of events and failed attempts, which retention deletes by.
+  `
+  CREATE TABLE embed_cache (
+    id INTEGER PRIMARY KEY,
+    layer TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    embedding BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX embed_cache_key ON embed_cache (layer, text_hash);
+  ALTER TABLE runs ADD COLUMN texts_embedded INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE runs ADD COLUMN cache_hits INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE documents ADD COLUMN out_prep TEXT;
+  CREATE INDEX events_at ON events (at);
+  CREATE INDEX failures_at ON failures (at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
 import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { type BatchRow, toBatch } from "../rows.js";
@@ -34,6 +35,7 @@ import type {
   StoreEvent,
 } from "../store.js";
 import { SqliteCommitter } from "./commit.js";
+import { SqliteEmbedCache } from "./embed-cache.js";
 import { SqliteOutbox } from "./outbox.js";
 import { SqlitePlanWriter } from "./plan.js";
 import * as read from "./read.js";
@@ -75,6 +77,7 @@ export class SqliteStore implements Store {
   private planWriter: SqlitePlanWriter | null = null;
   private outbox: SqliteOutbox | null = null;
   private vectorIndex: SqliteVectorIndex | null = null;
+  private embedCache: SqliteEmbedCache | null = null;
 
   constructor(private readonly options: SqliteStoreOptions) {}
 
@@ -89,6 +92,7 @@ export class SqliteStore implements Store {
       if (this.options.readonly) {
         this.dbValue = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
         this.outbox = new SqliteOutbox(this.dbValue);
+        this.embedCache = new SqliteEmbedCache(this.dbValue, "FULL");
         const stale = this.dbValue.prepare("SELECT stale FROM search_index_state").pluck().get() === 1;
         this.vectorIndex = stale ? null : SqliteVectorIndex.load(this.dbValue);
         return;
@@ -122,6 +126,7 @@ export class SqliteStore implements Store {
     this.outbox = new SqliteOutbox(this.db);
     this.committer = new SqliteCommitter(this.db, this.vectorIndex);
     this.planWriter = new SqlitePlanWriter(this.db);
+    this.embedCache = new SqliteEmbedCache(this.db, this.options.durability === "normal" ? "NORMAL" : "FULL");
   }
 
   async close(): Promise<void> {
@@ -579,6 +584,22 @@ export class SqliteStore implements Store {
     return (
       this.db.prepare("DELETE FROM sink_cursors WHERE batch_id = ? AND uri = ?").run(batchId, uri).changes > 0
     );
+  }
+
+  async lookupVectors(layer: string, hashes: string[]): Promise<Map<string, Float32Array>> {
+    return this.embedCache!.lookupVectors(layer, hashes);
+  }
+
+  async storeVectors(layer: string, entries: CachedVector[], now: number): Promise<number> {
+    return this.embedCache!.storeVectors(layer, entries, now);
+  }
+
+  async loadOutputChunks(row: number): Promise<OutputChunks | null> {
+    return this.embedCache!.loadOutputChunks(row);
+  }
+
+  async collectGarbage(request: GarbageRequest): Promise<GarbageResult> {
+    return this.embedCache!.collectGarbage(request);
   }
 
   async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
