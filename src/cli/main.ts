@@ -10,6 +10,7 @@ import {
   statusCommand,
 } from "./commands/inspect.js";
 import { searchCommand, syncCommand, verifyCommand } from "./commands/retrieval.js";
+import { deleteCommand, planCommand } from "./commands/plan.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { submitCommand, workerCommand } from "./commands/worker.js";
@@ -31,6 +32,8 @@ const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   search: searchCommand,
   sync: syncCommand,
   verify: verifyCommand,
+  plan: planCommand,
+  delete: deleteCommand,
 };
 
 const isCommand = (name: string | undefined): name is CommandName =>
@@ -54,9 +57,8 @@ Commands:
   search QUERY     the chunks of a batch nearest to a query
   sync             deliver to the batch's sinks what they have not received yet
   verify           compare a sink with the store (and --repair it)
-  search QUERY     the chunks of a batch nearest to a query
-  sync             deliver to the batch's sinks what they have not received yet
-  verify           compare a sink with the store (and --repair it)
+  plan INPUT       what run would do (new, changed, deleted, chunks, tokens, cost), writing nothing
+  delete           delete a batch with all it owns, its chunks leaving its sinks first
 
 Every command takes --db FILE (SQLite, the default) or --store postgres://… (shared by workers).
 

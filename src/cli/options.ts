@@ -23,7 +23,9 @@ export type CommandName =
   | "demo"
   | "search"
   | "sync"
-  | "verify";
+  | "verify"
+  | "plan"
+  | "delete";
 
 export type OptionKind = "int" | "number" | "string" | "boolean" | "list" | "enum";
 
@@ -57,7 +59,7 @@ export interface OptionSpec {
 export const STATUS_LIST_LIMIT = 20;
 
 const PROCESSING = ["run", "worker", "serve"] as const;
-const PLANNING = ["run", "submit", "serve"] as const;
+const PLANNING = ["run", "submit", "serve", "plan"] as const;
 const INSPECTING = ["status", "report", "export", "retry", "search", "sync", "verify"] as const;
 const EVERY_STORE = [
   "run",
@@ -72,6 +74,8 @@ const EVERY_STORE = [
   "search",
   "sync",
   "verify",
+  "plan",
+  "delete",
 ] as const;
 
 export const OPTIONS = [
@@ -102,7 +106,7 @@ export const OPTIONS = [
     arg: "ID",
     default: "the input's batch_id, else the input's name",
     help: "the batch to plan and process; a folder's name gets a suffix only when another input already uses it",
-    commands: ["run", "submit"],
+    commands: ["run", "submit", "plan"],
     group: "store",
   },
   {
@@ -122,6 +126,15 @@ export const OPTIONS = [
     arg: "ID",
     help: "the planned batch to work on (required)",
     commands: ["worker"],
+    group: "store",
+  },
+  {
+    name: "batch-id",
+    key: "batchId",
+    kind: "string",
+    arg: "ID",
+    help: "the batch to delete (required)",
+    commands: ["delete"],
     group: "store",
   },
 
@@ -153,6 +166,26 @@ export const OPTIONS = [
     help: "larger documents end failed with DOC_TOO_LARGE",
     commands: [...PLANNING],
     group: "output",
+  },
+
+  {
+    name: "sync",
+    key: "sync",
+    kind: "enum",
+    arg: "MODE",
+    choices: ["accumulate", "full"],
+    default: "accumulate",
+    help: "full: once the whole input is planned, documents of the batch that the input no longer holds end deleted (their chunks leave the export, search and every sink); accumulate: they keep their output. Not part of the layer",
+    commands: ["run", "submit", "plan"],
+    group: "input",
+  },
+  {
+    name: "rehash",
+    key: "rehash",
+    kind: "boolean",
+    help: "read every file again; by default a file whose size, modification time and inode are unchanged is not read (as in make and rsync)",
+    commands: ["run", "submit", "plan"],
+    group: "input",
   },
 
   // What the output is: part of the layer.
@@ -491,7 +524,24 @@ export const OPTIONS = [
     arg: "N",
     default: 600000,
     help: "give up delivering after N ms",
-    commands: ["sync"],
+    commands: ["sync", "delete"],
+    group: "command",
+  },
+  {
+    name: "drop-sinks",
+    key: "dropSinks",
+    kind: "boolean",
+    help: "delete without delivering the deletes to the batch's sinks (they keep what they hold); by default every sink receives them first",
+    commands: ["delete"],
+    group: "command",
+  },
+  {
+    name: "price-per-million-tokens",
+    key: "pricePerMillionTokens",
+    kind: "number",
+    arg: "X",
+    help: "the embedding price per million tokens: adds estimated_cost (estimated_tokens / 1e6 × X)",
+    commands: ["plan"],
     group: "command",
   },
   {
@@ -516,7 +566,19 @@ export const OPTIONS = [
     key: "json",
     kind: "boolean",
     help: "print the result as JSON on stdout",
-    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify"],
+    commands: [
+      "run",
+      "worker",
+      "status",
+      "report",
+      "retry",
+      "batches",
+      "search",
+      "sync",
+      "verify",
+      "plan",
+      "delete",
+    ],
     group: "display",
   },
   {
