@@ -58,7 +58,7 @@ export interface OptionSpec {
 /** Documents (and skipped files) `status` lists of each kind. */
 export const STATUS_LIST_LIMIT = 20;
 
-const PROCESSING = ["run", "worker", "serve"] as const;
+const PROCESSING = ["run", "worker", "serve", "plan"] as const;
 const PLANNING = ["run", "submit", "serve", "plan"] as const;
 const INSPECTING = ["status", "report", "export", "retry", "search", "sync", "verify"] as const;
 const EVERY_STORE = [
@@ -476,7 +476,7 @@ export const OPTIONS = [
     kind: "list",
     arg: "URI",
     help: "deliver the output to a sink: jsonl:PATH (a change log) or pgvector:postgres://user@host/db?table=T; the batch remembers its sinks (without password: give it in the URL, DOCBATCH_SINK_PASSWORD or PGPASSWORD)",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "plan"],
     group: "process",
   },
   {
@@ -586,7 +586,7 @@ export const OPTIONS = [
     key: "noProgress",
     kind: "boolean",
     help: "no progress display",
-    commands: ["run", "worker"],
+    commands: ["run", "worker", "plan"],
     group: "display",
   },
   {

@@ -14,6 +14,7 @@ import { checkGroup, type GroupItem, planRecord, type RecordOptions, STAT_GROUP 
 import {
   type OutputOptions,
   type PlanModeOptions,
+  type ProcessOptions,
   pipelineSettings,
   resolveProcessOptions,
   syncOption,
@@ -26,7 +27,7 @@ import { layerOf, type PipelineSettings } from "./settings.js";
  */
 export type CountCached = (settings: PipelineSettings, texts: string[]) => Promise<number>;
 
-export interface PreviewPlanOptions extends OutputOptions, PlanModeOptions {
+export interface PreviewPlanOptions extends ProcessOptions, OutputOptions, PlanModeOptions {
   input: string;
   /** The SQLite store, opened read-only and never created. @default ".docbatch/docbatch.db" */
   db?: string;
@@ -37,8 +38,6 @@ export interface PreviewPlanOptions extends OutputOptions, PlanModeOptions {
   root?: string;
   /** Adds `estimated_cost`: estimated tokens / 1e6 × this price. */
   pricePerMillionTokens?: number;
-  /** CPU threads for parsing and chunking. @default as `run` */
-  threads?: number;
   /** @default no cache: 0 hits */
   countCached?: CountCached;
 }

@@ -18,7 +18,7 @@ export async function planCommand(args: string[]): Promise<number> {
     const preview = await previewPlan({
       input,
       ...(store ? { store } : {}),
-      ...pick("plan", values, ["output", "input"]),
+      ...pick("plan", values, ["process", "output", "input"]),
       ...defined({
         db: values.db,
         batchId: values.batchId,
