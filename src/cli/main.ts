@@ -9,8 +9,8 @@ import {
   retryCommand,
   statusCommand,
 } from "./commands/inspect.js";
-import { searchCommand, syncCommand, verifyCommand } from "./commands/retrieval.js";
 import { deleteCommand, planCommand } from "./commands/plan.js";
+import { searchCommand, syncCommand, verifyCommand } from "./commands/retrieval.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
 import { submitCommand, workerCommand } from "./commands/worker.js";

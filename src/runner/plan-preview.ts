@@ -78,7 +78,8 @@ export async function previewPlan(options: PreviewPlanOptions): Promise<PlanPrev
     ...(options.exclude ? { exclude: options.exclude } : {}),
   });
   await validateInput(source);
-  const store = options.store ?? (fs.existsSync(dbFile) ? new SqliteStore({ file: dbFile, readonly: true }) : null);
+  const store =
+    options.store ?? (fs.existsSync(dbFile) ? new SqliteStore({ file: dbFile, readonly: true }) : null);
   if (store && !options.store) await store.open();
   const threads = resolveProcessOptions(options).threads;
   const cpu = threads > 0 && CpuPool.available() ? new CpuPool(threads) : null;
@@ -179,7 +180,14 @@ class PlanTally {
     const name = nameOf(doc.docId);
     try {
       if (this.cpu) {
-        const task = { content, format: doc.format, chunk, mode: "normal" as const, name, embedDimensions: null };
+        const task = {
+          content,
+          format: doc.format,
+          chunk,
+          mode: "normal" as const,
+          name,
+          embedDimensions: null,
+        };
         return (await this.cpu.run(task)).texts;
       }
       return (await prepareChunks(content, doc.format, chunk, name, {})).texts;
@@ -193,7 +201,9 @@ class PlanTally {
   private async reread(doc: PlannedDocument, source: { root: { realRoot: string } }): Promise<string | null> {
     try {
       const bytes = await fs.promises.readFile(path.resolve(source.root.realRoot, doc.path ?? ""));
-      return doc.format === "pdf" || doc.format === "docx" ? bytes.toString("base64") : bytes.toString("utf8");
+      return doc.format === "pdf" || doc.format === "docx"
+        ? bytes.toString("base64")
+        : bytes.toString("utf8");
     } catch {
       return null;
     }

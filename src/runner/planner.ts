@@ -122,4 +122,3 @@ export async function planBatch(
   summary.complete = true;
   return summary;
 }
-

@@ -181,9 +181,13 @@ export interface PlanModeOptions {
 /** The sync mode asked for, checked (a library caller may pass anything). */
 export function syncOption(value: unknown): SyncMode {
   if (value === undefined || value === "accumulate" || value === "full") return value ?? "accumulate";
-  throw new DocbatchError("USAGE", `Expected \`sync\` to be "accumulate" or "full", got \`${String(value)}\``, {
-    details: [{ path: "sync", problem: "must be accumulate or full" }],
-  });
+  throw new DocbatchError(
+    "USAGE",
+    `Expected \`sync\` to be "accumulate" or "full", got \`${String(value)}\``,
+    {
+      details: [{ path: "sync", problem: "must be accumulate or full" }],
+    },
+  );
 }
 
 export interface OutputOptions extends FileFilterOptions {

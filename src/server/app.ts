@@ -111,7 +111,12 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
         details: [{ path: "body", problem: `${length} bytes, more than ${options.maxBodyBytes}` }],
       });
     }
-    const submitted = await service.submit(c.req.raw.body, kind, c.req.query("batch_id"), syncQuery(c.req.query("sync")));
+    const submitted = await service.submit(
+      c.req.raw.body,
+      kind,
+      c.req.query("batch_id"),
+      syncQuery(c.req.query("sync")),
+    );
     return c.json(
       { batch_id: submitted.batchId, created: submitted.created, links: links(submitted.batchId) },
       submitted.created ? 202 : 200,

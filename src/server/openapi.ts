@@ -99,7 +99,9 @@ export function openApiDocument(): object {
               "Deleted.",
             ),
             "409": error("BATCH_RUNNING: the batch is being processed; cancel it first."),
-            "503": error("SINKS_BEHIND: a sink did not receive the deletes; the batch is kept, delete again."),
+            "503": error(
+              "SINKS_BEHIND: a sink did not receive the deletes; the batch is kept, delete again.",
+            ),
             ...errors,
           },
         },

@@ -5,8 +5,8 @@ import { fileFingerprint, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { renderPrometheus } from "../report/prometheus.js";
 import type { BatchAnalysis } from "../report/report.js";
-import type { Logger } from "../runner/logger.js";
 import { type DeleteBatchResult, deleteBatch } from "../runner/delete-batch.js";
+import type { Logger } from "../runner/logger.js";
 import { resumeBatch } from "../runner/resume-batch.js";
 import { retryDocuments } from "../runner/retry.js";
 import { batchFingerprint, runBatch } from "../runner/run-batch.js";
@@ -110,9 +110,13 @@ export class BatchService {
         throw batchConflict(id);
       }
       if (replaces && this.runners.has(id)) {
-        throw new DocbatchError("BATCH_RUNNING", `Batch ${id} is being processed; submit its new input later.`, {
-          details: [{ path: "batch_id", problem: "running" }],
-        });
+        throw new DocbatchError(
+          "BATCH_RUNNING",
+          `Batch ${id} is being processed; submit its new input later.`,
+          {
+            details: [{ path: "batch_id", problem: "running" }],
+          },
+        );
       }
       const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
       // The body takes its batch's name before the batch exists, so that a batch never lacks its

@@ -17,8 +17,7 @@ export function planDecision(
   existed: boolean,
 ): { keep: boolean; upToDate: boolean } {
   const complete = isSet(row.plan_complete);
-  const same =
-    row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
+  const same = row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
   // A batch created but not planned yet (e.g. by the server before it answered) keeps its generation.
   const fresh =
     !existed && row.plan_records === 0 && row.plan_generation === 1 && row.fingerprint === start.fingerprint;

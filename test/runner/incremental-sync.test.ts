@@ -87,10 +87,24 @@ describe.each(STORES)("incremental sync ($kind)", ({ kind, args }) => {
 
     const requests = embeddings.stats().requests;
     const bytes = kind === "sqlite" ? sha(store[1]!) : null;
-    const plan = await runCli(["plan", corpus, ...common, "--sync", "full", "--price-per-million-tokens", "0.02"]);
+    const plan = await runCli([
+      "plan",
+      corpus,
+      ...common,
+      "--sync",
+      "full",
+      "--price-per-million-tokens",
+      "0.02",
+    ]);
     expect(plan.code, plan.stderr).toBe(0);
     const preview = JSON.parse(plan.stdout);
-    expect(preview).toMatchObject({ batch_id: "inc", new: 10, changed: 20, deleted: 15, unchanged: FILES - 35 });
+    expect(preview).toMatchObject({
+      batch_id: "inc",
+      new: 10,
+      changed: 20,
+      deleted: 15,
+      unchanged: FILES - 35,
+    });
     expect(preview.chunks).toBeGreaterThanOrEqual(30);
     expect(preview.chunks_to_embed).toBe(preview.chunks);
     expect(preview.estimated_tokens).toBeGreaterThan(0);
@@ -112,7 +126,16 @@ describe.each(STORES)("incremental sync ($kind)", ({ kind, args }) => {
     const replayed = await replayLog(log);
     expect(new Set([...replayed.values()].map((l) => l.doc_id))).toEqual(ids);
 
-    const search = await runCli(["search", deleted[0]!.replace(".txt", ""), ...store, "--batch-id", "inc", "--k", "50", "--json"]);
+    const search = await runCli([
+      "search",
+      deleted[0]!.replace(".txt", ""),
+      ...store,
+      "--batch-id",
+      "inc",
+      "--k",
+      "50",
+      "--json",
+    ]);
     expect(search.code, search.stderr).toBe(0);
     const hits = JSON.parse(search.stdout).results as { doc_id: string }[];
     expect(hits.length).toBeGreaterThan(0);
@@ -132,10 +155,20 @@ describe.each(STORES)("incremental sync ($kind)", ({ kind, args }) => {
     const dir = tempDir("docbatch-delete-");
     const corpus = path.join(dir, "corpus");
     fs.mkdirSync(corpus);
-    for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(corpus, `f${i}.md`), `# File ${i}\n\ntext ${i}\n`);
+    for (let i = 0; i < 12; i++)
+      fs.writeFileSync(path.join(corpus, `f${i}.md`), `# File ${i}\n\ntext ${i}\n`);
     const store = args(dir);
     const log = path.join(dir, "changes.jsonl");
-    const run = await runCli(["run", corpus, ...store, "--batch-id", "gone", "--sink", `jsonl:${log}`, "--no-progress"]);
+    const run = await runCli([
+      "run",
+      corpus,
+      ...store,
+      "--batch-id",
+      "gone",
+      "--sink",
+      `jsonl:${log}`,
+      "--no-progress",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect((await replayLog(log)).size).toBe(12);
     const deleted = await runCli(["delete", ...store, "--batch-id", "gone", "--json"]);

@@ -63,7 +63,8 @@ const INPUTS = [
     make(dir: string): { input: string; file: string; id: string } {
       const folder = path.join(dir, "docs");
       fs.mkdirSync(folder);
-      for (const name of ["a", "b", "c"]) writeFile(path.join(folder, `${name}.txt`), `file ${name} says hello\n`);
+      for (const name of ["a", "b", "c"])
+        writeFile(path.join(folder, `${name}.txt`), `file ${name} says hello\n`);
       return { input: folder, file: path.join(folder, "b.txt"), id: "b.txt" };
     },
   },
@@ -86,40 +87,44 @@ const INPUTS = [
 const KINDS = ["sqlite", ...(PG ? ["postgres"] : [])];
 
 describe.each(KINDS)("files skipped by stat (%s)", (kind) => {
-  it.each(INPUTS)("does not read an unchanged file of $shape unless --rehash", async ({ make }) => {
-    const dir = tempDir("docbatch-stat-");
-    const { input, file, id } = make(dir);
-    const store = openStore(kind, dir);
-    await store.open();
-    try {
-      const run = (extra: { rehash?: boolean } = {}) =>
-        runBatch({ input, store, batchId: "s", threads: 0, ...extra });
-      const first = await opensOf(path.basename(file), () => run());
-      expect(first.opens).toBe(1);
-      expect(first.result.exitCode).toBe(0);
+  it.each(INPUTS)(
+    "does not read an unchanged file of $shape unless --rehash",
+    async ({ make }) => {
+      const dir = tempDir("docbatch-stat-");
+      const { input, file, id } = make(dir);
+      const store = openStore(kind, dir);
+      await store.open();
+      try {
+        const run = (extra: { rehash?: boolean } = {}) =>
+          runBatch({ input, store, batchId: "s", threads: 0, ...extra });
+        const first = await opensOf(path.basename(file), () => run());
+        expect(first.opens).toBe(1);
+        expect(first.result.exitCode).toBe(0);
 
-      // Same size, same modification time, same inode: rewritten in place.
-      const fd = fs.openSync(file, "r+");
-      fs.writeSync(fd, "FILE", 0);
-      fs.closeSync(fd);
-      fs.utimesSync(file, MTIME, MTIME);
-      const again = await opensOf(path.basename(file), () => run());
-      expect(again.opens).toBe(0);
-      expect((await texts(store, "s")).get(id)).toContain("file b says");
+        // Same size, same modification time, same inode: rewritten in place.
+        const fd = fs.openSync(file, "r+");
+        fs.writeSync(fd, "FILE", 0);
+        fs.closeSync(fd);
+        fs.utimesSync(file, MTIME, MTIME);
+        const again = await opensOf(path.basename(file), () => run());
+        expect(again.opens).toBe(0);
+        expect((await texts(store, "s")).get(id)).toContain("file b says");
 
-      const rehashed = await opensOf(path.basename(file), () => run({ rehash: true }));
-      expect(rehashed.opens).toBe(1);
-      expect(rehashed.result.report.counts.changed).toBe(1);
-      expect((await texts(store, "s")).get(id)).toContain("FILE b says");
+        const rehashed = await opensOf(path.basename(file), () => run({ rehash: true }));
+        expect(rehashed.opens).toBe(1);
+        expect(rehashed.result.report.counts.changed).toBe(1);
+        expect((await texts(store, "s")).get(id)).toContain("FILE b says");
 
-      // A new modification time is seen without --rehash.
-      writeFile(file, "file b says goodbye\n");
-      fs.utimesSync(file, MTIME + 10, MTIME + 10);
-      const touched = await opensOf(path.basename(file), () => run());
-      expect(touched.opens).toBe(1);
-      expect((await texts(store, "s")).get(id)).toContain("goodbye");
-    } finally {
-      await store.close();
-    }
-  }, 60_000);
+        // A new modification time is seen without --rehash.
+        writeFile(file, "file b says goodbye\n");
+        fs.utimesSync(file, MTIME + 10, MTIME + 10);
+        const touched = await opensOf(path.basename(file), () => run());
+        expect(touched.opens).toBe(1);
+        expect((await texts(store, "s")).get(id)).toContain("goodbye");
+      } finally {
+        await store.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -1,10 +1,10 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { openInput } from "../../src/input/sources.js";
 import { planBatch } from "../../src/runner/planner.js";
 import { PostgresStore } from "../../src/store/postgres/index.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import type { Store } from "../../src/store/store.js";
-import { openInput } from "../../src/input/sources.js";
 import { jsonLines, runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
@@ -58,53 +58,58 @@ describe.skipIf(!url)("--sync full with workers (Postgres)", () => {
     const done = await worker();
     expect(done.code, done.stderr).toBe(0);
     expect(JSON.parse(done.stdout).counts).toMatchObject({ deleted: 40, total: 260 });
-    const ids = new Set(jsonLines((await runCli(["export", ...args, "--batch-id", "w"])).stdout).map((r) => r.doc_id));
+    const ids = new Set(
+      jsonLines((await runCli(["export", ...args, "--batch-id", "w"])).stdout).map((r) => r.doc_id),
+    );
     expect(ids.size).toBe(260);
     for (const doc of docs.slice(0, 40)) expect(ids.has(doc.id)).toBe(false);
   }, 120_000);
 });
 
-describe.each(["sqlite", ...(url ? ["postgres"] : [])])("a plan taken over keeps its sync mode (%s)", (kind) => {
-  it("deletes when another planner finishes a --sync full plan", async () => {
-    const dir = tempDir();
-    const { args, store } = freshStore(kind, dir);
-    const docs = makeCorpus({ count: 120, seed: 9 });
-    const first = path.join(dir, "first.jsonl");
-    writeJsonl(first, docs);
-    const run = await runCli(["run", first, ...args, "--batch-id", "t", "--no-progress"]);
-    expect(run.code, run.stderr).toBe(0);
+describe.each(["sqlite", ...(url ? ["postgres"] : [])])(
+  "a plan taken over keeps its sync mode (%s)",
+  (kind) => {
+    it("deletes when another planner finishes a --sync full plan", async () => {
+      const dir = tempDir();
+      const { args, store } = freshStore(kind, dir);
+      const docs = makeCorpus({ count: 120, seed: 9 });
+      const first = path.join(dir, "first.jsonl");
+      writeJsonl(first, docs);
+      const run = await runCli(["run", first, ...args, "--batch-id", "t", "--no-progress"]);
+      expect(run.code, run.stderr).toBe(0);
 
-    // A --sync full plan started and left after its first slice, as by a planner that died.
-    const second = path.join(dir, "second.jsonl");
-    writeJsonl(second, docs.slice(20));
-    await store.open();
-    const batch = await store.getBatch("t");
-    const source = await openInput(second);
-    const cursor = await store.beginPlan({
-      batchId: "t",
-      layer: batch!.layer,
-      settings: batch!.settings,
-      inputRef: source.location,
-      fingerprint: "second",
-      sync: "full",
-    });
-    const abort = new AbortController();
-    abort.abort();
-    const partial = await planBatch(store, source, cursor.batch, {
-      maxDocBytes: 1 << 20,
-      layer: batch!.layer,
-      sliceDocs: 10,
-      signal: abort.signal,
-    });
-    expect(partial.complete).toBe(false);
-    expect((await store.counts("t")).deleted).toBe(0);
+      // A --sync full plan started and left after its first slice, as by a planner that died.
+      const second = path.join(dir, "second.jsonl");
+      writeJsonl(second, docs.slice(20));
+      await store.open();
+      const batch = await store.getBatch("t");
+      const source = await openInput(second);
+      const cursor = await store.beginPlan({
+        batchId: "t",
+        layer: batch!.layer,
+        settings: batch!.settings,
+        inputRef: source.location,
+        fingerprint: "second",
+        sync: "full",
+      });
+      const abort = new AbortController();
+      abort.abort();
+      const partial = await planBatch(store, source, cursor.batch, {
+        maxDocBytes: 1 << 20,
+        layer: batch!.layer,
+        sliceDocs: 10,
+        signal: abort.signal,
+      });
+      expect(partial.complete).toBe(false);
+      expect((await store.counts("t")).deleted).toBe(0);
 
-    // Another planner continues from the checkpoint; it was never told the mode.
-    const taken = (await store.getBatch("t"))!;
-    expect(taken.planSync).toBe("full");
-    const rest = await planBatch(store, source, taken, { maxDocBytes: 1 << 20, layer: batch!.layer });
-    expect(rest.complete).toBe(true);
-    expect(rest.deleted).toBe(20);
-    expect((await store.counts("t")).deleted).toBe(20);
-  }, 60_000);
-});
+      // Another planner continues from the checkpoint; it was never told the mode.
+      const taken = (await store.getBatch("t"))!;
+      expect(taken.planSync).toBe("full");
+      const rest = await planBatch(store, source, taken, { maxDocBytes: 1 << 20, layer: batch!.layer });
+      expect(rest.complete).toBe(true);
+      expect(rest.deleted).toBe(20);
+      expect((await store.counts("t")).deleted).toBe(20);
+    }, 60_000);
+  },
+);

@@ -71,7 +71,9 @@ export async function deleteCommand(args: string[]): Promise<number> {
     );
     if (values.json) printJson(result);
     else {
-      const sinks = result.sinks.map((s) => `${s.uri} (${s.delivered ? "deletes delivered" : "left as it was"})`);
+      const sinks = result.sinks.map(
+        (s) => `${s.uri} (${s.delivered ? "deletes delivered" : "left as it was"})`,
+      );
       process.stdout.write(
         `batch ${batchId} deleted: ${formatInt(result.documents)} documents` +
           (sinks.length > 0 ? `; sinks: ${sinks.join(", ")}` : "") +

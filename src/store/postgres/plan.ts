@@ -105,7 +105,13 @@ export async function writePlanSlice(
          AS v(row, seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime,
               file_sig, kept)
        WHERE d.row = v.row`,
-      [generation, now, replaces.map((r) => r.row), ...columns(docsOf), docsOf.map((d) => d.contentKept === true)],
+      [
+        generation,
+        now,
+        replaces.map((r) => r.row),
+        ...columns(docsOf),
+        docsOf.map((d) => d.contentKept === true),
+      ],
     );
     // A document whose file was not read keeps its stored content.
     await putContents(

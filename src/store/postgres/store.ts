@@ -38,8 +38,8 @@ import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from 
 import { exportChunks } from "./export.js";
 import * as outbox from "./outbox.js";
 import { putContents, writePlanSlice } from "./plan.js";
-import { purgeBatch, removeDocuments } from "./remove.js";
 import * as read from "./read.js";
+import { purgeBatch, removeDocuments } from "./remove.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 import { searchChunks } from "./search.js";

@@ -9,8 +9,8 @@ import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers }
 import {
   addStateCount,
   DOCUMENT_SUMMARY_COLUMNS,
-  emptyCounts,
   type DocumentSummaryRow,
+  emptyCounts,
   exportMetadata,
   toDocumentSummary,
 } from "../rows.js";

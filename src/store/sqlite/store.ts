@@ -38,8 +38,8 @@ import type {
 import { SqliteCommitter } from "./commit.js";
 import { SqliteOutbox } from "./outbox.js";
 import { SqlitePlanWriter } from "./plan.js";
-import { SqliteRemover } from "./remove.js";
 import * as read from "./read.js";
+import { SqliteRemover } from "./remove.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 import { searchChunks } from "./search.js";
