@@ -17,6 +17,7 @@ const SCENARIOS = [
   "store-claims",
   "serve-load",
   "sinks",
+  "incremental",
 ];
 
 function run(file: string): Promise<number> {
@@ -76,6 +77,7 @@ function summary() {
   const embed = read("embed-bound");
   const threads = read("threads");
   const sinks = read("sinks");
+  const incremental = read("incremental");
   const mark = (ok: boolean | null | undefined) =>
     ok === undefined || ok === null ? "–" : ok ? "met" : "not met";
   const system = (name: string) =>
@@ -154,6 +156,18 @@ function summary() {
           ? Math.max(sinks.ratio_jsonl_over_none, sinks.endpoint.ratio_jsonl_over_none) >= 0.9
           : undefined,
       ),
+    ],
+    [
+      `re-run of a finished ${incremental?.files?.toLocaleString?.("en-US") ?? "?"}-file folder batch`,
+      "≤ 3 s",
+      incremental ? `${(incremental.finished_rerun_wall_ms / 1000).toFixed(2)} s` : undefined,
+      mark(incremental ? incremental.finished_rerun_wall_ms <= 3000 : undefined),
+    ],
+    [
+      `${incremental?.documents?.toLocaleString?.("en-US") ?? "?"} documents with \`path\` ones, killed while planning: start → first unfinished document`,
+      "≤ 1 s",
+      incremental ? `${incremental.resume_time_ms} ms` : undefined,
+      mark(incremental ? incremental.resume_time_ms <= 1000 : undefined),
     ],
     ["pgvector: delivery (PGlite), chunks / s", "measured", sinks?.pgvector_pglite?.chunksPerSecond, "–"],
     [
