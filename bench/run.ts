@@ -19,6 +19,7 @@ const SCENARIOS = [
   "serve-load",
   "sinks",
   "embed-cache",
+  "incremental",
 ];
 
 function run(file: string): Promise<number> {
@@ -81,6 +82,7 @@ function summary() {
   const threads = read("threads");
   const sinks = read("sinks");
   const cache = read("embed-cache");
+  const incremental = read("incremental");
   const mark = (ok: boolean | null | undefined) =>
     ok === undefined || ok === null ? "–" : ok ? "met" : "not met";
   const system = (name: string) =>
@@ -184,6 +186,16 @@ function summary() {
       "printed",
       cache ? cache.new_overlap.ratio_embedded_over_chunks : undefined,
       "–",
+      `re-run of a finished ${incremental?.files?.toLocaleString?.("en-US") ?? "?"}-file folder batch`,
+      "≤ 3 s",
+      incremental ? `${(incremental.finished_rerun_wall_ms / 1000).toFixed(2)} s` : undefined,
+      mark(incremental ? incremental.finished_rerun_wall_ms <= 3000 : undefined),
+    ],
+    [
+      `${incremental?.documents?.toLocaleString?.("en-US") ?? "?"} documents with \`path\` ones, killed while planning: start → first unfinished document`,
+      "≤ 1 s",
+      incremental ? `${incremental.resume_time_ms} ms` : undefined,
+      mark(incremental ? incremental.resume_time_ms <= 1000 : undefined),
     ],
     ["pgvector: delivery (PGlite), chunks / s", "measured", sinks?.pgvector_pglite?.chunksPerSecond, "–"],
     [

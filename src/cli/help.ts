@@ -112,6 +112,26 @@ const TEXTS: Record<CommandName, CommandText> = {
       'chunk\'s text and vector): {"sink", "expected", "found", "missing", "extra", "mismatched",\n' +
       '"repaired"}. Exit 0 when missing, extra and mismatched are all 0, else 3.',
   },
+  plan: {
+    usage: "docbatch plan INPUT [run's options] [--sync full] [--price-per-million-tokens X] [--json]",
+    about:
+      "Prints what `docbatch run` would do with INPUT, writing nothing (the store is opened read-only\n" +
+      "and not created) and calling no embedder: new, changed, unchanged, deleted (with --sync full)\n" +
+      "and duplicate documents, the chunks of the new and changed ones, the chunks to embed after\n" +
+      "the cache, and their estimated tokens (and cost, with a price).",
+    notes: "Exit codes: 0 planned, 2 invalid input or usage (the same errors as run), 1 internal error.",
+  },
+  delete: {
+    usage: "docbatch delete --batch-id ID [--db FILE | --store URL] [--drop-sinks] [--json]",
+    about:
+      "Deletes a batch with all it owns: documents, chunks, search index rows, outbox, sink cursors,\n" +
+      "events, failures, runs and settings. Its chunks leave its sinks first: every sink receives\n" +
+      "their deletes (--drop-sinks skips that and leaves the sinks as they are). A delete stopped\n" +
+      "midway (a sink down, a kill) is finished by running it again.",
+    notes:
+      "Exit codes: 0 deleted, 2 unknown batch (BATCH_NOT_FOUND) or a batch still being processed\n" +
+      "(BATCH_RUNNING), 1 a sink that did not receive the deletes (SINKS_BEHIND; the batch is kept).",
+  },
 };
 
 const FLAG_COLUMN = 27;

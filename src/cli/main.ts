@@ -10,6 +10,7 @@ import {
   retryCommand,
   statusCommand,
 } from "./commands/inspect.js";
+import { deleteCommand, planCommand } from "./commands/plan.js";
 import { searchCommand, syncCommand, verifyCommand } from "./commands/retrieval.js";
 import { runCommand } from "./commands/run.js";
 import { serveCommand } from "./commands/serve.js";
@@ -33,6 +34,8 @@ const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
   sync: syncCommand,
   verify: verifyCommand,
   gc: gcCommand,
+  plan: planCommand,
+  delete: deleteCommand,
 };
 
 const isCommand = (name: string | undefined): name is CommandName =>
@@ -57,6 +60,8 @@ Commands:
   sync             deliver to the batch's sinks what they have not received yet
   verify           compare a sink with the store (and --repair it)
   gc               remove embedding cache entries no batch uses (and old history)
+  plan INPUT       what run would do (new, changed, deleted, chunks, tokens, cost), writing nothing
+  delete           delete a batch with all it owns, its chunks leaving its sinks first
 
 Every command takes --db FILE (SQLite, the default) or --store postgres://… (shared by workers).
 

@@ -24,7 +24,9 @@ export type CommandName =
   | "search"
   | "sync"
   | "verify"
-  | "gc";
+  | "gc"
+  | "plan"
+  | "delete";
 
 export type OptionKind = "int" | "number" | "string" | "boolean" | "list" | "enum";
 
@@ -57,8 +59,8 @@ export interface OptionSpec {
 /** Documents (and skipped files) `status` lists of each kind. */
 export const STATUS_LIST_LIMIT = 20;
 
-const PROCESSING = ["run", "worker", "serve"] as const;
-const PLANNING = ["run", "submit", "serve"] as const;
+const PROCESSING = ["run", "worker", "serve", "plan"] as const;
+const PLANNING = ["run", "submit", "serve", "plan"] as const;
 const INSPECTING = ["status", "report", "export", "retry", "search", "sync", "verify"] as const;
 const EVERY_STORE = [
   "run",
@@ -74,6 +76,8 @@ const EVERY_STORE = [
   "sync",
   "verify",
   "gc",
+  "plan",
+  "delete",
 ] as const;
 
 export const OPTIONS = [
@@ -104,7 +108,7 @@ export const OPTIONS = [
     arg: "ID",
     default: "the input's batch_id, else the input's name",
     help: "the batch to plan and process; a folder's name gets a suffix only when another input already uses it",
-    commands: ["run", "submit"],
+    commands: ["run", "submit", "plan"],
     group: "store",
   },
   {
@@ -124,6 +128,15 @@ export const OPTIONS = [
     arg: "ID",
     help: "the planned batch to work on (required)",
     commands: ["worker"],
+    group: "store",
+  },
+  {
+    name: "batch-id",
+    key: "batchId",
+    kind: "string",
+    arg: "ID",
+    help: "the batch to delete (required)",
+    commands: ["delete"],
     group: "store",
   },
 
@@ -155,6 +168,26 @@ export const OPTIONS = [
     help: "larger documents end failed with DOC_TOO_LARGE",
     commands: [...PLANNING],
     group: "output",
+  },
+
+  {
+    name: "sync",
+    key: "sync",
+    kind: "enum",
+    arg: "MODE",
+    choices: ["accumulate", "full"],
+    default: "accumulate",
+    help: "full: once the whole input is planned, documents of the batch that the input no longer holds end deleted (their chunks leave the export, search and every sink); accumulate: they keep their output. Not part of the layer",
+    commands: ["run", "submit", "plan"],
+    group: "input",
+  },
+  {
+    name: "rehash",
+    key: "rehash",
+    kind: "boolean",
+    help: "read every file again; by default a file whose size, modification time and inode are unchanged is not read (as in make and rsync)",
+    commands: ["run", "submit", "plan"],
+    group: "input",
   },
 
   // What the output is: part of the layer.
@@ -453,7 +486,7 @@ export const OPTIONS = [
     kind: "list",
     arg: "URI",
     help: "deliver the output to a sink: jsonl:PATH (a change log) or pgvector:postgres://user@host/db?table=T; the batch remembers its sinks (without password: give it in the URL, DOCBATCH_SINK_PASSWORD or PGPASSWORD)",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "plan"],
     group: "process",
   },
   {
@@ -501,7 +534,24 @@ export const OPTIONS = [
     arg: "N",
     default: 600000,
     help: "give up delivering after N ms",
-    commands: ["sync"],
+    commands: ["sync", "delete"],
+    group: "command",
+  },
+  {
+    name: "drop-sinks",
+    key: "dropSinks",
+    kind: "boolean",
+    help: "delete without delivering the deletes to the batch's sinks (they keep what they hold); by default every sink receives them first",
+    commands: ["delete"],
+    group: "command",
+  },
+  {
+    name: "price-per-million-tokens",
+    key: "pricePerMillionTokens",
+    kind: "number",
+    arg: "X",
+    help: "the embedding price per million tokens: adds estimated_cost (estimated_tokens / 1e6 × X)",
+    commands: ["plan"],
     group: "command",
   },
   {
@@ -526,7 +576,20 @@ export const OPTIONS = [
     key: "json",
     kind: "boolean",
     help: "print the result as JSON on stdout",
-    commands: ["run", "worker", "status", "report", "retry", "batches", "search", "sync", "verify", "gc"],
+    commands: [
+      "gc",
+      "run",
+      "worker",
+      "status",
+      "report",
+      "retry",
+      "batches",
+      "search",
+      "sync",
+      "verify",
+      "plan",
+      "delete",
+    ],
     group: "display",
   },
   {
@@ -534,7 +597,7 @@ export const OPTIONS = [
     key: "noProgress",
     kind: "boolean",
     help: "no progress display",
-    commands: ["run", "worker"],
+    commands: ["run", "worker", "plan"],
     group: "display",
   },
   {

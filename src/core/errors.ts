@@ -54,6 +54,11 @@ const CODES = {
     kind: "fatal",
     hint: "List the batches of this store with `docbatch batches`, or check --db / --store.",
   },
+  BATCH_RUNNING: {
+    status: 409,
+    kind: "fatal",
+    hint: "Stop the processes working on the batch (or wait for them to finish), then delete it.",
+  },
   BATCH_CONFLICT: {
     status: 409,
     kind: "fatal",

@@ -44,7 +44,11 @@ export function isBinaryFormat(format: DocumentFormat): boolean {
   return BINARY_FORMATS.has(format);
 }
 
-export type DocumentState = "pending" | "processing" | "done" | "degraded" | "failed";
+/**
+ * `deleted`: the document left the input of a `--sync full` run; its output is gone, and it is
+ * planned again like a new document if it comes back.
+ */
+export type DocumentState = "pending" | "processing" | "done" | "degraded" | "failed" | "deleted";
 
 export const DOCUMENT_STATES: readonly DocumentState[] = [
   "pending",
@@ -52,7 +56,11 @@ export const DOCUMENT_STATES: readonly DocumentState[] = [
   "done",
   "degraded",
   "failed",
+  "deleted",
 ];
+
+/** What `run --sync` does with documents of the batch that its input no longer holds. */
+export type SyncMode = "accumulate" | "full";
 
 /** A stage of the pipeline, in order. Failures and timings are recorded per stage. */
 export type StageName = "load" | "parse" | "clean" | "chunk" | "embed" | "write";
@@ -78,6 +86,16 @@ export interface PlannedDocument {
   path?: string | null;
   /** The file's modification time (ms since the epoch) when it was read, for `path` documents. */
   fileMtime?: number | null;
+  /**
+   * The file's stat and the record it was read for (see `fileSignature`): a later plan that finds
+   * the same signature does not read the file again.
+   */
+  fileSig?: string | null;
+  /**
+   * True when the file was not read because its signature is unchanged: `content` is null and the
+   * stored content (and its hash) stand.
+   */
+  contentKept?: boolean;
   contentHash: string;
   idempotencyKey: string;
 }
@@ -95,7 +113,7 @@ export interface ErrorInfo {
   message: string;
 }
 
-/** Counts by state plus the skip counters of the contract. */
+/** Counts by state (`total` leaves out `deleted`) plus the skip counters of the contract. */
 export interface StateCounts {
   total: number;
   done: number;
@@ -105,6 +123,10 @@ export interface StateCounts {
   processing: number;
   duplicates_skipped: number;
   unchanged_skipped: number;
+  /** Documents of the current plan whose content changed since they were last planned. */
+  changed: number;
+  /** Documents a `--sync full` run found missing from its input (not counted in `total`). */
+  deleted: number;
   /** Files of the input's folder that are not documents (images, archives, ...), skipped. */
   skipped_unsupported: number;
 }

@@ -23,6 +23,8 @@ export interface InputRecord {
   encodingError?: true;
   /** Offset just after this record: the plan checkpoint once it is written. */
   next: number;
+  /** A folder's file as its listing found it (the planner then needs no stat call of its own). */
+  stat?: { size: number; mtimeMs: number; ino: number };
 }
 
 export interface InputSource {
@@ -220,6 +222,7 @@ async function openDirectory(
             where: file.rel,
             extra: {},
             next: i + 1,
+            stat: { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino },
           };
         }
       }
@@ -231,6 +234,7 @@ interface ListedFile {
   rel: string;
   size: number;
   mtimeMs: number;
+  ino: number;
   symlink: boolean;
 }
 
@@ -266,6 +270,7 @@ async function listFiles(root: string, excluded: Set<string>, filter: FileFilter
         rel: relative(full),
         size: stat.size,
         mtimeMs: stat.mtimeMs,
+        ino: stat.ino,
         symlink,
       });
     }

@@ -32,6 +32,11 @@ export function formatReport(
     `  skipped    ${int(c.duplicates_skipped)} duplicates in the input, ${int(c.unchanged_skipped)} unchanged and already complete` +
       (c.skipped_unsupported > 0 ? `, ${int(c.skipped_unsupported)} files that are not documents` : ""),
   );
+  if (c.changed > 0 || c.deleted > 0) {
+    lines.push(
+      `  updates    ${int(c.changed)} changed since the last plan, ${int(c.deleted)} deleted (no longer in the input)`,
+    );
+  }
   lines.push(
     `  rates      completion ${pct(report.completion_rate)}, fail ${pct(report.fail_rate)}, duplicate ${pct(report.dup_rate)}, ` +
       `retries ${int(report.retries)}`,

@@ -27,6 +27,8 @@ export type InputThreadData =
       batch: BatchInfo;
       maxDocBytes: number;
       layer: string;
+      /** Read every file again (`--rehash`). */
+      rehash?: boolean;
       /** The run holding the planning lock (the main thread holds and renews it). */
       lockRun: number;
       /** How long each store call rides out a store outage (see StoreRetry). */
@@ -69,6 +71,7 @@ async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unk
     return await planBatch(store, await open(job.input), job.batch, {
       maxDocBytes: job.maxDocBytes,
       layer: job.layer,
+      ...(job.rehash ? { rehash: true } : {}),
       lockRun: job.lockRun,
       signal: stop.signal,
     });

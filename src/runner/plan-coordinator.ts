@@ -15,6 +15,8 @@ export interface PlanInput {
   ref: InputRef;
   maxDocBytes: number;
   layer: string;
+  /** Read every file again (`--rehash`). */
+  rehash?: boolean;
 }
 
 export interface CoordinatePlanOptions {
@@ -128,6 +130,7 @@ function writePlan(
         batch,
         maxDocBytes: input.maxDocBytes,
         layer: input.layer,
+        ...(input.rehash ? { rehash: true } : {}),
         lockRun: lock.run,
         storeRetryMs: options.storeRetryMs,
       },
@@ -139,6 +142,7 @@ function writePlan(
   return planBatch(options.store, input.source, batch, {
     maxDocBytes: input.maxDocBytes,
     layer: input.layer,
+    ...(input.rehash ? { rehash: true } : {}),
     lock,
     lockTtlMs: options.leaseMs,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -1,12 +1,9 @@
-import { DocbatchError } from "../core/errors.js";
-import { contentHash, idempotencyKey, missingContentHash, normalizeContent } from "../core/keys.js";
-import { isBinaryFormat, type PlannedDocument, type SkippedFile } from "../core/types.js";
-import { checkDocument } from "../input/document.js";
-import { loadFile, tooLargeMessage } from "../input/load.js";
-import type { InputRecord, InputSource } from "../input/sources.js";
+import type { PlannedDocument, SkippedFile } from "../core/types.js";
+import type { InputSource } from "../input/sources.js";
 import type { BatchInfo, PlanLock, Store } from "../store/store.js";
+import { checkGroup, type GroupItem, planRecord, type RecordOptions, STAT_GROUP } from "./plan-record.js";
 
-export interface PlanOptions {
+export interface PlanOptions extends RecordOptions {
   /** Documents written per transaction (one plan checkpoint each). @default 1000 */
   sliceDocs?: number;
   /**
@@ -14,8 +11,6 @@ export interface PlanOptions {
    * alongside planning is never held up for long. @default 2 MiB
    */
   sliceBytes?: number;
-  maxDocBytes: number;
-  layer: string;
   /** The planning lock, renewed here while planning goes on. */
   lock?: PlanLock;
   lockTtlMs?: number;
@@ -34,6 +29,8 @@ export interface PlanSummary {
   unchanged: number;
   changed: number;
   duplicates: number;
+  /** Documents the completed plan deleted (`--sync full`). */
+  deleted: number;
   /** False when planning stopped early (signal). */
   complete: boolean;
 }
@@ -57,9 +54,9 @@ export async function planBatch(
     unchanged: 0,
     changed: 0,
     duplicates: 0,
+    deleted: 0,
     complete: false,
   };
-  let records = batch.planRecords;
   // Records the store's checkpoint holds: each write says where it starts, so a write that lost
   // the lock, or that came after a retried one, can never move the checkpoint back.
   let written = batch.planRecords;
@@ -68,7 +65,7 @@ export async function planBatch(
   let skipped: SkippedFile[] = [];
   let bytes = 0;
   let lastRenew = Date.now();
-  const write = async (offset: number) => {
+  const write = async (records: number, offset: number) => {
     const progress = await store.planDocuments(
       batch.batchId,
       batch.planGeneration,
@@ -90,97 +87,38 @@ export async function planBatch(
       lastRenew = Date.now();
     }
   };
+  // Records are checked and stat'ed a group at a time (one store call tells which files are
+  // unchanged), then the files that must be read are read one by one.
+  let group: GroupItem[] = [];
+  const planGroup = async (): Promise<boolean> => {
+    const items = await checkGroup(store, source, batch.batchId, group, options);
+    group = [];
+    for (const item of items) {
+      const planned = item.kept ?? (await planRecord(source, item, options));
+      if (planned !== null && "kind" in planned) skipped.push(planned);
+      else if (planned !== null) {
+        slice.push(planned);
+        bytes += planned.content?.length ?? 0;
+      }
+      if (slice.length + skipped.length >= sliceDocs || bytes >= sliceBytes) {
+        await write(item.seq + 1, item.record.next);
+        if (options.signal?.aborted) return false;
+      }
+    }
+    return true;
+  };
+  let records = batch.planRecords;
   let offset = batch.planOffset;
   for await (const record of source.records(batch.planOffset, batch.planRecords)) {
     offset = record.next;
-    const seq = records;
+    group.push({ record, seq: records });
     records += 1;
     summary.records += 1;
-    const planned = await planRecord(source, record, seq, options);
-    if (planned === null) continue;
-    if ("kind" in planned) skipped.push(planned);
-    else {
-      slice.push(planned);
-      bytes += planned.content?.length ?? 0;
-    }
-    if (slice.length + skipped.length >= sliceDocs || bytes >= sliceBytes) {
-      await write(record.next);
-      if (options.signal?.aborted) return summary;
-    }
+    if (group.length >= Math.min(STAT_GROUP, sliceDocs) && !(await planGroup())) return summary;
   }
-  if (slice.length > 0 || skipped.length > 0) await write(offset);
-  await store.finishPlan(batch.batchId, batch.planGeneration, lockRun);
+  if (group.length > 0 && !(await planGroup())) return summary;
+  if (slice.length > 0 || skipped.length > 0 || written < records) await write(records, offset);
+  summary.deleted = await store.finishPlan(batch.batchId, batch.planGeneration, lockRun);
   summary.complete = true;
   return summary;
-}
-
-/**
- * One input record as the store plans it: a document (keyed, its file read), a file skipped as
- * not a document, or null for a `path` document the file filter leaves out.
- */
-async function planRecord(
-  source: InputSource,
-  record: InputRecord,
-  seq: number,
-  options: PlanOptions,
-): Promise<PlannedDocument | SkippedFile | null> {
-  if (record.skipped) return { path: record.where, kind: record.skipped };
-  const { doc } = record.parseError === undefined ? checkDocument(record.raw, record.where) : { doc: null };
-  if (!doc) {
-    // Validation passed for this fingerprint, so the input changed while it was being planned.
-    throw new DocbatchError("INVALID_INPUT", `${record.where} changed while the batch was being planned.`, {
-      details: [{ path: record.where, problem: "changed during planning", ...record.extra }],
-      hints: ["Do not modify the input while docbatch runs; run the same command again."],
-    });
-  }
-  if (doc.path !== null && source.kind !== "directory" && !source.filter.includes(doc.path)) return null;
-  let content = doc.content;
-  let metadata = doc.metadata;
-  let loadError: PlannedDocument["loadError"] = null;
-  let fileMtime: number | null = null;
-  const binary = isBinaryFormat(doc.format);
-  if (doc.path !== null) {
-    const loaded = await loadFile(source.root, doc.path, {
-      maxBytes: options.maxDocBytes,
-      skipNonDocuments: !doc.formatGiven,
-      binary,
-    });
-    if (loaded.skipped) return { path: doc.path, kind: loaded.skipped };
-    if (loaded.error) loadError = loaded.error;
-    else {
-      content = binary ? loaded.content : normalizeContent(loaded.content);
-      fileMtime = loaded.mtimeMs;
-      // Recorded only when it is not UTF-8, so the keys of UTF-8 files stay what they were.
-      if (loaded.encoding !== null && loaded.encoding !== "UTF-8") {
-        metadata = { encoding: loaded.encoding, ...metadata };
-      }
-    }
-  } else if (content !== null) {
-    // The limit is on the document's bytes, whether they came as text or as base64.
-    const size = binary ? Buffer.byteLength(content, "base64") : Buffer.byteLength(content);
-    if (size > options.maxDocBytes) {
-      loadError = {
-        code: "DOC_TOO_LARGE",
-        message: tooLargeMessage("the content", size, options.maxDocBytes),
-      };
-    }
-  }
-  if (loadError) content = null;
-  const hash =
-    content !== null
-      ? contentHash(doc.format, metadata, content)
-      : missingContentHash(`${loadError?.code}:${doc.path ?? ""}`);
-  return {
-    seq,
-    source: doc.source,
-    docId: doc.docId,
-    format: doc.format,
-    metadata,
-    content,
-    loadError,
-    contentHash: hash,
-    idempotencyKey: idempotencyKey(doc.source, doc.docId, hash, options.layer),
-    path: doc.path,
-    fileMtime,
-  };
 }

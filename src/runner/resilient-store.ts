@@ -12,6 +12,7 @@ import type {
   DocumentSummary,
   ExportRow,
   FailureCount,
+  KnownDocument,
   PlanCursor,
   PlanCursorWrite,
   PlanLock,
@@ -82,8 +83,23 @@ export class ResilientStore implements Store {
     );
   }
 
-  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void> {
+  /** Safe twice: a retry after a commit finds the plan complete and nothing more to delete. */
+  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<number> {
     return this.retry.run("finishPlan", () => this.store.finishPlan(batchId, generation, lockRun));
+  }
+
+  knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]> {
+    return this.retry.run("knownDocuments", () => this.store.knownDocuments(batchId, ids));
+  }
+
+  /** Safe twice: documents already deleted are not deleted again. */
+  retireBatch(batchId: string, now: number): Promise<number> {
+    return this.retry.run("retireBatch", () => this.store.retireBatch(batchId, now));
+  }
+
+  /** Safe twice: a second call finds nothing to remove. */
+  purgeBatch(batchId: string): Promise<boolean> {
+    return this.retry.run("purgeBatch", () => this.store.purgeBatch(batchId));
   }
 
   tryPlanLock(batchId: string, run: RunHandle, ttlMs: number, deadRuns: number[]): Promise<PlanLock | null> {

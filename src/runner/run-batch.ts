@@ -18,11 +18,13 @@ import { openRun, type ProcessHooks, processBatch } from "./process-batch.js";
 import { ResilientStore } from "./resilient-store.js";
 import {
   type OutputOptions,
+  type PlanModeOptions,
   type ProcessOptions,
   type Progress,
   pipelineSettings,
   type ResolvedProcessOptions,
   resolveProcessOptions,
+  syncOption,
 } from "./run-options.js";
 import { layerOf, type PipelineSettings, settingsFromJson, settingsToJson } from "./settings.js";
 import type { SinkDelivery } from "./sink-delivery.js";
@@ -32,7 +34,7 @@ import { type StoreOutage, StoreRetry } from "./store-retry.js";
 export type { OutputOptions, ProcessOptions, Progress } from "./run-options.js";
 
 /** The options of `runBatch` (and of `docbatch run`). Everything but `input` is optional. */
-export interface RunBatchOptions extends ProcessOptions, OutputOptions, SinkOptions {
+export interface RunBatchOptions extends ProcessOptions, OutputOptions, SinkOptions, PlanModeOptions {
   /** A .json, .jsonl/.ndjson file or a directory. */
   input: string;
   /** The SQLite store. @default ".docbatch/docbatch.db" */
@@ -78,6 +80,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const processStartedAt = Math.round(performance.timeOrigin);
   const settings = pipelineSettings(options);
   const resolved = resolveProcessOptions(options);
+  const sync = syncOption(options.sync);
   const logger: Logger = options.logger ?? createLogger(options.logFile, options.logLevel);
   const dbFile = path.resolve(options.db ?? DEFAULT_DB);
   const ref: InputRef = {
@@ -119,7 +122,13 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       processStartedAt,
       logger,
     });
-    const input: PlanInput = { source, ref, maxDocBytes: settings.maxDocBytes, layer };
+    const input: PlanInput = {
+      source,
+      ref,
+      maxDocBytes: settings.maxDocBytes,
+      layer,
+      ...(options.rehash ? { rehash: true } : {}),
+    };
     const start: PlanStart = {
       batchId,
       layer,
@@ -130,7 +139,14 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
         ...(options.exclude ? { exclude: options.exclude } : {}),
       }),
       inputRef: options.inputRef ?? source.location,
-      fingerprint: validated?.hasPaths ? null : fingerprint,
+      // Files of `path` documents may change while the input does not: a complete plan of the same
+      // input is then planned again, each file checked by its stat (a folder's fingerprint covers
+      // its files' stats already). Validation was skipped only when the fingerprint matched.
+      fingerprint,
+      externalFiles:
+        source.kind !== "directory" && (validated ? validated.hasPaths : (existing?.externalFiles ?? true)),
+      sync,
+      ...(options.rehash ? { replan: true } : {}),
     };
     return await endingRun(store, run, logger, () =>
       planAndProcess({ options, resolved, logger, store, retry, run, resumes, input, start, settings }),

@@ -1,6 +1,7 @@
 import os from "node:os";
 import { DocbatchError } from "../core/errors.js";
 import type { RetryPolicy } from "../core/retry-policy.js";
+import type { SyncMode } from "../core/types.js";
 import type { FileFilterOptions } from "../input/file-filter.js";
 import { CHUNK_UNITS, type ChunkUnit, TOKENIZERS, type TokenizerName } from "../pipeline/chunk-measure.js";
 import { modelId } from "../pipeline/embed/model.js";
@@ -173,6 +174,30 @@ export function resolveProcessOptions(options: ProcessOptions): ResolvedProcessO
  * The options of a new plan, from `run`'s flags: which files are documents (`include`,
  * `exclude`: see FileFilterOptions), and what their output is (see PipelineSettings).
  */
+/** How a run plans its input: neither part of the layer nor of the output's settings. */
+export interface PlanModeOptions {
+  /**
+   * `full`: once the whole input is planned, every document of the batch that the input no longer
+   * holds ends `deleted` (its chunks leave the export, the search index and every sink);
+   * `accumulate`: such a document keeps its output. @default "accumulate"
+   */
+  sync?: SyncMode;
+  /** Read every file again, even those whose size and modification time are unchanged. @default false */
+  rehash?: boolean;
+}
+
+/** The sync mode asked for, checked (a library caller may pass anything). */
+export function syncOption(value: unknown): SyncMode {
+  if (value === undefined || value === "accumulate" || value === "full") return value ?? "accumulate";
+  throw new DocbatchError(
+    "USAGE",
+    `Expected \`sync\` to be "accumulate" or "full", got \`${String(value)}\``,
+    {
+      details: [{ path: "sync", problem: "must be accumulate or full" }],
+    },
+  );
+}
+
 export interface OutputOptions extends FileFilterOptions {
   /** Largest chunk in `chunkUnit`s, 16 and up. @default 1000 */
   chunkSize?: number;

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { stream, streamSSE } from "hono/streaming";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DocbatchError, errorBody, toDocbatchError } from "../core/errors.js";
-import { DOCUMENT_STATES } from "../core/types.js";
+import { DOCUMENT_STATES, type SyncMode } from "../core/types.js";
 import { sinkReport } from "../report/sinks.js";
 import { batchStatus } from "../report/status.js";
 import { MAX_SEARCH_K, searchBatch } from "../runner/search-batch.js";
@@ -111,7 +111,12 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
         details: [{ path: "body", problem: `${length} bytes, more than ${options.maxBodyBytes}` }],
       });
     }
-    const submitted = await service.submit(c.req.raw.body, kind, c.req.query("batch_id"));
+    const submitted = await service.submit(
+      c.req.raw.body,
+      kind,
+      c.req.query("batch_id"),
+      syncQuery(c.req.query("sync")),
+    );
     return c.json(
       { batch_id: submitted.batchId, created: submitted.created, links: links(submitted.batchId) },
       submitted.created ? 202 : 200,
@@ -241,6 +246,12 @@ export function createApp(service: BatchService, options: AppOptions): Hono {
     return c.json({ batch_id: id, requeued, links: links(id) }, 202);
   });
 
+  app.delete("/v1/batches/:id", async (c) => {
+    const id = c.req.param("id");
+    const result = await service.deleteBatch(id, c.req.query("drop_sinks") === "true");
+    return c.json(result);
+  });
+
   app.post("/v1/batches/:id/cancel", async (c) => {
     const id = c.req.param("id");
     await service.cancel(id);
@@ -318,4 +329,13 @@ async function progressEvent(service: BatchService, batchId: string) {
     cache_hits: report.cache_hits,
     cache_hit_rate: report.cache_hit_rate,
   };
+}
+
+/** The `sync` query parameter of a submission: `accumulate` (the default) or `full`. */
+function syncQuery(value: string | undefined): SyncMode {
+  if (value === undefined || value === "" || value === "accumulate") return "accumulate";
+  if (value === "full") return "full";
+  throw new DocbatchError("USAGE", `Expected \`sync\` to be accumulate or full, got \`${value}\`.`, {
+    details: [{ path: "sync", problem: "must be accumulate or full" }],
+  });
 }

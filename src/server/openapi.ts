@@ -34,7 +34,16 @@ export function openApiDocument(): object {
       "/v1/batches": {
         post: {
           summary: "Submit a batch (JSON or JSON Lines); validated as a whole, processed in the background.",
-          parameters: [{ name: "batch_id", in: "query", schema: { type: "string" } }],
+          parameters: [
+            { name: "batch_id", in: "query", schema: { type: "string" } },
+            {
+              name: "sync",
+              in: "query",
+              description:
+                "`full`: once the body is planned, the batch's documents it no longer holds end `deleted` (their chunks leave the export, search and every sink); a new body for an existing batch id is then its new input instead of a conflict. `accumulate` (default): they keep their output.",
+              schema: { type: "string", enum: ["accumulate", "full"], default: "accumulate" },
+            },
+          ],
           requestBody: {
             required: true,
             content: {
@@ -45,7 +54,9 @@ export function openApiDocument(): object {
           responses: {
             "202": json(ref("Accepted"), "Accepted: planned and processed in the background."),
             "200": json(ref("Accepted"), "The same content was submitted before under this id."),
-            "409": error("A batch with this id exists with different content."),
+            "409": error(
+              "BATCH_CONFLICT: a batch with this id exists with different content (and sync is not full); BATCH_RUNNING: with sync=full, the batch is being processed.",
+            ),
             "413": error("The body is larger than the server's limit."),
             "415": error("Unsupported Content-Type."),
             ...errors,
@@ -61,6 +72,38 @@ export function openApiDocument(): object {
           summary: "The report.",
           parameters: [batchId],
           responses: { "200": json(ref("Report"), "The report."), ...errors },
+        },
+        delete: {
+          summary:
+            "Delete the batch with all it owns (documents, chunks, search index rows, outbox, events, runs, settings); its sinks receive the deletes of its chunks first.",
+          parameters: [
+            batchId,
+            {
+              name: "drop_sinks",
+              in: "query",
+              description: "`true`: delete without delivering to the sinks (they keep what they hold).",
+              schema: { type: "boolean", default: false },
+            },
+          ],
+          responses: {
+            "200": json(
+              {
+                type: "object",
+                required: ["batch_id", "documents", "sinks"],
+                properties: {
+                  batch_id: { type: "string" },
+                  documents: { type: "integer" },
+                  sinks: { type: "array", items: { type: "object" } },
+                },
+              },
+              "Deleted.",
+            ),
+            "409": error("BATCH_RUNNING: the batch is being processed; cancel it first."),
+            "503": error(
+              "SINKS_BEHIND: a sink did not receive the deletes; the batch is kept, delete again.",
+            ),
+            ...errors,
+          },
         },
       },
       "/v1/batches/{id}/status": {

@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import { batchConflict, DocbatchError } from "../core/errors.js";
-import type { StateCounts } from "../core/types.js";
+import type { StateCounts, SyncMode } from "../core/types.js";
 import { fileFingerprint, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { renderPrometheus } from "../report/prometheus.js";
 import type { BatchAnalysis } from "../report/report.js";
+import { type DeleteBatchResult, deleteBatch } from "../runner/delete-batch.js";
 import type { Logger } from "../runner/logger.js";
 import { resumeBatch } from "../runner/resume-batch.js";
 import { retryDocuments } from "../runner/retry.js";
@@ -86,6 +87,7 @@ export class BatchService {
     body: ReadableStream<Uint8Array> | null,
     kind: "json" | "jsonl",
     batchId?: string,
+    sync: SyncMode = "accumulate",
   ): Promise<Submission> {
     if (this.stopping) throw new DocbatchError("SHUTTING_DOWN", "The server is shutting down.");
     const upload = this.spool.uploadFile(kind);
@@ -100,9 +102,21 @@ export class BatchService {
       const inputRef = `${HTTP_INPUT}${sha256}`;
       // The same body again answers at once; the decision that counts is beginPlan's, below.
       const existing = await this.store.getBatch(id);
-      if (existing) {
+      // With sync=full, another body of an existing batch is its new input: a new plan that ends
+      // with the documents it no longer holds deleted. Otherwise an id belongs to one body.
+      const replaces = existing !== null && existing.inputRef !== inputRef && sync === "full";
+      if (existing && !replaces) {
         if (existing.inputRef === inputRef) return { batchId: id, created: false };
         throw batchConflict(id);
+      }
+      if (replaces && this.runners.has(id)) {
+        throw new DocbatchError(
+          "BATCH_RUNNING",
+          `Batch ${id} is being processed; submit its new input later.`,
+          {
+            details: [{ path: "batch_id", problem: "running" }],
+          },
+        );
       }
       const summary = await validateInput(source, { allowPaths: this.options.root !== undefined });
       // The body takes its batch's name before the batch exists, so that a batch never lacks its
@@ -125,7 +139,8 @@ export class BatchService {
           settings: settingsToJson({ ...settings, root: source.root.realRoot }),
           inputRef,
           fingerprint,
-          exclusive: true,
+          exclusive: !replaces,
+          sync,
         });
       } catch (err) {
         // Our file, unless the same body (same name) owns the batch.
@@ -133,7 +148,7 @@ export class BatchService {
         if (owner?.inputRef !== inputRef) await fs.promises.rm(file, { force: true });
         throw err;
       }
-      if (!cursor.created) {
+      if (!cursor.created && !replaces) {
         // The same body, submitted at the same moment, created it first: the file is the same,
         // and once that batch is planned, no longer needed.
         if (cursor.batch.planComplete) await fs.promises.rm(file, { force: true });
@@ -183,6 +198,30 @@ export class BatchService {
     const runner = this.runners.get(batchId);
     runner?.controller.abort();
     await runner?.done;
+  }
+
+  /**
+   * Deletes a batch with all it owns, its chunks leaving its sinks first (see `deleteBatch`);
+   * refused while this server processes it (BATCH_RUNNING: cancel it first).
+   */
+  async deleteBatch(batchId: string, dropSinks: boolean): Promise<DeleteBatchResult> {
+    await this.requireBatch(batchId);
+    if (this.runners.has(batchId)) {
+      throw new DocbatchError("BATCH_RUNNING", `Batch ${batchId} is being processed by this server.`, {
+        details: [{ path: "batch_id", problem: "running" }],
+        hints: [`Cancel it first (POST /v1/batches/${batchId}/cancel), then delete it.`],
+      });
+    }
+    const result = await deleteBatch({
+      store: this.store,
+      batchId,
+      dropSinks,
+      logger: this.options.logger,
+      ...(this.options.process.sinks ? { sinks: this.options.process.sinks } : {}),
+    });
+    this.invalidate(batchId);
+    await this.spool.sweep(this.store, false);
+    return result;
   }
 
   async resume(batchId: string): Promise<void> {
@@ -283,6 +322,7 @@ export class BatchService {
             batchId,
             inputRef: batch.inputRef,
             prevalidated: { hasPaths: batch.fingerprint === null },
+            sync: batch.planSync,
             root: this.options.root ?? this.options.spoolDir,
             // The body is no longer needed, nor any other left by a crash after planning.
             onPlanned: () => void this.spool.sweep(this.store, false),

@@ -1,6 +1,6 @@
-import type { DocumentFormat, JsonObject } from "../core/types.js";
+import type { DocumentFormat, JsonObject, StateCounts, SyncMode } from "../core/types.js";
 import { decodeError, decodeObject, decodeStage } from "./codec.js";
-import type { BatchInfo, ClaimedDocument, DocumentSummary, RunInfo } from "./store.js";
+import type { BatchInfo, ClaimedDocument, DocumentSummary, KnownDocument, RunInfo } from "./store.js";
 
 /**
  * Rows of the stores' tables as the Store interface speaks of them, shared by both stores: they
@@ -24,6 +24,9 @@ export interface BatchRow {
   plan_lock_run?: number | null;
   duplicates_skipped: number;
   cancelled_at: number | null;
+  plan_sync?: string;
+  plan_changed?: number;
+  external_files?: Flag;
 }
 
 export function toBatch(row: BatchRow): BatchInfo {
@@ -41,7 +44,61 @@ export function toBatch(row: BatchRow): BatchInfo {
     planLockRun: row.plan_lock_run ?? null,
     duplicatesSkipped: row.duplicates_skipped,
     cancelledAt: row.cancelled_at,
+    planSync: row.plan_sync === "full" ? "full" : "accumulate",
+    planChanged: row.plan_changed ?? 0,
+    externalFiles: row.external_files !== undefined && isSet(row.external_files),
   };
+}
+
+/** A document as `Store.knownDocuments` reads it, in either store. */
+export interface KnownRow {
+  source: string;
+  doc_id: string;
+  state: string;
+  idem_key: string;
+  content_hash: string;
+  file_sig: string | null;
+  ok: Flag;
+}
+
+export function toKnown(row: KnownRow): KnownDocument {
+  return {
+    source: row.source,
+    docId: row.doc_id,
+    state: row.state,
+    idempotencyKey: row.idem_key,
+    contentHash: row.content_hash,
+    fileSig: row.file_sig,
+    hasContent: isSet(row.ok),
+  };
+}
+
+/** Counts of a batch before its rows are added (see `addStateCount`). */
+export function emptyCounts(): StateCounts {
+  return {
+    total: 0,
+    done: 0,
+    degraded: 0,
+    failed: 0,
+    pending: 0,
+    processing: 0,
+    duplicates_skipped: 0,
+    unchanged_skipped: 0,
+    changed: 0,
+    deleted: 0,
+    skipped_unsupported: 0,
+  };
+}
+
+/** Adds the documents of one state; deleted documents are no longer part of the batch's total. */
+export function addStateCount(counts: StateCounts, state: string, n: number): void {
+  counts[state as "done"] = n;
+  if (state !== "deleted") counts.total += n;
+}
+
+/** Whether completing a plan started with this mode deletes what its input no longer holds. */
+export function syncMode(value: unknown): SyncMode {
+  return value === "full" ? "full" : "accumulate";
 }
 
 export interface RunRow {
@@ -185,3 +242,21 @@ export function exportMetadata(documentMetadata: string | null, chunkMetadata: s
   if (chunkMetadata === null) return own;
   return { ...decodeObject(chunkMetadata), ...own };
 }
+
+/** Tables of rows owned by a batch's documents (keyed by document row), removed with the batch. */
+export const DOCUMENT_OWNED_TABLES = ["chunks", "staged_chunks", "contents"] as const;
+
+/** Tables of rows owned by a batch (keyed by batch id), removed with it; `batches` goes last. */
+export const BATCH_OWNED_TABLES = [
+  "documents",
+  "outbox",
+  "outbox_heads",
+  "sink_cursors",
+  "failures",
+  "events",
+  "runs",
+  "skipped_files",
+] as const;
+
+/** A plan generation above every real one: "not reached by the plan" then means every document. */
+export const EVERY_GENERATION = 2_147_483_647;

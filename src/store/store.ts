@@ -8,6 +8,7 @@ import type {
   StageName,
   StageTimings,
   StateCounts,
+  SyncMode,
 } from "../core/types.js";
 import type { EmbedCacheStore } from "./embed-cache.js";
 import type { IndexStore } from "./index-store.js";
@@ -49,6 +50,12 @@ export interface BatchInfo {
   duplicatesSkipped: number;
   /** Set while the batch is cancelled: no process should work on it. */
   cancelledAt: number | null;
+  /** `full`: completing the current plan deletes the documents its input no longer holds. */
+  planSync: SyncMode;
+  /** Documents of the current plan whose content changed. */
+  planChanged: number;
+  /** The input names files its fingerprint does not cover: a complete plan is checked by stat again. */
+  externalFiles: boolean;
 }
 
 export interface PlanStart {
@@ -64,6 +71,31 @@ export interface PlanStart {
    * starts a new plan generation)
    */
   exclusive?: boolean;
+  /**
+   * `full`: completing this plan deletes the batch's documents that the input no longer holds.
+   * An incomplete plan of the same input takes the mode of the latest start. @default "accumulate"
+   */
+  sync?: SyncMode;
+  /**
+   * The input names files that its fingerprint does not cover (`path` documents of a JSON or JSONL
+   * input): a complete plan of the same fingerprint is planned again, each file checked by its stat.
+   * @default false
+   */
+  externalFiles?: boolean;
+  /** Start a new plan generation even when the plan is up to date (`--rehash`). @default false */
+  replan?: boolean;
+}
+
+/** What the store holds of one document, for a planner deciding whether to read its file again. */
+export interface KnownDocument {
+  source: string;
+  docId: string;
+  state: string;
+  idempotencyKey: string;
+  contentHash: string;
+  fileSig: string | null;
+  /** True when the stored content is there (it was loaded without error). */
+  hasContent: boolean;
 }
 
 export interface PlanCursor {
@@ -418,9 +450,25 @@ export interface Store extends IndexStore, EmbedCacheStore {
   ): Promise<PlanProgress>;
   /**
    * Marks the plan complete; skipped files of earlier plan generations are forgotten with it. With
-   * `lockRun`, only while that run holds the lock (else PLAN_LOCK_LOST).
+   * `lockRun`, only while that run holds the lock (else PLAN_LOCK_LOST). When the batch's plan was
+   * started with `sync: "full"`, every document the plan did not reach ends `deleted` in the same
+   * transaction: its chunks leave the export and the search index, and its outbox gets the deletes
+   * for every sink. Returns how many documents were deleted.
    */
-  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void>;
+  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<number>;
+  /** The stored documents of these identities (absent ones are left out), in no particular order. */
+  knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]>;
+  /**
+   * The first step of deleting a batch: cancels it (no process works on it any more) and ends every
+   * document `deleted` as `finishPlan` does, so that the outbox carries the deletes of all its
+   * chunks. Returns how many documents were deleted. Calling it again deletes nothing more.
+   */
+  retireBatch(batchId: string, now: number): Promise<number>;
+  /**
+   * The last step: removes every row the batch owns (documents, chunks, search index rows, outbox,
+   * sink cursors, events, failures, runs, skipped files, the batch). False when there was no batch.
+   */
+  purgeBatch(batchId: string): Promise<boolean>;
   /**
    * Takes the planning lock of a batch; null when another live process holds it. A lock held by
    * one of `deadRuns` (processes known to be gone) is taken over.

@@ -51,7 +51,14 @@ function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
     report: {
       batch_id: HOSTILE,
       checkpoint: `checkpoint:${HOSTILE}`,
-      counts: { ...counts, duplicates_skipped: 1, unchanged_skipped: 40, skipped_unsupported: 0 },
+      counts: {
+        ...counts,
+        duplicates_skipped: 1,
+        unchanged_skipped: 40,
+        skipped_unsupported: 0,
+        changed: 0,
+        deleted: 0,
+      },
       completion_rate: empty ? 1 : 0.9,
       fail_rate: empty ? 0 : 0.03,
       dup_rate: 0,

@@ -17,7 +17,9 @@ import {
 
 const LINK_KEYS = ["cancel", "documents", "events", "export", "resume", "retry", "self", "status"];
 const COUNT_KEYS = [
+  "changed",
   "degraded",
+  "deleted",
   "done",
   "duplicates_skipped",
   "failed",
@@ -301,6 +303,8 @@ describe("routes: submitting, reading, exporting, retrying (service with a root 
       processing: 0,
       duplicates_skipped: 1,
       unchanged_skipped: 0,
+      changed: 0,
+      deleted: 0,
       skipped_unsupported: 0,
     });
     expect(report.completion_rate).toBeCloseTo(4 / 5);
@@ -822,6 +826,7 @@ describe("routes: every error status with the contract's error body", () => {
       ["POST", "/v1/batches/nope/retry?degraded=true&doc_id=a"],
       ["POST", "/v1/batches/nope/cancel"],
       ["POST", "/v1/batches/nope/resume"],
+      ["DELETE", "/v1/batches/nope"],
     ];
     for (const [method, url] of routes) {
       const error = await expectError(await server.app.request(url, { method }), 404, "BATCH_NOT_FOUND");
@@ -830,7 +835,7 @@ describe("routes: every error status with the contract's error body", () => {
     for (const [method, url] of [
       ["GET", "/v1/nothing"],
       ["GET", "/v1/batches/ok-1/nothing"],
-      ["DELETE", "/v1/batches/ok-1"],
+      ["DELETE", "/v1/batches/ok-1/export"],
     ] as const) {
       const error = await expectError(await server.app.request(url, { method }), 404, "NOT_FOUND_ROUTE");
       expect(error.details[0]).toMatchObject({ path: url });

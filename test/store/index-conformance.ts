@@ -38,7 +38,10 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
       };
     };
 
-    async function plan(docs: PlannedDocument[]) {
+    async function plan(
+      docs: PlannedDocument[],
+      sync: "accumulate" | "full" = "accumulate",
+    ): Promise<number> {
       generation += 1;
       const cursor = await store.beginPlan({
         batchId: "b",
@@ -46,12 +49,13 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
         settings: {},
         inputRef: "mem",
         fingerprint: `fp${generation}`,
+        sync,
       });
       await store.planDocuments("b", cursor.batch.planGeneration, docs, {
         records: docs.length,
         offset: docs.length,
       });
-      await store.finishPlan("b", cursor.batch.planGeneration);
+      return store.finishPlan("b", cursor.batch.planGeneration);
     }
 
     const newRun = () =>
@@ -108,6 +112,60 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
     }
 
     const sinkState = (sink: MemorySink) => new Map([...sink.chunks].map(([k, c]) => [k, c.text]));
+
+    it("a full plan deletes what it did not reach, with its outbox deletes; an accumulating one keeps it", async () => {
+      await plan([doc(0), doc(1), doc(2)]);
+      const run = await newRun();
+      const [d0, d1, d2] = await commit(run, [], 3);
+      await commit(run, [completed(d0!, ["a", "b"]), completed(d1!, ["c"]), completed(d2!, ["d"])]);
+      const sink = new MemorySink();
+      const cursor = await drain(sink);
+      expect(await plan([doc(0)])).toBe(0);
+      expect((await store.counts("b")).deleted).toBe(0);
+      expect(await plan([doc(0), doc(2)], "full")).toBe(1);
+      const counts = await store.counts("b");
+      expect(counts).toMatchObject({ deleted: 1, total: 2, done: 2 });
+      const page = await store.readChanges("b", cursor, 100);
+      expect(page.changes.map((c) => [c.op, c.doc_id, c.chunk_index])).toEqual([["delete", "d1", 0]]);
+      await drain(sink, cursor);
+      expect(sinkState(sink)).toEqual(await exportState());
+      expect([...(await exportState()).values()].sort()).toEqual(["a", "b", "d"]);
+      // What the store knows of documents, deleted ones included (a planner reads their files again).
+      const known = await store.knownDocuments("b", [
+        { source: "s", docId: "d1" },
+        { source: "s", docId: "d0" },
+        { source: "s", docId: "nope" },
+      ]);
+      expect(known.map((k) => [k.docId, k.state]).sort()).toEqual([
+        ["d0", "done"],
+        ["d1", "deleted"],
+      ]);
+      // It comes back: planned like a new document.
+      await plan([doc(0), doc(1), doc(2)], "full");
+      expect(await store.counts("b")).toMatchObject({ deleted: 0, total: 3, pending: 1 });
+    });
+
+    it("retires a batch (every chunk's delete in the outbox), then purges every row it owns", async () => {
+      await plan([doc(0), doc(1)]);
+      const run = await newRun();
+      const [d0, d1] = await commit(run, [], 2);
+      await commit(run, [completed(d0!, ["a", "b"]), completed(d1!, ["c"])]);
+      await store.attachSinks("b", ["memory:x"], Date.now());
+      const sink = new MemorySink();
+      const cursor = await drain(sink);
+      expect(await store.retireBatch("b", Date.now())).toBe(2);
+      expect(await store.retireBatch("b", Date.now())).toBe(0);
+      expect((await store.getBatch("b"))?.cancelledAt).not.toBeNull();
+      await drain(sink, cursor);
+      expect(sink.chunks.size).toBe(0);
+      expect(await exportState()).toEqual(new Map());
+      expect(await store.purgeBatch("b")).toBe(true);
+      expect(await store.getBatch("b")).toBeNull();
+      expect(await store.listRuns("b")).toEqual([]);
+      expect(await store.sinkCursors("b")).toEqual([]);
+      expect((await store.counts("b")).total + (await store.counts("b")).deleted).toBe(0);
+      expect(await store.purgeBatch("b")).toBe(false);
+    });
 
     it("records each commit's output changes; replaying them gives the export", async () => {
       await plan([doc(0), doc(1), doc(2)]);

@@ -50,6 +50,9 @@ export async function statusCommand(args: string[]): Promise<number> {
         `${counts.failed} failed, ${counts.pending} pending, ${counts.processing} processing`,
       `  skipped: ${counts.duplicates_skipped} duplicates in the input, ${counts.unchanged_skipped} unchanged, ` +
         `${counts.skipped_unsupported} files that are not documents`,
+      ...(counts.changed > 0 || counts.deleted > 0
+        ? [`  updates: ${counts.changed} changed since the last plan, ${counts.deleted} deleted`]
+        : []),
     ];
     const list = <T>(title: string, items: T[], line: (item: T) => string) => {
       if (items.length === 0) return;

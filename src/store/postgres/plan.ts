@@ -6,7 +6,7 @@ import type { PlanProgress } from "../store.js";
 
 /**
  * Writes one slice of the plan, with the same decisions as the SQLite store (insert, duplicate,
- * unchanged, changed), in a fixed number of statements: the existing rows of the slice's
+ * unchanged, changed, a deleted document back), in a fixed number of statements: the existing rows of the slice's
  * identities are read at once, then inserts and replacements go as arrays.
  */
 export async function writePlanSlice(
@@ -24,8 +24,9 @@ export async function writePlanSlice(
     source: string;
     idem_key: string;
     plan_generation: number;
+    state: string;
   }>(
-    `SELECT d.row, d.doc_id, d.source, d.idem_key, d.plan_generation FROM documents d
+    `SELECT d.row, d.doc_id, d.source, d.idem_key, d.plan_generation, d.state FROM documents d
      JOIN unnest($2::text[], $3::text[]) AS v(doc_id, source) ON d.doc_id = v.doc_id AND d.source = v.source
      WHERE d.batch_id = $1`,
     [batchId, docs.map((d) => d.docId), docs.map((d) => d.source)],
@@ -33,7 +34,7 @@ export async function writePlanSlice(
   const existing = new Map(rows.map((r) => [JSON.stringify([r.source, r.doc_id]), r]));
   const inserts: PlannedDocument[] = [];
   const replaces: { row: number; doc: PlannedDocument }[] = [];
-  const touched: number[] = [];
+  const touched: { row: number; sig: string | null }[] = [];
   for (const doc of docs) {
     const key = JSON.stringify([doc.source, doc.docId]);
     const found = existing.get(key);
@@ -46,29 +47,33 @@ export async function writePlanSlice(
         source: doc.source,
         idem_key: doc.idempotencyKey,
         plan_generation: generation,
+        state: "pending",
       });
       progress.inserted += 1;
     } else if (found.plan_generation === generation) {
       progress.duplicates += 1;
-    } else if (found.idem_key === doc.idempotencyKey) {
-      touched.push(found.row);
+    } else if (found.idem_key === doc.idempotencyKey && found.state !== "deleted") {
+      touched.push({ row: found.row, sig: doc.fileSig ?? null });
       found.plan_generation = generation;
       progress.unchanged += 1;
     } else {
       replaces.push({ row: found.row, doc });
       found.plan_generation = generation;
-      progress.changed += 1;
+      // A deleted document that came back is planned again like a new one.
+      if (found.state === "deleted") progress.inserted += 1;
+      else progress.changed += 1;
     }
   }
   if (inserts.length > 0) {
     const { rows: created } = await client.query<{ row: number; seq: number }>(
       `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error, path,
-         content_hash, idem_key, size, file_mtime, plan_generation, updated_at)
+         content_hash, idem_key, size, file_mtime, file_sig, plan_generation, updated_at)
        SELECT $1, v.seq, v.source, v.doc_id, v.format, v.metadata, v.load_error, v.path, v.content_hash,
-         v.idem_key, v.size, v.file_mtime, $2, $3
+         v.idem_key, v.size, v.file_mtime, v.file_sig, $2, $3
        FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                   $11::text[], $12::text[], $13::bigint[], $14::bigint[])
-         AS v(seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime)
+                   $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::text[])
+         AS v(seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime,
+              file_sig)
        RETURNING row, seq`,
       [batchId, generation, now, ...columns(inserts)],
     );
@@ -79,30 +84,39 @@ export async function writePlanSlice(
     );
   }
   if (touched.length > 0) {
-    await client.query("UPDATE documents SET plan_generation = $2 WHERE row = ANY($1::bigint[])", [
-      touched,
-      generation,
-    ]);
+    await client.query(
+      `UPDATE documents d SET plan_generation = $3, file_sig = v.sig
+       FROM unnest($1::bigint[], $2::text[]) AS v(row, sig) WHERE d.row = v.row`,
+      [touched.map((t) => t.row), touched.map((t) => t.sig), generation],
+    );
   }
   if (replaces.length > 0) {
     const docsOf = replaces.map((r) => r.doc);
     await client.query(
       `UPDATE documents d SET seq = v.seq, format = v.format, metadata = v.metadata,
          load_error = v.load_error, path = v.path, content_hash = v.content_hash, idem_key = v.idem_key,
-         size = v.size, file_mtime = v.file_mtime,
+         size = CASE WHEN v.kept THEN d.size ELSE v.size END, file_mtime = v.file_mtime, file_sig = v.file_sig,
          plan_generation = $1, state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0,
          failed_stage = NULL, last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0,
          requeued = FALSE, lease_run = NULL, lease_expires_at = NULL, fence = d.fence + 1, has_staged = FALSE,
          updated_at = $2
        FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                   $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[])
-         AS v(row, seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime)
+                   $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::bool[])
+         AS v(row, seq, source, doc_id, format, metadata, load_error, path, content_hash, idem_key, size, file_mtime,
+              file_sig, kept)
        WHERE d.row = v.row`,
-      [generation, now, replaces.map((r) => r.row), ...columns(docsOf)],
+      [
+        generation,
+        now,
+        replaces.map((r) => r.row),
+        ...columns(docsOf),
+        docsOf.map((d) => d.contentKept === true),
+      ],
     );
+    // A document whose file was not read keeps its stored content.
     await putContents(
       client,
-      replaces.map((r) => ({ row: r.row, content: r.doc.content })),
+      replaces.filter((r) => !r.doc.contentKept).map((r) => ({ row: r.row, content: r.doc.content })),
     );
     await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [
       replaces.map((r) => r.row),
@@ -141,5 +155,6 @@ function columns(docs: PlannedDocument[]): unknown[] {
     docs.map((d) => d.idempotencyKey),
     docs.map((d) => (d.content === null ? null : Buffer.byteLength(d.content))),
     docs.map((d) => (d.fileMtime == null ? null : Math.floor(d.fileMtime))),
+    docs.map((d) => d.fileSig ?? null),
   ];
 }

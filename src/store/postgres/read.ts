@@ -2,7 +2,13 @@ import type pg from "pg";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
-import { DOCUMENT_SUMMARY_COLUMNS, type DocumentSummaryRow, toDocumentSummary } from "../rows.js";
+import {
+  addStateCount,
+  DOCUMENT_SUMMARY_COLUMNS,
+  type DocumentSummaryRow,
+  emptyCounts,
+  toDocumentSummary,
+} from "../rows.js";
 import type { DocumentFacts, DocumentQuery, DocumentSummary, FailureCount, StoreEvent } from "../store.js";
 
 /** Read-only queries: status, report and export, as the SQLite store answers them. */
@@ -15,30 +21,18 @@ export function reasonMatch(param: string): string {
 }
 
 export async function counts(pool: pg.Pool, batchId: string): Promise<StateCounts> {
-  const result: StateCounts = {
-    total: 0,
-    done: 0,
-    degraded: 0,
-    failed: 0,
-    pending: 0,
-    processing: 0,
-    duplicates_skipped: 0,
-    unchanged_skipped: 0,
-    skipped_unsupported: 0,
-  };
-  const { rows } = await pool.query<{ state: keyof StateCounts; n: number }>(
+  const result = emptyCounts();
+  const { rows } = await pool.query<{ state: string; n: number }>(
     "SELECT state, COUNT(*)::bigint AS n FROM documents WHERE batch_id = $1 GROUP BY state",
     [batchId],
   );
-  for (const { state, n } of rows) {
-    result[state] = n;
-    result.total += n;
-  }
-  const batch = await pool.query<{ duplicates_skipped: number }>(
-    "SELECT duplicates_skipped FROM batches WHERE batch_id = $1",
+  for (const { state, n } of rows) addStateCount(result, state, n);
+  const batch = await pool.query<{ duplicates_skipped: number; plan_changed: number }>(
+    "SELECT duplicates_skipped, plan_changed FROM batches WHERE batch_id = $1",
     [batchId],
   );
   result.duplicates_skipped = batch.rows[0]?.duplicates_skipped ?? 0;
+  result.changed = batch.rows[0]?.plan_changed ?? 0;
   const latest = await pool.query<{ skipped_done: number }>(
     "SELECT skipped_done FROM runs WHERE batch_id = $1 ORDER BY run DESC LIMIT 1",
     [batchId],

@@ -241,6 +241,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX events_at ON events (at);
   CREATE INDEX failures_at ON failures (at);
   `,
+  // 10: incremental updates: the same columns as the SQLite store's (see its migration for why).
+  `
+  ALTER TABLE batches ADD COLUMN plan_sync TEXT NOT NULL DEFAULT 'accumulate';
+  ALTER TABLE batches ADD COLUMN plan_changed BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE batches ADD COLUMN external_files BOOLEAN NOT NULL DEFAULT FALSE;
+  ALTER TABLE documents ADD COLUMN file_sig TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,7 +5,8 @@ import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.j
 import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
-import { toBatch } from "../rows.js";
+import { planDecision } from "../plan-start.js";
+import { type KnownRow, syncMode, toBatch, toKnown } from "../rows.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -16,6 +17,7 @@ import type {
   DocumentSummary,
   ExportRow,
   FailureCount,
+  KnownDocument,
   PlanCursor,
   PlanCursorWrite,
   PlanLock,
@@ -39,6 +41,7 @@ import { exportChunks } from "./export.js";
 import * as outbox from "./outbox.js";
 import { putContents, writePlanSlice } from "./plan.js";
 import * as read from "./read.js";
+import { purgeBatch, removeDocuments } from "./remove.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 import { searchChunks } from "./search.js";
@@ -117,12 +120,15 @@ export class PostgresStore implements Store {
   }
 
   async beginPlan(start: PlanStart): Promise<PlanCursor> {
+    const sync = start.sync ?? "accumulate";
+    const external = start.externalFiles ?? false;
     return transaction(this.pool, async (client) => {
       // A racing creator of the same id waits here for the first one's transaction; then it sees
       // the committed row (DO NOTHING), and the check below decides which input owns the batch.
       const inserted = await client.query(
-        `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation)
-         VALUES ($1, $2, $3, $4, $5, $6, 1) ON CONFLICT (batch_id) DO NOTHING`,
+        `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation,
+           plan_sync, external_files)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (batch_id) DO NOTHING`,
         [
           start.batchId,
           Date.now(),
@@ -130,6 +136,8 @@ export class PostgresStore implements Store {
           JSON.stringify(start.settings),
           start.inputRef,
           start.fingerprint,
+          sync,
+          external,
         ],
       );
       const { rows } = await client.query("SELECT * FROM batches WHERE batch_id = $1 FOR UPDATE", [
@@ -141,18 +149,30 @@ export class PostgresStore implements Store {
       const existed =
         (await client.query("SELECT 1 FROM documents WHERE batch_id = $1 LIMIT 1", [start.batchId]))
           .rowCount! > 0;
-      const fresh = !existed && row.plan_records === 0 && row.plan_generation === 1;
-      const same =
-        row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
-      if (same || (fresh && row.fingerprint === start.fingerprint)) {
-        return { created, batch: toBatch(row), upToDate: same && row.plan_complete, existed };
+      const { keep, upToDate } = planDecision(row, start, existed);
+      if (keep) {
+        if (row.plan_complete) return { created, batch: toBatch(row), upToDate, existed };
+        // The plan still being written deletes (or not) as its latest start says.
+        const kept = await client.query(
+          "UPDATE batches SET plan_sync = $2, external_files = $3 WHERE batch_id = $1 RETURNING *",
+          [start.batchId, sync, external],
+        );
+        return { created, batch: toBatch(kept.rows[0]), upToDate, existed };
       }
       const updated = await client.query(
         `UPDATE batches SET layer = $2, settings = $3, input_ref = $4, fingerprint = $5,
            plan_generation = plan_generation + 1, plan_records = 0, plan_offset = 0, plan_complete = FALSE,
-           duplicates_skipped = 0
+           duplicates_skipped = 0, plan_changed = 0, plan_sync = $6, external_files = $7
          WHERE batch_id = $1 RETURNING *`,
-        [start.batchId, start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint],
+        [
+          start.batchId,
+          start.layer,
+          JSON.stringify(start.settings),
+          start.inputRef,
+          start.fingerprint,
+          sync,
+          external,
+        ],
       );
       return { created: false, batch: toBatch(updated.rows[0]), upToDate: false, existed };
     });
@@ -184,27 +204,54 @@ export class PostgresStore implements Store {
         );
       }
       await client.query(
-        `UPDATE batches SET plan_records = $3, plan_offset = $4, duplicates_skipped = duplicates_skipped + $5
+        `UPDATE batches SET plan_records = $3, plan_offset = $4, duplicates_skipped = duplicates_skipped + $5,
+           plan_changed = plan_changed + $6
          WHERE batch_id = $1 AND plan_generation = $2`,
-        [batchId, generation, cursor.records, cursor.offset, progress.duplicates],
+        [batchId, generation, cursor.records, cursor.offset, progress.duplicates, progress.changed],
       );
       return progress;
     });
   }
 
-  async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void> {
-    await transaction(this.pool, async (client) => {
-      const { rowCount } = await client.query(
+  async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<number> {
+    return transaction(this.pool, async (client) => {
+      const { rows } = await client.query<{ plan_sync: string }>(
         `UPDATE batches SET plan_complete = TRUE
-         WHERE batch_id = $1 AND plan_generation = $2 AND ($3::int IS NULL OR plan_lock_run = $3)`,
+         WHERE batch_id = $1 AND plan_generation = $2 AND ($3::int IS NULL OR plan_lock_run = $3)
+         RETURNING plan_sync`,
         [batchId, generation, lockRun ?? null],
       );
-      if (lockRun !== undefined && rowCount === 0) throw planLockLost(batchId);
+      if (lockRun !== undefined && rows.length === 0) throw planLockLost(batchId);
       await client.query("DELETE FROM skipped_files WHERE batch_id = $1 AND plan_generation < $2", [
         batchId,
         generation,
       ]);
+      if (syncMode(rows[0]?.plan_sync) !== "full") return 0;
+      return removeDocuments(client, batchId, generation, Date.now());
     });
+  }
+
+  async knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<KnownRow>(
+      `SELECT d.source, d.doc_id, d.state, d.idem_key, d.content_hash, d.file_sig, d.load_error IS NULL AS ok
+       FROM documents d JOIN unnest($2::text[], $3::text[]) AS v(doc_id, source)
+         ON d.doc_id = v.doc_id AND d.source = v.source
+       WHERE d.batch_id = $1`,
+      [batchId, ids.map((i) => i.docId), ids.map((i) => i.source)],
+    );
+    return rows.map(toKnown);
+  }
+
+  async retireBatch(batchId: string, now: number): Promise<number> {
+    return transaction(this.pool, async (client) => {
+      await client.query("UPDATE batches SET cancelled_at = $2 WHERE batch_id = $1", [batchId, now]);
+      return removeDocuments(client, batchId, null, now);
+    });
+  }
+
+  async purgeBatch(batchId: string): Promise<boolean> {
+    return transaction(this.pool, (client) => purgeBatch(client, batchId));
   }
 
   /**

@@ -13,7 +13,9 @@ import type { PlanProgress } from "../store.js";
  * - a row of an earlier generation with the same key: unchanged, its state and output are kept;
  * - a row with another key: the content changed; it goes back to pending with a new fence, so a
  *   worker still processing the old content cannot commit, and its old chunks stay visible until
- *   the new ones replace them.
+ *   the new ones replace them;
+ * - a `deleted` row: the document came back; it is planned again like a new one.
+ * A document whose file was not read (`contentKept`: its stat is unchanged) keeps its stored content.
  * The slice and the new plan offset commit in the caller's transaction.
  */
 export class SqlitePlanWriter {
@@ -26,19 +28,19 @@ export class SqlitePlanWriter {
 
   constructor(private readonly db: Database.Database) {
     this.find = db.prepare(
-      "SELECT row, idem_key, plan_generation FROM documents WHERE batch_id = ? AND doc_id = ? AND source = ?",
+      "SELECT row, idem_key, plan_generation, state FROM documents WHERE batch_id = ? AND doc_id = ? AND source = ?",
     );
     this.insert = db.prepare(
       `INSERT INTO documents (batch_id, seq, source, doc_id, format, metadata, load_error,
-         content_hash, idem_key, plan_generation, updated_at, path, size, file_mtime)
+         content_hash, idem_key, plan_generation, updated_at, path, size, file_mtime, file_sig)
        VALUES (@batchId, @seq, @source, @docId, @format, @metadata, @loadError,
-         @contentHash, @key, @generation, @now, @path, @size, @fileMtime)`,
+         @contentHash, @key, @generation, @now, @path, @size, @fileMtime, @fileSig)`,
     );
-    this.touch = db.prepare("UPDATE documents SET plan_generation = ? WHERE row = ?");
+    this.touch = db.prepare("UPDATE documents SET plan_generation = ?, file_sig = ? WHERE row = ?");
     this.replace = db.prepare(
       `UPDATE documents SET seq = @seq, format = @format, metadata = @metadata,
          load_error = @loadError, content_hash = @contentHash, idem_key = @key, plan_generation = @generation,
-         path = @path, size = @size, file_mtime = @fileMtime,
+         path = @path, size = CASE WHEN @kept = 1 THEN size ELSE @size END, file_mtime = @fileMtime, file_sig = @fileSig,
          state = 'pending', not_before = 0, attempts = 0, stage_attempts = 0, failed_stage = NULL,
          last_error = NULL, degraded_reason = NULL, breaker_wait_since = NULL, completions = 0, requeued = 0,
          lease_run = NULL, lease_expires_at = NULL, fence = fence + 1, has_staged = 0, updated_at = @now
@@ -52,7 +54,7 @@ export class SqlitePlanWriter {
     const progress: PlanProgress = { inserted: 0, unchanged: 0, changed: 0, duplicates: 0 };
     for (const doc of docs) {
       const existing = this.find.get(batchId, doc.docId, doc.source) as
-        | { row: number; idem_key: string; plan_generation: number }
+        | { row: number; idem_key: string; plan_generation: number; state: string }
         | undefined;
       const values = {
         batchId,
@@ -69,6 +71,8 @@ export class SqlitePlanWriter {
         path: doc.path ?? null,
         size: doc.content === null ? null : Buffer.byteLength(doc.content),
         fileMtime: doc.fileMtime == null ? null : Math.floor(doc.fileMtime),
+        fileSig: doc.fileSig ?? null,
+        kept: doc.contentKept ? 1 : 0,
       };
       if (existing === undefined) {
         const { lastInsertRowid } = this.insert.run(values);
@@ -76,14 +80,15 @@ export class SqlitePlanWriter {
         progress.inserted += 1;
       } else if (existing.plan_generation === generation) {
         progress.duplicates += 1;
-      } else if (existing.idem_key === doc.idempotencyKey) {
-        this.touch.run(generation, existing.row);
+      } else if (existing.idem_key === doc.idempotencyKey && existing.state !== "deleted") {
+        this.touch.run(generation, doc.fileSig ?? null, existing.row);
         progress.unchanged += 1;
       } else {
         this.replace.run({ ...values, row: existing.row });
-        this.setContent(existing.row, doc.content);
+        if (!doc.contentKept) this.setContent(existing.row, doc.content);
         this.dropStaged.run(existing.row);
-        progress.changed += 1;
+        if (existing.state === "deleted") progress.inserted += 1;
+        else progress.changed += 1;
       }
     }
     return progress;

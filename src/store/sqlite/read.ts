@@ -7,8 +7,10 @@ import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers } from "../facts.js";
 import {
+  addStateCount,
   DOCUMENT_SUMMARY_COLUMNS,
   type DocumentSummaryRow,
+  emptyCounts,
   exportMetadata,
   toDocumentSummary,
 } from "../rows.js";
@@ -36,28 +38,16 @@ export const REASON_MATCH = `((state = 'failed' AND json_extract(last_error, '$.
   OR (state NOT IN ('failed', 'degraded') AND json_extract(last_error, '$.code') = @reason))`;
 
 export function counts(db: Database.Database, batchId: string): StateCounts {
-  const result: StateCounts = {
-    total: 0,
-    done: 0,
-    degraded: 0,
-    failed: 0,
-    pending: 0,
-    processing: 0,
-    duplicates_skipped: 0,
-    unchanged_skipped: 0,
-    skipped_unsupported: 0,
-  };
+  const result = emptyCounts();
   const rows = db
     .prepare("SELECT state, COUNT(*) AS n FROM documents WHERE batch_id = ? GROUP BY state")
-    .all(batchId) as { state: keyof StateCounts; n: number }[];
-  for (const { state, n } of rows) {
-    result[state] = n;
-    result.total += n;
-  }
-  const batch = db.prepare("SELECT duplicates_skipped FROM batches WHERE batch_id = ?").get(batchId) as
-    | { duplicates_skipped: number }
-    | undefined;
+    .all(batchId) as { state: string; n: number }[];
+  for (const { state, n } of rows) addStateCount(result, state, n);
+  const batch = db
+    .prepare("SELECT duplicates_skipped, plan_changed FROM batches WHERE batch_id = ?")
+    .get(batchId) as { duplicates_skipped: number; plan_changed: number } | undefined;
   result.duplicates_skipped = batch?.duplicates_skipped ?? 0;
+  result.changed = batch?.plan_changed ?? 0;
   const latest = db
     .prepare("SELECT skipped_done FROM runs WHERE batch_id = ? ORDER BY run DESC LIMIT 1")
     .get(batchId) as { skipped_done: number } | undefined;

@@ -292,6 +292,17 @@ const MIGRATIONS: string[] = [
   CREATE INDEX events_at ON events (at);
   CREATE INDEX failures_at ON failures (at);
   `,
+  // 12: incremental updates. `plan_sync`: whether completing the current plan deletes the documents
+  // its input no longer holds; `plan_changed`: documents of the current plan whose content changed;
+  // `external_files`: the input names files its fingerprint does not cover (`path` documents), so
+  // a complete plan of the same input is checked again by stat; `file_sig`: the stat (and the
+  // record) a document's file was read with, so a re-run reads only files whose stat changed.
+  `
+  ALTER TABLE batches ADD COLUMN plan_sync TEXT NOT NULL DEFAULT 'accumulate';
+  ALTER TABLE batches ADD COLUMN plan_changed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE batches ADD COLUMN external_files INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE documents ADD COLUMN file_sig TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

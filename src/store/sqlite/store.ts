@@ -8,7 +8,8 @@ import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.j
 import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
-import { type BatchRow, toBatch } from "../rows.js";
+import { planDecision } from "../plan-start.js";
+import { type BatchRow, type KnownRow, syncMode, toBatch, toKnown } from "../rows.js";
 import type {
   BatchInfo,
   ClaimedDocument,
@@ -19,6 +20,7 @@ import type {
   DocumentSummary,
   ExportRow,
   FailureCount,
+  KnownDocument,
   PlanCursor,
   PlanCursorWrite,
   PlanLock,
@@ -39,6 +41,7 @@ import { SqliteEmbedCache } from "./embed-cache.js";
 import { SqliteOutbox } from "./outbox.js";
 import { SqlitePlanWriter } from "./plan.js";
 import * as read from "./read.js";
+import { SqliteRemover } from "./remove.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 import { searchChunks } from "./search.js";
@@ -78,6 +81,7 @@ export class SqliteStore implements Store {
   private outbox: SqliteOutbox | null = null;
   private vectorIndex: SqliteVectorIndex | null = null;
   private embedCache: SqliteEmbedCache | null = null;
+  private remover: SqliteRemover | null = null;
 
   constructor(private readonly options: SqliteStoreOptions) {}
 
@@ -127,6 +131,7 @@ export class SqliteStore implements Store {
     this.committer = new SqliteCommitter(this.db, this.vectorIndex);
     this.planWriter = new SqlitePlanWriter(this.db);
     this.embedCache = new SqliteEmbedCache(this.db, this.options.durability === "normal" ? "NORMAL" : "FULL");
+    this.remover = new SqliteRemover(this.db, this.vectorIndex, this.outbox);
   }
 
   async close(): Promise<void> {
@@ -148,6 +153,8 @@ export class SqliteStore implements Store {
 
   async beginPlan(start: PlanStart): Promise<PlanCursor> {
     const now = Date.now();
+    const sync = start.sync ?? "accumulate";
+    const external = start.externalFiles ? 1 : 0;
     return this.db
       .transaction((): PlanCursor => {
         const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(start.batchId) as
@@ -156,8 +163,9 @@ export class SqliteStore implements Store {
         if (!row) {
           this.db
             .prepare(
-              `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation)
-               VALUES (?, ?, ?, ?, ?, ?, 1)`,
+              `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation,
+                 plan_sync, external_files)
+               VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
             )
             .run(
               start.batchId,
@@ -166,6 +174,8 @@ export class SqliteStore implements Store {
               JSON.stringify(start.settings),
               start.inputRef,
               start.fingerprint,
+              sync,
+              external,
             );
           return {
             created: true,
@@ -178,25 +188,32 @@ export class SqliteStore implements Store {
         const existed =
           this.db.prepare("SELECT 1 FROM documents WHERE batch_id = ? LIMIT 1").get(start.batchId) !==
           undefined;
-        const same =
-          row.fingerprint !== null && row.fingerprint === start.fingerprint && row.layer === start.layer;
-        // A batch created but not planned yet (e.g. by the server before it answered) keeps its generation.
-        const fresh =
-          !existed &&
-          row.plan_records === 0 &&
-          row.plan_generation === 1 &&
-          row.fingerprint === start.fingerprint;
-        if (same || fresh) {
-          return { created: false, batch: toBatch(row), upToDate: same && row.plan_complete === 1, existed };
+        const { keep, upToDate } = planDecision(row, start, existed);
+        if (keep) {
+          // The plan still being written deletes (or not) as its latest start says.
+          if (row.plan_complete !== 1) {
+            this.db
+              .prepare("UPDATE batches SET plan_sync = ?, external_files = ? WHERE batch_id = ?")
+              .run(sync, external, start.batchId);
+          }
+          return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate, existed };
         }
         this.db
           .prepare(
             `UPDATE batches SET layer = ?, settings = ?, input_ref = ?, fingerprint = ?,
                plan_generation = plan_generation + 1, plan_records = 0, plan_offset = 0, plan_complete = 0,
-               duplicates_skipped = 0
+               duplicates_skipped = 0, plan_changed = 0, plan_sync = ?, external_files = ?
              WHERE batch_id = ?`,
           )
-          .run(start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint, start.batchId);
+          .run(
+            start.layer,
+            JSON.stringify(start.settings),
+            start.inputRef,
+            start.fingerprint,
+            sync,
+            external,
+            start.batchId,
+          );
         return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed };
       })
       .immediate();
@@ -226,18 +243,19 @@ export class SqliteStore implements Store {
         this.planWriter!.skip(batchId, generation, skipped);
         this.db
           .prepare(
-            `UPDATE batches SET plan_records = ?, plan_offset = ?, duplicates_skipped = duplicates_skipped + ?
+            `UPDATE batches SET plan_records = ?, plan_offset = ?, duplicates_skipped = duplicates_skipped + ?,
+               plan_changed = plan_changed + ?
              WHERE batch_id = ? AND plan_generation = ?`,
           )
-          .run(cursor.records, cursor.offset, progress.duplicates, batchId, generation);
+          .run(cursor.records, cursor.offset, progress.duplicates, progress.changed, batchId, generation);
         return progress;
       })
       .immediate();
   }
 
-  async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<void> {
-    this.db
-      .transaction(() => {
+  async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<number> {
+    return this.db
+      .transaction((): number => {
         const { changes } = this.db
           .prepare(
             `UPDATE batches SET plan_complete = 1
@@ -248,8 +266,37 @@ export class SqliteStore implements Store {
         this.db
           .prepare("DELETE FROM skipped_files WHERE batch_id = ? AND plan_generation < ?")
           .run(batchId, generation);
+        const sync = this.db.prepare("SELECT plan_sync FROM batches WHERE batch_id = ?").pluck().get(batchId);
+        if (syncMode(sync) !== "full") return 0;
+        return this.remover!.remove(batchId, generation, Date.now());
       })
       .immediate();
+  }
+
+  async knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]> {
+    const find = this.db.prepare(
+      `SELECT source, doc_id, state, idem_key, content_hash, file_sig, load_error IS NULL AS ok
+       FROM documents WHERE batch_id = ? AND doc_id = ? AND source = ?`,
+    );
+    const known: KnownDocument[] = [];
+    for (const id of ids) {
+      const row = find.get(batchId, id.docId, id.source) as KnownRow | undefined;
+      if (row) known.push(toKnown(row));
+    }
+    return known;
+  }
+
+  async retireBatch(batchId: string, now: number): Promise<number> {
+    return this.db
+      .transaction((): number => {
+        this.db.prepare("UPDATE batches SET cancelled_at = ? WHERE batch_id = ?").run(now, batchId);
+        return this.remover!.remove(batchId, null, now);
+      })
+      .immediate();
+  }
+
+  async purgeBatch(batchId: string): Promise<boolean> {
+    return this.db.transaction((): boolean => this.remover!.purge(batchId)).immediate();
   }
 
   async tryPlanLock(
