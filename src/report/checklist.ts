@@ -25,6 +25,30 @@ export interface DemoMeasurements {
   /** The error body printed for an invalid input, parsed from stderr, or null. */
   errorBody: unknown;
   errorExitCode: number | null;
+  /** The incremental update: the changed input planned, then run with `--sync full`. */
+  update?: {
+    plan: {
+      new: number;
+      changed: number;
+      unchanged: number;
+      deleted: number;
+      chunks: number;
+      chunks_to_embed: number;
+    } | null;
+    /** Neither the store's files nor the embeddings service were touched by `plan`. */
+    planWroteNothing: boolean;
+    runExit: number | null;
+    changed: number | null;
+    deleted: number | null;
+    /** Texts the embeddings service answered during the update run. */
+    textsSent: number;
+    /** Chunks of the changed documents after the update. */
+    changedChunks: number;
+    /** The deleted document is gone from the export (and the export is not empty). */
+    deletedGone: boolean;
+  };
+  /** A search for the passage the update added. */
+  search?: { query: string; topDocument: string | null; found: boolean };
 }
 
 export interface CheckItem {
@@ -36,6 +60,47 @@ export interface CheckItem {
 const pct = (r: number) => `${(r * 100).toFixed(2)}%`;
 
 export function checklist(m: DemoMeasurements, t: Thresholds = DEFAULT_THRESHOLDS): CheckItem[] {
+  return [...runChecks(m, t), ...updateChecks(m)];
+}
+
+/** The incremental update and the search after it, when the demonstration measured them. */
+function updateChecks(m: DemoMeasurements): CheckItem[] {
+  const items: CheckItem[] = [];
+  const u = m.update;
+  if (u) {
+    const p = u.plan;
+    items.push(
+      {
+        ok: p !== null && p.new === 0 && p.changed === 3 && p.deleted === 1 && u.planWroteNothing,
+        label: "plan shows the update and changes nothing",
+        measured: p
+          ? `${p.new} new, ${p.changed} changed, ${p.deleted} deleted; ${u.planWroteNothing ? "store and service untouched" : "something was written or sent"}`
+          : "plan failed",
+      },
+      {
+        ok:
+          u.runExit === 0 &&
+          u.changed === 3 &&
+          u.deleted === 1 &&
+          u.deletedGone &&
+          u.textsSent > 0 &&
+          u.textsSent < u.changedChunks,
+        label: "the update embeds only the changed texts",
+        measured: `${u.textsSent} texts sent for ${u.changedChunks} chunks of ${u.changed ?? "?"} changed documents; ${u.deleted ?? "?"} deleted${u.deletedGone ? ", gone from the export" : ", still exported"}`,
+      },
+    );
+  }
+  if (m.search) {
+    items.push({
+      ok: m.search.found,
+      label: "search finds the changed passage",
+      measured: `top result ${m.search.topDocument ?? "none"} for "${m.search.query}"`,
+    });
+  }
+  return items;
+}
+
+function runChecks(m: DemoMeasurements, t: Thresholds): CheckItem[] {
   const r = m.report;
   const first = r.runs[0];
   const resumed = r.runs.find((run) => run.resumed);

@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
+import type { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { DocbatchError } from "../../core/errors.js";
 import {
   checklist,
@@ -19,21 +18,8 @@ import { EmbeddingTestServer } from "../../testing/embedding-server.js";
 import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
 import { commandPrefix, shellQuote } from "../output.js";
-
-const CLI = fileURLToPath(new URL("../main.js", import.meta.url));
-const EXAMPLE = fileURLToPath(new URL("../../../examples/input_example.json", import.meta.url));
-
-/** The demonstration's folder, its output, and what every step needs to know. */
-interface Demo {
-  dir: string;
-  db: string;
-  /** The folder the user asked to keep, or undefined for a temporary one. */
-  kept: string | undefined;
-  color: boolean;
-  documents: { id?: string; source?: string }[];
-  say(text: string): void;
-  heading(text: string): void;
-}
+import { type Demo, EXAMPLE, spawnCli } from "./demo-shared.js";
+import { searchChanged, updateIncrementally } from "./demo-update.js";
 
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseCommand("demo", args);
@@ -54,9 +40,11 @@ export async function demoCommand(args: string[]): Promise<number> {
     const crash = await crashMidway(demo, runArgs);
     await resumeRun(demo, runArgs);
     const invalid = await rejectInvalidInput(demo);
+    const update = await updateIncrementally(demo, runArgs, server);
+    const search = await searchChanged(demo);
     const analysis = await showReport(demo);
-    const items = checklist({ report: analysis.report, ...crash, ...invalid }, thresholds);
-    demo.heading("5. Checklist (every line measured)");
+    const items = checklist({ report: analysis.report, ...crash, ...invalid, update, search }, thresholds);
+    demo.heading("7. Checklist (every line measured)");
     demo.say(formatChecklist(items, demo.color));
     showWhatIsKept(demo, analysis);
     return items.every((i) => i.ok) ? 0 : 1;
@@ -197,7 +185,7 @@ async function showReport(demo: Demo): Promise<BatchAnalysis> {
   const store = await createStore({ db: demo.db }, { readonly: true });
   await store.open();
   const analysis = await analyzeBatch(store, "demo").finally(() => store.close());
-  demo.heading("4. Report");
+  demo.heading("6. Report");
   demo.say(
     formatReport(analysis.report, analysis.series.failures, {
       cli: commandPrefix(),
@@ -261,30 +249,6 @@ function parseThresholds(spec: string | undefined): Thresholds {
     t[key] = n;
   }
   return t;
-}
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnCli(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    stderr += d;
-  });
-  const done = new Promise<Finished>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done };
 }
 
 /** Kills the child once about half of the documents are settled; false if it ended first. */
