@@ -1,13 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
+import { chunkTextHash } from "../core/keys.js";
 import type { PlannedDocument } from "../core/types.js";
 import { defaultBatchId, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { loadTokenizer } from "../pipeline/chunk-measure.js";
 import { CpuPool } from "../pipeline/cpu-pool.js";
 import { nameOf, prepareChunks, prepareFallback } from "../pipeline/prepare.js";
-import { DEFAULT_DB } from "../store/open.js";
-import { SqliteStore } from "../store/sqlite/index.js";
+import { createStore, DEFAULT_DB } from "../store/open.js";
 import type { Store } from "../store/store.js";
 import { identityKey, knownByIdentity } from "./plan-files.js";
 import { checkGroup, type GroupItem, planRecord, type RecordOptions, STAT_GROUP } from "./plan-record.js";
@@ -19,7 +19,7 @@ import {
   resolveProcessOptions,
   syncOption,
 } from "./run-options.js";
-import { layerOf, type PipelineSettings } from "./settings.js";
+import { embedLayerOf, layerOf, type PipelineSettings } from "./settings.js";
 
 /**
  * How many of `texts` the embedding cache of `settings`' layer holds already. The plan counts the
@@ -38,7 +38,7 @@ export interface PreviewPlanOptions extends ProcessOptions, OutputOptions, PlanM
   root?: string;
   /** Adds `estimated_cost`: estimated tokens / 1e6 × this price. */
   pricePerMillionTokens?: number;
-  /** @default no cache: 0 hits */
+  /** @default lookups in the store's embedding cache (none with `noCache`, or without a store) */
   countCached?: CountCached;
 }
 
@@ -79,7 +79,7 @@ export async function previewPlan(options: PreviewPlanOptions): Promise<PlanPrev
   });
   await validateInput(source);
   const store =
-    options.store ?? (fs.existsSync(dbFile) ? new SqliteStore({ file: dbFile, readonly: true }) : null);
+    options.store ?? (fs.existsSync(dbFile) ? await createStore({ db: dbFile }, { readonly: true }) : null);
   if (store && !options.store) await store.open();
   const threads = resolveProcessOptions(options).threads;
   const cpu = threads > 0 && CpuPool.available() ? new CpuPool(threads) : null;
@@ -88,7 +88,8 @@ export async function previewPlan(options: PreviewPlanOptions): Promise<PlanPrev
       options.batchId?.trim() ||
       (await defaultBatchId(source, async (id) => (await store?.getBatch(id))?.inputRef ?? null));
     const batch = (await store?.getBatch(batchId)) ?? null;
-    const tally = new PlanTally(settings, options.countCached ?? (async () => 0), cpu);
+    const lookups = store !== null && options.noCache !== true;
+    const tally = new PlanTally(settings, options.countCached ?? (lookups ? cachedIn(store) : noCache), cpu);
     const recordOptions: RecordOptions = {
       maxDocBytes: settings.maxDocBytes,
       layer,
@@ -118,6 +119,17 @@ export async function previewPlan(options: PreviewPlanOptions): Promise<PlanPrev
     await cpu?.close();
     if (store && !options.store) await store.close();
   }
+}
+
+const noCache: CountCached = async () => 0;
+
+/** Texts the store's embedding cache holds under the layer's embedding part: what `run` would not send. */
+function cachedIn(store: Store): CountCached {
+  return async (settings, texts) => {
+    const hashes = texts.map(chunkTextHash);
+    const found = await store.lookupVectors(embedLayerOf(settings), [...new Set(hashes)]);
+    return hashes.filter((hash) => found.has(hash)).length;
+  };
 }
 
 /** The counts of a plan preview, added a group of planned documents at a time. */

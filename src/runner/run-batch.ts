@@ -4,8 +4,7 @@ import { toDocbatchError } from "../core/errors.js";
 import { defaultBatchId, type InputSource, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { type BatchReport, buildReport } from "../report/report.js";
-import { DEFAULT_DB } from "../store/open.js";
-import { SqliteStore } from "../store/sqlite/index.js";
+import { createStore, DEFAULT_DB } from "../store/open.js";
 import type { PlanStart, RunHandle, Store } from "../store/store.js";
 import { storeError } from "../store/transient.js";
 import { finishDelivery, startDelivery } from "./deliver-batch.js";
@@ -105,7 +104,8 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   // A new store file is created only for a valid input: validate first when there is none yet.
   let validated = options.prevalidated ?? null;
   if (!validated && !options.store && !fs.existsSync(dbFile)) validated = await validate();
-  const raw = options.store ?? new SqliteStore({ file: dbFile, durability: options.durability ?? "full" });
+  const raw =
+    options.store ?? (await createStore({ db: dbFile }, { durability: options.durability ?? "full" }));
   const retry = storeRetryOf(resolved, logger, options.onStoreOutage);
   const store = new ResilientStore(raw, retry);
   try {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { batchNotFound, DocbatchError } from "../core/errors.js";
-import { SqliteStore } from "./sqlite/index.js";
+import { SqliteStore, type SqliteStoreOptions } from "./sqlite/index.js";
 import type { Store } from "./store.js";
 
 export const DEFAULT_DB = path.join(".docbatch", "docbatch.db");
@@ -24,7 +24,7 @@ export function isPostgresUrl(url: string | undefined): url is string {
  */
 export async function createStore(
   spec: StoreSpec,
-  options: { mustExist?: boolean; readonly?: boolean } = {},
+  options: { mustExist?: boolean; readonly?: boolean; durability?: SqliteStoreOptions["durability"] } = {},
 ): Promise<Store> {
   const url = spec.url ?? (spec.db ? undefined : process.env.DOCBATCH_STORE);
   if (url !== undefined) {
@@ -45,7 +45,11 @@ export async function createStore(
       hints: ["Pass the --db FILE the batch was run with."],
     });
   }
-  return new SqliteStore({ file, ...(options.readonly ? { readonly: true } : {}) });
+  return new SqliteStore({
+    file,
+    ...(options.readonly ? { readonly: true } : {}),
+    ...(options.durability ? { durability: options.durability } : {}),
+  });
 }
 
 /** @throws DocbatchError `BATCH_NOT_FOUND` when the store holds no such batch. */
