@@ -118,7 +118,9 @@ const TEXTS: Record<CommandName, CommandText> = {
       "Prints what `docbatch run` would do with INPUT, writing nothing (the store is opened read-only\n" +
       "and not created) and calling no embedder: new, changed, unchanged, deleted (with --sync full)\n" +
       "and duplicate documents, the chunks of the new and changed ones, the chunks to embed after\n" +
-      "the cache, and their estimated tokens (and cost, with a price).",
+      "the cache, and their estimated tokens (and cost, with a price). It takes every option of run,\n" +
+      "so a run command becomes its plan by its first word; those that shape no plan (logging,\n" +
+      "progress, leases, sink waits) are accepted and have no effect.",
     notes: "Exit codes: 0 planned, 2 invalid input or usage (the same errors as run), 1 internal error.",
   },
   delete: {

@@ -328,7 +328,7 @@ export const OPTIONS = [
     arg: "N",
     default: DEFAULTS.embedTimeoutMs,
     help: "time limit of one embedding request",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "plan"],
     group: "process",
   },
   {
@@ -405,7 +405,7 @@ export const OPTIONS = [
     arg: "N",
     default: DEFAULTS.leaseMs,
     help: "how long a claimed document is held without a heartbeat; a dead worker's documents on another host are reclaimed after it",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "plan"],
     group: "process",
   },
   {
@@ -415,7 +415,7 @@ export const OPTIONS = [
     arg: "N",
     default: DEFAULTS.storeRetryMs,
     help: "how long each store call is retried while the store is unreachable (a database restart, a lost connection, a busy SQLite file), with a line on stderr saying so; past it the run stops, resumable",
-    commands: ["run", "submit", "worker", "serve"],
+    commands: ["run", "submit", "worker", "serve", "plan"],
     group: "process",
   },
   {
@@ -453,7 +453,7 @@ export const OPTIONS = [
     kind: "string",
     arg: "FILE",
     help: "JSON-lines log of every state change, retry, failure and fallback",
-    commands: ["run", "submit", "worker", "serve", "sync"],
+    commands: ["run", "submit", "worker", "serve", "sync", "plan"],
     group: "process",
   },
   {
@@ -464,7 +464,7 @@ export const OPTIONS = [
     choices: ["trace", "debug", "info", "warn", "error"],
     default: DEFAULTS.logLevel,
     help: "trace, debug (adds every claim), info, warn or error",
-    commands: ["run", "submit", "worker", "serve", "sync"],
+    commands: ["run", "submit", "worker", "serve", "sync", "plan"],
     group: "process",
   },
   {
@@ -475,7 +475,7 @@ export const OPTIONS = [
     choices: ["full", "normal"],
     default: DEFAULTS.durability,
     help: "full syncs every commit to disk; normal survives a crash of the process but may redo the last commits after a power loss",
-    commands: ["run"],
+    commands: ["run", "plan"],
     group: "store",
   },
 
@@ -496,7 +496,7 @@ export const OPTIONS = [
     arg: "N",
     default: 30000,
     help: "at the end, wait up to N ms for the sinks to catch up; exit 3 when they did not (`docbatch sync` delivers the rest)",
-    commands: ["run", "worker", "serve"],
+    commands: ["run", "worker", "serve", "plan"],
     group: "process",
   },
   {
@@ -605,7 +605,7 @@ export const OPTIONS = [
     key: "progress",
     kind: "boolean",
     help: "show progress even when stdout is not a terminal (by default: a bar when both are terminals, a status line when stderr is not one)",
-    commands: ["run", "worker"],
+    commands: ["run", "worker", "plan"],
     group: "display",
   },
   {
@@ -615,7 +615,7 @@ export const OPTIONS = [
     arg: "N",
     default: DEFAULTS.progressIntervalMs,
     help: "time between status lines when stderr is not a terminal",
-    commands: ["run", "worker"],
+    commands: ["run", "worker", "plan"],
     group: "display",
   },
   {

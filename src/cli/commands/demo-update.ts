@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { DemoMeasurements } from "../../report/checklist.js";
@@ -14,7 +15,7 @@ import { type Demo, EXAMPLE, type ExampleDocument, spawnCli } from "./demo-share
 const CHANGED = ["kb-001", "kb-004", "kb-007"];
 const DELETED = "kb-008";
 const PASSAGE = "Zebra-striped lighthouse ledgers now record every thunderstorm of the quarter.";
-const QUERY = "zebra lighthouse ledgers thunderstorm";
+const QUERY = PASSAGE;
 
 type Update = NonNullable<DemoMeasurements["update"]>;
 type Search = NonNullable<DemoMeasurements["search"]>;
@@ -29,7 +30,8 @@ export async function updateIncrementally(
   const input = writeChangedInput(demo);
   const args = [...withInput(runArgs, input), "--sync", "full"];
   const before = { requests: server.stats().requests, store: storeState(demo.db) };
-  const planned = await spawnCli(["plan", ...planArgs(args), "--json"]).done;
+  // The run command becomes its plan by its first word.
+  const planned = await spawnCli(["plan", ...args.slice(1)]).done;
   const plan = parseJson<Update["plan"]>(planned.stdout);
   const planWroteNothing =
     server.stats().requests === before.requests && storeState(demo.db) === before.store;
@@ -127,24 +129,17 @@ function withInput(runArgs: string[], input: string): string[] {
   return out;
 }
 
-/** `plan` takes run's options, but not those of a run's output (log, progress, JSON report). */
-function planArgs(args: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 1; i < args.length; i++) {
-    if (args[i] === "--log-file") i += 1;
-    else if (args[i] !== "--no-progress" && args[i] !== "--json") out.push(args[i]!);
-  }
-  return out;
-}
-
-/** Size and modification time of the store's files: changed by any write. */
+/**
+ * A digest of the store's content: the database file and its write-ahead log (a reader may
+ * create an empty log where there was none, which changes nothing).
+ */
 function storeState(db: string): string {
-  return ["", "-wal"]
-    .map((suffix) => {
-      const stat = fs.statSync(db + suffix, { throwIfNoEntry: false });
-      return stat ? `${stat.size}:${stat.mtimeMs}` : "-";
-    })
-    .join("/");
+  const hash = createHash("sha256");
+  for (const suffix of ["", "-wal"]) {
+    if (fs.existsSync(db + suffix)) hash.update(fs.readFileSync(db + suffix));
+    hash.update("|");
+  }
+  return hash.digest("hex");
 }
 
 async function exportRows(demo: Demo): Promise<{ doc_id: string }[]> {

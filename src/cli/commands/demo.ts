@@ -27,7 +27,9 @@ export async function demoCommand(args: string[]): Promise<number> {
   const thresholds = parseThresholds(values.threshold);
   const demo = prepareDemo(values.keep ?? values.dir);
   // The embeddings service: 3% of requests fail (500, 429 with Retry-After, hang, dropped connection).
+  // 384 dimensions, as the small sentence models have: the hashing vectors then rank search well.
   const server = new EmbeddingTestServer({
+    dimensions: 384,
     latencyMs: 15,
     seed: 7,
     retryAfterSeconds: 1,
