@@ -25,7 +25,7 @@ import {
   resolveProcessOptions,
 } from "./run-options.js";
 import { layerOf, type PipelineSettings, settingsFromJson, settingsToJson } from "./settings.js";
-import type { SinkDelivery } from "./sink-delivery.js";
+import type { Deliverer } from "./sink-delivery.js";
 import type { SinkOptions } from "./sink-options.js";
 import { type StoreOutage, StoreRetry } from "./store-retry.js";
 
@@ -159,7 +159,14 @@ interface RunContext {
 async function planAndProcess(ctx: RunContext): Promise<RunResult> {
   const { options, logger, store, run } = ctx;
   // In-flight documents were recovered when the run opened; now the sink cursors.
-  const sinks = await startDelivery(store, run.batchId, options, logger, !options.planOnly);
+  const sinks = await startDelivery(
+    store,
+    run.batchId,
+    options,
+    logger,
+    !options.planOnly,
+    ctx.resolved.storeRetryMs,
+  );
   try {
     const stopReason = await planAndProcessDocuments(ctx, sinks.delivery);
     await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, run.batchId);
@@ -169,7 +176,7 @@ async function planAndProcess(ctx: RunContext): Promise<RunResult> {
   }
 }
 
-async function planAndProcessDocuments(ctx: RunContext, delivery: SinkDelivery | null): Promise<StopReason> {
+async function planAndProcessDocuments(ctx: RunContext, delivery: Deliverer | null): Promise<StopReason> {
   const { options, resolved, logger, store, run } = ctx;
   const batchId = run.batchId;
   const cursor = await store.beginPlan(ctx.start);
@@ -222,7 +229,7 @@ export function processHooks(
   options: ProcessOptions,
   plan: PlanTask,
   retry: StoreRetry,
-  delivery: SinkDelivery | null,
+  delivery: Deliverer | null,
 ): ProcessHooks {
   return {
     ...(options.onProgress ? { onProgress: withSinkLag(options.onProgress, delivery) } : {}),
