@@ -132,7 +132,9 @@ export class SinkDelivery implements Deliverer {
         `sink breaker ${t.from} -> ${t.to}`,
       );
       void this.store
-        .addEvents(this.batchId, [{ run: null, at: t.at, type: "sink_breaker", data: { sink: uri, ...t } }])
+        .addEvents(this.batchId, [
+          { run: null, at: t.at, type: "sink_breaker", data: { sink: uri, owner: this.owner.owner, ...t } },
+        ])
         .catch(() => {});
     });
     try {

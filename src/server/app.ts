@@ -314,5 +314,7 @@ async function progressEvent(service: BatchService, batchId: string) {
     latency_ms: report.latency_ms,
     failure_reasons: report.failure_reasons,
     retries: report.retries,
+    // The sinks are read fresh: lag moves between two reports.
+    sinks: await sinkReport(service.store, batchId),
   };
 }
