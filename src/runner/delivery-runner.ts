@@ -48,7 +48,11 @@ export class DeliveryThread implements Deliverer {
         else if ("error" in message) reject(Object.assign(new Error(message.error.message), message.error));
         else this.receive(message);
       });
-      worker.on("error", (err) => reject(err));
+      worker.on("error", (err) => {
+        // Delivery stops; the run's drain then reports the sinks behind, and the next run goes on.
+        this.logger.error({ event: "sink.thread_failed", error: err.message }, "delivery thread failed");
+        reject(err);
+      });
       void this.exited.then(() => {
         this.gone = true;
         for (const done of this.drains.values()) done(false);
