@@ -5,7 +5,7 @@ import { type RunningServer, startServer } from "../../src/server/serve.js";
 import { replayLog } from "../../src/sinks/jsonl/index.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import { assertNoLayoutOverflow, launchChromium } from "../helpers/browser.js";
-import { tempDir } from "../helpers/cli.js";
+import { ROOT, tempDir } from "../helpers/cli.js";
 
 const TOKEN = "dash-token-2";
 
@@ -74,6 +74,9 @@ describe("the dashboard's sinks panel and search box, in Chromium", () => {
       expect(await first.locator("[data-field=metadata]").textContent()).toContain("team: index");
       expect(await page.locator("#search-results li").count()).toBe(4);
       expect(await page.textContent("#search-summary")).toMatch(/^4 chunks for “Search embeds/);
+
+      fs.mkdirSync(path.join(ROOT, "test-artifacts"), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, "test-artifacts", "dashboard-index.png"), fullPage: true });
 
       // The server says what is wrong and what to do: the error body's message and hint.
       await page.fill("#search-k", "5000");
