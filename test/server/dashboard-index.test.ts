@@ -76,7 +76,10 @@ describe("the dashboard's sinks panel and search box, in Chromium", () => {
       expect(await page.textContent("#search-summary")).toMatch(/^4 chunks for “Search embeds/);
 
       fs.mkdirSync(path.join(ROOT, "test-artifacts"), { recursive: true });
-      await page.screenshot({ path: path.join(ROOT, "test-artifacts", "dashboard-index.png"), fullPage: true });
+      await page.screenshot({
+        path: path.join(ROOT, "test-artifacts", "dashboard-index.png"),
+        fullPage: true,
+      });
 
       // The server says what is wrong and what to do: the error body's message and hint.
       await page.fill("#search-k", "5000");
