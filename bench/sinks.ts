@@ -7,6 +7,7 @@
  * SQLite: p50/p95 of `searchBatch` (query embedding included) through sqlite-vec, and through the
  * exact scan for comparison.
  */
+import os from "node:os";
 import path from "node:path";
 import { percentiles } from "../src/core/stats.js";
 import { searchBatch } from "../src/runner/search-batch.js";
@@ -173,7 +174,8 @@ async function main() {
         ],
       ],
       notes: [
-        `${count} mixed documents, best of ${rounds} runs each, process start to exit.`,
+        `${count} mixed documents, best of ${rounds} runs each, process start to exit; delivery runs on a thread of its own.`,
+        `Load average (1 min) at the end: ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores: a loaded machine measures CPU more than anything else.`,
         "PGlite runs Postgres in WebAssembly: its HNSW inserts are far slower than a native pgvector's; the figure bounds delivery from below.",
         `Search: ${queries} queries (10 for the exact scan), k = 10, 256-dimension vectors of the built-in embedder, query embedding included.`,
       ],

@@ -1,4 +1,16 @@
-import { errorText } from "./format.js";
+import { errorText, type Problem, problemOf } from "./format.js";
+
+export { batchPath } from "./format.js";
+
+/** A failed API call, with what its error body says (see problemOf). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly problem: Problem,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A token given in the page's address leaves the address bar (and the history) at once; the tab
@@ -46,8 +58,6 @@ export function openWithToken(link: HTMLAnchorElement): void {
   });
 }
 
-export const batchPath = (id: string): string => `/v1/batches/${encodeURIComponent(id)}`;
-
 export function withToken(path: string): string {
   return token ? `${path}${path.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}` : path;
 }
@@ -71,6 +81,6 @@ export async function api<T>(
   } catch {
     body = null;
   }
-  if (!res.ok) throw new Error(errorText(res.status, body));
+  if (!res.ok) throw new ApiError(errorText(res.status, body), problemOf(res.status, body));
   return body as T;
 }

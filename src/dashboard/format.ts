@@ -43,12 +43,42 @@ export function batchState(b: BatchListItem): [Tone, string] {
   return ["good", "Finished"];
 }
 
+export const batchPath = (id: string): string => `/v1/batches/${encodeURIComponent(id)}`;
+
+/** What a person reads of a failed API call: the contract's error body, when there is one. */
+export interface Problem {
+  code: string;
+  message: string;
+  /** The first detail, as `path: problem`. */
+  detail: string | null;
+  /** The first hint: what to do about it. */
+  hint: string | null;
+}
+
+export function problemOf(status: number, body: unknown): Problem {
+  const err = (
+    body as {
+      error?: {
+        code: string;
+        message: string;
+        details?: { path: string; problem: string }[];
+        hints?: string[];
+      };
+    }
+  )?.error;
+  if (!err) return { code: `HTTP ${status}`, message: "", detail: null, hint: null };
+  const first = err.details?.[0];
+  return {
+    code: err.code,
+    message: err.message,
+    detail: first ? `${first.path}: ${first.problem}` : null,
+    hint: err.hints?.[0] ?? null,
+  };
+}
+
 /** The message of a failed API call, from the contract's error body when there is one. */
 export function errorText(status: number, body: unknown): string {
-  const err = (
-    body as { error?: { code: string; message: string; details?: { path: string; problem: string }[] } }
-  )?.error;
-  if (!err) return `HTTP ${status}`;
-  const detail = err.details?.[0];
-  return `${err.code}: ${err.message}${detail ? ` (${detail.path}: ${detail.problem})` : ""}`;
+  const p = problemOf(status, body);
+  if (!p.message) return p.code;
+  return `${p.code}: ${p.message}${p.detail ? ` (${p.detail})` : ""}`;
 }

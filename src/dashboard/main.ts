@@ -4,6 +4,8 @@ import { DocumentTable } from "./documents.js";
 import { byId, notify } from "./dom.js";
 import { int, pct } from "./format.js";
 import { resetProgress, showProgress } from "./progress.js";
+import { SearchPanel } from "./search.js";
+import { SinksPanel } from "./sinks.js";
 import type { ProgressEvent, ReportSummary } from "./types.js";
 
 /**
@@ -12,8 +14,8 @@ import type { ProgressEvent, ReportSummary } from "./types.js";
  * Live numbers come from the selected batch's event stream.
  *
  * A panel is anything that follows the selected batch: `select` when another batch is picked,
- * `progress` on every event. A new panel (a search box, the lag of each sink) is one more entry
- * in `panels` and one more section in the page (src/server/dashboard.ts).
+ * `progress` on every event (the sinks panel reads its rows from it). A new panel is one more
+ * entry in `panels` and one more section in the page (src/server/dashboard.ts).
  */
 interface Panel {
   select(batchId: string): void;
@@ -27,6 +29,8 @@ const failed = new DocumentTable("failed");
 const degraded = new DocumentTable("degraded");
 const panels: Panel[] = [
   { select: resetProgress, progress: showProgress },
+  new SinksPanel(),
+  new SearchPanel(),
   failed,
   degraded,
   { select: () => {}, progress: () => {}, invalidate: () => void loadReport() },

@@ -31,6 +31,7 @@ export interface ProgressEvent extends BatchListItem {
   latency_ms?: { p50: number; p95: number; p99: number; count: number };
   failure_reasons?: Record<string, number>;
   progress: { inFlight: number; retriesWaiting: number; breaker: string } | null;
+  sinks?: SinkStatus[];
 }
 
 export interface ErrorInfo {
@@ -56,4 +57,32 @@ export interface DocumentPage {
 export interface ReportSummary {
   dup_rate: number;
   duplicate_executions: number;
+}
+
+/** A sink of the batch, as `/v1/batches/:id/sinks` and the progress events give it. */
+export interface SinkStatus {
+  uri: string;
+  delivered_seq: number;
+  head_seq: number;
+  lag: number;
+  last_error: { code: string; message: string; at: string | null } | null;
+  delivered_at: string | null;
+  breaker: "closed" | "open" | "half-open" | null;
+}
+
+export interface SearchHit {
+  doc_id: string;
+  source: string;
+  chunk_index: number;
+  score: number;
+  text: string;
+  metadata: Record<string, unknown> | null;
+  idempotency_key: string;
+}
+
+export interface SearchResponse {
+  batch_id: string;
+  query: string;
+  index: string;
+  results: SearchHit[];
 }

@@ -1,9 +1,11 @@
 import { addSinkSources, type SinkSources } from "../sinks/open.js";
 import type { SinkCursor } from "../store/index-store.js";
 import type { Store } from "../store/store.js";
+import { DEFAULTS } from "./defaults.js";
+import { DeliveryThread } from "./delivery-runner.js";
 import type { StopReason } from "./engine.js";
 import { createLogger, type Logger } from "./logger.js";
-import { SinkDelivery } from "./sink-delivery.js";
+import { type Deliverer, SinkDelivery } from "./sink-delivery.js";
 import { resolveSinkOptions, type SinkOptions } from "./sink-options.js";
 
 /**
@@ -17,13 +19,24 @@ export async function startDelivery(
   options: SinkOptions,
   logger: Logger,
   deliver = true,
-): Promise<{ delivery: SinkDelivery | null; waitMs: number }> {
+  storeRetryMs: number = DEFAULTS.storeRetryMs,
+): Promise<{ delivery: Deliverer | null; waitMs: number }> {
   const resolved = resolveSinkOptions(options);
   const sources: SinkSources = new Map();
   const uris = addSinkSources(sources, resolved.sinks);
   if (uris.length > 0) await store.attachSinks(batchId, uris, Date.now());
   if (!deliver || (await store.sinkCursors(batchId)).length === 0) return { delivery: null, waitMs: 0 };
-  const delivery = new SinkDelivery(store, batchId, { sources, logger, leaseMs: resolved.sinkLeaseMs });
+  const spec = store.connectionSpec();
+  const given = [...sources].flatMap(([uri, sink]) =>
+    typeof sink === "string" ? [[uri, sink] as [string, string]] : [],
+  );
+  const delivery: Deliverer =
+    spec && given.length === sources.size && DeliveryThread.available()
+      ? new DeliveryThread(
+          { store: spec, batchId, sources: given, leaseMs: resolved.sinkLeaseMs, storeRetryMs },
+          logger,
+        )
+      : new SinkDelivery(store, batchId, { sources, logger, leaseMs: resolved.sinkLeaseMs });
   await delivery.start();
   return { delivery, waitMs: resolved.sinkWaitMs };
 }
@@ -33,7 +46,7 @@ export async function startDelivery(
  * run was interrupted: a signal means stop now), then hands the cursors back.
  */
 export async function finishDelivery(
-  delivery: SinkDelivery | null,
+  delivery: Deliverer | null,
   reason: StopReason,
   waitMs: number,
   logger: Logger,

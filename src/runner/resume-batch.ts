@@ -55,7 +55,7 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
       logger,
     });
     // In-flight documents were recovered when the run opened; now the sink cursors.
-    const sinks = await startDelivery(store, batchId, options, logger);
+    const sinks = await startDelivery(store, batchId, options, logger, true, resolved.storeRetryMs);
     return await endingRun(store, run, logger, async () => {
       const plan = new PlanTask();
       if (!batch.planComplete) {

@@ -26,7 +26,7 @@ import {
   syncOption,
 } from "./run-options.js";
 import { layerOf, type PipelineSettings, settingsFromJson, settingsToJson } from "./settings.js";
-import type { SinkDelivery } from "./sink-delivery.js";
+import type { Deliverer } from "./sink-delivery.js";
 import type { SinkOptions } from "./sink-options.js";
 import { type StoreOutage, StoreRetry } from "./store-retry.js";
 
@@ -175,7 +175,14 @@ interface RunContext {
 async function planAndProcess(ctx: RunContext): Promise<RunResult> {
   const { options, logger, store, run } = ctx;
   // In-flight documents were recovered when the run opened; now the sink cursors.
-  const sinks = await startDelivery(store, run.batchId, options, logger, !options.planOnly);
+  const sinks = await startDelivery(
+    store,
+    run.batchId,
+    options,
+    logger,
+    !options.planOnly,
+    ctx.resolved.storeRetryMs,
+  );
   try {
     const stopReason = await planAndProcessDocuments(ctx, sinks.delivery);
     await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, run.batchId);
@@ -185,7 +192,7 @@ async function planAndProcess(ctx: RunContext): Promise<RunResult> {
   }
 }
 
-async function planAndProcessDocuments(ctx: RunContext, delivery: SinkDelivery | null): Promise<StopReason> {
+async function planAndProcessDocuments(ctx: RunContext, delivery: Deliverer | null): Promise<StopReason> {
   const { options, resolved, logger, store, run } = ctx;
   const batchId = run.batchId;
   const cursor = await store.beginPlan(ctx.start);
@@ -238,7 +245,7 @@ export function processHooks(
   options: ProcessOptions,
   plan: PlanTask,
   retry: StoreRetry,
-  delivery: SinkDelivery | null,
+  delivery: Deliverer | null,
 ): ProcessHooks {
   return {
     ...(options.onProgress ? { onProgress: withSinkLag(options.onProgress, delivery) } : {}),

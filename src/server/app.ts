@@ -328,6 +328,8 @@ async function progressEvent(service: BatchService, batchId: string) {
     texts_embedded: report.texts_embedded,
     cache_hits: report.cache_hits,
     cache_hit_rate: report.cache_hit_rate,
+    // The sinks are read fresh: lag moves between two reports.
+    sinks: await sinkReport(service.store, batchId),
   };
 }
 

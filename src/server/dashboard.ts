@@ -91,6 +91,14 @@ td .src{display:block;color:var(--muted);font-size:11.5px}td.msg{color:var(--mut
 .c-id{width:26%}.c-n{width:90px}.c-code{width:22%}.c-time{width:11%}.c-act{width:86px}
 td[data-field=code]{overflow:visible;white-space:normal}td[data-field=code] .pill{white-space:normal;overflow-wrap:anywhere}
 .more{margin-top:10px}
+.c-sink{width:34%}.c-cur{width:120px}.c-br{width:120px}
+.search-row{display:flex;gap:10px;align-items:flex-end;margin-bottom:8px}.search-row input{margin:0}
+.search-row .k{margin:0;width:90px;flex-shrink:0}.search-row button{flex-shrink:0}
+.search-error .hint{display:block;font-weight:400;margin-top:2px}
+.hits{list-style:none;margin:0;padding:0}.hit{border-top:1px solid var(--line);padding:8px 0}
+.hit-head{display:flex;gap:10px;align-items:baseline;min-width:0}.hit .doc{font-weight:600;overflow-wrap:anywhere}
+.hit .score{font-variant-numeric:tabular-nums;font-weight:650;color:var(--accent)}
+.hit-text{margin:3px 0 0;overflow-wrap:anywhere}.hit-meta{margin:2px 0 0;color:var(--muted);font-size:12px;overflow-wrap:anywhere}
 `;
 
 const count = (state: string, label: string, swatch: boolean) =>
@@ -111,6 +119,22 @@ const documentsCard = (state: string, title: string, why: string, none: string, 
   (caption ? `<p class="caption">${caption}</p>` : "") +
   `<table id="${state}-table"><thead><tr><th class="c-id">Document</th><th class="c-n n">Attempts</th><th class="c-code">${why}</th><th>Message</th><th class="c-time">Updated</th><th class="c-act"></th></tr></thead><tbody id="${state}-body"></tbody></table>` +
   `<p id="${state}-empty" class="muted">${none}</p><button type="button" id="${state}-more" class="more" hidden>Show more</button></section>`;
+
+/** The batch's sinks, filled by the client's SinksPanel from the progress events. */
+const SINKS =
+  `<section class="card"><div class="card-head"><h2>Sinks</h2><span id="sinks-count" class="muted"></span></div>` +
+  `<table id="sinks-table"><thead><tr><th class="c-sink">Sink</th><th class="c-n n">Lag</th><th class="c-cur n">Delivered seq</th><th class="c-br">Breaker</th><th>Last error</th><th class="c-time">Delivered</th></tr></thead><tbody id="sinks-body"></tbody></table>` +
+  `<p id="sinks-empty" class="muted" hidden>No sinks: attach one with <code>--sink</code> on run, worker or serve.</p></section>`;
+
+/** The search box of the selected batch (the client's SearchPanel). */
+const SEARCH =
+  `<section class="card"><h2>Search</h2><p class="caption">The chunks nearest to a query, embedded with the batch's own embedder.</p>` +
+  `<form id="search-form" class="search-row" novalidate><input id="search-q" type="search" autocomplete="off" placeholder="a question, or a chunk's text" aria-label="Search query">` +
+  `<label class="k">k<input id="search-k" type="number" min="1" max="1000" value="5"></label>` +
+  `<button type="submit" id="search-button" class="primary">Search</button></form>` +
+  `<p id="search-summary" class="muted"></p>` +
+  `<div id="search-error" class="message bad search-error" role="alert" hidden><span id="search-error-text"></span><span id="search-error-hint" class="hint"></span></div>` +
+  `<ol id="search-results" class="hits"></ol></section>`;
 
 const BODY = `
 <header class="top"><div class="wrap"><h1>docbatch <span>· dashboard</span></h1>
@@ -138,6 +162,8 @@ const BODY = `
 <div id="progress-bar" class="bar" role="progressbar" aria-label="documents settled" aria-valuemin="0" aria-valuemax="100">${SEGMENTS}</div>
 <div class="legend">${STATES.map(([s, label]) => count(s, label, true)).join("")}${count("total", "Total", false)}${count("duplicates_skipped", "Duplicates", false)}</div></section>
 <div class="tiles">${tile("rate-throughput", "Throughput")}${tile("rate-completion", "Completion")}${tile("rate-fail", "Fail rate")}${tile("rate-dup", "Dup rate")}${tile("latency-p50", "Latency p50")}${tile("latency-p95", "Latency p95")}${tile("retries", "Retries")}${tile("breaker", "Embedder breaker")}</div>
+${SINKS}
+${SEARCH}
 <section class="card"><h2>Failure reasons</h2><p class="caption">Failed attempts by error code, including attempts that a retry later fixed.</p><div id="failure-reasons"></div></section>
 ${documentsCard("failed", "Failed documents", "Error", "No failed documents.")}
 ${documentsCard("degraded", "Degraded documents", "Reason", "No degraded documents.", "Completed by the fallback path (plain cleaning and fixed-size chunks, or chunks kept without vectors); backfill them once the cause is fixed.")}

@@ -151,7 +151,7 @@ export function openApiDocument(): object {
       },
       "/v1/batches/{id}/sinks": {
         get: {
-          summary: "The batch's sinks: acknowledged outbox seq, lag and last error.",
+          summary: "The batch's sinks: acknowledged outbox seq, lag, last error and breaker state.",
           parameters: [batchId],
           responses: { "200": json({ type: "object" }, "Sinks."), ...errors },
         },
@@ -195,7 +195,7 @@ export function openApiDocument(): object {
       },
       "/v1/batches/{id}/events": {
         get: {
-          summary: "Server-sent events: `progress` with counts, rates and latency, twice a second.",
+          summary: "Server-sent events: `progress` with counts, rates, latency and sinks, twice a second.",
           parameters: [batchId],
           responses: {
             "200": { description: "text/event-stream", content: { "text/event-stream": {} } },
