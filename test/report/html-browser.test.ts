@@ -6,9 +6,10 @@ import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { renderHtmlReport } from "../../src/report/html.js";
 import { type BatchAnalysis, LATENCY_BUCKETS_MS, REPORT_STAGES } from "../../src/report/report.js";
-import { collect, ROOT, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
-import { countDone, waitFor } from "../helpers/store.js";
+import { killWhen, startCli } from "../helpers/processes.js";
+import { countDone } from "../helpers/store.js";
 
 const HOSTILE = `<img src=x onerror=alert(1)>"'&`;
 const CHARTS = ["timeline", "latency", "failures", "states"] as const;
@@ -186,12 +187,8 @@ describe("docbatch report --html in Chromium", () => {
     fs.writeFileSync(input, JSON.stringify({ batch_id: "html", documents }));
     const base = ["run", input, "--db", db, "--no-progress", "--json"];
 
-    const child = spawnCli(base);
-    const finished = collect(child);
-    const reached = await waitFor(() => countDone(db, "html") >= 250, 60_000, finished);
-    expect(reached, "the first run finished before it could be killed").toBe(true);
-    child.kill("SIGKILL");
-    expect((await finished).signal).toBe("SIGKILL");
+    const killed = await killWhen(startCli(base), () => countDone(db, "html") >= 250, { timeoutMs: 60_000 });
+    expect(killed, "the first run finished before it could be killed").toBe(true);
     const resumed = await runCli([...base, "--inject", "parse=0.05", "--seed", "3"]);
     expect(resumed.code, resumed.stderr).toBe(0);
 
