@@ -2,10 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DomUtils, parseDocument } from "htmlparser2";
-import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { renderHtmlReport } from "../../src/report/html.js";
 import { type BatchAnalysis, LATENCY_BUCKETS_MS, REPORT_STAGES } from "../../src/report/report.js";
+import { launchChromium, requireChromium } from "../helpers/chromium.js";
 import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
 import { killWhen, startCli } from "../helpers/processes.js";
@@ -13,7 +13,6 @@ import { countDone } from "../helpers/store.js";
 
 const HOSTILE = `<img src=x onerror=alert(1)>"'&`;
 const CHARTS = ["timeline", "latency", "failures", "states"] as const;
-const CHROMIUM = "/usr/bin/chromium";
 
 /** A synthetic analysis: two runs (the first crashed), failures, and hostile strings everywhere. */
 function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
@@ -167,11 +166,7 @@ describe("renderHtmlReport", () => {
 
 describe("docbatch report --html in Chromium", () => {
   it("shows a crashed and resumed batch with failures, fetching nothing", async (ctx) => {
-    if (!fs.existsSync(CHROMIUM)) {
-      const why = `Chromium is not installed at ${CHROMIUM}, so the HTML report cannot be checked in a browser`;
-      if (process.env.CI) throw new Error(`${why}; CI must provide it (apt-get install chromium).`);
-      ctx.skip(`${why}; skipped outside CI.`);
-    }
+    requireChromium("the HTML report", (note) => ctx.skip(note));
     const dir = tempDir();
     const db = path.join(dir, "store.db");
     const input = path.join(dir, "corpus.json");
@@ -202,19 +197,7 @@ describe("docbatch report --html in Chromium", () => {
     expect(report.runs[0].ended_at).toBeNull();
     expect(report.counts.failed).toBeGreaterThanOrEqual(1);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       const blocked: string[] = [];

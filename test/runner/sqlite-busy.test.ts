@@ -1,8 +1,8 @@
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { describe, expect, it } from "vitest";
 import { runArgs } from "../helpers/args.js";
 import { corpusOnDisk } from "../helpers/corpus.js";
+import { sharedEmbeddings } from "../helpers/embeddings.js";
 import { sleep, startCli, waitFor } from "../helpers/processes.js";
 import { countDone, expectCompleteExport, exportRows } from "../helpers/store.js";
 
@@ -11,19 +11,13 @@ import { countDone, expectCompleteExport, exportRows } from "../helpers/store.js
  * (15 s): the run's calls fail with SQLITE_BUSY, are retried, and the run completes.
  */
 describe("a SQLite store kept busy by another process", () => {
-  let server: EmbeddingTestServer;
-  let embedUrl: string;
-  beforeAll(async () => {
-    server = new EmbeddingTestServer({ latencyMs: 3 });
-    embedUrl = await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const embeddings = sharedEmbeddings({ latencyMs: 3 });
 
   it("rides out SQLITE_BUSY past the busy timeout, says so, and completes exactly", async () => {
     const { input, db, docs, ids } = corpusOnDisk({ count: 1_500, seed: 23, largeShare: 0 });
-    const { finished: done } = startCli(runArgs(input, { db, batchId: "busy", embedUrl, concurrency: 2 }));
+    const { finished: done } = startCli(
+      runArgs(input, { db, batchId: "busy", embedUrl: embeddings.url, concurrency: 2 }),
+    );
     await waitFor(() => countDone(db, "busy") >= 100, 60_000, done);
     const holder = new Database(db, { timeout: 60_000 });
     holder.exec("BEGIN IMMEDIATE");

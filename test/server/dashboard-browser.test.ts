@@ -2,16 +2,16 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { DomUtils, parseDocument } from "htmlparser2";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { renderDashboard } from "../../src/server/dashboard.js";
 import { type RunningServer, startServer } from "../../src/server/serve.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { launchChromium, requireChromium } from "../helpers/chromium.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "dash-token-1";
 const HOSTILE = `<img src=x onerror=alert(1)>"'&`;
 
@@ -51,11 +51,7 @@ describe("renderDashboard", () => {
 
 describe("the dashboard in Chromium", () => {
   it("submits a batch, follows it live over SSE, and retries a failed document", async (ctx) => {
-    if (!fs.existsSync(CHROMIUM)) {
-      const why = `Chromium is not installed at ${CHROMIUM}, so the dashboard cannot be checked in a browser`;
-      if (process.env.CI) throw new Error(`${why}; CI must provide it (apt-get install chromium).`);
-      ctx.skip(`${why}; skipped outside CI.`);
-    }
+    requireChromium("the dashboard", (note) => ctx.skip(note));
     const dir = tempDir();
     const root = path.join(dir, "root");
     fs.mkdirSync(root);
@@ -64,19 +60,7 @@ describe("the dashboard in Chromium", () => {
     const store = new SqliteStore({ file: path.join(dir, "store.db") });
     await store.open();
     let server: RunningServer | null = null;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
       server = await startServer({
         store,
