@@ -5,7 +5,7 @@ import { DomUtils, parseDocument } from "htmlparser2";
 import { describe, expect, it } from "vitest";
 import { renderHtmlReport } from "../../src/report/html.js";
 import { type BatchAnalysis, LATENCY_BUCKETS_MS, REPORT_STAGES } from "../../src/report/report.js";
-import { launchChromium, requireChromium } from "../helpers/chromium.js";
+import { guardedPage, launchChromium, requireChromium } from "../helpers/chromium.js";
 import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
 import { killWhen, startCli } from "../helpers/processes.js";
@@ -199,24 +199,7 @@ describe("docbatch report --html in Chromium", () => {
 
     const browser = await launchChromium();
     try {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      const blocked: string[] = [];
-      await context.route("**/*", (route) => {
-        const url = route.request().url();
-        if (url.startsWith("file://")) return route.continue();
-        blocked.push(url);
-        return route.abort();
-      });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
-      });
-      page.on("pageerror", (e) => errors.push(String(e)));
-      page.on("dialog", (d) => {
-        errors.push(`dialog: ${d.message()}`);
-        void d.dismiss();
-      });
+      const { page, blocked, errors } = await guardedPage(browser, (url) => url.startsWith("file://"));
       await page.goto(pathToFileURL(out).href, { waitUntil: "load" });
 
       for (const name of CHARTS) {

@@ -1,23 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
 import { LocalEmbedder } from "../../src/pipeline/embed/local.js";
 import { runArgs } from "../helpers/args.js";
 import { runCli, tempDir } from "../helpers/cli.js";
 import { corpusOnDisk } from "../helpers/corpus.js";
-import { type PgliteServer, startPglite } from "../helpers/pglite.js";
+import { sharedPglite } from "../helpers/pglite.js";
 import { testSeed } from "../helpers/seed.js";
 import { exportedTexts, killAtRandom, pickKeys, sortedEntries, verifySink } from "../helpers/sink-checks.js";
 
-let pglite: PgliteServer;
-beforeAll(async () => {
-  pglite = await startPglite();
-}, 180_000);
-afterAll(async () => {
-  await pglite?.close();
-});
+const pglite = sharedPglite();
 
 async function tableTexts(url: string, table: string, batchId: string): Promise<Map<string, string>> {
   const client = new pg.Client({ connectionString: url });

@@ -12,12 +12,15 @@ import { expectCompleteExport, exportOf } from "../helpers/store.js";
 const url = pgUrl();
 const pg = schemaStores(url);
 
-/** Many small documents: planning them takes a while, processing them little. */
-function smallDocs(count: number, prefix: string): { id: string; content: string }[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    content: `document ${i} of ${prefix}`,
-  }));
+/** Many small documents in a JSONL file: planning them takes a while, processing them little. */
+function smallDocs(count: number, prefix: string): { input: string; ids: string[] } {
+  const input = path.join(tempDir(), "c.jsonl");
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  fs.writeFileSync(
+    input,
+    ids.map((id, i) => JSON.stringify({ id, content: `document ${i} of ${prefix}` })).join("\n"),
+  );
+  return { input, ids };
 }
 
 /** `submit` of a large input, SIGKILLed once its plan is partly written (at a random slice). */
@@ -46,32 +49,23 @@ describe.skipIf(!url)("a worker and a dead planner (Postgres)", () => {
 
   it("`submit` SIGKILLed while planning, then one `worker`: it continues the plan and completes the batch", async () => {
     const { storeUrl, store } = pg.fresh("takeover");
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const docs = smallDocs(15_000, "takeover");
-    fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
+    const { input, ids } = smallDocs(15_000, "takeover");
     await store.open();
     const killed = await submitKilledWhilePlanning(input, storeUrl, store, testSeed("plan takeover"));
     const worker = await runCli(workerArgs({ batchId: "k", store: storeUrl }));
     expect(worker.code, worker.stderr.slice(-2_000)).toBe(0);
     const report = JSON.parse(worker.stdout);
-    expect(report.counts).toMatchObject({ total: docs.length, pending: 0, processing: 0 });
-    expect(report.counts.done + report.counts.degraded).toBe(docs.length);
+    expect(report.counts).toMatchObject({ total: ids.length, pending: 0, processing: 0 });
+    expect(report.counts.done + report.counts.degraded).toBe(ids.length);
     const batch = (await store.getBatch("k"))!;
-    expect(batch).toMatchObject({ planComplete: true, planRecords: docs.length, duplicatesSkipped: 0 });
+    expect(batch).toMatchObject({ planComplete: true, planRecords: ids.length, duplicatesSkipped: 0 });
     expect(batch.planRecords).toBeGreaterThan(killed.planRecords);
-    expectCompleteExport(
-      await exportOf(store, "k"),
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(await exportOf(store, "k"), ids);
   }, 300_000);
 
   it("a worker that cannot read the dead planner's input says why and exits; with the input back it completes", async () => {
     const { storeUrl, store } = pg.fresh("noinput");
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const docs = smallDocs(15_000, "noinput");
-    fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
+    const { input, ids } = smallDocs(15_000, "noinput");
     await store.open();
     await submitKilledWhilePlanning(input, storeUrl, store, testSeed("plan takeover without the input"));
     fs.renameSync(input, `${input}.away`);
@@ -93,6 +87,6 @@ describe.skipIf(!url)("a worker and a dead planner (Postgres)", () => {
     fs.renameSync(`${input}.away`, input);
     const worker = await runCli(workerArgs({ batchId: "k", store: storeUrl }));
     expect(worker.code, worker.stderr.slice(-2_000)).toBe(0);
-    expect(JSON.parse(worker.stdout).counts).toMatchObject({ total: docs.length, done: docs.length });
+    expect(JSON.parse(worker.stdout).counts).toMatchObject({ total: ids.length, done: ids.length });
   }, 300_000);
 });
