@@ -4,7 +4,7 @@ import { runArgs } from "../helpers/args.js";
 import { runCli } from "../helpers/cli.js";
 import { corpusOnDisk } from "../helpers/corpus.js";
 
-// The readers run the compiled thread: `npm test` builds dist/ first.
+// The readers run the compiled thread: dist/ is built first when stale (test/global-setup.ts).
 const read = await import("../../dist/store/sqlite/read.js");
 
 const sorted = (a: Float64Array) => Array.from(a).sort((x, y) => x - y);
