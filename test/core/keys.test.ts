@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -5,6 +6,7 @@ import {
   chunkKey,
   contentHash,
   idempotencyKey,
+  missingContentHash,
   normalizeContent,
   normalizeId,
 } from "../../src/core/keys.js";
@@ -212,8 +214,8 @@ describe("idempotencyKey", () => {
     expect(idempotencyKey("ab", "c", hash, LAYER)).not.toBe(idempotencyKey("a", "bc", hash, LAYER));
   });
 
-  // The parts are joined with "\u0000" and not escaped, so a NUL inside source or id can make two
-  // different (source, id) pairs hash the same key (src/core/keys.ts sha256()).
+  // Each part is length-prefixed (src/core/keys.ts sha256()), so a NUL inside source or id cannot
+  // make two different (source, id) pairs hash the same key.
   it("keeps (source, id) pairs apart even when they contain NUL", () => {
     expect(idempotencyKey("a\u0000b", "c", hash, LAYER)).not.toBe(
       idempotencyKey("a", "b\u0000c", hash, LAYER),
@@ -235,5 +237,62 @@ describe("chunkKey", () => {
     expect(new Set(all).size).toBe(all.length);
     const other = idempotencyKey("inline", "doc2", contentHash("text", {}, "x"), LAYER);
     expect(chunkKey(other, 0)).not.toBe(chunkKey(key, 0));
+  });
+});
+
+/**
+ * Pinned test vectors: known inputs and the keys they must give. Stored documents, sink rows and
+ * change logs hold these keys; a change of the formula (a part added, a separator, the hash, the
+ * normalization) re-keys every document, so it must show here and be made on purpose.
+ */
+describe("pinned key vectors", () => {
+  const hello = contentHash("text", {}, normalizeContent("Hello, world.\n"));
+  const cafe = contentHash(
+    "markdown",
+    { lang: "en", tags: ["a", "b"] },
+    normalizeContent("\ufeff# Café\r\n\r\nBody"),
+  );
+  const empty = contentHash("text", {}, "");
+
+  it("normalizes ids and content to known strings", () => {
+    expect(normalizeId(" doc-1 ")).toBe("doc-1");
+    expect(normalizeId("cafe\u0301.md")).toBe("caf\u00e9.md");
+    expect(normalizeContent("\ufeff# Café\r\n\r\nBody")).toBe("# Caf\u00e9\n\nBody");
+  });
+
+  it("gives known content hashes", () => {
+    expect(hello).toBe("e8cba6d604f534c0c8109186f4f48ecb68bb975c166b1fde261dd7062ab38940");
+    expect(cafe).toBe("8c7ddbd1a18266f793dabacb210d51975c298259b7d66be9554275e724e3f796");
+    expect(empty).toBe("c10f6c8484cc73ef9fda4ed9429c52ad6d9e0aa0bff70d630581a8f1b515b14d");
+    expect(missingContentHash("NOT_FOUND")).toBe(
+      "1c41ed5239a4cea7ca5f093f10d3fb095c1f3e141b7ce20bc0f548b3b3a08cfa",
+    );
+  });
+
+  it("gives known idempotency keys and chunk keys", () => {
+    const key = idempotencyKey("inline", normalizeId(" doc-1 "), hello, LAYER);
+    expect(key).toBe("88808c7d64bc78afa3e1c1a42b59309e426f0da6e2c01d8efc9359bba44447ab");
+    expect(idempotencyKey("fs", normalizeId("cafe\u0301.md"), cafe, LAYER)).toBe(
+      "e49dbd98f2e46916086f741db023ba9b233defd84bf5ad5c5553b19910afe574",
+    );
+    expect(idempotencyKey("", "", empty, "")).toBe(
+      "436595367d7a2d75f7ec6441c2acb7987430a3eef1ed472d3fe0b4147e653158",
+    );
+    expect(chunkKey(key, 0)).toBe("88808c7d64bc78afa3e1c1a42b59309e426f0da6e2c01d8efc9359bba44447ab:0");
+    expect(chunkKey(key, 17)).toBe("88808c7d64bc78afa3e1c1a42b59309e426f0da6e2c01d8efc9359bba44447ab:17");
+  });
+
+  it("are the documented formula: sha256 over length-prefixed parts", () => {
+    const reference = (parts: string[]) => {
+      const hash = createHash("sha256");
+      for (const part of parts) hash.update(`${part.length}:${part}`);
+      return hash.digest("hex");
+    };
+    expect(reference(["text", "{}", "Hello, world.\n"])).toBe(hello);
+    expect(reference(["markdown", '{"lang":"en","tags":["a","b"]}', "# Caf\u00e9\n\nBody"])).toBe(cafe);
+    expect(reference(["inline", "doc-1", hello, LAYER])).toBe(
+      idempotencyKey("inline", "doc-1", hello, LAYER),
+    );
+    expect(reference(["<missing>", "NOT_FOUND"])).toBe(missingContentHash("NOT_FOUND"));
   });
 });

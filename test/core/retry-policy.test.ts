@@ -25,8 +25,23 @@ const untouchable = () => {
 };
 
 describe("decide", () => {
-  it("has the documented defaults", () => {
-    expect(DEFAULT_RETRY_POLICY).toEqual({ maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 30_000 });
+  it("by default retries twice, 200 then 400 ms apart, and takes the fallback on the third failure", () => {
+    const decisions = [1, 2, 3].map((n) => decide("EMBED_UNAVAILABLE", n, DEFAULT_RETRY_POLICY, zero));
+    expect(decisions).toEqual([
+      { action: "retry", delayMs: 200 },
+      { action: "retry", delayMs: 400 },
+      { action: "fallback" },
+    ]);
+  });
+
+  it("by default waits at most 30 s between attempts, plus under 200 ms of jitter, however many there are", () => {
+    const many = { ...DEFAULT_RETRY_POLICY, maxAttempts: 50 };
+    const delays = (random: () => number) =>
+      Array.from({ length: 49 }, (_, i) => decide("EMBED_TIMEOUT", i + 1, many, random)).map((d) =>
+        d.action === "retry" ? d.delayMs : Number.NaN,
+      );
+    expect(Math.max(...delays(zero))).toBe(30_000);
+    expect(Math.max(...delays(() => 0.999_999))).toBe(30_199);
   });
 
   it("classifies the codes as the error table says", () => {

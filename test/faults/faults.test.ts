@@ -1,9 +1,14 @@
+import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { ExportRow } from "../../src/store/store.js";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { collect, jsonLines, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
-import { countDone, expectCompleteExport, exportRows, waitFor } from "../helpers/store.js";
+import { commandArgs, runArgs } from "../helpers/args.js";
+import { jsonLines, runCli, tempDir } from "../helpers/cli.js";
+import { corpusOnDisk, makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { killWhen, rerunWhile, sleep, startCli, waitFor } from "../helpers/processes.js";
+import { seededRandom, testSeed } from "../helpers/seed.js";
+import { countDone, expectCompleteExport, exportRows } from "../helpers/store.js";
 
 let server: EmbeddingTestServer | null = null;
 afterEach(async () => {
@@ -26,37 +31,22 @@ describe("under random faults of the embeddings service", () => {
         retryAfterSeconds: 1,
         rates: { error500: rate * 0.35, rateLimit429: rate * 0.15, hang: rate * 0.15, drop: rate * 0.35 },
       });
-      const dir = tempDir();
-      const input = path.join(dir, "c.jsonl");
-      const db = path.join(dir, "s.db");
-      const docs = makeCorpus({ count: 2_000, seed: 5, largeShare: 0.005 });
-      writeJsonl(input, docs);
-      const result = await runCli([
-        "run",
-        input,
-        "--db",
-        db,
-        "--batch-id",
-        "f",
-        "--no-progress",
-        "--json",
-        "--concurrency",
-        "8",
-        "--embed-url",
-        url,
-        // Well above the server's latency: under load, a short limit could expire before an
-        // answer on its way, and a 429 would then be counted as a timeout.
-        "--embed-timeout-ms",
-        "1500",
-        "--max-attempts",
-        "4",
-        "--base-delay-ms",
-        "20",
-        "--embed-batch-size",
-        "16",
-        "--chunk-size",
-        "500",
-      ]);
+      const { input, db, ids } = corpusOnDisk({ count: 2_000, seed: 5, largeShare: 0.005 });
+      const result = await runCli(
+        runArgs(input, {
+          db,
+          batchId: "f",
+          concurrency: 8,
+          embedUrl: url,
+          // Well above the server's latency: under load, a short limit could expire before an
+          // answer on its way, and a 429 would then be counted as a timeout.
+          embedTimeoutMs: 1500,
+          maxAttempts: 4,
+          baseDelayMs: 20,
+          embedBatchSize: 16,
+          chunkSize: 500,
+        }),
+      );
       expect(result.code, result.stderr).toBe(0);
       const report = JSON.parse(result.stdout);
       expect(report.completion_rate).toBeGreaterThanOrEqual(0.99);
@@ -66,10 +56,7 @@ describe("under random faults of the embeddings service", () => {
       expect(report.failure_reasons.EMBED_RATE_LIMITED ?? 0).toBe(injected.rateLimit429);
       expect(report.failure_reasons.EMBED_TIMEOUT ?? 0).toBe(injected.hang);
       expect(report.retries).toBeGreaterThan(0);
-      expectCompleteExport(
-        await exportRows(db, "f"),
-        docs.map((d) => d.id),
-      );
+      expectCompleteExport(await exportRows(db, "f"), ids);
     },
     120_000,
   );
@@ -78,40 +65,21 @@ describe("under random faults of the embeddings service", () => {
 describe("kill -9 with faults on", () => {
   it("re-embeds at most 1% of texts over 8 SIGKILLs at concurrency 8", async () => {
     const url = await startServer({ latencyMs: 3, seed: 9, rates: { error500: 0.015, drop: 0.015 } });
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const db = path.join(dir, "s.db");
-    const docs = makeCorpus({ count: 2_500, seed: 21, largeShare: 0.02 });
-    writeJsonl(input, docs);
-    const args = [
-      "run",
-      input,
-      "--db",
+    const { input, db, docs, ids } = corpusOnDisk({ count: 2_500, seed: 21, largeShare: 0.02 });
+    const args = runArgs(input, {
       db,
-      "--batch-id",
-      "kf",
-      "--no-progress",
-      "--json",
-      "--concurrency",
-      "8",
-      "--embed-url",
-      url,
-      "--embed-batch-size",
-      "4",
-      "--chunk-size",
-      "300",
-      "--base-delay-ms",
-      "20",
-    ];
+      batchId: "kf",
+      concurrency: 8,
+      embedUrl: url,
+      embedBatchSize: 4,
+      chunkSize: 300,
+      baseDelayMs: 20,
+    });
+    const random = seededRandom(testSeed("kill -9 with faults on"));
     let kills = 0;
     for (let k = 1; k <= 8; k++) {
-      const child = spawnCli(args);
-      const finished = collect(child);
-      const target = Math.round((k / 9) * docs.length + (Math.random() - 0.5) * 100);
-      const reached = await waitFor(() => countDone(db, "kf") >= target, 120_000, finished);
-      if (!reached) break;
-      child.kill("SIGKILL");
-      expect((await finished).signal).toBe("SIGKILL");
+      const target = Math.round((k / 9) * docs.length + (random() - 0.5) * 100);
+      if (!(await killWhen(startCli(args), () => countDone(db, "kf") >= target))) break;
       kills += 1;
     }
     expect(kills).toBe(8);
@@ -120,10 +88,7 @@ describe("kill -9 with faults on", () => {
     const report = JSON.parse(final.stdout);
     expect(report.runs).toHaveLength(9);
     const rows = await exportRows(db, "kf");
-    expectCompleteExport(
-      rows,
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(rows, ids);
     // Re-embedded = answered with 200 more often than the text appears in the output.
     const expected = new Map<string, number>();
     for (const row of rows) expected.set(row.text, (expected.get(row.text) ?? 0) + 1);
@@ -152,27 +117,8 @@ describe("kill -9 with faults on", () => {
     writeJsonl(input, [
       { id: "big", source: "s", format: "text", content: paragraphs.join("\n\n"), metadata: {}, markers: [] },
     ]);
-    const args = [
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "big",
-      "--no-progress",
-      "--json",
-      "--embed-url",
-      url,
-      "--embed-batch-size",
-      "4",
-      "--chunk-size",
-      "80",
-    ];
-    const child = spawnCli(args);
-    const finished = collect(child);
-    await waitFor(() => server!.stats().textsOk >= 160, 60_000, finished);
-    child.kill("SIGKILL");
-    await finished;
+    const args = runArgs(input, { db, batchId: "big", embedUrl: url, embedBatchSize: 4, chunkSize: 80 });
+    await killWhen(startCli(args), () => server!.stats().textsOk >= 160, { timeoutMs: 60_000 });
     const before = server!.stats().textsOk;
     const final = await runCli(args);
     expect(final.code, final.stderr).toBe(0);
@@ -188,36 +134,22 @@ describe("kill -9 with faults on", () => {
 describe("the circuit breaker", () => {
   it("sends only probes while the service is down, and documents that only waited end done", async () => {
     const url = await startServer({ latencyMs: 4, seed: 4 });
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const db = path.join(dir, "s.db");
-    const docs = makeCorpus({ count: 800, seed: 8, largeShare: 0 });
-    writeJsonl(input, docs);
-    const child = spawnCli([
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "br",
-      "--no-progress",
-      "--json",
-      "--concurrency",
-      "8",
-      "--embed-url",
-      url,
-      "--max-attempts",
-      "6",
-      "--base-delay-ms",
-      "50",
-      "--chunk-size",
-      "400",
-    ]);
-    const finished = collect(child);
+    const { input, db, ids } = corpusOnDisk({ count: 800, seed: 8, largeShare: 0 });
+    const { finished } = startCli(
+      runArgs(input, {
+        db,
+        batchId: "br",
+        concurrency: 8,
+        embedUrl: url,
+        maxAttempts: 6,
+        baseDelayMs: 50,
+        chunkSize: 400,
+      }),
+    );
     await waitFor(() => countDone(db, "br") >= 200, 60_000, finished);
     const downAt = Date.now();
     server!.setDown("503");
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await sleep(4_000);
     server!.setDown(false);
     const upAt = Date.now();
     const result = await finished;
@@ -244,35 +176,15 @@ describe("the circuit breaker", () => {
     expect(afterOpen.length).toBeLessThanOrEqual(probes);
     expect(probes).toBeGreaterThanOrEqual(1);
     expect(events.at(-1)!.to).toBe("closed");
-    expectCompleteExport(
-      await exportRows(db, "br"),
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(await exportRows(db, "br"), ids);
   }, 120_000);
 });
 
 describe("fallback and backfill", () => {
   it("retry --degraded backfills: chunks replaced atomically, never half a document, no duplicates", async () => {
     const url = await startServer({ latencyMs: 1, rates: { reject400: 1 } });
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const db = path.join(dir, "s.db");
-    const docs = makeCorpus({ count: 300, seed: 13, largeShare: 0.02 });
-    writeJsonl(input, docs);
-    const args = [
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "bf",
-      "--no-progress",
-      "--json",
-      "--embed-url",
-      url,
-      "--chunk-size",
-      "300",
-    ];
+    const { input, db, ids } = corpusOnDisk({ count: 300, seed: 13, largeShare: 0.02 });
+    const args = runArgs(input, { db, batchId: "bf", embedUrl: url, chunkSize: 300 });
     const first = await runCli(args);
     expect(first.code, first.stderr).toBe(0);
     const degraded = JSON.parse(first.stdout);
@@ -281,54 +193,35 @@ describe("fallback and backfill", () => {
     const before = await exportRows(db, "bf");
     expect(before.every((r) => r.degraded === true && r.embedding_dim === null)).toBe(true);
 
-    const status = JSON.parse((await runCli(["status", "--batch-id", "bf", "--db", db, "--json"])).stdout);
+    const status = JSON.parse((await runCli(commandArgs("status", { batchId: "bf", db }))).stdout);
     expect(status.degraded_documents).toHaveLength(300);
     expect(status.degraded_documents[0].reason.code).toBe("EMBED_REJECTED");
 
     server!.setRates({});
-    server!.setLatency(5);
-    const retried = await runCli(["retry", "--batch-id", "bf", "--db", db, "--degraded", "--json"]);
+    // Slow enough that the backfill spans many snapshots of the reader below.
+    server!.setLatency(20);
+    const retried = await runCli(commandArgs("retry", { batchId: "bf", db, degraded: true }));
     expect(JSON.parse(retried.stdout).requeued).toBe(300);
-    const child = spawnCli(args);
-    const finished = collect(child);
-    let exited = false;
-    void finished.then(() => {
-      exited = true;
-    });
-    let snapshots = 0;
-    let mixedSeen = 0;
-    while (!exited) {
+    const backfill = startCli(args);
+    const seen = { snapshots: 0, halfDone: 0 };
+    while (!backfill.exited()) {
       // Export reads are synchronous underneath; give the child's exit event its turn.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const rows = await exportRows(db, "bf");
-      snapshots += 1;
-      const byDoc = new Map<string, typeof rows>();
-      for (const r of rows) byDoc.set(r.doc_id, [...(byDoc.get(r.doc_id) ?? []), r]);
-      expect(byDoc.size).toBe(300);
-      for (const [id, chunks] of byDoc) {
-        expect(
-          chunks.map((c) => c.chunk_index),
-          id,
-        ).toEqual(chunks.map((_, i) => i));
-        expect(chunks.every((c) => c.chunk_count === chunks.length)).toBe(true);
-        const kinds = new Set(chunks.map((c) => `${c.degraded}/${c.embedding_dim}`));
-        expect(kinds.size, `${id} is half old, half new`).toBe(1);
-        if (chunks[0]!.degraded === false) mixedSeen += 1;
-      }
+      await sleep(20);
+      const backfilled = backfilledDocuments(await exportRows(db, "bf"));
+      seen.snapshots += 1;
+      if (backfilled > 0 && backfilled < 300) seen.halfDone += 1;
     }
-    const result = await finished;
+    const result = await backfill.finished;
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.counts).toMatchObject({ total: 300, done: 300, degraded: 0 });
     expect(report.dup_rate).toBe(0);
     const after = await exportRows(db, "bf");
     expect(after.every((r) => r.degraded === false && r.embedding_dim === 64)).toBe(true);
-    expectCompleteExport(
-      after,
-      docs.map((d) => d.id),
-    );
-    expect(snapshots).toBeGreaterThan(1);
-    expect(mixedSeen).toBeGreaterThanOrEqual(0);
+    expectCompleteExport(after, ids);
+    console.log(`backfill: ${seen.halfDone} of ${seen.snapshots} snapshots taken half done`);
+    // The reader really looked while some documents were new and others still old, and saw no mix.
+    expect(seen.halfDone).toBeGreaterThan(0);
   }, 120_000);
 
   it("retry --reason CODE re-queues only documents that failed or degraded with that code", async () => {
@@ -336,8 +229,7 @@ describe("fallback and backfill", () => {
     const dir = tempDir();
     const db = path.join(dir, "s.db");
     const input = path.join(dir, "in.json");
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync(
+    fs.writeFileSync(
       input,
       JSON.stringify({
         documents: [
@@ -347,56 +239,17 @@ describe("fallback and backfill", () => {
         ],
       }),
     );
-    const run = await runCli([
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "r",
-      "--no-progress",
-      "--json",
-      "--embed-url",
-      url,
-    ]);
+    const run = await runCli(runArgs(input, { db, batchId: "r", embedUrl: url }));
     const report = JSON.parse(run.stdout);
     expect(report.counts).toMatchObject({ total: 3, degraded: 2, failed: 1 });
     expect(report.failure_reasons).toMatchObject({ NOT_FOUND: 1, MALFORMED_CONTENT: 1, EMBED_REJECTED: 2 });
-    const none = await runCli([
-      "retry",
-      "--batch-id",
-      "r",
-      "--db",
-      db,
-      "--reason",
-      "EMBED_REJECTED",
-      "--json",
-    ]);
-    expect(JSON.parse(none.stdout).requeued).toBe(0);
-    const rejected = await runCli([
-      "retry",
-      "--batch-id",
-      "r",
-      "--db",
-      db,
-      "--degraded",
-      "--reason",
-      "EMBED_REJECTED",
-      "--json",
-    ]);
-    expect(JSON.parse(rejected.stdout).requeued).toBe(1);
-    const notFound = await runCli([
-      "retry",
-      "--batch-id",
-      "r",
-      "--db",
-      db,
-      "--reason",
-      "NOT_FOUND",
-      "--json",
-    ]);
-    expect(JSON.parse(notFound.stdout).requeued).toBe(1);
-    const status = JSON.parse((await runCli(["status", "--batch-id", "r", "--db", db, "--json"])).stdout);
+    const requeued = async (reason: string, degraded = false) =>
+      JSON.parse((await runCli(commandArgs("retry", { batchId: "r", db, degraded, reason }))).stdout)
+        .requeued;
+    expect(await requeued("EMBED_REJECTED")).toBe(0);
+    expect(await requeued("EMBED_REJECTED", true)).toBe(1);
+    expect(await requeued("NOT_FOUND")).toBe(1);
+    const status = JSON.parse((await runCli(commandArgs("status", { batchId: "r", db }))).stdout);
     expect(status.counts).toMatchObject({ pending: 2, degraded: 1 });
     expect(status.degraded_documents[0].id).toBe("bad-json");
   }, 60_000);
@@ -409,26 +262,17 @@ describe("fault injection and limits", () => {
     writeJsonl(input, makeCorpus({ count: 600, seed: 3, largeShare: 0 }));
     const reports = [];
     for (const name of ["a", "b"]) {
-      const result = await runCli([
-        "run",
-        input,
-        "--db",
-        path.join(dir, `${name}.db`),
-        "--batch-id",
-        "i",
-        "--no-progress",
-        "--json",
-        "--inject",
-        "parse=0.05,embed=0.05,timeout=0.02",
-        "--seed",
-        "42",
-        "--embed-timeout-ms",
-        "50",
-        "--base-delay-ms",
-        "5",
-        "--max-attempts",
-        "2",
-      ]);
+      const result = await runCli(
+        runArgs(input, {
+          db: path.join(dir, `${name}.db`),
+          batchId: "i",
+          inject: "parse=0.05,embed=0.05,timeout=0.02",
+          seed: 42,
+          embedTimeoutMs: 50,
+          baseDelayMs: 5,
+          maxAttempts: 2,
+        }),
+      );
       expect(result.code, result.stderr).toBe(0);
       reports.push(JSON.parse(result.stdout));
     }
@@ -442,57 +286,25 @@ describe("fault injection and limits", () => {
   }, 60_000);
 
   it("--inject crash=P kills the process abruptly; re-running converges", async () => {
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const db = path.join(dir, "s.db");
-    const docs = makeCorpus({ count: 400, seed: 1, largeShare: 0 });
-    writeJsonl(input, docs);
-    const args = [
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "c",
-      "--no-progress",
-      "--json",
-      "--inject",
-      "crash=0.01",
-    ];
-    let crashes = 0;
-    let result = await runCli(args);
-    while (result.signal === "SIGKILL" && crashes < 50) {
-      crashes += 1;
-      result = await runCli(args);
-    }
+    const { input, db, ids } = corpusOnDisk({ count: 400, seed: 1, largeShare: 0 });
+    const args = runArgs(input, { db, batchId: "c", inject: "crash=0.01" });
+    const { result, runs } = await rerunWhile(args, (r) => r.signal === "SIGKILL", 51);
+    const crashes = runs - 1;
     expect(crashes).toBeGreaterThan(0);
     expect(result.code, result.stderr).toBe(0);
-    expectCompleteExport(
-      await exportRows(db, "c"),
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(await exportRows(db, "c"), ids);
   }, 120_000);
 
   it("--max-fail-rate stops early with exit 3, resumable", async () => {
     const dir = tempDir();
     const input = path.join(dir, "in.json");
-    const { writeFileSync } = await import("node:fs");
-    writeFileSync(
+    fs.writeFileSync(
       input,
       JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: `m${i}`, path: `nowhere/${i}.txt` }))),
     );
-    const result = await runCli([
-      "run",
-      input,
-      "--db",
-      path.join(dir, "s.db"),
-      "--no-progress",
-      "--json",
-      "--max-fail-rate",
-      "0.2",
-      "--concurrency",
-      "2",
-    ]);
+    const result = await runCli(
+      runArgs(input, { db: path.join(dir, "s.db"), maxFailRate: 0.2, concurrency: 2 }),
+    );
     expect(result.code).toBe(3);
     const report = JSON.parse(result.stdout);
     expect(report.counts.failed).toBeGreaterThanOrEqual(20);
@@ -506,29 +318,37 @@ describe("fault injection and limits", () => {
     const dir = tempDir();
     const input = path.join(dir, "in.jsonl");
     writeJsonl(input, makeCorpus({ count: 3, seed: 2, largeShare: 0 }));
-    const result = await runCli([
-      "run",
-      input,
-      "--db",
-      path.join(dir, "s.db"),
-      "--no-progress",
-      "--json",
-      "--embed-url",
-      url,
-      "--doc-timeout-ms",
-      "100",
-      "--max-attempts",
-      "2",
-      "--base-delay-ms",
-      "10",
-    ]);
+    const db = path.join(dir, "s.db");
+    const result = await runCli(
+      runArgs(input, { db, embedUrl: url, docTimeoutMs: 100, maxAttempts: 2, baseDelayMs: 10 }),
+    );
     expect(result.code, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.counts).toMatchObject({ total: 3, degraded: 3 });
     expect(report.failure_reasons.DOC_TIMEOUT).toBe(6);
-    const rows = jsonLines(
-      (await runCli(["export", "--db", path.join(dir, "s.db"), "--batch-id", report.batch_id])).stdout,
-    );
+    const rows = jsonLines((await runCli(["export", "--db", db, "--batch-id", report.batch_id])).stdout);
     expect(rows.every((r) => r.embedding_dim === null)).toBe(true);
   }, 60_000);
 });
+
+/**
+ * Checks one snapshot of a batch being backfilled: every document whole (chunks 0..n-1, one count)
+ * and either all old (degraded, no vector) or all new, never half of each. Returns how many are new.
+ */
+function backfilledDocuments(rows: ExportRow[]): number {
+  const byDoc = new Map<string, ExportRow[]>();
+  for (const r of rows) byDoc.set(r.doc_id, [...(byDoc.get(r.doc_id) ?? []), r]);
+  expect(byDoc.size).toBe(300);
+  let backfilled = 0;
+  for (const [id, chunks] of byDoc) {
+    expect(
+      chunks.map((c) => c.chunk_index),
+      id,
+    ).toEqual(chunks.map((_, i) => i));
+    expect(chunks.every((c) => c.chunk_count === chunks.length)).toBe(true);
+    const kinds = new Set(chunks.map((c) => `${c.degraded}/${c.embedding_dim}`));
+    expect(kinds.size, `${id} is half old, half new`).toBe(1);
+    if (chunks[0]!.degraded === false) backfilled += 1;
+  }
+  return backfilled;
+}

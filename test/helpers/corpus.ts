@@ -1,5 +1,7 @@
 import fs from "node:fs";
+import path from "node:path";
 import { seededRandom } from "../../src/core/backoff.js";
+import { tempDir } from "./cli.js";
 
 /**
  * Deterministic test corpora: documents of every format and of mixed sizes, in English and
@@ -110,4 +112,21 @@ export function writeJsonl(file: string, docs: CorpusDocument[]): void {
     );
   }
   fs.closeSync(fd);
+}
+
+/** A corpus written to `corpus.jsonl` in a fresh folder, and where its SQLite store goes. */
+export interface CorpusOnDisk {
+  dir: string;
+  input: string;
+  db: string;
+  docs: CorpusDocument[];
+  ids: string[];
+}
+
+export function corpusOnDisk(options: CorpusOptions, prefix?: string): CorpusOnDisk {
+  const dir = tempDir(prefix);
+  const input = path.join(dir, "corpus.jsonl");
+  const docs = makeCorpus(options);
+  writeJsonl(input, docs);
+  return { dir, input, db: path.join(dir, "store.db"), docs, ids: docs.map((d) => d.id) };
 }

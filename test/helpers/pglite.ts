@@ -1,6 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { afterAll, beforeAll } from "vitest";
 
 /**
  * A Postgres with pgvector for the tests: PGlite (Postgres compiled to WebAssembly) with its
@@ -39,4 +40,20 @@ async function listen(db: PGlite, port: number): Promise<PGLiteSocketServer> {
   const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1" });
   await server.start();
   return server;
+}
+
+/** A PGlite server shared by the tests of one file: started before them (it takes a while), closed after. */
+export function sharedPglite(): { readonly url: string } {
+  let server: PgliteServer | undefined;
+  beforeAll(async () => {
+    server = await startPglite();
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+  return {
+    get url() {
+      return server!.url;
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { PostgresStore } from "../../src/store/postgres/index.js";
 
 /**
  * The Postgres server of the tests, from DOCBATCH_PG_URL. Under CI it must be there: a Postgres
@@ -29,4 +30,26 @@ export async function dropSchemas(url: string, schemas: string[]): Promise<void>
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Fresh schemas of one test file and a store on each: `cleanup` (in afterAll) closes the stores and
+ * drops the schemas.
+ */
+export function schemaStores(url: string | null) {
+  const schemas: string[] = [];
+  const stores: PostgresStore[] = [];
+  return {
+    fresh(prefix: string): { storeUrl: string; store: PostgresStore } {
+      const { url: storeUrl, schema } = freshSchemaUrl(url!, prefix);
+      schemas.push(schema);
+      const store = new PostgresStore({ url: storeUrl, poolSize: 2 });
+      stores.push(store);
+      return { storeUrl, store };
+    },
+    async cleanup(): Promise<void> {
+      for (const store of stores) await store.close().catch(() => {});
+      if (url) await dropSchemas(url, schemas);
+    },
+  };
 }

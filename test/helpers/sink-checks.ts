@@ -4,13 +4,6 @@ import { replayLog } from "../../src/sinks/jsonl/index.js";
 import { collect, jsonLines, runCli, spawnCli } from "./cli.js";
 import { countDone } from "./store.js";
 
-/** The random seed of a test: DOCBATCH_TEST_SEED replays a run; the seed is printed either way. */
-export function testSeed(name: string): number {
-  const seed = Number(process.env.DOCBATCH_TEST_SEED ?? Math.floor(Math.random() * 1_000_000));
-  process.stdout.write(`${name}: seed ${seed} (DOCBATCH_TEST_SEED=${seed} replays it)\n`);
-  return seed;
-}
-
 /** The export of a batch as key → text. */
 export async function exportedTexts(storeArgs: string[], batchId: string): Promise<Map<string, string>> {
   const result = await runCli(["export", "--batch-id", batchId, ...storeArgs]);
@@ -32,6 +25,34 @@ export function removeFromLog(file: string, keys: Set<string>): void {
     .split("\n")
     .filter((line) => line.trim() === "" || !keys.has((JSON.parse(line) as { key: string }).key));
   fs.writeFileSync(file, kept.join("\n"));
+}
+
+/** `docbatch verify` of a batch against a sink: its exit code and its JSON answer. */
+export async function verifySink(
+  storeArgs: string[],
+  batchId: string,
+  sink: string,
+  ...extra: string[]
+): Promise<{ code: number | null; body: Record<string, unknown> }> {
+  const result = await runCli([
+    "verify",
+    "--batch-id",
+    batchId,
+    ...storeArgs,
+    "--sink",
+    sink,
+    "--json",
+    ...extra,
+  ]);
+  return { code: result.code, body: JSON.parse(result.stdout || "{}") };
+}
+
+/** `count` different keys of `texts`, drawn with `random`. */
+export function pickKeys(texts: Map<string, string>, count: number, random: () => number): Set<string> {
+  const keys = [...texts.keys()];
+  const picked = new Set<string>();
+  while (picked.size < count) picked.add(keys[Math.floor(random() * keys.length)]!);
+  return picked;
 }
 
 export function sortedEntries(map: Map<string, string>): [string, string][] {

@@ -1,52 +1,56 @@
 import Database from "better-sqlite3";
 import { expect } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
-import type { ExportRow } from "../../src/store/store.js";
+import type { ExportRow, Store } from "../../src/store/store.js";
 
-/** Documents of a batch in done/degraded/failed, read from the file without disturbing the writer. */
-export function countDone(file: string, batchId: string): number {
+/**
+ * Runs `read` on a read-only connection to a SQLite store that another process is writing: null
+ * while the file or its tables do not exist yet, or while the writer holds it too long.
+ */
+export function peekSqlite<T>(file: string, read: (db: Database.Database) => T): T | null {
   let db: Database.Database | null = null;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1_000 });
-    const row = db
-      .prepare(
-        "SELECT COUNT(*) AS n FROM documents WHERE batch_id = ? AND state IN ('done', 'degraded', 'failed')",
-      )
-      .get(batchId) as { n: number };
-    return row.n;
+    return read(db);
   } catch {
-    return 0;
+    return null;
   } finally {
     db?.close();
   }
 }
 
-/** Polls `check` until it holds (true), the timeout passes (throws), or `until` settles first (false). */
-export async function waitFor(
-  check: () => boolean,
-  timeoutMs = 30_000,
-  until?: Promise<unknown>,
-): Promise<boolean> {
-  let settled = false;
-  void until?.then(() => {
-    settled = true;
-  });
-  const start = Date.now();
-  for (;;) {
-    if (check()) return true;
-    if (settled) return false;
-    if (Date.now() - start > timeoutMs) throw new Error("timed out waiting");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Documents of a batch in done/degraded/failed, read from the file without disturbing the writer. */
+export function countDone(file: string, batchId: string): number {
+  const row = peekSqlite(
+    file,
+    (db) =>
+      db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM documents WHERE batch_id = ? AND state IN ('done', 'degraded', 'failed')",
+        )
+        .get(batchId) as { n: number },
+  );
+  return row?.n ?? 0;
+}
+
+/** The settled documents (done, degraded, failed) of a batch in any store, 0 while it cannot say. */
+export async function settledCount(store: Store, batchId: string): Promise<number> {
+  const c = await store.counts(batchId).catch(() => null);
+  return c ? c.done + c.degraded + c.failed : 0;
+}
+
+/** Every exported chunk of a batch, from an open store. */
+export async function exportOf(store: Store, batchId: string): Promise<ExportRow[]> {
+  const rows: ExportRow[] = [];
+  for await (const row of store.exportChunks(batchId)) rows.push(row);
+  return rows;
 }
 
 export async function exportRows(file: string, batchId: string): Promise<ExportRow[]> {
   const store = new SqliteStore({ file });
   await store.open();
   try {
-    const rows: ExportRow[] = [];
-    for await (const row of store.exportChunks(batchId)) rows.push(row);
-    return rows;
+    return await exportOf(store, batchId);
   } finally {
     await store.close();
   }

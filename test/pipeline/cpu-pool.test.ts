@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { embedText } from "../../src/pipeline/embed/local.js";
 import { prepareChunks } from "../../src/pipeline/prepare.js";
 
-// The pool runs the compiled worker: `npm test` builds dist/ first.
+// The pool runs the compiled worker: dist/ is built first when stale (test/global-setup.ts).
 const { CpuPool } = await import("../../dist/pipeline/cpu-pool.js");
 type Pool = InstanceType<typeof CpuPool>;
 

@@ -5,23 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DocbatchError, failureKind } from "../../src/core/errors.js";
 import { HttpEmbedder } from "../../src/pipeline/embed/http.js";
 import { EmbedQueue } from "../../src/pipeline/embed/queue.js";
-import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { sharedEmbeddings } from "../helpers/embeddings.js";
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
 
 describe("abort listeners per request", () => {
-  let server: EmbeddingTestServer;
-  let url: string;
-  beforeAll(async () => {
-    server = new EmbeddingTestServer({ latencyMs: 1 });
-    url = await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const embeddings = sharedEmbeddings({ latencyMs: 1 });
 
   it("a document sending hundreds of requests leaves no listener on its signal", async () => {
-    const embedder = new HttpEmbedder({ url, model: "m", timeoutMs: 5_000 });
+    const embedder = new HttpEmbedder({ url: embeddings.url, model: "m", timeoutMs: 5_000 });
     const queue = new EmbedQueue(embedder, 4, 2);
     const doc = new AbortController();
     try {
@@ -35,7 +27,7 @@ describe("abort listeners per request", () => {
   });
 
   it("nor do documents whose texts share requests, nor one whose request fails", async () => {
-    const embedder = new HttpEmbedder({ url, model: "m", timeoutMs: 5_000 });
+    const embedder = new HttpEmbedder({ url: embeddings.url, model: "m", timeoutMs: 5_000 });
     // One slot: submissions wait and are sent together.
     const queue = new EmbedQueue(embedder, 64, 1);
     const docs = [0, 1, 2, 3].map(() => new AbortController());
@@ -43,13 +35,13 @@ describe("abort listeners per request", () => {
       for (let round = 0; round < 50; round++) {
         await Promise.all(docs.map((d, k) => queue.embed([`r${round} d${k}`, "x"], d.signal)));
       }
-      server.setDown("503");
+      embeddings.server.setDown("503");
       for (let round = 0; round < 20; round++) {
         await expect(queue.embed(["down"], docs[0]!.signal)).rejects.toBeInstanceOf(DocbatchError);
       }
       for (const d of docs) expect(listeners(d.signal)).toBe(0);
     } finally {
-      server.setDown(false);
+      embeddings.server.setDown(false);
       await embedder.close();
     }
   });

@@ -1,35 +1,22 @@
-import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { runArgs } from "../helpers/args.js";
+import { runCli } from "../helpers/cli.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
 
-// The readers run the compiled thread: `npm test` builds dist/ first.
+// The readers run the compiled thread: dist/ is built first when stale (test/global-setup.ts).
 const read = await import("../../dist/store/sqlite/read.js");
 
 const sorted = (a: Float64Array) => Array.from(a).sort((x, y) => x - y);
 
 describe("report facts read by several threads", () => {
   it("are the facts one thread reads, whatever the split of the rows", async () => {
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const file = path.join(dir, "s.db");
-    writeJsonl(input, makeCorpus({ count: 400, seed: 21, largeShare: 0 }));
+    const { input, db: file } = corpusOnDisk({ count: 400, seed: 21, largeShare: 0 });
     // Two batches in one file, so that row ranges hold documents of the other batch as well.
     for (const id of ["a", "b"]) {
-      const result = await runCli([
-        "run",
-        input,
-        "--db",
-        file,
-        "--batch-id",
-        id,
-        "--no-progress",
-        "--inject",
-        "parse=0.05",
-        "--seed",
-        "3",
-      ]);
+      const result = await runCli(
+        runArgs(input, { db: file, batchId: id, json: false, inject: "parse=0.05", seed: 3 }),
+      );
       expect(result.code, result.stderr).toBe(0);
     }
     const db = new Database(file, { readonly: true });

@@ -2,17 +2,17 @@ import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DomUtils, parseDocument } from "htmlparser2";
-import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { renderHtmlReport } from "../../src/report/html.js";
 import { type BatchAnalysis, LATENCY_BUCKETS_MS, REPORT_STAGES } from "../../src/report/report.js";
-import { collect, ROOT, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { guardedPage, launchChromium, requireChromium } from "../helpers/chromium.js";
+import { ROOT, runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
-import { countDone, waitFor } from "../helpers/store.js";
+import { killWhen, startCli } from "../helpers/processes.js";
+import { countDone } from "../helpers/store.js";
 
 const HOSTILE = `<img src=x onerror=alert(1)>"'&`;
 const CHARTS = ["timeline", "latency", "failures", "states"] as const;
-const CHROMIUM = "/usr/bin/chromium";
 
 /** A synthetic analysis: two runs (the first crashed), failures, and hostile strings everywhere. */
 function analysis(options: { empty?: boolean } = {}): BatchAnalysis {
@@ -178,11 +178,7 @@ describe("renderHtmlReport", () => {
 
 describe("docbatch report --html in Chromium", () => {
   it("shows a crashed and resumed batch with failures, fetching nothing", async (ctx) => {
-    if (!fs.existsSync(CHROMIUM)) {
-      const why = `Chromium is not installed at ${CHROMIUM}, so the HTML report cannot be checked in a browser`;
-      if (process.env.CI) throw new Error(`${why}; CI must provide it (apt-get install chromium).`);
-      ctx.skip(`${why}; skipped outside CI.`);
-    }
+    requireChromium("the HTML report", (note) => ctx.skip(note));
     const dir = tempDir();
     const db = path.join(dir, "store.db");
     const input = path.join(dir, "corpus.json");
@@ -198,12 +194,8 @@ describe("docbatch report --html in Chromium", () => {
     fs.writeFileSync(input, JSON.stringify({ batch_id: "html", documents }));
     const base = ["run", input, "--db", db, "--no-progress", "--json"];
 
-    const child = spawnCli(base);
-    const finished = collect(child);
-    const reached = await waitFor(() => countDone(db, "html") >= 250, 60_000, finished);
-    expect(reached, "the first run finished before it could be killed").toBe(true);
-    child.kill("SIGKILL");
-    expect((await finished).signal).toBe("SIGKILL");
+    const killed = await killWhen(startCli(base), () => countDone(db, "html") >= 250, { timeoutMs: 60_000 });
+    expect(killed, "the first run finished before it could be killed").toBe(true);
     const resumed = await runCli([...base, "--inject", "parse=0.05", "--seed", "3"]);
     expect(resumed.code, resumed.stderr).toBe(0);
 
@@ -217,38 +209,9 @@ describe("docbatch report --html in Chromium", () => {
     expect(report.runs[0].ended_at).toBeNull();
     expect(report.counts.failed).toBeGreaterThanOrEqual(1);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium();
     try {
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      const blocked: string[] = [];
-      await context.route("**/*", (route) => {
-        const url = route.request().url();
-        if (url.startsWith("file://")) return route.continue();
-        blocked.push(url);
-        return route.abort();
-      });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
-      });
-      page.on("pageerror", (e) => errors.push(String(e)));
-      page.on("dialog", (d) => {
-        errors.push(`dialog: ${d.message()}`);
-        void d.dismiss();
-      });
+      const { page, blocked, errors } = await guardedPage(browser, (url) => url.startsWith("file://"));
       await page.goto(pathToFileURL(out).href, { waitUntil: "load" });
 
       for (const name of CHARTS) {

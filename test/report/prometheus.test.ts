@@ -1,8 +1,8 @@
-import path from "node:path";
 import parsePrometheus from "parse-prometheus-text-format";
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { runArgs } from "../helpers/args.js";
+import { runCli } from "../helpers/cli.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
 
 interface Metric {
   labels?: Record<string, string>;
@@ -20,24 +20,8 @@ interface MetricFamily {
 
 describe("report --prometheus", () => {
   it("prints metrics a Prometheus text-format parser reads, consistent with the report", async () => {
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const db = path.join(dir, "s.db");
-    writeJsonl(input, makeCorpus({ count: 300, seed: 4, largeShare: 0 }));
-    const run = await runCli([
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      'p"q',
-      "--no-progress",
-      "--json",
-      "--inject",
-      "parse=0.1,embed=0.05",
-      "--seed",
-      "5",
-    ]);
+    const { input, db } = corpusOnDisk({ count: 300, seed: 4, largeShare: 0 });
+    const run = await runCli(runArgs(input, { db, batchId: 'p"q', inject: "parse=0.1,embed=0.05", seed: 5 }));
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     const result = await runCli(["report", "--batch-id", 'p"q', "--db", db, "--prometheus"]);

@@ -2,9 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
-import { countDone, waitFor } from "../helpers/store.js";
+import { commandArgs, runArgs } from "../helpers/args.js";
+import { runCli } from "../helpers/cli.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
+import { killWhen, startCli } from "../helpers/processes.js";
+import { countDone } from "../helpers/store.js";
 
 /** Documents committed more than once, tallied from the structured log alone. */
 function committedTwice(logFile: string): number {
@@ -21,36 +23,16 @@ function committedTwice(logFile: string): number {
 
 describe("the report after a crash", () => {
   it("covers every run, counts each latency once, and its dup_rate matches an independent tally", async () => {
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const db = path.join(dir, "s.db");
+    const { dir, input, db } = corpusOnDisk({ count: 1_500, seed: 17, largeShare: 0.01 });
     const log = path.join(dir, "run.log");
-    const docs = makeCorpus({ count: 1_500, seed: 17, largeShare: 0.01 });
-    writeJsonl(input, docs);
-    const args = [
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "r",
-      "--no-progress",
-      "--json",
-      "--log-file",
-      log,
-      "--concurrency",
-      "4",
-    ];
+    const args = runArgs(input, { db, batchId: "r", logFile: log, concurrency: 4 });
 
-    const child = spawnCli(args);
-    const finished = collect(child);
-    expect(await waitFor(() => countDone(db, "r") >= 600, 60_000, finished)).toBe(true);
-    child.kill("SIGKILL");
-    expect((await finished).signal).toBe("SIGKILL");
+    const killed = await killWhen(startCli(args), () => countDone(db, "r") >= 600, { timeoutMs: 60_000 });
+    expect(killed).toBe(true);
     const resumed = await runCli(args);
     expect(resumed.code, resumed.stderr).toBe(0);
 
-    const report = JSON.parse((await runCli(["report", "--batch-id", "r", "--db", db, "--json"])).stdout);
+    const report = JSON.parse((await runCli(commandArgs("report", { batchId: "r", db }))).stdout);
     expect(report.runs).toHaveLength(2);
     expect(report.runs[0]).toMatchObject({ run: 1, resumed: false, ended_at: null, exit_reason: "crashed" });
     expect(report.runs[1]).toMatchObject({ run: 2, resumed: true, exit_reason: "finished" });

@@ -1,10 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../src/core/backoff.js";
-import { collect, jsonLines, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { FORBIDDEN, makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { runArgs } from "../helpers/args.js";
+import { jsonLines, runCli, tempDir } from "../helpers/cli.js";
+import { corpusOnDisk, FORBIDDEN } from "../helpers/corpus.js";
+import { killWhen, rerunWhile, sleep, startCli } from "../helpers/processes.js";
+import { seededRandom, testSeed } from "../helpers/seed.js";
+import { peekSqlite } from "../helpers/store.js";
 
 /**
  * The core promise: kill the process at any instant, run the same command again, and the batch
@@ -12,26 +14,9 @@ import { FORBIDDEN, makeCorpus, writeJsonl } from "../helpers/corpus.js";
  */
 describe("kill -9 and resume", () => {
   it("finishes a 2,000-document batch after repeated SIGKILLs, with nothing lost or duplicated", async () => {
-    const dir = tempDir();
-    const input = path.join(dir, "corpus.jsonl");
-    const db = path.join(dir, "store.db");
-    const docs = makeCorpus({ count: 2_000, seed: 11, largeShare: 0.01 });
-    writeJsonl(input, docs);
-    const args = [
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "k",
-      "--no-progress",
-      "--json",
-      "--concurrency",
-      "8",
-      "--chunk-size",
-      "400",
-    ];
-    const random = seededRandom(Number(process.env.KILL_SEED ?? Date.now() % 100_000));
+    const { input, db, docs } = corpusOnDisk({ count: 2_000, seed: 11, largeShare: 0.01 });
+    const args = runArgs(input, { db, batchId: "k", concurrency: 8, chunkSize: 400 });
+    const random = seededRandom(testSeed("kill -9 and resume"));
 
     // Kill points as shares of the batch completed; the first one lands during planning.
     const thresholds = [-1, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85].map((t) =>
@@ -40,11 +25,14 @@ describe("kill -9 and resume", () => {
     let kills = 0;
     let invocations = 0;
     for (const threshold of thresholds) {
-      const child = spawnCli(args);
+      const run = startCli(args);
       invocations += 1;
-      const finished = collect(child);
-      const killed = await killWhen(child.pid!, finished, db, threshold, random);
-      const result = await finished;
+      const killed = await killWhen(run, () => reached(db, threshold), {
+        timeoutMs: 300_000,
+        jitterMs: 15,
+        random,
+      });
+      const result = await run.finished;
       if (killed) {
         expect(result.signal).toBe("SIGKILL");
         kills += 1;
@@ -54,12 +42,8 @@ describe("kill -9 and resume", () => {
       }
     }
     expect(kills).toBeGreaterThanOrEqual(5);
-    let final = await runCli(args);
-    invocations += 1;
-    while (final.code !== 0 && invocations < 20) {
-      final = await runCli(args);
-      invocations += 1;
-    }
+    const { result: final, runs } = await rerunWhile(args, (r) => r.code !== 0, 20 - invocations);
+    invocations += runs;
     expect(final.code, final.stderr).toBe(0);
     const report = JSON.parse(final.stdout);
     expect(report.counts.total).toBe(docs.length);
@@ -111,19 +95,18 @@ describe("kill -9 during planning", () => {
       lines.push(JSON.stringify({ id: `p${i}`, content: `document number ${i} body` }));
 
     fs.writeFileSync(input, `${lines.join("\n")}\n`);
-    const args = ["run", input, "--db", db, "--batch-id", "k", "--no-progress", "--json"];
-    const child = spawnCli(args);
-    const finished = collect(child);
+    const args = runArgs(input, { db, batchId: "k" });
+    const { child, finished } = startCli(args);
     let planned = 0;
     for (;;) {
       const state = planState(db);
       if (state && state.records > 0 && !state.complete) {
-        process.kill(child.pid!, "SIGKILL");
+        child.kill("SIGKILL");
         planned = state.records;
         break;
       }
       if (state?.complete) throw new Error("planning finished before it could be killed; use a larger input");
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await sleep(2);
     }
     expect((await finished).signal).toBe("SIGKILL");
     const after = planState(db)!;
@@ -140,53 +123,25 @@ describe("kill -9 during planning", () => {
 });
 
 function planState(file: string): { records: number; complete: boolean } | null {
-  let db: Database.Database | null = null;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+  return peekSqlite(file, (db) => {
     const row = db.prepare("SELECT plan_records, plan_complete FROM batches WHERE batch_id = 'k'").get() as
       | { plan_records: number; plan_complete: number }
       | undefined;
     return row ? { records: row.plan_records, complete: row.plan_complete === 1 } : null;
-  } catch {
-    return null;
-  } finally {
-    db?.close();
-  }
+  });
 }
 
 /**
- * SIGKILLs `pid` once the store shows `threshold` of the batch completed (a negative threshold:
- * as soon as planning has written something). Returns false when the run exited first.
+ * Whether the store shows `threshold` of the batch completed (a negative threshold: whether
+ * planning has written something).
  */
-async function killWhen(
-  pid: number,
-  finished: Promise<unknown>,
-  db: string,
-  threshold: number,
-  random: () => number,
-): Promise<boolean> {
-  let exited = false;
-  void finished.then(() => {
-    exited = true;
-  });
-  while (!exited) {
-    const share = progress(db, threshold < 0);
-    if (share !== null && share >= threshold) {
-      // A little randomness inside the window, so kills land at arbitrary instructions.
-      await new Promise((resolve) => setTimeout(resolve, random() * 15));
-      if (exited) return false;
-      process.kill(pid, "SIGKILL");
-      return true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return false;
+function reached(file: string, threshold: number): boolean {
+  const share = progress(file, threshold < 0);
+  return share !== null && share >= threshold;
 }
 
 function progress(file: string, planning: boolean): number | null {
-  let db: Database.Database | null = null;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1_000 });
+  return peekSqlite(file, (db) => {
     if (planning) {
       const row = db.prepare("SELECT plan_records FROM batches WHERE batch_id = 'k'").get() as
         | { plan_records: number }
@@ -199,9 +154,5 @@ function progress(file: string, planning: boolean): number | null {
       )
       .get() as { settled: number | null; total: number };
     return row.total > 0 ? (row.settled ?? 0) / 2_000 : null;
-  } catch {
-    return null;
-  } finally {
-    db?.close();
-  }
+  });
 }

@@ -4,9 +4,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
 import { collect, errorOf, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { testSeed } from "../helpers/seed.js";
 
-const SEED = Number(process.env.DOCBATCH_TEST_SEED ?? Date.now() % 1_000_000);
-console.log(`large-document.test: seed ${SEED} (replay with DOCBATCH_TEST_SEED=${SEED})`);
+const SEED = testSeed("large document");
 
 const SIZE = 20 * 1024 * 1024;
 

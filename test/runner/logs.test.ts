@@ -2,9 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
+import { commandArgs, runArgs } from "../helpers/args.js";
+import { runCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
-import { countDone, waitFor } from "../helpers/store.js";
+import { killWhen, startCli, waitFor } from "../helpers/processes.js";
+import { countDone } from "../helpers/store.js";
 
 describe("structured logs", () => {
   let server: EmbeddingTestServer;
@@ -30,33 +32,19 @@ describe("structured logs", () => {
     );
     const log = path.join(dir, "logs", "run.log");
     const db = path.join(dir, "s.db");
-    const args = [
-      "run",
-      input,
-      "--db",
+    const args = runArgs(input, {
       db,
-      "--batch-id",
-      "l",
-      "--no-progress",
-      "--embed-url",
-      url,
-      "--log-file",
-      log,
-      "--log-level",
-      "debug",
-      "--base-delay-ms",
-      "10",
-      "--concurrency",
-      "4",
-    ];
-    const child = spawnCli(args);
-    const finished = collect(child);
-    await waitFor(() => countDone(db, "l") >= 150, 60_000, finished);
-    child.kill("SIGKILL");
-    await finished;
+      batchId: "l",
+      json: false,
+      embedUrl: url,
+      logFile: log,
+      logLevel: "debug",
+      baseDelayMs: 10,
+      concurrency: 4,
+    });
+    await killWhen(startCli(args), () => countDone(db, "l") >= 150, { timeoutMs: 60_000 });
     server.setRates({ error500: 1 });
-    const resumed = spawnCli(args);
-    const done = collect(resumed);
+    const { finished: done } = startCli(args);
     // The service stays down until the breaker has opened (and said so in the log).
     await waitFor(
       () => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes('"to":"open"'),
@@ -104,7 +92,7 @@ describe("structured logs", () => {
     });
     expect(entries.filter((e) => e.event === "breaker.change").map((e) => e.to)).toContain("open");
     expect((entries.find((e) => e.event === "checkpoint.recovered")!.recovered as number) > 0).toBe(true);
-    const report = JSON.parse((await runCli(["report", "--batch-id", "l", "--db", db, "--json"])).stdout);
+    const report = JSON.parse((await runCli(commandArgs("report", { batchId: "l", db }))).stdout);
     expect(report.breaker_openings).toBeGreaterThan(0);
   }, 90_000);
 });

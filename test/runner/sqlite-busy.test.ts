@@ -1,51 +1,27 @@
-import path from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { collect, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
-import { countDone, expectCompleteExport, exportRows, waitFor } from "../helpers/store.js";
+import { describe, expect, it } from "vitest";
+import { runArgs } from "../helpers/args.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
+import { sharedEmbeddings } from "../helpers/embeddings.js";
+import { sleep, startCli, waitFor } from "../helpers/processes.js";
+import { countDone, expectCompleteExport, exportRows } from "../helpers/store.js";
 
 /**
  * Another process holds the SQLite file's write lock for longer than the store's busy timeout
  * (15 s): the run's calls fail with SQLITE_BUSY, are retried, and the run completes.
  */
 describe("a SQLite store kept busy by another process", () => {
-  let server: EmbeddingTestServer;
-  let embedUrl: string;
-  beforeAll(async () => {
-    server = new EmbeddingTestServer({ latencyMs: 3 });
-    embedUrl = await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const embeddings = sharedEmbeddings({ latencyMs: 3 });
 
   it("rides out SQLITE_BUSY past the busy timeout, says so, and completes exactly", async () => {
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const docs = makeCorpus({ count: 1_500, seed: 23, largeShare: 0 });
-    writeJsonl(input, docs);
-    const db = path.join(dir, "busy.db");
-    const child = spawnCli([
-      "run",
-      input,
-      "--db",
-      db,
-      "--batch-id",
-      "busy",
-      "--embed-url",
-      embedUrl,
-      "--concurrency",
-      "2",
-      "--no-progress",
-      "--json",
-    ]);
-    const done = collect(child);
+    const { input, db, docs, ids } = corpusOnDisk({ count: 1_500, seed: 23, largeShare: 0 });
+    const { finished: done } = startCli(
+      runArgs(input, { db, batchId: "busy", embedUrl: embeddings.url, concurrency: 2 }),
+    );
     await waitFor(() => countDone(db, "busy") >= 100, 60_000, done);
     const holder = new Database(db, { timeout: 60_000 });
     holder.exec("BEGIN IMMEDIATE");
-    await new Promise((resolve) => setTimeout(resolve, 17_000));
+    await sleep(17_000);
     holder.exec("COMMIT");
     holder.close();
     const result = await done;
@@ -55,9 +31,6 @@ describe("a SQLite store kept busy by another process", () => {
     const report = JSON.parse(result.stdout);
     expect(report.counts).toMatchObject({ total: docs.length, done: docs.length });
     expect(report.dup_rate).toBe(0);
-    expectCompleteExport(
-      await exportRows(db, "busy"),
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(await exportRows(db, "busy"), ids);
   }, 180_000);
 });

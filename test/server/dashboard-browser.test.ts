@@ -7,7 +7,7 @@ import { renderDashboard } from "../../src/server/dashboard.js";
 import { type RunningServer, startServer } from "../../src/server/serve.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { assertNoLayoutOverflow, launchChromium } from "../helpers/browser.js";
+import { assertNoLayoutOverflow, guardedPage, launchChromium, requireChromium } from "../helpers/chromium.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
 
@@ -50,8 +50,7 @@ describe("renderDashboard", () => {
 
 describe("the dashboard in Chromium", () => {
   it("submits a batch, follows it live over SSE, and retries a failed document", async (ctx) => {
-    const browser = await launchChromium((why) => ctx.skip(why));
-    if (!browser) return;
+    requireChromium("the dashboard", (note) => ctx.skip(note));
     const dir = tempDir();
     const root = path.join(dir, "root");
     fs.mkdirSync(root);
@@ -60,6 +59,7 @@ describe("the dashboard in Chromium", () => {
     const store = new SqliteStore({ file: path.join(dir, "store.db") });
     await store.open();
     let server: RunningServer | null = null;
+    const browser = await launchChromium();
     try {
       server = await startServer({
         store,
@@ -73,24 +73,10 @@ describe("the dashboard in Chromium", () => {
       });
       const origin = server.url;
 
-      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-      const blocked: string[] = [];
-      await context.route("**/*", (route) => {
-        const url = route.request().url();
-        if (url === origin || url.startsWith(`${origin}/`)) return route.continue();
-        blocked.push(url);
-        return route.abort();
-      });
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") errors.push(m.text());
-      });
-      page.on("pageerror", (e) => errors.push(String(e)));
-      page.on("dialog", (d) => {
-        errors.push(`dialog: ${d.message()}`);
-        void d.dismiss();
-      });
+      const { page, blocked, errors } = await guardedPage(
+        browser,
+        (url) => url === origin || url.startsWith(`${origin}/`),
+      );
       const requests: { method: string; url: string; type: string; auth: string | undefined }[] = [];
       page.on("request", (r) =>
         requests.push({

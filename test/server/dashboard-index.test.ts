@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../../src/server/serve.js";
 import { replayLog } from "../../src/sinks/jsonl/index.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
-import { assertNoLayoutOverflow, launchChromium } from "../helpers/browser.js";
+import { assertNoLayoutOverflow, launchChromium, requireChromium } from "../helpers/chromium.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 
 const TOKEN = "dash-token-2";
@@ -22,8 +22,8 @@ const DOCUMENTS = [
 
 describe("the dashboard's sinks panel and search box, in Chromium", () => {
   it("shows the batch's jsonl sink catching up, finds a chunk by its text, and shows an error's hint", async (ctx) => {
-    const browser = await launchChromium((why) => ctx.skip(why));
-    if (!browser) return;
+    requireChromium("the dashboard's index panels", (note) => ctx.skip(note));
+    const browser = await launchChromium();
     const dir = tempDir();
     const log = path.join(dir, "changes.jsonl");
     const store = new SqliteStore({ file: path.join(dir, "store.db") });

@@ -1,20 +1,12 @@
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { describe, expect, it } from "vitest";
 import { jsonLines, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
+import { sharedEmbeddings } from "../helpers/embeddings.js";
 import { getJson, startServeProcess, waitUntilSettled } from "../helpers/serve.js";
 
 describe("docbatch serve, killed and restarted", () => {
-  let embeddings: EmbeddingTestServer;
-  let url: string;
-  beforeAll(async () => {
-    embeddings = new EmbeddingTestServer({ latencyMs: 8 });
-    url = await embeddings.start();
-  });
-  afterAll(async () => {
-    await embeddings.stop();
-  });
+  const embeddings = sharedEmbeddings({ latencyMs: 8 });
 
   const body = (count: number, seed: number) =>
     makeCorpus({ count, seed, largeShare: 0 })
@@ -27,7 +19,7 @@ describe("docbatch serve, killed and restarted", () => {
       "--db",
       path.join(dir, "s.db"),
       "--embed-url",
-      url,
+      embeddings.url,
       "--concurrency",
       "4",
       "--embed-batch-size",
@@ -84,7 +76,7 @@ describe("docbatch serve, killed and restarted", () => {
 
   it("on SIGTERM checkpoints the running batch and exits 0; the next start finishes it", async () => {
     const dir = tempDir();
-    const args = ["--db", path.join(dir, "s.db"), "--embed-url", url, "--concurrency", "2"];
+    const args = ["--db", path.join(dir, "s.db"), "--embed-url", embeddings.url, "--concurrency", "2"];
     const first = await startServeProcess(args);
     await fetch(`${first.url}/v1/batches?batch_id=t`, {
       method: "POST",

@@ -6,9 +6,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
+import { describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/cli.js";
+import { sharedEmbeddings } from "../helpers/embeddings.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
 import { seededRandom, testSeed } from "../helpers/seed.js";
 import { type ServeProcess, startServeProcess, waitUntilSettled } from "../helpers/serve.js";
@@ -59,15 +59,7 @@ async function sigterm(serve: ServeProcess): Promise<number> {
 }
 
 describe("racing submissions of one batch id", () => {
-  let embeddings: EmbeddingTestServer;
-  let embedUrl = "";
-  beforeAll(async () => {
-    embeddings = new EmbeddingTestServer({ latencyMs: 3 });
-    embedUrl = await embeddings.start();
-  });
-  afterAll(async () => {
-    await embeddings.stop();
-  });
+  const embeddings = sharedEmbeddings({ latencyMs: 3 });
 
   it(`${ROUNDS} rounds of two simultaneous POSTs with different bodies: never two 202s, the winner's documents stored; SIGTERM then stops within 10 s`, async () => {
     const random = seededRandom(testSeed("submit race"));
@@ -76,7 +68,7 @@ describe("racing submissions of one batch id", () => {
       "--db",
       path.join(dir, "race.db"),
       "--embed-url",
-      embedUrl,
+      embeddings.url,
       "--concurrency",
       "4",
     ]);
@@ -179,7 +171,7 @@ describe("racing submissions of one batch id", () => {
       "--db",
       path.join(dir, "cancel.db"),
       "--embed-url",
-      embedUrl,
+      embeddings.url,
       "--concurrency",
       "4",
     ]);

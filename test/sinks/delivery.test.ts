@@ -7,7 +7,7 @@ import type { SinkChunk, SinkKey } from "../../src/sinks/sink.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import { tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
-import { testSeed } from "../helpers/sink-checks.js";
+import { testSeed } from "../helpers/seed.js";
 
 async function exportMap(file: string, batchId: string): Promise<Map<string, string>> {
   const store = new SqliteStore({ file, readonly: true });

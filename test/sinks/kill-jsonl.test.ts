@@ -2,15 +2,18 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
-import { runCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { runArgs } from "../helpers/args.js";
+import { runCli } from "../helpers/cli.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
+import { testSeed } from "../helpers/seed.js";
 import {
   exportedTexts,
   killAtRandom,
+  pickKeys,
   removeFromLog,
   replayedTexts,
   sortedEntries,
-  testSeed,
+  verifySink,
 } from "../helpers/sink-checks.js";
 
 /**
@@ -23,25 +26,13 @@ describe("jsonl sink under SIGKILL", () => {
   it("replays to the export after random kills, and verify --repair restores removed chunks", async () => {
     const seed = testSeed("jsonl sink kills");
     const random = seededRandom(seed);
-    const dir = tempDir("docbatch-kill-jsonl-");
-    const input = path.join(dir, "corpus.jsonl");
-    const db = path.join(dir, "store.db");
+    const { dir, input, db, docs } = corpusOnDisk(
+      { count: 2_000, seed: seed % 1000, largeShare: 0.01 },
+      "docbatch-kill-jsonl-",
+    );
     const log = path.join(dir, "index", "changes.jsonl");
-    const docs = makeCorpus({ count: 2_000, seed: seed % 1000, largeShare: 0.01 });
-    writeJsonl(input, docs);
     const store = ["--db", db];
-    const args = [
-      "run",
-      input,
-      ...store,
-      "--batch-id",
-      "k",
-      "--no-progress",
-      "--json",
-      "--chunk-size",
-      "400",
-    ];
-    args.push("--concurrency", "8", "--sink", `jsonl:${log}`);
+    const args = runArgs(input, { db, batchId: "k", chunkSize: 400, concurrency: 8, sink: `jsonl:${log}` });
 
     const kills = await killAtRandom(args, db, "k", docs.length, random, 6);
     expect(kills).toBeGreaterThanOrEqual(3);
@@ -67,19 +58,7 @@ describe("jsonl sink under SIGKILL", () => {
     const exported = await exportedTexts(store, "k");
     expect(exported.size).toBeGreaterThan(docs.length);
     expect(sortedEntries(await replayedTexts(log))).toEqual(sortedEntries(exported));
-    const verify = async (...extra: string[]) => {
-      const result = await runCli([
-        "verify",
-        "--batch-id",
-        "k",
-        ...store,
-        "--sink",
-        `jsonl:${log}`,
-        "--json",
-        ...extra,
-      ]);
-      return { code: result.code, body: JSON.parse(result.stdout) };
-    };
+    const verify = (...extra: string[]) => verifySink(store, "k", `jsonl:${log}`, ...extra);
     expect(await verify()).toEqual({
       code: 0,
       body: expect.objectContaining({
@@ -91,10 +70,7 @@ describe("jsonl sink under SIGKILL", () => {
       }),
     });
 
-    const keys = [...exported.keys()];
-    const removed = new Set<string>();
-    while (removed.size < 7) removed.add(keys[Math.floor(random() * keys.length)]!);
-    removeFromLog(log, removed);
+    removeFromLog(log, pickKeys(exported, 7, random));
     expect(await verify()).toEqual({
       code: 3,
       body: expect.objectContaining({ missing: 7, extra: 0, mismatched: 0 }),

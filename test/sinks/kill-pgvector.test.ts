@@ -1,21 +1,17 @@
 import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { seededRandom } from "../../src/core/backoff.js";
 import { LocalEmbedder } from "../../src/pipeline/embed/local.js";
+import { runArgs } from "../helpers/args.js";
 import { runCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
-import { type PgliteServer, startPglite } from "../helpers/pglite.js";
-import { exportedTexts, killAtRandom, sortedEntries, testSeed } from "../helpers/sink-checks.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
+import { sharedPglite } from "../helpers/pglite.js";
+import { testSeed } from "../helpers/seed.js";
+import { exportedTexts, killAtRandom, pickKeys, sortedEntries, verifySink } from "../helpers/sink-checks.js";
 
-let pglite: PgliteServer;
-beforeAll(async () => {
-  pglite = await startPglite();
-}, 180_000);
-afterAll(async () => {
-  await pglite?.close();
-});
+const pglite = sharedPglite();
 
 async function tableTexts(url: string, table: string, batchId: string): Promise<Map<string, string>> {
   const client = new pg.Client({ connectionString: url });
@@ -40,26 +36,21 @@ describe("pgvector sink under SIGKILL", () => {
   it("holds exactly the export after random kills, and verify --repair restores deleted rows", async () => {
     const seed = testSeed("pgvector sink kills");
     const random = seededRandom(seed);
-    const dir = tempDir("docbatch-kill-pgvector-");
-    const input = path.join(dir, "corpus.jsonl");
-    const db = path.join(dir, "store.db");
-    const docs = makeCorpus({ count: 2_000, seed: seed % 1000, largeShare: 0.01 });
-    writeJsonl(input, docs);
+    const { dir, input, db, docs } = corpusOnDisk(
+      { count: 2_000, seed: seed % 1000, largeShare: 0.01 },
+      "docbatch-kill-pgvector-",
+    );
     const sink = `pgvector:${pglite.url}?table=rag_chunks`;
     const store = ["--db", db];
-    const args = [
-      "run",
-      input,
-      ...store,
-      "--batch-id",
-      "k",
-      "--no-progress",
-      "--json",
-      "--chunk-size",
+    const args = runArgs(input, {
+      db,
+      batchId: "k",
       // Large chunks: PGlite runs Postgres in WebAssembly, where an HNSW insert takes ~10 ms.
-      "4000",
-    ];
-    args.push("--concurrency", "8", "--sink", sink, "--sink-wait-ms", "300000");
+      chunkSize: 4000,
+      concurrency: 8,
+      sink,
+      sinkWaitMs: 300000,
+    });
 
     const kills = await killAtRandom(args, db, "k", docs.length, random, 4);
     expect(kills).toBeGreaterThanOrEqual(2);
@@ -69,19 +60,7 @@ describe("pgvector sink under SIGKILL", () => {
 
     const exported = await exportedTexts(store, "k");
     expect(sortedEntries(await tableTexts(pglite.url, "rag_chunks", "k"))).toEqual(sortedEntries(exported));
-    const verify = async (...extra: string[]) => {
-      const result = await runCli([
-        "verify",
-        "--batch-id",
-        "k",
-        ...store,
-        "--sink",
-        sink,
-        "--json",
-        ...extra,
-      ]);
-      return { code: result.code, body: JSON.parse(result.stdout || "{}"), stderr: result.stderr };
-    };
+    const verify = (...extra: string[]) => verifySink(store, "k", sink, ...extra);
     expect(await verify()).toMatchObject({
       code: 0,
       body: { expected: exported.size, missing: 0, extra: 0, mismatched: 0 },
@@ -89,9 +68,8 @@ describe("pgvector sink under SIGKILL", () => {
 
     const client = new pg.Client({ connectionString: pglite.url });
     await client.connect();
+    const removed = pickKeys(exported, 7, random);
     const keys = [...exported.keys()];
-    const removed = new Set<string>();
-    while (removed.size < 7) removed.add(keys[Math.floor(random() * keys.length)]!);
     await client.query("DELETE FROM rag_chunks WHERE key = ANY($1)", [[...removed]]);
     // And one row changed behind docbatch's back: a different text for the same key.
     await client.query("UPDATE rag_chunks SET text = 'tampered' WHERE key = $1", [

@@ -1,12 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { JsonlSink, replayLog } from "../../src/sinks/jsonl/index.js";
 import { MemorySink } from "../../src/sinks/memory/index.js";
 import { PgvectorSink } from "../../src/sinks/pgvector/index.js";
 import { parseSinkUri } from "../../src/sinks/uri.js";
 import { tempDir } from "../helpers/cli.js";
-import { type PgliteServer, startPglite } from "../helpers/pglite.js";
+import { sharedPglite } from "../helpers/pglite.js";
 import { sinkConformance } from "./conformance.js";
 
 const dir = tempDir("docbatch-sinks-");
@@ -15,13 +15,7 @@ let n = 0;
 sinkConformance("memory", async () => new MemorySink());
 sinkConformance("jsonl", async () => new JsonlSink(path.join(dir, `log-${n++}.jsonl`)));
 
-let pglite: PgliteServer;
-beforeAll(async () => {
-  pglite = await startPglite();
-}, 180_000);
-afterAll(async () => {
-  await pglite?.close();
-});
+const pglite = sharedPglite();
 sinkConformance(
   "pgvector (PGlite)",
   async () =>

@@ -1,33 +1,26 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { seededRandom } from "../../src/core/backoff.js";
-import { PostgresStore } from "../../src/store/postgres/index.js";
-import type { ExportRow } from "../../src/store/store.js";
-import { collect, errorOf, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
-import { testSeed } from "../helpers/seed.js";
-import { expectCompleteExport } from "../helpers/store.js";
+import type { PostgresStore } from "../../src/store/postgres/index.js";
+import { workerArgs } from "../helpers/args.js";
+import { errorOf, runCli, tempDir } from "../helpers/cli.js";
+import { pgUrl, schemaStores } from "../helpers/postgres.js";
+import { startCli, waitFor } from "../helpers/processes.js";
+import { seededRandom, testSeed } from "../helpers/seed.js";
+import { expectCompleteExport, exportOf } from "../helpers/store.js";
 
 const url = pgUrl();
-const schemas: string[] = [];
-const stores: PostgresStore[] = [];
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const pg = schemaStores(url);
 
-/** Many small documents: planning them takes a while, processing them little. */
-function smallDocs(count: number, prefix: string): { id: string; content: string }[] {
-  return Array.from({ length: count }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    content: `document ${i} of ${prefix}`,
-  }));
-}
-
-function freshStore(prefix: string): { storeUrl: string; store: PostgresStore } {
-  const { url: storeUrl, schema } = freshSchemaUrl(url!, prefix);
-  schemas.push(schema);
-  const store = new PostgresStore({ url: storeUrl, poolSize: 2 });
-  stores.push(store);
-  return { storeUrl, store };
+/** Many small documents in a JSONL file: planning them takes a while, processing them little. */
+function smallDocs(count: number, prefix: string): { input: string; ids: string[] } {
+  const input = path.join(tempDir(), "c.jsonl");
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  fs.writeFileSync(
+    input,
+    ids.map((id, i) => JSON.stringify({ id, content: `document ${i} of ${prefix}` })).join("\n"),
+  );
+  return { input, ids };
 }
 
 /** `submit` of a large input, SIGKILLed once its plan is partly written (at a random slice). */
@@ -38,17 +31,13 @@ async function submitKilledWhilePlanning(
   seed: number,
 ) {
   const random = seededRandom(seed);
-  const child = spawnCli(["submit", input, "--store", storeUrl, "--batch-id", "k"]);
-  const done = collect(child);
+  const submit = startCli(["submit", input, "--store", storeUrl, "--batch-id", "k"]);
   const target = 1 + Math.floor(random() * 3) * 1_000;
-  for (;;) {
-    const batch = await store.getBatch("k").catch(() => null);
-    if (batch && batch.planRecords >= target) break;
-    if (child.exitCode !== null) throw new Error(`submit ended before it was killed: ${(await done).stderr}`);
-    await sleep(5);
-  }
-  child.kill("SIGKILL");
-  expect((await done).signal).toBe("SIGKILL");
+  const planned = async () => ((await store.getBatch("k").catch(() => null))?.planRecords ?? 0) >= target;
+  if (!(await waitFor(planned, 300_000, submit.finished)))
+    throw new Error(`submit ended before it was killed: ${(await submit.finished).stderr}`);
+  submit.child.kill("SIGKILL");
+  expect((await submit.finished).signal).toBe("SIGKILL");
   const batch = (await store.getBatch("k"))!;
   // The kill must land mid-plan for the test to mean anything.
   expect(batch.planComplete).toBe(false);
@@ -56,54 +45,32 @@ async function submitKilledWhilePlanning(
 }
 
 describe.skipIf(!url)("a worker and a dead planner (Postgres)", () => {
-  afterAll(async () => {
-    for (const store of stores) await store.close().catch(() => {});
-    if (url) await dropSchemas(url, schemas);
-  });
+  afterAll(() => pg.cleanup());
 
   it("`submit` SIGKILLed while planning, then one `worker`: it continues the plan and completes the batch", async () => {
-    const { storeUrl, store } = freshStore("takeover");
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const docs = smallDocs(15_000, "takeover");
-    fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
+    const { storeUrl, store } = pg.fresh("takeover");
+    const { input, ids } = smallDocs(15_000, "takeover");
     await store.open();
     const killed = await submitKilledWhilePlanning(input, storeUrl, store, testSeed("plan takeover"));
-    const worker = await runCli([
-      "worker",
-      "--batch-id",
-      "k",
-      "--store",
-      storeUrl,
-      "--no-progress",
-      "--json",
-    ]);
+    const worker = await runCli(workerArgs({ batchId: "k", store: storeUrl }));
     expect(worker.code, worker.stderr.slice(-2_000)).toBe(0);
     const report = JSON.parse(worker.stdout);
-    expect(report.counts).toMatchObject({ total: docs.length, pending: 0, processing: 0 });
-    expect(report.counts.done + report.counts.degraded).toBe(docs.length);
+    expect(report.counts).toMatchObject({ total: ids.length, pending: 0, processing: 0 });
+    expect(report.counts.done + report.counts.degraded).toBe(ids.length);
     const batch = (await store.getBatch("k"))!;
-    expect(batch).toMatchObject({ planComplete: true, planRecords: docs.length, duplicatesSkipped: 0 });
+    expect(batch).toMatchObject({ planComplete: true, planRecords: ids.length, duplicatesSkipped: 0 });
     expect(batch.planRecords).toBeGreaterThan(killed.planRecords);
-    const rows: ExportRow[] = [];
-    for await (const row of store.exportChunks("k")) rows.push(row);
-    expectCompleteExport(
-      rows,
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(await exportOf(store, "k"), ids);
   }, 300_000);
 
   it("a worker that cannot read the dead planner's input says why and exits; with the input back it completes", async () => {
-    const { storeUrl, store } = freshStore("noinput");
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const docs = smallDocs(15_000, "noinput");
-    fs.writeFileSync(input, docs.map((d) => JSON.stringify(d)).join("\n"));
+    const { storeUrl, store } = pg.fresh("noinput");
+    const { input, ids } = smallDocs(15_000, "noinput");
     await store.open();
     await submitKilledWhilePlanning(input, storeUrl, store, testSeed("plan takeover without the input"));
     fs.renameSync(input, `${input}.away`);
     const started = Date.now();
-    const stuck = await runCli(["worker", "--batch-id", "k", "--store", storeUrl, "--no-progress"]);
+    const stuck = await runCli(workerArgs({ batchId: "k", store: storeUrl, json: false }));
     expect(stuck.code, stuck.stderr).toBe(1);
     const error = errorOf(stuck);
     expect(error.code).toBe("PLAN_INCOMPLETE");
@@ -118,16 +85,8 @@ describe.skipIf(!url)("a worker and a dead planner (Postgres)", () => {
     expect(runs.at(-1)!.endedAt).not.toBeNull();
 
     fs.renameSync(`${input}.away`, input);
-    const worker = await runCli([
-      "worker",
-      "--batch-id",
-      "k",
-      "--store",
-      storeUrl,
-      "--no-progress",
-      "--json",
-    ]);
+    const worker = await runCli(workerArgs({ batchId: "k", store: storeUrl }));
     expect(worker.code, worker.stderr.slice(-2_000)).toBe(0);
-    expect(JSON.parse(worker.stdout).counts).toMatchObject({ total: docs.length, done: docs.length });
+    expect(JSON.parse(worker.stdout).counts).toMatchObject({ total: ids.length, done: ids.length });
   }, 300_000);
 });

@@ -1,15 +1,14 @@
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PostgresStore } from "../../src/store/postgres/index.js";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
+import { flags, workerArgs } from "../helpers/args.js";
+import { runCli } from "../helpers/cli.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
+import { startCli, waitFor } from "../helpers/processes.js";
+import { testSeed } from "../helpers/seed.js";
 
 const url = pgUrl();
-const SEED = Number(process.env.DOCBATCH_TEST_SEED ?? Date.now() % 1_000_000);
-console.log(`reclaim.test: seed ${SEED} (replay with DOCBATCH_TEST_SEED=${SEED})`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!url)("a killed worker on the same host, default lease (Postgres)", () => {
   const schemas: string[] = [];
@@ -25,47 +24,29 @@ describe.skipIf(!url)("a killed worker on the same host, default lease (Postgres
     const embedUrl = await embeddings.start();
     const store = new PostgresStore({ url: storeUrl, poolSize: 2 });
     try {
-      const dir = tempDir();
-      const input = path.join(dir, "c.jsonl");
-      writeJsonl(input, makeCorpus({ count: 400, seed: SEED, largeShare: 0 }));
+      const seed = testSeed("reclaim a killed worker");
+      const { input } = corpusOnDisk({ count: 400, seed, largeShare: 0 });
       const submitted = await runCli([
         "submit",
         input,
-        "--store",
-        storeUrl,
-        "--batch-id",
-        "r",
-        "--embed-url",
-        embedUrl,
+        ...flags({ store: storeUrl, batchId: "r", embedUrl }),
       ]);
       expect(submitted.code, submitted.stderr).toBe(0);
       await store.open();
       // No --lease-ms: the default lease is what users run with.
-      const args = [
-        "worker",
-        "--batch-id",
-        "r",
-        "--store",
-        storeUrl,
-        "--concurrency",
-        "8",
-        "--no-progress",
-        "--json",
-      ];
-      const victim = spawnCli([...args, "--worker-id", "victim"]);
-      const survivor = spawnCli([...args, "--worker-id", "survivor"]);
-      const victimDone = collect(victim);
-      const survivorDone = collect(survivor);
-      const killAfter = 40 + Math.floor((SEED % 1000) / 10);
-      for (;;) {
+      const args = { batchId: "r", store: storeUrl, concurrency: 8 };
+      const victim = startCli(workerArgs({ ...args, workerId: "victim" }));
+      const survivor = startCli(workerArgs({ ...args, workerId: "survivor" }));
+      const killAfter = 40 + Math.floor((seed % 1000) / 10);
+      const busy = async () => {
         const c = await store.counts("r");
-        if (c.done + c.degraded >= killAfter && c.processing > 8) break;
-        await sleep(20);
-      }
-      victim.kill("SIGKILL");
+        return c.done + c.degraded >= killAfter && c.processing > 8;
+      };
+      await waitFor(busy, 120_000, undefined, 20);
+      victim.child.kill("SIGKILL");
       const killedAt = Date.now();
-      expect((await victimDone).signal).toBe("SIGKILL");
-      expect((await survivorDone).code).toBe(0);
+      expect((await victim.finished).signal).toBe("SIGKILL");
+      expect((await survivor.finished).code).toBe(0);
       const reclaims = await store.events("r", ["reclaim"]);
       expect(reclaims.length).toBeGreaterThan(0);
       const delay = Math.min(...reclaims.map((e) => e.at)) - killedAt;

@@ -1,117 +1,61 @@
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PostgresStore } from "../../src/store/postgres/index.js";
-import type { ExportRow } from "../../src/store/store.js";
+import { afterAll, describe, expect, it } from "vitest";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
-import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
-import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
-import { expectCompleteExport } from "../helpers/store.js";
+import { commandArgs, flags, runArgs, workerArgs } from "../helpers/args.js";
+import { runCli } from "../helpers/cli.js";
+import { corpusOnDisk } from "../helpers/corpus.js";
+import { sharedEmbeddings } from "../helpers/embeddings.js";
+import { pgUrl, schemaStores } from "../helpers/postgres.js";
+import { sleep, startCli, waitFor } from "../helpers/processes.js";
+import { seededRandom, testSeed } from "../helpers/seed.js";
+import { expectCompleteExport, exportOf, settledCount } from "../helpers/store.js";
 
 const url = pgUrl();
-const schemas: string[] = [];
-const stores: PostgresStore[] = [];
-
-function freshStore(prefix: string): { storeUrl: string; store: PostgresStore } {
-  const { url: storeUrl, schema } = freshSchemaUrl(url!, prefix);
-  schemas.push(schema);
-  const store = new PostgresStore({ url: storeUrl, poolSize: 2 });
-  stores.push(store);
-  return { storeUrl, store };
-}
-
-async function exportOf(store: PostgresStore, batchId: string): Promise<ExportRow[]> {
-  const rows: ExportRow[] = [];
-  for await (const row of store.exportChunks(batchId)) rows.push(row);
-  return rows;
-}
-
-async function settledCount(store: PostgresStore, batchId: string): Promise<number> {
-  const c = await store.counts(batchId).catch(() => null);
-  return c ? c.done + c.degraded + c.failed : 0;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const pg = schemaStores(url);
 
 describe.skipIf(!url)("many workers, one batch (Postgres)", () => {
-  let embeddings: EmbeddingTestServer;
-  let embedUrl: string;
-  beforeAll(async () => {
-    embeddings = new EmbeddingTestServer({ latencyMs: 3 });
-    embedUrl = await embeddings.start();
-  });
-  afterAll(async () => {
-    await embeddings.stop();
-    for (const store of stores) await store.close().catch(() => {});
-    if (url) await dropSchemas(url, schemas);
-  });
+  const embeddings = sharedEmbeddings({ latencyMs: 3 });
+  afterAll(() => pg.cleanup());
 
   it("four workers share 5,000 documents; two are SIGKILLed; the others finish exactly once", async () => {
-    const { storeUrl, store } = freshStore("four");
-    const dir = tempDir();
-    const input = path.join(dir, "c.jsonl");
-    const docs = makeCorpus({ count: 5_000, seed: 31, largeShare: 0.002 });
-    writeJsonl(input, docs);
+    const { storeUrl, store } = pg.fresh("four");
+    const { input, docs, ids } = corpusOnDisk({ count: 5_000, seed: 31, largeShare: 0.002 });
     const submitted = await runCli([
       "submit",
       input,
-      "--store",
-      storeUrl,
-      "--batch-id",
-      "w",
-      "--chunk-size",
-      "400",
-      "--embed-url",
-      embedUrl,
+      ...flags({ store: storeUrl, batchId: "w", chunkSize: 400, embedUrl: embeddings.url }),
     ]);
     expect(submitted.code, submitted.stderr).toBe(0);
     expect(submitted.stdout.trim()).toBe("w");
     await store.open();
 
-    const args = [
-      "worker",
-      "--batch-id",
-      "w",
-      "--store",
-      storeUrl,
-      "--lease-ms",
-      "3000",
-      "--concurrency",
-      "4",
-      "--no-progress",
-      "--json",
-    ];
-    const workers = [0, 1, 2, 3].map((i) => {
-      const child = spawnCli([...args, "--worker-id", `w${i}`]);
-      return { child, done: collect(child) };
-    });
+    const args = { batchId: "w", store: storeUrl, leaseMs: 3000, concurrency: 4 };
+    const workers = [0, 1, 2, 3].map((i) => startCli(workerArgs({ ...args, workerId: `w${i}` })));
     // Kill two workers at random moments of the batch.
     const kills: { worker: number; at: number }[] = [];
-    const targets = [0.15 + Math.random() * 0.2, 0.4 + Math.random() * 0.2].map((t) =>
-      Math.round(t * docs.length),
-    );
+    const random = seededRandom(testSeed("four workers, two killed"));
+    const targets = [0.15 + random() * 0.2, 0.4 + random() * 0.2].map((t) => Math.round(t * docs.length));
     for (const [k, target] of targets.entries()) {
-      while ((await settledCount(store, "w")) < target) {
-        if (workers[k]!.child.exitCode !== null) throw new Error(`worker ${k} exited early`);
-        await sleep(20);
-      }
+      const reached = await waitFor(
+        async () => (await settledCount(store, "w")) >= target,
+        240_000,
+        workers[k]!.finished,
+        20,
+      );
+      if (!reached) throw new Error(`worker ${k} exited early`);
       workers[k]!.child.kill("SIGKILL");
       kills.push({ worker: k, at: Date.now() });
     }
-    const results = await Promise.all(workers.map((w) => w.done));
+    const results = await Promise.all(workers.map((w) => w.finished));
     expect(results[0]!.signal).toBe("SIGKILL");
     expect(results[1]!.signal).toBe("SIGKILL");
     for (const survivor of [results[2]!, results[3]!]) expect(survivor.code, survivor.stderr).toBe(0);
 
     const counts = await store.counts("w");
     expect(counts).toMatchObject({ total: 5_000, done: 5_000, pending: 0, processing: 0 });
-    expectCompleteExport(
-      await exportOf(store, "w"),
-      docs.map((d) => d.id),
-    );
+    expectCompleteExport(await exportOf(store, "w"), ids);
 
     const report = JSON.parse(
-      (await runCli(["report", "--batch-id", "w", "--store", storeUrl, "--json"])).stdout,
+      (await runCli(commandArgs("report", { batchId: "w", store: storeUrl }))).stdout,
     );
     expect(report.dup_rate).toBe(0);
     const busy = report.workers.filter((w: { processed: number }) => w.processed > 0);
@@ -138,49 +82,26 @@ describe.skipIf(!url)("many workers, one batch (Postgres)", () => {
     const slow = new EmbeddingTestServer({ latencyMs: 400 });
     const slowUrl = await slow.start();
     try {
-      const { storeUrl, store } = freshStore("zombie");
-      const dir = tempDir();
-      const input = path.join(dir, "c.jsonl");
-      const docs = makeCorpus({ count: 120, seed: 5, largeShare: 0 });
-      writeJsonl(input, docs);
-      expect(
-        (await runCli(["submit", input, "--store", storeUrl, "--batch-id", "z", "--embed-url", slowUrl]))
-          .code,
-      ).toBe(0);
+      const { storeUrl, store } = pg.fresh("zombie");
+      const { input, ids } = corpusOnDisk({ count: 120, seed: 5, largeShare: 0 });
+      const submit = ["submit", input, ...flags({ store: storeUrl, batchId: "z", embedUrl: slowUrl })];
+      expect((await runCli(submit)).code).toBe(0);
       await store.open();
-      const args = [
-        "worker",
-        "--batch-id",
-        "z",
-        "--store",
-        storeUrl,
-        "--lease-ms",
-        "1500",
-        "--concurrency",
-        "4",
-        "--no-progress",
-        "--json",
-      ];
-      const zombie = spawnCli([...args, "--worker-id", "zombie"]);
-      const zombieDone = collect(zombie);
-      while ((await store.counts("z")).processing === 0) await sleep(20);
+      const args = { batchId: "z", store: storeUrl, leaseMs: 1500, concurrency: 4 };
+      const zombie = startCli(workerArgs({ ...args, workerId: "zombie" }));
+      await waitFor(async () => (await store.counts("z")).processing > 0, 120_000, undefined, 20);
       await sleep(150);
-      zombie.kill("SIGSTOP");
-      const live = spawnCli([...args, "--worker-id", "live"]);
-      const liveDone = collect(live);
+      zombie.child.kill("SIGSTOP");
+      const live = startCli(workerArgs({ ...args, workerId: "live" }));
       // Wait until the paused worker's documents were taken over.
-      for (;;) {
-        const events = await store.events("z", ["reclaim"]);
-        if (events.length > 0) break;
-        await sleep(50);
-      }
+      await waitFor(async () => (await store.events("z", ["reclaim"])).length > 0, 120_000, undefined, 50);
       await sleep(300);
-      zombie.kill("SIGCONT");
-      const [z, l] = await Promise.all([zombieDone, liveDone]);
+      zombie.child.kill("SIGCONT");
+      const [z, l] = await Promise.all([zombie.finished, live.finished]);
       expect(l.code, l.stderr).toBe(0);
       expect(z.code, z.stderr).toBe(0);
       const report = JSON.parse(
-        (await runCli(["report", "--batch-id", "z", "--store", storeUrl, "--json"])).stdout,
+        (await runCli(commandArgs("report", { batchId: "z", store: storeUrl }))).stdout,
       );
       const zombieWorker = report.workers.find((w: { worker_id: string }) => w.worker_id === "zombie");
       console.log(
@@ -190,10 +111,7 @@ describe.skipIf(!url)("many workers, one batch (Postgres)", () => {
       expect(report.fenced_commits).toBe(zombieWorker.fenced_commits);
       expect(report.counts).toMatchObject({ total: 120, done: 120 });
       expect(report.dup_rate).toBe(0);
-      expectCompleteExport(
-        await exportOf(store, "z"),
-        docs.map((d) => d.id),
-      );
+      expectCompleteExport(await exportOf(store, "z"), ids);
     } finally {
       await slow.stop();
     }
@@ -201,12 +119,9 @@ describe.skipIf(!url)("many workers, one batch (Postgres)", () => {
 
   it("two workers started at the same instant on a fresh database: one plan, no migration race", async () => {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const { storeUrl, store } = freshStore("twin");
-      const dir = tempDir();
-      const input = path.join(dir, "c.jsonl");
-      const docs = makeCorpus({ count: 3_000, seed: 9 + attempt, largeShare: 0 });
-      writeJsonl(input, docs);
-      const args = ["run", input, "--store", storeUrl, "--batch-id", "t", "--no-progress", "--json"];
+      const { storeUrl, store } = pg.fresh("twin");
+      const { input, ids } = corpusOnDisk({ count: 3_000, seed: 9 + attempt, largeShare: 0 });
+      const args = runArgs(input, { store: storeUrl, batchId: "t" });
       const [a, b] = await Promise.all([runCli(args), runCli(args)]);
       expect(a.code, a.stderr).toBe(0);
       expect(b.code, b.stderr).toBe(0);
@@ -223,10 +138,7 @@ describe.skipIf(!url)("many workers, one batch (Postgres)", () => {
       const runs = await store.listRuns("t");
       expect(runs).toHaveLength(2);
       expect(runs.reduce((sum, r) => sum + r.processed, 0)).toBe(3_000);
-      expectCompleteExport(
-        await exportOf(store, "t"),
-        docs.map((d) => d.id),
-      );
+      expectCompleteExport(await exportOf(store, "t"), ids);
     }
   }, 120_000);
 });
