@@ -105,5 +105,5 @@ describe("embedding answers survive crashes", () => {
     // Without lookups, a text answered before a crash is sent again for every document that
     // needs it after the crash: the measure sees it.
     expect(uncached.resentAfterHeld / uncached.texts).toBeGreaterThan(0.001);
-  }, 300_000);
+  }, 900_000);
 });

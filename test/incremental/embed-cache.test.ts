@@ -80,7 +80,7 @@ describe("embedding cache", () => {
     expect(versions.get("doc-199")).toBe(2);
     expect(versions.get("doc-200")).toBe(1);
     expect(second.report.cache_hits).toBe(rows.filter((r) => versions.get(r.doc_id as string) === 2).length);
-  }, 120_000);
+  }, 300_000);
 
   it("re-embeds only the changed chunks of a changed document", async () => {
     const store = ["--db", path.join(dir, "changed.db")];
@@ -100,7 +100,7 @@ describe("embedding cache", () => {
     expect(after.filter((r) => r.doc_id === "doc-4").length).toBeGreaterThan(fresh.size);
     expect(second.sent).toBe(fresh.size);
     expect(second.report.counts).toMatchObject({ done: 20, unchanged_skipped: 19 });
-  }, 120_000);
+  }, 300_000);
 
   it("embeds each text once over two batches of the same documents, and every text with --no-cache", async () => {
     const store = ["--db", path.join(dir, "two.db")];
@@ -112,7 +112,7 @@ describe("embedding cache", () => {
     const third = await run(input, store, ["--batch-id", "three", "--no-cache"]);
     expect(third.sent).toBe(first.sent);
     expect(third.report.cache_hits).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it("only sends the texts a new chunk size made new", async () => {
     const store = ["--db", path.join(dir, "resize.db")];
@@ -125,7 +125,7 @@ describe("embedding cache", () => {
     expect(second.report.counts).toMatchObject({ done: 30, unchanged_skipped: 0 });
     expect(second.sent).toBe(fresh.size);
     expect(second.sent).toBeLessThan(after.length);
-  }, 120_000);
+  }, 300_000);
 
   it("re-embeds without parsing when the endpoint changes under the same model", async () => {
     const other = new EmbeddingTestServer({ latencyMs: 1 });
@@ -148,7 +148,7 @@ describe("embedding cache", () => {
     } finally {
       await other.stop();
     }
-  }, 120_000);
+  }, 300_000);
 
   it("gc removes the entries no batch uses any more, and keeps the others", async () => {
     const db = path.join(dir, "gc.db");
@@ -176,7 +176,7 @@ describe("embedding cache", () => {
     const bad = await runCli(["gc", "--db", db, "--older-than", "30"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("30d");
-  }, 120_000);
+  }, 300_000);
 
   it.skipIf(!url)(
     "embeds each text once over two batches in a Postgres store",
@@ -191,6 +191,6 @@ describe("embedding cache", () => {
       expect(second.sent).toBe(0);
       expect(second.report).toMatchObject({ texts_embedded: 0, cache_hits: first.sent });
     },
-    120_000,
+    300_000,
   );
 });
