@@ -42,15 +42,6 @@ export interface EngineOptions {
   planWriting?: () => boolean;
   /** Claims leave contents of this size and more in the store, for the CPU threads to read. */
   deferContentFrom?: number;
-  /**
-   * The embedding service's queue. While it could take more texts (`hungry`), documents that only
-   * wait for their vectors (`parked`) give their slot to the next document, up to `maxRunning`
-   * documents in all: a waiting document costs no CPU, and with small documents `concurrency`
-   * alone could never fill the requests the service allows.
-   */
-  embedWait?: { readonly parked: number; readonly hungry: boolean };
-  /** Documents running at once, parked ones included. @default concurrency */
-  maxRunning?: number;
   /** Texts embedded and found cached since the last commit, added to the run's counters by it. */
   embedCounts?: () => EmbedCounts;
 }
@@ -124,11 +115,6 @@ export class Engine {
     private readonly hooks: EngineHooks = {},
     private readonly clock: () => number = Date.now,
   ) {}
-
-  /** The embedding service can take more texts: look again for documents to start. */
-  embedCapacityChanged(): void {
-    if (this.queue.length > 0 || this.claimWanted() > 0) this.wake();
-  }
 
   get snapshot(): EngineStats {
     return { ...this.stats, waiting: this.waitingRows.size, inFlight: this.running.size };
@@ -210,31 +196,15 @@ export class Engine {
 
   private claimWanted(): number {
     if (this.stopping || this.clock() < this.claimAgainAt) return 0;
-    const target = this.runningTarget() + this.options.prefetch;
+    const target = this.options.concurrency + this.options.prefetch;
     return Math.max(0, target - this.running.size - this.queue.length);
-  }
-
-  /** How many documents may run at once now: more while the embedding service is hungry. */
-  private runningTarget(): number {
-    const wait = this.options.embedWait;
-    return wait?.hungry ? (this.options.maxRunning ?? this.options.concurrency) : this.options.concurrency;
-  }
-
-  /** A slot for one more document: `concurrency` of them working, parked ones aside while hungry. */
-  private slotFree(): boolean {
-    const wait = this.options.embedWait;
-    if (!wait?.hungry) return this.running.size < this.options.concurrency;
-    return (
-      this.running.size < (this.options.maxRunning ?? this.options.concurrency) &&
-      this.running.size - wait.parked < this.options.concurrency
-    );
   }
 
   private shouldFlush(want: number): boolean {
     const pending = this.outbox.length + this.progress.length;
     if (pending >= this.options.groupMax) return true;
     // Out of work to start: claim now (with whatever is finished).
-    if (want > 0 && this.queue.length === 0 && this.slotFree()) return true;
+    if (want > 0 && this.queue.length === 0 && this.running.size < this.options.concurrency) return true;
     if (pending === 0) return false;
     if (this.running.size === 0 && this.queue.length === 0) return true;
     return this.clock() - this.lastFlushAt >= this.groupDelay();
@@ -259,7 +229,7 @@ export class Engine {
   }
 
   private startQueued(): void {
-    while (!this.stopping && this.slotFree() && this.queue.length > 0) {
+    while (!this.stopping && this.running.size < this.options.concurrency && this.queue.length > 0) {
       const doc = this.queue.shift()!;
       const controller = new AbortController();
       this.running.set(doc.row, { doc, controller });

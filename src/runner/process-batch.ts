@@ -215,12 +215,9 @@ function createEngine(
   hooks: ProcessHooks,
   { embedder, embedSettings, faults, breaker, cpu, cache, getEngine }: RunResources,
 ): Engine {
-  const embedQueue = new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency, () =>
-    getEngine()?.embedCapacityChanged(),
-  );
   const ctx: DocumentContext = {
     settings,
-    embedQueue,
+    embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
     ...(cpu ? { cpu } : {}),
     // Injected embedding faults need the request path, and cache lookups come between chunking and
     // embedding; otherwise the built-in embedder runs in the threads.
@@ -260,10 +257,6 @@ function createEngine(
     {
       concurrency: options.concurrency,
       prefetch: Math.max(options.concurrency, 128),
-      // Documents parked on the embedding service: at most what its requests can hold, twice
-      // (one round in flight, the next waiting).
-      embedWait: embedQueue,
-      maxRunning: options.concurrency + 2 * options.embedBatchSize * options.embedConcurrency,
       leaseMs: options.leaseMs,
       heartbeatMs: Math.max(250, Math.floor(options.leaseMs / 3)),
       groupDelayMs: 2,

@@ -20,37 +20,16 @@ interface Submission {
 export class EmbedQueue {
   private readonly waiting: Submission[] = [];
   private inFlight = 0;
-  /** Texts submitted and not yet sent. */
-  private waitingTexts = 0;
-  /** Submissions not yet settled: about the documents that wait on the service now. */
-  private unsettled = 0;
 
   constructor(
     private readonly embedder: Embedder,
     private readonly batchSize: number,
     private readonly maxInFlight: number,
-    /** Called when a request ends, so whoever admits documents can look again at `hungry`. */
-    private readonly onRequestEnd: () => void = () => {},
   ) {}
 
   /** Requests in flight now (for progress and benchmarks). */
   get active(): number {
     return this.inFlight;
-  }
-
-  /** Submissions that wait for their vectors (in the queue or in a request). */
-  get parked(): number {
-    return this.unsettled;
-  }
-
-  /**
-   * True while fewer texts wait than every request slot could send at once: more documents would
-   * fill the next requests. Documents that only wait on the service need no CPU, so a run admits
-   * more of them while this holds (see Engine's `embedWait`): with small documents, the slots of
-   * `--concurrency` alone could never fill `--embed-concurrency` requests of `--embed-batch-size`.
-   */
-  get hungry(): boolean {
-    return this.waitingTexts < this.batchSize * this.maxInFlight;
   }
 
   embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
@@ -66,17 +45,12 @@ export class EmbedQueue {
         done: false,
         onAbort: () => {
           const i = this.waiting.indexOf(submission);
-          if (i >= 0) {
-            this.waiting.splice(i, 1);
-            this.waitingTexts -= texts.length;
-          }
+          if (i >= 0) this.waiting.splice(i, 1);
           this.settle(submission, () => reject(signal.reason));
         },
       };
       signal.addEventListener("abort", submission.onAbort, { once: true });
       this.waiting.push(submission);
-      this.waitingTexts += texts.length;
-      this.unsettled += 1;
       this.dispatch();
     });
   }
@@ -90,7 +64,6 @@ export class EmbedQueue {
         members.push(next);
         size += next.texts.length;
       }
-      this.waitingTexts -= size;
       this.send(members);
     }
   }
@@ -119,14 +92,12 @@ export class EmbedQueue {
         shared?.dispose();
         this.inFlight -= 1;
         this.dispatch();
-        this.onRequestEnd();
       });
   }
 
   private settle(submission: Submission, fn: () => void): void {
     if (submission.done) return;
     submission.done = true;
-    this.unsettled -= 1;
     submission.signal.removeEventListener("abort", submission.onAbort);
     fn();
   }
