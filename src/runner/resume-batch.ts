@@ -123,7 +123,7 @@ async function inputOf(batch: BatchInfo, store: Store): Promise<{ input: PlanInp
     return { input: null, why: `${batch.inputRef} cannot be read here (${(err as Error).message})` };
   }
   if (batch.fingerprint !== null) {
-    if ((await batchFingerprint(source, batch.layer)) !== batch.fingerprint) {
+    if ((await batchFingerprint(source, batch.layer, settings.maxDocBytes)) !== batch.fingerprint) {
       return { input: null, why: `${batch.inputRef} changed since the batch was planned from it` };
     }
   } else {

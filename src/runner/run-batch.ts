@@ -91,7 +91,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   };
   const source = await openInput(options.input, ref);
   const layer = layerOf(settings);
-  const fingerprint = await batchFingerprint(source, layer);
+  const fingerprint = await batchFingerprint(source, layer, settings.maxDocBytes);
   // A large input file (both kinds are streamed) is validated on a thread of its own, whose
   // memory (the identities of millions of documents) is freed when it ends; a small one is
   // validated here, without a thread's start-up.
@@ -275,11 +275,16 @@ export async function finishRun(
 }
 
 /** What a batch's plan is checked against: the input as it is now, and the layer. */
+/**
+ * What a plan was made from: the input, the layer, and the size limit (a document over it fails
+ * when planned, so a raised limit must plan the input again).
+ */
 export async function batchFingerprint(
   source: Pick<InputSource, "fingerprint">,
   layer: string,
+  maxDocBytes: number,
 ): Promise<string> {
-  return `${await source.fingerprint()}|${layer}`;
+  return `${await source.fingerprint()}|${layer}|max-doc-bytes=${maxDocBytes}`;
 }
 
 export function exitCodeFor(reason: StopReason, report: BatchReport): number {

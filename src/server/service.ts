@@ -129,7 +129,11 @@ export class BatchService {
       const layer = layerOf(settings);
       const fingerprint = summary.hasPaths
         ? null
-        : await batchFingerprint({ fingerprint: () => fileFingerprint(kind, file, source.filter) }, layer);
+        : await batchFingerprint(
+            { fingerprint: () => fileFingerprint(kind, file, source.filter) },
+            layer,
+            settings.maxDocBytes,
+          );
       let cursor: PlanCursor;
       try {
         // Created and compared in one transaction: of racing submissions, one body owns the id.
