@@ -5,7 +5,10 @@ import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
 import { collect, runCli, spawnCli, tempDir } from "../helpers/cli.js";
 import { makeCorpus, writeJsonl } from "../helpers/corpus.js";
 
+/** At most this many crashes; a fast machine may finish the batch before the last ones. */
 const KILLS = 7;
+/** Fewer crashes than this would measure too little. */
+const MIN_KILLS = 4;
 /** An answer older than this at a crash must never be asked for again. */
 const HELD_MS = 1_000;
 
@@ -36,7 +39,7 @@ function measure(times: ReadonlyMap<string, readonly number[]>, kills: number[])
 
 /**
  * Vectors enter the cache as their answers arrive, not with their documents: under 5% endpoint
- * faults and 7 SIGKILLs at random moments, almost no text whose answer came more than a second
+ * faults and up to 7 SIGKILLs at random moments, almost no text whose answer came more than a second
  * before a crash is sent again. The same loop with cache lookups off (what every run did before
  * the cache) shows that the measure does catch lost answers.
  */
@@ -99,8 +102,8 @@ describe("embedding answers survive crashes", () => {
     process.stderr.write(
       `cache crash loop: with the cache ${JSON.stringify(cached)}, lookups off ${JSON.stringify(uncached)}\n`,
     );
-    expect(cached.kills).toBe(KILLS);
-    expect(uncached.kills).toBe(KILLS);
+    expect(cached.kills).toBeGreaterThanOrEqual(MIN_KILLS);
+    expect(uncached.kills).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(cached.resentAfterHeld / cached.texts).toBeLessThan(0.001);
     // Without lookups, a text answered before a crash is sent again for every document that
     // needs it after the crash: the measure sees it.
