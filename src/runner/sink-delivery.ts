@@ -273,13 +273,20 @@ export async function deliver(sink: Sink, page: ChangePage): Promise<void> {
     let j = i;
     while (j < changes.length && changes[j]!.op === op) j++;
     const run = changes.slice(i, j);
-    if (op === "upsert") await sink.upsert(run.map(toSinkChunk));
+    if (op === "upsert") await sink.upsert(run.map(sink.takesFloat32 ? toTypedSinkChunk : toSinkChunk));
     else await sink.delete(run.map(toSinkKey));
     i = j;
   }
 }
 
 function toSinkChunk(change: SinkChange): SinkChunk {
+  const chunk = toTypedSinkChunk(change);
+  if (chunk.embedding) chunk.embedding = toNumbers(chunk.embedding as unknown as Float32Array);
+  return chunk;
+}
+
+/** The chunk with the store's Float32Array as its embedding, for a sink that `takesFloat32`. */
+function toTypedSinkChunk(change: SinkChange): SinkChunk {
   if (change.op !== "upsert") throw new Error("not an upsert");
   return {
     key: change.key,
@@ -288,7 +295,7 @@ function toSinkChunk(change: SinkChange): SinkChunk {
     chunk_index: change.chunk_index,
     text: change.text,
     metadata: change.metadata,
-    embedding: change.embedding ? toNumbers(change.embedding) : null,
+    embedding: change.embedding as unknown as number[] | null,
   };
 }
 

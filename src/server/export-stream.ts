@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
+import { jsonWithVector } from "../core/vector-json.js";
 import type { Store } from "../store/store.js";
 import type { ExportJob } from "./export-thread.js";
 import { TimeSlice } from "./time-slice.js";
@@ -63,7 +64,7 @@ async function* exportHere(store: Store, batchId: string, withEmbeddings: boolea
   let buffer = "";
   const slice = new TimeSlice();
   for await (const row of store.exportChunks(batchId, { withEmbeddings })) {
-    buffer += `${JSON.stringify(row)}\n`;
+    buffer += `${jsonWithVector(row)}\n`;
     if (buffer.length > 1 << 16 || slice.due) {
       yield buffer;
       buffer = "";

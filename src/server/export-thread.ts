@@ -1,4 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
+import { jsonWithVector } from "../core/vector-json.js";
 import type { Store, StoreConnectionSpec } from "../store/store.js";
 
 /**
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   try {
     let buffer = "";
     for await (const row of store.exportChunks(job.batchId, { withEmbeddings: job.withEmbeddings })) {
-      buffer += `${JSON.stringify(row)}\n`;
+      buffer += `${jsonWithVector(row)}\n`;
       if (buffer.length >= BUFFER_BYTES) {
         await send(buffer);
         buffer = "";

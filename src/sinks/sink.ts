@@ -48,6 +48,12 @@ export interface SinkRecord {
 export interface Sink {
   /** Where the changes go, without any password (e.g. `jsonl:/data/log.jsonl`). */
   readonly uri: string;
+  /**
+   * When true, `upsert` receives each embedding as the store's Float32Array (typed as `number[]`
+   * but without array methods such as `map` returning numbers, and JSON.stringify prints it as an
+   * object): a sink that copies or formats the numbers itself saves a conversion per chunk.
+   */
+  readonly takesFloat32?: boolean;
   /** Inserts or replaces every chunk by its key. Resolves once the chunks are durable. */
   upsert(chunks: SinkChunk[]): Promise<void>;
   /** Removes the keys; a key the sink does not hold is ignored. Resolves once durable. */

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { jsonWithVector } from "../../core/vector-json.js";
 import { listBatches } from "../../report/batches.js";
 import { renderHtmlReport } from "../../report/html.js";
 import { renderPrometheus } from "../../report/prometheus.js";
@@ -114,7 +115,7 @@ export async function exportCommand(args: string[]): Promise<number> {
     for await (const row of store.exportChunks(batchId, {
       withEmbeddings: Boolean(values.withEmbeddings),
     })) {
-      buffer += `${JSON.stringify(row)}\n`;
+      buffer += `${jsonWithVector(row)}\n`;
       if (buffer.length > 1 << 16) {
         if (!process.stdout.write(buffer))
           await new Promise((resolve) => process.stdout.once("drain", resolve));

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
+import { vectorJsonRoom, writeVectorJson } from "../../core/vector-json.js";
 import type { Sink, SinkChunk, SinkKey, SinkRecord } from "../sink.js";
 
 /**
@@ -16,9 +17,13 @@ import type { Sink, SinkChunk, SinkKey, SinkRecord } from "../sink.js";
  *
  * Every call ends with an fsync, so an acknowledged change survives a power loss. A line cut short
  * by a crash was never acknowledged: it is cut off when the log is opened again.
+ *
+ * Embeddings are written with the nine significant digits that give a float32 back exactly, the
+ * digits `docbatch export` prints (src/core/vector-json.ts).
  */
 export class JsonlSink implements Sink {
   readonly uri: string;
+  readonly takesFloat32 = true;
   private fd: number | null = null;
   private seq = 0;
   private buffer = Buffer.allocUnsafe(WRITE_BYTES);
@@ -28,8 +33,8 @@ export class JsonlSink implements Sink {
   }
 
   async upsert(chunks: SinkChunk[]): Promise<void> {
-    await this.append(chunks, (c) =>
-      JSON.stringify({
+    await this.append(chunks, (c) => ({
+      fields: JSON.stringify({
         seq: this.next(),
         op: "upsert",
         key: c.key,
@@ -38,14 +43,14 @@ export class JsonlSink implements Sink {
         chunk_index: c.chunk_index,
         text: c.text,
         metadata: c.metadata,
-        embedding: c.embedding,
       }),
-    );
+      embedding: c.embedding,
+    }));
   }
 
   async delete(keys: SinkKey[]): Promise<void> {
-    await this.append(keys, (k) =>
-      JSON.stringify({
+    await this.append(keys, (k) => ({
+      fields: JSON.stringify({
         seq: this.next(),
         op: "delete",
         key: k.key,
@@ -53,7 +58,7 @@ export class JsonlSink implements Sink {
         source: k.source,
         chunk_index: k.chunk_index,
       }),
-    );
+    }));
   }
 
   async *keys(): AsyncIterable<SinkRecord> {
@@ -87,21 +92,19 @@ export class JsonlSink implements Sink {
    * several times more than the formatting itself; each write is also a point where other work of
    * the thread (processing, when a sink runs on the main thread) gets its turn.
    */
-  private async append<T>(items: T[], line: (item: T) => string): Promise<void> {
+  private async append<T>(items: T[], lineOf: (item: T) => Line): Promise<void> {
     if (items.length === 0) return;
     const fd = this.open();
     let used = 0;
     for (const item of items) {
-      const text = line(item);
-      // UTF-8 takes at most 3 bytes per UTF-16 unit, plus the newline.
-      const room = text.length * 3 + 1;
+      const line = lineOf(item);
+      const room = lineRoom(line);
       if (used + room > this.buffer.length) {
         if (used > 0) await writeAll(fd, this.buffer.subarray(0, used));
         used = 0;
         if (room > this.buffer.length) this.buffer = Buffer.allocUnsafe(room);
       }
-      used += this.buffer.write(text, used);
-      this.buffer[used++] = 0x0a;
+      used = writeLine(this.buffer, used, line);
     }
     await writeAll(fd, this.buffer.subarray(0, used));
     await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
@@ -127,6 +130,37 @@ export class JsonlSink implements Sink {
     this.fd = fd;
     return fd;
   }
+}
+
+/** `,"embedding":` replacing the closing brace of a line's other fields. */
+const EMBEDDING_KEY = Buffer.from(',"embedding":', "latin1");
+
+/** A line of the log: its fields as JSON, and the embedding that follows them on an upsert. */
+interface Line {
+  fields: string;
+  /** Absent on a delete; null on a chunk without a vector. */
+  embedding?: ArrayLike<number> | null;
+}
+
+/** Bytes a line may take (UTF-8 takes at most 3 bytes per UTF-16 unit), its newline included. */
+function lineRoom(line: Line): number {
+  const { embedding } = line;
+  const vector =
+    embedding === undefined ? 0 : EMBEDDING_KEY.length + (embedding ? vectorJsonRoom(embedding.length) : 4);
+  return line.fields.length * 3 + vector + 1;
+}
+
+/** Writes the line and its newline at `at`; returns the offset after them. */
+function writeLine(out: Buffer, at: number, line: Line): number {
+  let p = at + out.write(line.fields, at);
+  const { embedding } = line;
+  if (embedding !== undefined) {
+    p = p - 1 + EMBEDDING_KEY.copy(out, p - 1);
+    p = embedding ? writeVectorJson(out, p, embedding) : p + out.write("null", p, "latin1");
+    out[p++] = 0x7d;
+  }
+  out[p++] = 0x0a;
+  return p;
 }
 
 export interface LogLine {

@@ -1,0 +1,2 @@
+import { writeMixed } from "./corpus.js";
+writeMixed("/tmp/sk/mixed.jsonl", 5000);
