@@ -122,7 +122,7 @@ export function vectorJson(vector: ArrayLike<number>): string {
  * A JSON object with its `embedding` (the last key) written in the vector digits: the line format
  * of `export`. Objects without an embedding array are JSON.stringify'd as they are.
  */
-export function jsonWithVector(row: { embedding?: ArrayLike<number> | null }): string {
+export function jsonWithVector<T extends { embedding?: ArrayLike<number> | null }>(row: T): string {
   const { embedding } = row;
   if (!embedding) return JSON.stringify(row);
   const rest = JSON.stringify({ ...row, embedding: undefined });

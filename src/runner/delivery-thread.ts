@@ -36,6 +36,12 @@ const log: DeliveryLog = {
   warn: (fields, text) => post({ log: "warn", fields, text }),
 };
 
+/**
+ * The thread's own connection. On SQLite it commits without an fsync of its own (synchronous
+ * NORMAL, still crash-safe in WAL mode): it writes only sink cursors, and an acknowledgement lost
+ * to a power failure means a redelivery, which upserts by key make harmless. An fsync per
+ * acknowledgement would hold the write lock the main thread's commits wait for.
+ */
 async function openStore(): Promise<Store> {
   const { ResilientStore } = await import("./resilient-store.js");
   const { StoreRetry } = await import("./store-retry.js");
@@ -44,7 +50,7 @@ async function openStore(): Promise<Store> {
     data.store.kind === "sqlite"
       ? new (await import("../store/sqlite/index.js")).SqliteStore({
           file: data.store.file,
-          durability: data.store.durability,
+          durability: "normal",
           cacheMb: 16,
         })
       : new (await import("../store/postgres/index.js")).PostgresStore({ url: data.store.url, poolSize: 2 });

@@ -1,7 +1,6 @@
 import { chunkKey } from "../core/keys.js";
-import { decodeError } from "./codec.js";
+import { decodeError, decodeObject } from "./codec.js";
 import type { ChangePage, OutputChange, SinkChange, SinkCursor } from "./index-store.js";
-import { exportMetadata } from "./rows.js";
 
 /**
  * The outbox as both stores write and read it. A row names one document version and a range of
@@ -66,7 +65,8 @@ export const MAX_PAGE_CHANGES = 2_000;
 /**
  * Expands outbox rows against the current output (see `IndexStore` for why this is exact):
  * an upsert row yields the document's current chunks when its key is still the current one (once
- * per page), a delete row yields the keys the current output does not hold.
+ * per page), a delete row yields the keys the current output does not hold. A chunk's metadata
+ * is `exportMetadata`'s, with the document's part decoded once per document.
  */
 export function expandRows(
   rows: PendingRow[],
@@ -88,6 +88,7 @@ export function expandRows(
       }
     } else if (live > 0 && !upserted.has(r.row)) {
       upserted.add(r.row);
+      const own = decodeObject(r.cur_metadata);
       for (const c of chunksOf(r.row)) {
         changes.push({
           ...base,
@@ -95,7 +96,7 @@ export function expandRows(
           key: chunkKey(r.out_key, c.chunk_index),
           chunk_index: c.chunk_index,
           text: c.text,
-          metadata: exportMetadata(r.cur_metadata, c.metadata),
+          metadata: c.metadata === null ? { ...own } : { ...decodeObject(c.metadata), ...own },
           embedding: c.embedding ? toVector(c.embedding) : null,
         });
       }

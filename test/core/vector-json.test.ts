@@ -20,7 +20,12 @@ describe("vectors as JSON", () => {
       const s = text(x);
       const back = JSON.parse(s) as number;
       if (Math.fround(back) !== x) expect.fail(`${x} printed as ${s} reads back as ${back}`);
-      const significant = s.replace(/^-/, "").replace(/e.*$/, "").replace(".", "").replace(/^0+/, "").replace(/0+$/, "");
+      const significant = s
+        .replace(/^-/, "")
+        .replace(/e.*$/, "")
+        .replace(".", "")
+        .replace(/^0+/, "")
+        .replace(/0+$/, "");
       if (significant.length > 9) expect.fail(`${x} printed as ${s}: more than nine digits`);
       checked += 1;
     }
@@ -50,7 +55,7 @@ describe("vectors as JSON", () => {
   it("writes whole vectors and export lines that JSON.parse reads back", () => {
     const vector = Float32Array.from([0.25, -0.125, 0.1, 3e-9]);
     expect(JSON.parse(vectorJson(vector)).map(Math.fround)).toEqual(Array.from(vector));
-    const row = { doc_id: "a", text: "x\n\"y\"", embedding: Array.from(vector) };
+    const row = { doc_id: "a", text: 'x\n"y"', embedding: Array.from(vector) };
     const line = jsonWithVector(row);
     expect(line.startsWith('{"doc_id":"a","text":"x\\n\\"y\\"","embedding":[0.25,')).toBe(true);
     expect(JSON.parse(line).embedding.map(Math.fround)).toEqual(Array.from(vector));
