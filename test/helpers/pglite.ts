@@ -58,10 +58,10 @@ async function listen(db: PGlite, port: number, maxConnections: number): Promise
 }
 
 /** A PGlite server shared by the tests of one file: started before them (it takes a while), closed after. */
-export function sharedPglite(): { readonly url: string } {
+export function sharedPglite(options: PgliteOptions = {}): { readonly url: string } {
   let server: PgliteServer | undefined;
   beforeAll(async () => {
-    server = await startPglite();
+    server = await startPglite(options);
   }, 180_000);
   afterAll(async () => {
     await server?.close();

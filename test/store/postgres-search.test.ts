@@ -2,14 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { contentHash, idempotencyKey } from "../../src/core/keys.js";
-import type { PlannedDocument } from "../../src/core/types.js";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalEmbedder } from "../../src/pipeline/embed/local.js";
 import { encodeVector } from "../../src/store/codec.js";
 import { PostgresStore } from "../../src/store/postgres/index.js";
 import type { ClaimedDocument, Outcome } from "../../src/store/store.js";
-import { type PgliteServer, startPglite } from "../helpers/pglite.js";
+import { sharedPglite, startPglite } from "../helpers/pglite.js";
+import { plannedDocument } from "../helpers/planned.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
 import { indexConformance } from "./index-conformance.js";
 
@@ -49,21 +48,7 @@ async function ingest(
     fingerprint: `fp-${v}-${count}-${sync}`,
     sync,
   });
-  const docs: PlannedDocument[] = Array.from({ length: count }, (_, i) => {
-    const content = textsOf(i, v).join("\n");
-    const hash = contentHash("text", {}, content);
-    return {
-      seq: i,
-      source: "s",
-      docId: `d${i}`,
-      format: "text",
-      metadata: { i },
-      content,
-      loadError: null,
-      contentHash: hash,
-      idempotencyKey: idempotencyKey("s", `d${i}`, hash, "layer"),
-    };
-  });
+  const docs = Array.from({ length: count }, (_, i) => plannedDocument(i, textsOf(i, v).join("\n")));
   const generation = cursor.batch.planGeneration;
   await store.planDocuments(batchId, generation, docs, { records: count, offset: count });
   await store.finishPlan(batchId, generation);
@@ -125,16 +110,11 @@ const vectorCounts = async (url: string, batchId: string) => ({
 });
 
 describe("Postgres search through pgvector (PGlite)", () => {
-  let server: PgliteServer;
+  // The store keeps one connection (PGlite has one session, which its socket shares); the second
+  // is the test's own, to look at the tables, and lets the next store connect while a closed
+  // store's connection is still going.
+  const server = sharedPglite({ maxConnections: 2 });
   let store: PostgresStore;
-  beforeAll(async () => {
-    // The store keeps one connection (PGlite has one session, which its socket shares); the
-    // second is the test's own, to look at the tables.
-    server = await startPglite({ maxConnections: 2 });
-  }, 180_000);
-  afterAll(async () => {
-    await server?.close();
-  });
   beforeEach(async () => {
     // PGlite applies no per-connection search path: every store works in `public`, so each test
     // starts from an empty database.
@@ -298,14 +278,7 @@ describe("Postgres search without pgvector (DOCBATCH_PG_URL)", () => {
 });
 
 describe("Index conformance on PGlite with pgvector", () => {
-  let server: PgliteServer;
-  beforeAll(async () => {
-    // Two: a closed store's connection may still be going when the next test connects.
-    server = await startPglite({ maxConnections: 2 });
-  }, 180_000);
-  afterAll(async () => {
-    await server?.close();
-  });
+  const server = sharedPglite({ maxConnections: 2 });
   indexConformance("postgres with pgvector (PGlite)", async () => {
     await query(server.url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     return new PostgresStore({ url: server.url, poolSize: 1 });
