@@ -39,6 +39,7 @@ async function ingest(
   count: number,
   v = 0,
   sync: "accumulate" | "full" = "accumulate",
+  embed = vectorOf,
 ) {
   const cursor = await store.beginPlan({
     batchId,
@@ -63,19 +64,23 @@ async function ingest(
   const commit = (outcomes: Outcome[], claim: number) =>
     store.commit({ run, outcomes, progress: [], claim, leaseMs: 30_000, now: Date.now() });
   const { claimed } = await commit([], count);
-  const outcomes = await Promise.all(claimed.map((d) => completed(d, v)));
+  const outcomes = await Promise.all(claimed.map((d) => completed(d, v, embed)));
   const result = await commit(outcomes, 0);
   expect(result.accepted.every(Boolean)).toBe(true);
 }
 
-async function completed(doc: ClaimedDocument, v: number): Promise<Outcome> {
+async function completed(
+  doc: ClaimedDocument,
+  v: number,
+  embed: (text: string) => Promise<Float32Array>,
+): Promise<Outcome> {
   const texts = textsOf(Number(doc.docId.slice(1)), v);
   return {
     kind: "completed",
     doc,
     degraded: null,
     chunks: await Promise.all(
-      texts.map(async (text, index) => ({ index, text, embedding: await vectorOf(text) })),
+      texts.map(async (text, index) => ({ index, text, embedding: await embed(text) })),
     ),
     startedAt: Date.now() - 5,
     timings: {},
@@ -184,6 +189,19 @@ describe("Postgres search through pgvector (PGlite)", () => {
     expect((await store.search("b", await vectorOf(gone), 5)).hits).toEqual([]);
     expect(await store.purgeBatch("keep")).toBe(true);
     expect(await count(server.url, "chunk_vectors")).toBe(0);
+  });
+
+  it("keeps a vector pgvector cannot hold (not finite) out of the ranking, and the rest searchable", async () => {
+    const broken = textsOf(1)[1]!;
+    const nan = new Float32Array(64).fill(Number.NaN);
+    await ingest(store, "b", 3, 0, "accumulate", async (t) => (t === broken ? nan : vectorOf(t)));
+    const text = textsOf(2)[0]!;
+    const result = await store.search("b", await vectorOf(text), 100);
+    expect(result.index).toBe("pgvector");
+    expect(result.hits[0]).toMatchObject({ doc_id: "d2", chunk_index: 0, text });
+    expect(result.hits.map((h) => h.text)).not.toContain(broken);
+    expect(result.hits).toHaveLength(8);
+    expect(await count(server.url, "chunk_vectors WHERE embedding IS NULL")).toBe(1);
   });
 
   it("scans exactly, and says so, after chunks were written without the index, until a store refills it", async () => {

@@ -2,7 +2,8 @@ import type pg from "pg";
 import type { SearchHit, SearchResult } from "../index-store.js";
 import { CosineTopK, type HitRow, toHits } from "../vector-math.js";
 import { transaction } from "./db.js";
-import { type PgVectorIndex, vectorHash, vectorIndexable } from "./vector-index.js";
+import type { PgVectorIndex } from "./vector-index.js";
+import { vectorHash, vectorIndexable, vectorParam } from "./vector-wire.js";
 
 /** Vectors read per round trip of the exact scan. */
 const SCAN_PAGE = 5_000;
@@ -59,7 +60,7 @@ async function nearestIndexed(
     const dims = vector.length;
     const distance = `embedding::${ext}.vector(${dims}) OPERATOR(${ext}.<=>) $2::${ext}.vector(${dims})`;
     const ofBatch = `FROM chunk_vectors WHERE batch_id = $1 AND dims = ${dims} AND embedding IS NOT NULL`;
-    const params = [batchId, index.vectorParam(vector), k];
+    const params = [batchId, vectorParam(vector), k];
     const indexed = await index.hasIndexFor(client, dims);
     let served = 0;
     if (indexed) {

@@ -1,12 +1,10 @@
-import { createHash } from "node:crypto";
 import type pg from "pg";
 import { decodeVector } from "../codec.js";
 import { advisoryKey, quoteIdent, transaction } from "./db.js";
+import { vectorArray, vectorHash } from "./vector-wire.js";
 
 /** pgvector's HNSW index takes vectors of up to 2,000 dimensions; larger ones are searched exactly. */
 const HNSW_MAX_DIMS = 2_000;
-/** The `vector` type holds up to 16,000 dimensions. */
-const VECTOR_MAX_DIMS = 16_000;
 /** Chunks read per round trip while the index is filled from the chunks. */
 const FILL_PAGE = 1_000;
 
@@ -51,7 +49,9 @@ export class PgVectorIndex {
       await client.query("SELECT pg_advisory_xact_lock($1, $2)", advisoryKey(schema, "vector-index", ""));
       const ext = await installedExtension(client);
       if (!ext) return null;
-      const oid = await client.query<{ oid: number }>(`SELECT '${ext.schema}.vector'::regtype::oid AS oid`);
+      const oid = await client.query<{ oid: number }>("SELECT $1::regtype::oid AS oid", [
+        `${ext.schema}.vector`,
+      ]);
       const [major = 0, minor = 0] = ext.version.split(".").map(Number);
       const index = new PgVectorIndex(
         ext.schema,
@@ -91,7 +91,10 @@ export class PgVectorIndex {
         chunks.map((c) => c.index),
         chunks.map((c) => c.embedding.length),
         chunks.map((c) => vectorHash(c.embedding)),
-        this.vectorArray(chunks.map((c) => c.embedding)),
+        vectorArray(
+          this.vectorOid,
+          chunks.map((c) => c.embedding),
+        ),
       ],
     );
   }
@@ -125,13 +128,6 @@ export class PgVectorIndex {
     );
     if (rows.length > 0) this.indexed.add(dims);
     return rows.length > 0;
-  }
-
-  /** One vector as a binary parameter typed `vector` (pgvector's receive format). */
-  vectorParam(vector: Float32Array): Buffer {
-    const out = Buffer.alloc(4 + 4 * vector.length);
-    writeVector(out, 0, vector);
-    return out;
   }
 
   private async createTable(client: pg.PoolClient): Promise<void> {
@@ -228,55 +224,6 @@ export class PgVectorIndex {
     );
     for (const r of rows) this.indexed.add(Number(r.indexname.slice("chunk_vectors_hnsw_".length)));
   }
-
-  /**
-   * `vector[]` in Postgres' binary array format: the driver sends a Buffer as it is, and pgvector
-   * reads the floats without parsing text. Vectors it cannot hold go as NULL elements.
-   */
-  private vectorArray(vectors: Float32Array[]): Buffer {
-    const held = vectors.map(vectorIndexable);
-    const size = vectors.reduce((n, v, i) => n + 4 + (held[i] ? 4 + 4 * v.length : 0), 20);
-    const out = Buffer.alloc(size);
-    out.writeInt32BE(1, 0); // dimensions of the array
-    out.writeInt32BE(held.includes(false) ? 1 : 0, 4); // has NULLs
-    out.writeUInt32BE(this.vectorOid, 8);
-    out.writeInt32BE(vectors.length, 12);
-    out.writeInt32BE(1, 16); // lower bound
-    let at = 20;
-    vectors.forEach((v, i) => {
-      if (!held[i]) {
-        out.writeInt32BE(-1, at);
-        at += 4;
-        return;
-      }
-      out.writeInt32BE(4 + 4 * v.length, at);
-      at = writeVector(out, at + 4, v);
-    });
-    return out;
-  }
-}
-
-/** pgvector's receive format of one vector: dimension count, a reserved 0, floats in network order. */
-function writeVector(out: Buffer, at: number, vector: Float32Array): number {
-  out.writeUInt16BE(vector.length, at);
-  out.writeUInt16BE(0, at + 2);
-  let p = at + 4;
-  for (const x of vector) {
-    out.writeFloatBE(x, p);
-    p += 4;
-  }
-  return p;
-}
-
-/** 64 bits of a hash of the vector's bytes, as a BIGINT parameter. */
-export function vectorHash(vector: Float32Array): string {
-  const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
-  return createHash("sha1").update(bytes).digest().readBigInt64BE(0).toString();
-}
-
-/** Whether pgvector can hold the vector: 1 to 16,000 finite values. */
-export function vectorIndexable(vector: Float32Array): boolean {
-  return vector.length >= 1 && vector.length <= VECTOR_MAX_DIMS && vector.every(Number.isFinite);
 }
 
 function hnswIndexable(dims: number): boolean {
