@@ -6,6 +6,7 @@ import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
 import { NOW_MS } from "./db.js";
 import { outputsOf, recordOutputChanges } from "./outbox.js";
+import type { PgVectorIndex } from "./vector-index.js";
 
 /**
  * One flush of a worker, in one transaction and a fixed number of round trips whatever the number
@@ -19,6 +20,7 @@ export async function commitFlush(
   client: pg.PoolClient,
   request: CommitRequest,
   lookForExpired: boolean,
+  vectorIndex: PgVectorIndex | null = null,
 ): Promise<CommitResult> {
   if (request.replay && request.id !== undefined) {
     const { rows } = await client.query<{ last_commit: number | null }>(
@@ -118,6 +120,8 @@ export async function commitFlush(
         });
       }
       if (chunkRows.length > 0) {
+        // Before the chunks: their insert checks that the index has every vector (vector-index.ts).
+        if (vectorIndex) await vectorIndex.add(client, run.batchId, vectorsOf(done));
         await client.query(
           `INSERT INTO chunks (row, chunk_index, text, embedding, metadata)
            SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[], $5::text[])`,
@@ -215,6 +219,17 @@ export async function commitFlush(
   // Last, so that the batch's outbox head row stays locked only for the COMMIT itself.
   await recordOutputChanges(client, run.batchId, output);
   return { accepted: acceptedList, claimed };
+}
+
+/** The vectors of completed documents' chunks, as the search index takes them. */
+export function vectorsOf(
+  completed: Extract<Outcome, { kind: "completed" }>[],
+): { row: number; index: number; embedding: Float32Array }[] {
+  return completed.flatMap((o) =>
+    o.chunks.flatMap((c) =>
+      c.embedding ? [{ row: o.doc.row, index: c.index, embedding: c.embedding }] : [],
+    ),
+  );
 }
 
 /**

@@ -248,6 +248,13 @@ const MIGRATIONS: string[] = [
   ALTER TABLE batches ADD COLUMN external_files BOOLEAN NOT NULL DEFAULT FALSE;
   ALTER TABLE documents ADD COLUMN file_sig TEXT;
   `,
+  // 11: the search index's state. Its table (`chunk_vectors`) needs pgvector's type, so it is made
+  // when a store opens on a database where the extension can be had, and filled from the chunks
+  // then (see vector-index.ts); until it is, `stale` stays true and search scans the chunks.
+  `
+  CREATE TABLE search_index_state (id INTEGER PRIMARY KEY CHECK (id = 1), stale BOOLEAN NOT NULL);
+  INSERT INTO search_index_state (id, stale) VALUES (1, TRUE);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -34,7 +34,7 @@ import type {
   StoreEvent,
 } from "../store.js";
 import { classifyStoreError } from "../transient.js";
-import { commitFlush } from "./commit.js";
+import { commitFlush, vectorsOf } from "./commit.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
 import * as cache from "./embed-cache.js";
 import { exportChunks } from "./export.js";
@@ -45,6 +45,7 @@ import { purgeBatch, removeDocuments } from "./remove.js";
 import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 import { searchChunks } from "./search.js";
+import { PgVectorIndex } from "./vector-index.js";
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database, optionally with `?schema=name` (default "docbatch"). */
@@ -63,6 +64,8 @@ export class PostgresStore implements Store {
   private readonly pool: pg.Pool;
   readonly schema: string;
   private readonly expiredLookups = new Map<string, { at: number; short: boolean }>();
+  /** The pgvector search index; null where the database has no pgvector (search scans exactly). */
+  private vectorIndex: PgVectorIndex | null = null;
 
   private readonly url: string;
 
@@ -103,6 +106,7 @@ export class PostgresStore implements Store {
     } finally {
       checkin(client, failure);
     }
+    this.vectorIndex = await PgVectorIndex.open(this.pool, this.schema);
   }
 
   async close(): Promise<void> {
@@ -353,7 +357,17 @@ export class PostgresStore implements Store {
     const last = this.expiredLookups.get(key);
     const lookForExpired =
       request.claim > 0 && (last === undefined || last.short || request.now - last.at >= 1_000);
-    const result = await transaction(this.pool, (client) => commitFlush(client, request, lookForExpired));
+    const vectorIndex = this.vectorIndex;
+    if (vectorIndex) {
+      const completed = request.outcomes.filter((o) => o.kind === "completed");
+      await vectorIndex.ensureIndexed(
+        this.pool,
+        new Set(vectorsOf(completed).map((v) => v.embedding.length)),
+      );
+    }
+    const result = await transaction(this.pool, (client) =>
+      commitFlush(client, request, lookForExpired, vectorIndex),
+    );
     if (request.claim > 0) {
       this.expiredLookups.set(key, {
         at: lookForExpired ? request.now : (last?.at ?? request.now),
@@ -536,7 +550,7 @@ export class PostgresStore implements Store {
   }
 
   async search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
-    return searchChunks(this.pool, batchId, vector, k);
+    return searchChunks(this.pool, this.vectorIndex, batchId, vector, k);
   }
 
   async setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {

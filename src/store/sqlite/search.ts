@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { SearchHit, SearchResult } from "../index-store.js";
-import { CosineTopK, toHits } from "../vector-math.js";
+import { CosineTopK, type HitRow, toHits } from "../vector-math.js";
 import type { SqliteVectorIndex } from "./vector-index.js";
 
 /**
@@ -43,15 +43,6 @@ function hitsOf(db: Database.Database, ranked: { id: number; score: number }[]):
       `SELECT c.id, d.doc_id, d.source, c.chunk_index, c.text, d.out_metadata, c.metadata AS chunk_metadata, d.out_key
        FROM chunks c JOIN documents d ON d.row = c.row WHERE c.id IN (SELECT value FROM json_each(?))`,
     )
-    .all(JSON.stringify(ranked.map((r) => r.id))) as {
-    id: number;
-    doc_id: string;
-    source: string;
-    chunk_index: number;
-    text: string;
-    out_metadata: string | null;
-    chunk_metadata: string | null;
-    out_key: string;
-  }[];
+    .all(JSON.stringify(ranked.map((r) => r.id))) as (HitRow & { id: number })[];
   return toHits(ranked, new Map(rows.map((r) => [r.id, r])));
 }
