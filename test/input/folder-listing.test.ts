@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileFilter } from "../../src/input/file-filter.js";
 import { listFiles } from "../../src/input/folder-listing.js";
 import { type InputRecord, openInput } from "../../src/input/sources.js";
+import { validateInput } from "../../src/input/validate.js";
 import { tempDir } from "../helpers/cli.js";
 import { writeFile } from "../helpers/fixtures.js";
 
@@ -75,6 +76,13 @@ describe("folder listing", () => {
     expect(escaping?.parseError).toMatch(/outside/);
     expect(all.filter((r) => r.parseError !== undefined).map((r) => r.where)).toEqual(["escape.txt"]);
     expect(all.map((r) => r.next)).toEqual(all.map((_, i) => i + 1));
+    // Validation refuses the folder for that symlink, and for nothing else.
+    const refused = await validateInput(source).then(
+      () => null,
+      (err: { code: string; details: { path: string }[] }) => err,
+    );
+    expect(refused?.code).toBe("INVALID_INPUT");
+    expect(refused?.details.map((d) => d.path)).toEqual(["escape.txt"]);
     const rest: InputRecord[] = [];
     for await (const record of source.records(700)) rest.push(record);
     expect(rest.map((r) => r.where)).toEqual(all.slice(700).map((r) => r.where));
