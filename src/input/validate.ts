@@ -89,7 +89,10 @@ export async function validateInput(
         );
         continue;
       }
-      const escaped = escapesRoot(source.root, doc.path);
+      // A folder's listing refused its symlinks that lead outside (a parse error above), and a
+      // file it reached otherwise is inside: it never enters a folder symlink. Resolving every
+      // file again was two thirds of validating a large folder.
+      const escaped = source.kind === "directory" ? null : escapesRoot(source.root, doc.path);
       if (escaped) {
         report({ path: `${record.where}.path`, problem: escaped, ...record.extra }, "rule");
         continue;
