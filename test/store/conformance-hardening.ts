@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DocbatchError } from "../../src/core/errors.js";
-import { contentHash, idempotencyKey } from "../../src/core/keys.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import { freshStoreEachTest, plannedText } from "./conformance-setup.js";
 
 /**
  * The store promises behind retried calls, fenced plans, liveness and memory bounds, run against
@@ -11,28 +11,12 @@ import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "
 export function hardeningConformance(name: string, factory: () => Promise<Store>): void {
   describe(`Store conformance, hardening: ${name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
-    });
-    afterEach(async () => {
-      await store.close();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
     });
 
-    const planned = (i: number, content = `content ${i}`): PlannedDocument => {
-      const hash = contentHash("text", {}, content);
-      return {
-        seq: i,
-        source: "s",
-        docId: `d${i}`,
-        format: "text",
-        metadata: {},
-        content,
-        loadError: null,
-        contentHash: hash,
-        idempotencyKey: idempotencyKey("s", `d${i}`, hash, "L"),
-      };
-    };
+    const planned = (i: number, content = `content ${i}`): PlannedDocument =>
+      plannedText(i, "L", { content });
 
     async function begin(batchId: string) {
       return store.beginPlan({ batchId, layer: "L", settings: {}, inputRef: "mem", fingerprint: "fp" });

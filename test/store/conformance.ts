@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { contentHash, idempotencyKey } from "../../src/core/keys.js";
+import { describe, expect, it } from "vitest";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
 import { cacheConformance } from "./cache-conformance.js";
 import { hardeningConformance } from "./conformance-hardening.js";
+import { freshStoreEachTest, plannedText } from "./conformance-setup.js";
 import { indexConformance } from "./index-conformance.js";
 
 /**
@@ -16,29 +16,13 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
   cacheConformance(name, factory);
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
-    });
-    afterEach(async () => {
-      await store.close();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
     });
 
     const LAYER = "test-layer";
-    const planned = (i: number, content = `content ${i}`, id = `d${i}`): PlannedDocument => {
-      const hash = contentHash("text", {}, content);
-      return {
-        seq: i,
-        source: "s",
-        docId: id,
-        format: "text",
-        metadata: { i },
-        content,
-        loadError: null,
-        contentHash: hash,
-        idempotencyKey: idempotencyKey("s", id, hash, LAYER),
-      };
-    };
+    const planned = (i: number, content = `content ${i}`, id = `d${i}`): PlannedDocument =>
+      plannedText(i, LAYER, { content, docId: id, metadata: { i } });
 
     async function planBatch(batchId: string, docs: PlannedDocument[], fingerprint = "fp1") {
       const cursor = await store.beginPlan({

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { contentHash, idempotencyKey } from "../../src/core/keys.js";
+import { describe, expect, it } from "vitest";
 import type { ErrorInfo, PlannedDocument } from "../../src/core/types.js";
 import { deliver } from "../../src/runner/sink-delivery.js";
 import { MemorySink } from "../../src/sinks/memory/index.js";
 import type { ClaimedDocument, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import { freshStoreEachTest, plannedText } from "./conformance-setup.js";
 
 /**
  * The index layer's promises, run against every Store (called from `storeConformance`): output
@@ -14,29 +14,13 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
   describe(`Index conformance: ${name}`, () => {
     let store: Store;
     let generation = 0;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
       generation = 0;
     });
-    afterEach(async () => {
-      await store.close();
-    });
 
-    const doc = (i: number, content = `content ${i}`): PlannedDocument => {
-      const hash = contentHash("text", {}, content);
-      return {
-        seq: i,
-        source: "s",
-        docId: `d${i}`,
-        format: "text",
-        metadata: { i },
-        content,
-        loadError: null,
-        contentHash: hash,
-        idempotencyKey: idempotencyKey("s", `d${i}`, hash, "layer"),
-      };
-    };
+    const doc = (i: number, content = `content ${i}`): PlannedDocument =>
+      plannedText(i, "layer", { content, metadata: { i } });
 
     async function plan(
       docs: PlannedDocument[],
