@@ -7,6 +7,7 @@ import { createLogger } from "../../src/runner/logger.js";
 import { type AppOptions, createApp } from "../../src/server/app.js";
 import { BatchService } from "../../src/server/service.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
+import { expectHints } from "./fixtures.js";
 
 export interface TestServer {
   app: Hono;
@@ -102,12 +103,7 @@ export async function expectError(res: Response, status: number, code: string): 
       `a detail with a path or a line: ${JSON.stringify(detail)}`,
     ).toBe(true);
   }
-  expect(Array.isArray(error.hints)).toBe(true);
-  expect(error.hints.length).toBeGreaterThan(0);
-  for (const hint of error.hints) {
-    expect(typeof hint).toBe("string");
-    expect(hint.length).toBeGreaterThan(0);
-  }
+  expectHints(error.hints);
   return error;
 }
 

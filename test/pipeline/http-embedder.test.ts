@@ -245,29 +245,45 @@ describe("HttpEmbedder", () => {
   });
 
   describe("HTTP status classification", () => {
-    it("500 from the service → EMBED_UNAVAILABLE (retryable), no Retry-After", async () => {
-      server.setRates({ error500: 1 });
+    // Each case asserts the Retry-After and the message only where the answer says something of them.
+    const injected: {
+      name: string;
+      rates: Partial<FaultRates>;
+      code: string;
+      kind: "retryable" | "permanent";
+      retryAfterMs?: number | undefined;
+      message?: string;
+    }[] = [
+      {
+        name: "500 from the service → EMBED_UNAVAILABLE (retryable), no Retry-After",
+        rates: { error500: 1 },
+        code: "EMBED_UNAVAILABLE",
+        kind: "retryable",
+        retryAfterMs: undefined,
+        message: "answered 500",
+      },
+      {
+        name: "an injected 400 → EMBED_REJECTED (permanent)",
+        rates: { reject400: 1 },
+        code: "EMBED_REJECTED",
+        kind: "permanent",
+        message: "answered 400",
+      },
+      {
+        name: "429 from the service → EMBED_RATE_LIMITED with its Retry-After",
+        rates: { rateLimit429: 1 },
+        code: "EMBED_RATE_LIMITED",
+        kind: "retryable",
+        retryAfterMs: 1_000,
+      },
+    ];
+    it.each(injected)("$name", async (c) => {
+      server.setRates(c.rates);
       const error = await embedError(client(serverUrl).embed(["a"], live()));
-      expect(error.code).toBe("EMBED_UNAVAILABLE");
-      expect(error.kind).toBe("retryable");
-      expect(error.retryAfterMs).toBeUndefined();
-      expect(error.message).toContain("answered 500");
-    });
-
-    it("an injected 400 → EMBED_REJECTED (permanent)", async () => {
-      server.setRates({ reject400: 1 });
-      const error = await embedError(client(serverUrl).embed(["a"], live()));
-      expect(error.code).toBe("EMBED_REJECTED");
-      expect(error.kind).toBe("permanent");
-      expect(error.message).toContain("answered 400");
-    });
-
-    it("429 from the service → EMBED_RATE_LIMITED with its Retry-After", async () => {
-      server.setRates({ rateLimit429: 1 });
-      const error = await embedError(client(serverUrl).embed(["a"], live()));
-      expect(error.code).toBe("EMBED_RATE_LIMITED");
-      expect(error.kind).toBe("retryable");
-      expect(error.retryAfterMs).toBe(1_000);
+      expect(error.code).toBe(c.code);
+      expect(error.kind).toBe(c.kind);
+      if ("retryAfterMs" in c) expect(error.retryAfterMs).toBe(c.retryAfterMs);
+      if (c.message) expect(error.message).toContain(c.message);
     });
 
     it.each([
