@@ -721,22 +721,12 @@ describe("EmbeddingTestServer", () => {
     await client(url).embed(["warm-up"], live());
 
     server.setDown("503");
-    const during503 = client(url);
-    for (let i = 0; i < 4; i++) {
-      const error = await embedError(during503.embed([`x${i}`], live()));
-      expect(error.code).toBe("EMBED_UNAVAILABLE");
-      expect(error.message).toContain("answered 503");
-    }
+    await expectUnavailable(client(url), 4, "x", "answered 503");
     expect(server.stats()).toMatchObject({ requests: 5, ok: 1, whileDown: 4 });
 
     server.setDown("refuse");
     // A fresh client, so that no keep-alive socket from before the outage is reused.
-    const duringRefuse = client(url);
-    for (let i = 0; i < 3; i++) {
-      const error = await embedError(duringRefuse.embed([`y${i}`], live()));
-      expect(error.code).toBe("EMBED_UNAVAILABLE");
-      expect(error.message).toContain("cannot reach");
-    }
+    await expectUnavailable(client(url), 3, "y", "cannot reach");
     expect(server.stats()).toMatchObject({ requests: 5, ok: 1, whileDown: 7 });
 
     server.setDown(false);
@@ -787,3 +777,17 @@ describe("EmbeddingTestServer", () => {
     expect(stats.meanInFlight).toBeGreaterThanOrEqual(0);
   });
 });
+
+/** `calls` requests of `embedder`, each failing EMBED_UNAVAILABLE with `message` in its text. */
+async function expectUnavailable(
+  embedder: ReturnType<typeof client>,
+  calls: number,
+  prefix: string,
+  message: string,
+): Promise<void> {
+  for (let i = 0; i < calls; i++) {
+    const error = await embedError(embedder.embed([`${prefix}${i}`], live()));
+    expect(error.code).toBe("EMBED_UNAVAILABLE");
+    expect(error.message).toContain(message);
+  }
+}

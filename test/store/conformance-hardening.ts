@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DocbatchError } from "../../src/core/errors.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
-import { freshStoreEachTest, plannedText } from "./conformance-setup.js";
+import { commitRequest, embedTimeoutRetry, freshStoreEachTest, plannedText } from "./conformance-setup.js";
 
 /**
  * The store promises behind retried calls, fenced plans, liveness and memory bounds, run against
@@ -45,12 +45,7 @@ export function hardeningConformance(name: string, factory: () => Promise<Store>
       });
 
     const request = (run: RunHandle, outcomes: Outcome[], claim = 0, extra: Partial<CommitRequest> = {}) => ({
-      run,
-      outcomes,
-      progress: [],
-      claim,
-      leaseMs: 30_000,
-      now: Date.now(),
+      ...commitRequest(run, outcomes, claim),
       ...extra,
     });
 
@@ -100,14 +95,7 @@ export function hardeningConformance(name: string, factory: () => Promise<Store>
       await plan("b", [planned(0), planned(1), planned(2), planned(3)]);
       const run = await newRun("b");
       const [a, b] = (await store.commit(request(run, [], 2, { id: 1 }))).claimed;
-      const retry: Outcome = {
-        kind: "retry",
-        doc: b!,
-        error: { code: "EMBED_TIMEOUT", message: "slow" },
-        stage: "embed",
-        stageAttempts: 1,
-        notBefore: Date.now() + 60_000,
-      };
+      const retry = embedTimeoutRetry(b!, Date.now() + 60_000);
       const first = request(run, [done(a!, ["one", "two"]), retry], 1, { id: 2 });
       const applied = await store.commit(first);
       expect(applied.accepted).toEqual([true, true]);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { PlannedDocument } from "../../src/core/types.js";
-import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import type { ClaimedDocument, Outcome, RunHandle, Store } from "../../src/store/store.js";
 import { cacheConformance } from "./cache-conformance.js";
 import { hardeningConformance } from "./conformance-hardening.js";
-import { freshStoreEachTest, plannedText } from "./conformance-setup.js";
+import { commitRequest, embedTimeoutRetry, freshStoreEachTest, plannedText } from "./conformance-setup.js";
 import { indexConformance } from "./index-conformance.js";
 
 /**
@@ -51,20 +51,8 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       });
     }
 
-    const request = (
-      run: RunHandle,
-      outcomes: Outcome[],
-      claim = 0,
-      now = Date.now(),
-      leaseMs = 30_000,
-    ): CommitRequest => ({
-      run,
-      outcomes,
-      progress: [],
-      claim,
-      leaseMs,
-      now,
-    });
+    const request = (run: RunHandle, outcomes: Outcome[], claim = 0, now = Date.now(), leaseMs = 30_000) =>
+      commitRequest(run, outcomes, claim, { now, leaseMs });
 
     const done = (doc: ClaimedDocument, texts: string[], now = Date.now()): Outcome => ({
       kind: "completed",
@@ -230,14 +218,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       const run = await newRun("b");
       const now = Date.now();
       const [doc] = (await store.commit(request(run, [], 1, now))).claimed;
-      const retry: Outcome = {
-        kind: "retry",
-        doc: doc!,
-        error: { code: "EMBED_TIMEOUT", message: "slow" },
-        stage: "embed",
-        stageAttempts: 1,
-        notBefore: now + 60_000,
-      };
+      const retry = embedTimeoutRetry(doc!, now + 60_000);
       const after = await store.commit(request(run, [retry], 1, now + 1));
       expect(after.claimed).toHaveLength(0);
       expect(await store.nextClaimableAt(run)).toBe(now + 60_000);
