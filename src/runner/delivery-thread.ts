@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Store, StoreConnectionSpec } from "../store/store.js";
 import { type DeliveryLog, SinkDelivery } from "./sink-delivery.js";
+import { openThreadStore } from "./thread-store.js";
 
 /**
  * The delivery thread: it feeds a batch's sinks (see SinkDelivery) through a store connection of
@@ -36,25 +37,8 @@ const log: DeliveryLog = {
   warn: (fields, text) => post({ log: "warn", fields, text }),
 };
 
-async function openStore(): Promise<Store> {
-  const { ResilientStore } = await import("./resilient-store.js");
-  const { StoreRetry } = await import("./store-retry.js");
-  const { createLogger } = await import("./logger.js");
-  const raw: Store =
-    data.store.kind === "sqlite"
-      ? new (await import("../store/sqlite/index.js")).SqliteStore({
-          file: data.store.file,
-          durability: data.store.durability,
-          cacheMb: 16,
-        })
-      : new (await import("../store/postgres/index.js")).PostgresStore({ url: data.store.url, poolSize: 2 });
-  // Outages are told by the main thread, whose own calls meet them too.
-  const store = new ResilientStore(
-    raw,
-    new StoreRetry({ budgetMs: data.storeRetryMs, logger: createLogger(undefined) }),
-  );
-  await store.open();
-  return store;
+function openStore(): Promise<Store> {
+  return openThreadStore(data.store, data.storeRetryMs, 16);
 }
 
 async function main(): Promise<void> {
