@@ -29,31 +29,25 @@ export class JsonlSink implements Sink {
 
   async upsert(chunks: SinkChunk[]): Promise<void> {
     await this.append(chunks, (c) =>
-      JSON.stringify({
-        seq: this.next(),
-        op: "upsert",
-        key: c.key,
-        doc_id: c.doc_id,
-        source: c.source,
-        chunk_index: c.chunk_index,
-        text: c.text,
-        metadata: c.metadata,
-        embedding: c.embedding,
-      }),
+      this.line("upsert", c, { text: c.text, metadata: c.metadata, embedding: c.embedding }),
     );
   }
 
   async delete(keys: SinkKey[]): Promise<void> {
-    await this.append(keys, (k) =>
-      JSON.stringify({
-        seq: this.next(),
-        op: "delete",
-        key: k.key,
-        doc_id: k.doc_id,
-        source: k.source,
-        chunk_index: k.chunk_index,
-      }),
-    );
+    await this.append(keys, (k) => this.line("delete", k));
+  }
+
+  /** One line of the log: its seq, the change and the chunk's key, then what an upsert holds. */
+  private line(op: "upsert" | "delete", k: SinkKey, content: object = {}): string {
+    return JSON.stringify({
+      seq: this.next(),
+      op,
+      key: k.key,
+      doc_id: k.doc_id,
+      source: k.source,
+      chunk_index: k.chunk_index,
+      ...content,
+    });
   }
 
   async *keys(): AsyncIterable<SinkRecord> {
