@@ -96,23 +96,24 @@ export function pick<C extends CommandName, G extends OptionGroup>(
 }
 
 export function intFlag(value: unknown, name: string): number | undefined {
-  if (value === undefined || typeof value === "boolean") return undefined;
-  const n = Number(value);
-  if (value === "" || !Number.isInteger(n)) {
-    throw new DocbatchError("USAGE", `--${name} expects an integer, got \`${value}\``, {
-      details: [{ path: `--${name}`, problem: "must be an integer" }],
-    });
-  }
-  return n;
+  return numericFlag(value, name, "integer");
 }
 
 export function numberFlag(value: unknown, name: string): number | undefined {
+  return numericFlag(value, name, "number");
+}
+
+function numericFlag(value: unknown, name: string, kind: "integer" | "number"): number | undefined {
   if (value === undefined || typeof value === "boolean") return undefined;
   const n = Number(value);
-  if (value === "" || !Number.isFinite(n)) {
-    throw new DocbatchError("USAGE", `--${name} expects a number, got \`${value}\``, {
-      details: [{ path: `--${name}`, problem: "must be a number" }],
-    });
+  if (value === "" || !(kind === "integer" ? Number.isInteger(n) : Number.isFinite(n))) {
+    throw new DocbatchError(
+      "USAGE",
+      `--${name} expects ${kind === "integer" ? "an" : "a"} ${kind}, got \`${value}\``,
+      {
+        details: [{ path: `--${name}`, problem: `must be ${kind === "integer" ? "an" : "a"} ${kind}` }],
+      },
+    );
   }
   return n;
 }

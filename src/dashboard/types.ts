@@ -1,17 +1,22 @@
-/** What the dashboard reads from the HTTP API (the contract's snake_case, as served). */
+import type { ErrorInfo, StateCounts } from "../core/types.js";
+import type { SearchHit as StoredSearchHit } from "../store/index-store.js";
 
-export interface Counts {
-  total: number;
-  done: number;
-  degraded: number;
-  failed: number;
-  pending: number;
-  processing: number;
-  duplicates_skipped: number;
-  unchanged_skipped: number;
-  skipped_unsupported?: number;
-  [state: string]: number | undefined;
-}
+/**
+ * What the dashboard reads from the HTTP API (the contract's snake_case, as served). Types the
+ * server shares are imported as types only: the bundle holds none of the server's code.
+ */
+
+export type { ErrorInfo };
+
+/** Counts added after the first servers, so possibly missing from an answer. */
+type LaterCounts = "changed" | "deleted" | "skipped_unsupported";
+
+/** The counts of a batch as the server computes them; the dashboard also looks states up by name. */
+export type Counts = Omit<StateCounts, LaterCounts> &
+  Partial<Pick<StateCounts, LaterCounts>> & { [state: string]: number | undefined };
+
+/** A search result; the dashboard shows one without metadata too. */
+export type SearchHit = Omit<StoredSearchHit, "metadata"> & { metadata: Record<string, unknown> | null };
 
 export interface BatchListItem {
   batch_id: string;
@@ -32,11 +37,6 @@ export interface ProgressEvent extends BatchListItem {
   failure_reasons?: Record<string, number>;
   progress: { inFlight: number; retriesWaiting: number; breaker: string } | null;
   sinks?: SinkStatus[];
-}
-
-export interface ErrorInfo {
-  code: string;
-  message: string;
 }
 
 export interface DocumentRow {
@@ -68,16 +68,6 @@ export interface SinkStatus {
   last_error: { code: string; message: string; at: string | null } | null;
   delivered_at: string | null;
   breaker: "closed" | "open" | "half-open" | null;
-}
-
-export interface SearchHit {
-  doc_id: string;
-  source: string;
-  chunk_index: number;
-  score: number;
-  text: string;
-  metadata: Record<string, unknown> | null;
-  idempotency_key: string;
 }
 
 export interface SearchResponse {

@@ -19,17 +19,23 @@ export async function measureOf(options: ChunkOptions): Promise<Measure> {
 }
 
 /**
- * The CPU stages of the pipeline, parse → clean → chunk, as one function of the content: it
- * touches no store and no network, so it can run on the main thread or on a worker thread.
- * `name` is the title of last resort (a file name, a document id).
+ * A way from a document's content to its chunks, timing its stages into `timings`: the pipeline
+ * (`prepareChunks`) or the fallback path (`prepareFallback`), on any thread.
  */
-export async function prepareChunks(
+export type Preparation = (
   content: string,
   format: DocumentFormat,
   options: ChunkOptions,
   name: string,
   timings: StageTimings,
-): Promise<PreparedChunks> {
+) => Promise<PreparedChunks>;
+
+/**
+ * The CPU stages of the pipeline, parse → clean → chunk, as one function of the content: it
+ * touches no store and no network, so it can run on the main thread or on a worker thread.
+ * `name` is the title of last resort (a file name, a document id).
+ */
+export const prepareChunks: Preparation = async (content, format, options, name, timings) => {
   let t = performance.now();
   const parsed = await parseDocument(content, format);
   timings.parse = performance.now() - t;
@@ -67,16 +73,10 @@ export async function prepareChunks(
   });
   timings.chunk = performance.now() - t;
   return chunks;
-}
+};
 
 /** The fallback path: plain-text cleaning and fixed-size chunks; it has no way to fail. */
-export async function prepareFallback(
-  content: string,
-  format: DocumentFormat,
-  options: ChunkOptions,
-  name: string,
-  timings: StageTimings,
-): Promise<PreparedChunks> {
+export const prepareFallback: Preparation = async (content, format, options, name, timings) => {
   const measure = await measureOf(options);
   const t = performance.now();
   const text = fallbackClean(content, format);
@@ -84,7 +84,7 @@ export async function prepareFallback(
   const chunks = toChunks(text, spans, { title: null, name });
   timings.chunk = (timings.chunk ?? 0) + (performance.now() - t);
   return chunks;
-}
+};
 
 /**
  * Splits the spans longer than the embedding model's limit (`maxTokens`) into spans that fit, at

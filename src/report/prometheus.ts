@@ -1,4 +1,4 @@
-import type { BatchAnalysis, ReportStage } from "./report.js";
+import type { BatchAnalysis, BatchReport, ReportStage } from "./report.js";
 import { REPORT_STAGES } from "./report.js";
 
 /**
@@ -13,183 +13,249 @@ interface Family {
   samples: string[];
 }
 
-export function renderPrometheus(analyses: BatchAnalysis[]): string {
-  const families = new Map<string, Family>();
-  const family = (name: string, type: Family["type"], help: string): Family => {
-    let f = families.get(name);
+type Labels = Record<string, string>;
+
+/**
+ * A metric with one or more samples per batch, each with the labels beyond `batch_id`. A batch
+ * for which `samples` gives null leaves the family out (when no batch has it, so does the text);
+ * an empty list keeps the family's HELP and TYPE lines.
+ */
+interface BatchMetric {
+  name: string;
+  type: Family["type"];
+  help: string;
+  samples: (report: BatchReport) => Array<[Labels, number]> | null;
+}
+
+const one =
+  (value: (report: BatchReport) => number) =>
+  (report: BatchReport): Array<[Labels, number]> => [[{}, value(report)]];
+
+const sum = (runs: BatchReport["runs"], field: "recovered_in_flight" | "fenced_commits") =>
+  runs.reduce((total, run) => total + run[field], 0);
+
+/** The metrics of a batch read from its report, in the order of the exposition. */
+const BATCH_METRICS: BatchMetric[] = [
+  {
+    name: "docbatch_documents",
+    type: "gauge",
+    help: "Documents of the batch by state.",
+    samples: (r) =>
+      (["done", "degraded", "failed", "pending", "processing"] as const).map((state) => [
+        { state },
+        r.counts[state],
+      ]),
+  },
+  {
+    name: "docbatch_documents_skipped",
+    type: "gauge",
+    help: "Documents skipped: duplicates in the input, unchanged in the latest run.",
+    samples: (r) => [
+      [{ reason: "duplicate" }, r.counts.duplicates_skipped],
+      [{ reason: "unchanged" }, r.counts.unchanged_skipped],
+    ],
+  },
+  {
+    name: "docbatch_completion_ratio",
+    type: "gauge",
+    help: "(done + degraded) / total.",
+    samples: one((r) => r.completion_rate),
+  },
+  {
+    name: "docbatch_failure_ratio",
+    type: "gauge",
+    help: "failed / total.",
+    samples: one((r) => r.fail_rate),
+  },
+  {
+    name: "docbatch_duplicate_ratio",
+    type: "gauge",
+    help: "Documents whose completed processing ran again, over total.",
+    samples: one((r) => r.dup_rate),
+  },
+  {
+    name: "docbatch_retries_total",
+    type: "counter",
+    help: "Attempts beyond the first, summed over documents.",
+    samples: one((r) => r.retries),
+  },
+  {
+    name: "docbatch_texts_embedded_total",
+    type: "counter",
+    help: "Chunk texts sent to the embedder.",
+    samples: one((r) => r.texts_embedded),
+  },
+  {
+    name: "docbatch_cache_hits_total",
+    type: "counter",
+    help: "Chunk texts found in the embedding cache instead.",
+    samples: one((r) => r.cache_hits),
+  },
+  {
+    name: "docbatch_cache_hit_ratio",
+    type: "gauge",
+    help: "cache hits / (cache hits + texts embedded).",
+    samples: one((r) => r.cache_hit_rate ?? 0),
+  },
+  {
+    name: "docbatch_executions_total",
+    type: "counter",
+    help: "Times processing of a document began.",
+    samples: one((r) => r.executions),
+  },
+  {
+    name: "docbatch_failed_attempts_total",
+    type: "counter",
+    help: "Failed attempts by error code, including retried ones.",
+    samples: (r) => Object.entries(r.failure_reasons).map(([code, count]) => [{ code }, count]),
+  },
+  {
+    name: "docbatch_degraded_documents",
+    type: "gauge",
+    help: "Degraded documents by the reason of their fallback.",
+    samples: (r) => Object.entries(r.degraded_by_reason).map(([reason, count]) => [{ reason }, count]),
+  },
+  {
+    name: "docbatch_throughput_documents_per_second",
+    type: "gauge",
+    help: "Completed documents per second of processing time.",
+    samples: one((r) => r.throughput_docs_per_min / 60),
+  },
+  {
+    name: "docbatch_processing_seconds_total",
+    type: "counter",
+    help: "Processing time summed over runs.",
+    samples: one((r) => r.processing_ms / 1000),
+  },
+  {
+    name: "docbatch_resume_time_seconds",
+    type: "gauge",
+    help: "Latest resumed run: process start to the first unfinished document.",
+    samples: (r) => (r.resume_time_ms === null ? null : [[{}, r.resume_time_ms / 1000]]),
+  },
+  {
+    name: "docbatch_runs_total",
+    type: "counter",
+    help: "Runs of the batch.",
+    samples: one((r) => r.runs.length),
+  },
+  {
+    name: "docbatch_recovered_in_flight_total",
+    type: "counter",
+    help: "Documents recovered from dead runs or expired leases.",
+    samples: one((r) => sum(r.runs, "recovered_in_flight")),
+  },
+  {
+    name: "docbatch_fenced_commits_total",
+    type: "counter",
+    help: "Commits rejected because the lease had been taken over.",
+    samples: one((r) => sum(r.runs, "fenced_commits")),
+  },
+  {
+    name: "docbatch_breaker_openings_total",
+    type: "counter",
+    help: "Times the embeddings circuit breaker opened.",
+    samples: one((r) => r.breaker_openings),
+  },
+  {
+    name: "docbatch_checkpoint_hit_ratio",
+    type: "gauge",
+    help: "Latest run: documents skipped as complete over documents seen.",
+    samples: one((r) => r.checkpoint_hit_rate),
+  },
+  {
+    name: "docbatch_sink_lag",
+    type: "gauge",
+    help: "Output changes committed but not yet acknowledged by the sink.",
+    samples: (r) => sinkSamples(r, (sink) => sink.lag),
+  },
+  {
+    name: "docbatch_sink_delivered_seq",
+    type: "gauge",
+    help: "The last outbox seq the sink acknowledged.",
+    samples: (r) => sinkSamples(r, (sink) => sink.delivered_seq),
+  },
+  {
+    name: "docbatch_sink_failing",
+    type: "gauge",
+    help: "1 while the sink's last delivery failed.",
+    samples: (r) => sinkSamples(r, (sink) => (sink.last_error ? 1 : 0)),
+  },
+];
+
+/** One sample per sink, labelled by its URI; a batch without sinks leaves the sink families out. */
+function sinkSamples(
+  report: BatchReport,
+  value: (sink: BatchReport["sinks"][number]) => number,
+): Array<[Labels, number]> | null {
+  return report.sinks.length === 0 ? null : report.sinks.map((sink) => [{ sink: sink.uri }, value(sink)]);
+}
+
+/** The families of the exposition, in the order they first appear, each with its sample lines. */
+class Exposition {
+  private readonly families = new Map<string, Family>();
+
+  family(name: string, type: Family["type"], help: string): Family {
+    let f = this.families.get(name);
     if (!f) {
       f = { name, type, help, samples: [] };
-      families.set(name, f);
+      this.families.set(name, f);
     }
     return f;
-  };
-  const sample = (f: Family, labels: Record<string, string>, value: number, suffix = "") => {
-    f.samples.push(`${f.name}${suffix}${formatLabels(labels)} ${formatValue(value)}`);
-  };
+  }
 
+  sample(f: Family, labels: Labels, value: number, suffix = ""): void {
+    f.samples.push(`${f.name}${suffix}${formatLabels(labels)} ${formatValue(value)}`);
+  }
+
+  histogram(f: Family, labels: Labels, data: LatencySeries, bucketsMs: number[]): void {
+    let cumulative = 0;
+    bucketsMs.forEach((le, i) => {
+      cumulative += data.counts[i] ?? 0;
+      this.sample(f, { ...labels, le: String(le / 1000) }, cumulative, "_bucket");
+    });
+    this.sample(f, { ...labels, le: "+Inf" }, data.count, "_bucket");
+    this.sample(f, labels, data.sumMs / 1000, "_sum");
+    this.sample(f, labels, data.count, "_count");
+  }
+
+  text(): string {
+    const lines: string[] = [];
+    for (const f of this.families.values()) {
+      lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.samples);
+    }
+    return `${lines.join("\n")}\n`;
+  }
+}
+
+type LatencySeries = { counts: number[]; sumMs: number; count: number };
+
+export function renderPrometheus(analyses: BatchAnalysis[]): string {
+  const out = new Exposition();
   for (const { report, series } of analyses) {
     const batch = { batch_id: report.batch_id };
-    const documents = family("docbatch_documents", "gauge", "Documents of the batch by state.");
-    for (const state of ["done", "degraded", "failed", "pending", "processing"] as const) {
-      sample(documents, { ...batch, state }, report.counts[state]);
+    for (const metric of BATCH_METRICS) {
+      const samples = metric.samples(report);
+      if (samples === null) continue;
+      const f = out.family(metric.name, metric.type, metric.help);
+      for (const [labels, value] of samples) out.sample(f, { ...batch, ...labels }, value);
     }
-    const skipped = family(
-      "docbatch_documents_skipped",
-      "gauge",
-      "Documents skipped: duplicates in the input, unchanged in the latest run.",
-    );
-    sample(skipped, { ...batch, reason: "duplicate" }, report.counts.duplicates_skipped);
-    sample(skipped, { ...batch, reason: "unchanged" }, report.counts.unchanged_skipped);
-    sample(
-      family("docbatch_completion_ratio", "gauge", "(done + degraded) / total."),
-      batch,
-      report.completion_rate,
-    );
-    sample(family("docbatch_failure_ratio", "gauge", "failed / total."), batch, report.fail_rate);
-    sample(
-      family(
-        "docbatch_duplicate_ratio",
-        "gauge",
-        "Documents whose completed processing ran again, over total.",
-      ),
-      batch,
-      report.dup_rate,
-    );
-    sample(
-      family("docbatch_retries_total", "counter", "Attempts beyond the first, summed over documents."),
-      batch,
-      report.retries,
-    );
-    sample(
-      family("docbatch_texts_embedded_total", "counter", "Chunk texts sent to the embedder."),
-      batch,
-      report.texts_embedded,
-    );
-    sample(
-      family("docbatch_cache_hits_total", "counter", "Chunk texts found in the embedding cache instead."),
-      batch,
-      report.cache_hits,
-    );
-    sample(
-      family("docbatch_cache_hit_ratio", "gauge", "cache hits / (cache hits + texts embedded)."),
-      batch,
-      report.cache_hit_rate ?? 0,
-    );
-    sample(
-      family("docbatch_executions_total", "counter", "Times processing of a document began."),
-      batch,
-      report.executions,
-    );
-    const failed = family(
-      "docbatch_failed_attempts_total",
-      "counter",
-      "Failed attempts by error code, including retried ones.",
-    );
-    for (const [code, count] of Object.entries(report.failure_reasons))
-      sample(failed, { ...batch, code }, count);
-    const degraded = family(
-      "docbatch_degraded_documents",
-      "gauge",
-      "Degraded documents by the reason of their fallback.",
-    );
-    for (const [reason, count] of Object.entries(report.degraded_by_reason))
-      sample(degraded, { ...batch, reason }, count);
-    sample(
-      family(
-        "docbatch_throughput_documents_per_second",
-        "gauge",
-        "Completed documents per second of processing time.",
-      ),
-      batch,
-      report.throughput_docs_per_min / 60,
-    );
-    sample(
-      family("docbatch_processing_seconds_total", "counter", "Processing time summed over runs."),
-      batch,
-      report.processing_ms / 1000,
-    );
-    if (report.resume_time_ms !== null) {
-      sample(
-        family(
-          "docbatch_resume_time_seconds",
-          "gauge",
-          "Latest resumed run: process start to the first unfinished document.",
-        ),
-        batch,
-        report.resume_time_ms / 1000,
-      );
-    }
-    sample(family("docbatch_runs_total", "counter", "Runs of the batch."), batch, report.runs.length);
-    sample(
-      family(
-        "docbatch_recovered_in_flight_total",
-        "counter",
-        "Documents recovered from dead runs or expired leases.",
-      ),
-      batch,
-      report.runs.reduce((sum, r) => sum + r.recovered_in_flight, 0),
-    );
-    sample(
-      family(
-        "docbatch_fenced_commits_total",
-        "counter",
-        "Commits rejected because the lease had been taken over.",
-      ),
-      batch,
-      report.runs.reduce((sum, r) => sum + r.fenced_commits, 0),
-    );
-    sample(
-      family("docbatch_breaker_openings_total", "counter", "Times the embeddings circuit breaker opened."),
-      batch,
-      report.breaker_openings,
-    );
-    sample(
-      family(
-        "docbatch_checkpoint_hit_ratio",
-        "gauge",
-        "Latest run: documents skipped as complete over documents seen.",
-      ),
-      batch,
-      report.checkpoint_hit_rate,
-    );
-    if (report.sinks.length > 0) sinkMetrics(report.sinks, batch, family, sample);
-    const total = family(
+    const total = out.family(
       "docbatch_document_duration_seconds",
       "histogram",
       "Start of processing to commit, per document.",
     );
-    histogram(total, batch, series.latency.total, series.bucketsMs, sample);
-    const stages = family(
+    out.histogram(total, batch, series.latency.total, series.bucketsMs);
+    const stages = out.family(
       "docbatch_stage_duration_seconds",
       "histogram",
       "Time per pipeline stage, per completed document.",
     );
     for (const stage of REPORT_STAGES as readonly ReportStage[]) {
-      histogram(stages, { ...batch, stage }, series.latency[stage], series.bucketsMs, sample);
+      out.histogram(stages, { ...batch, stage }, series.latency[stage], series.bucketsMs);
     }
   }
-  const lines: string[] = [];
-  for (const f of families.values()) {
-    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.samples);
-  }
-  return `${lines.join("\n")}\n`;
-}
-
-function histogram(
-  f: Family,
-  labels: Record<string, string>,
-  data: { counts: number[]; sumMs: number; count: number },
-  bucketsMs: number[],
-  sample: (f: Family, labels: Record<string, string>, value: number, suffix?: string) => void,
-): void {
-  let cumulative = 0;
-  bucketsMs.forEach((le, i) => {
-    cumulative += data.counts[i] ?? 0;
-    sample(f, { ...labels, le: String(le / 1000) }, cumulative, "_bucket");
-  });
-  sample(f, { ...labels, le: "+Inf" }, data.count, "_bucket");
-  sample(f, labels, data.sumMs / 1000, "_sum");
-  sample(f, labels, data.count, "_count");
+  return out.text();
 }
 
 function formatLabels(labels: Record<string, string>): string {
@@ -204,29 +270,4 @@ function formatValue(value: number): string {
   if (value === Number.POSITIVE_INFINITY) return "+Inf";
   if (value === Number.NEGATIVE_INFINITY) return "-Inf";
   return String(value);
-}
-
-function sinkMetrics(
-  sinks: BatchAnalysis["report"]["sinks"],
-  batch: Record<string, string>,
-  family: (name: string, type: Family["type"], help: string) => Family,
-  sample: (f: Family, labels: Record<string, string>, value: number) => void,
-): void {
-  const lag = family(
-    "docbatch_sink_lag",
-    "gauge",
-    "Output changes committed but not yet acknowledged by the sink.",
-  );
-  const delivered = family(
-    "docbatch_sink_delivered_seq",
-    "gauge",
-    "The last outbox seq the sink acknowledged.",
-  );
-  const failing = family("docbatch_sink_failing", "gauge", "1 while the sink's last delivery failed.");
-  for (const sink of sinks) {
-    const labels = { ...batch, sink: sink.uri };
-    sample(lag, labels, sink.lag);
-    sample(delivered, labels, sink.delivered_seq);
-    sample(failing, labels, sink.last_error ? 1 : 0);
-  }
 }

@@ -1,7 +1,7 @@
 import { batchNotFound } from "../core/errors.js";
 import { percentiles, round } from "../core/stats.js";
 import type { StateCounts } from "../core/types.js";
-import type { FailureCount, RunInfo, Store, StoreEvent } from "../store/store.js";
+import type { DocumentFacts, FailureCount, RunInfo, Store, StoreEvent } from "../store/store.js";
 import { type SinkReport, sinkReport } from "./sinks.js";
 
 export interface RunReport {
@@ -158,13 +158,6 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
   const { retries, reexecuted, executions } = facts;
   const degradedByReason = facts.degradedByReason;
   const values = facts.durations;
-  const [p50, p95, p99] = percentiles(values, [50, 95, 99]);
-  let sum = 0;
-  let max = 0;
-  for (const v of values) {
-    sum += v;
-    if (v > max) max = v;
-  }
   const completed = counts.done + counts.degraded;
   const processingMs = runs.reduce((acc, r) => acc + processingTime(r), 0);
   const latestResumed = [...runs].reverse().find((r) => r.resumed && r.firstClaimAt !== null);
@@ -179,23 +172,11 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     retries,
     ...embedFacts(runs),
     throughput_docs_per_min: processingMs > 0 ? round((completed / processingMs) * 60_000, 1) : 0,
-    latency_ms: {
-      p50: round(p50!),
-      p95: round(p95!),
-      p99: round(p99!),
-      mean: values.length ? round(sum / values.length) : 0,
-      max: round(max),
-      count: values.length,
-    },
+    latency_ms: latencySummary(values),
     resume_time_ms: latestResumed ? resumeTime(latestResumed) : null,
     failure_reasons: Object.fromEntries(failures.map((f) => [f.code, f.count])),
     runs: runReports,
-    stage_latency_ms: Object.fromEntries(
-      REPORT_STAGES.map((stage) => {
-        const [a, b, c] = percentiles(facts.stages[stage], [50, 95, 99]);
-        return [stage, { p50: round(a!, 3), p95: round(b!, 3), p99: round(c!, 3) }];
-      }),
-    ) as Record<ReportStage, Quantiles>,
+    stage_latency_ms: stageLatency(facts.stages),
     duplicate_executions: reexecuted,
     executions,
     checkpoint_hit_rate: runReports.at(-1)?.checkpoint_hit_rate ?? 0,
@@ -213,7 +194,46 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     },
     sinks: await sinkReport(store, batchId),
   };
-  const series: ReportSeries = {
+  return { report, series: reportSeries(values, facts, runs, origin, failures) };
+}
+
+/** Percentiles, mean and maximum of the documents' processing times. */
+function latencySummary(values: DocumentFacts["durations"]): BatchReport["latency_ms"] {
+  const [p50, p95, p99] = percentiles(values, [50, 95, 99]);
+  let sum = 0;
+  let max = 0;
+  for (const v of values) {
+    sum += v;
+    if (v > max) max = v;
+  }
+  return {
+    p50: round(p50!),
+    p95: round(p95!),
+    p99: round(p99!),
+    mean: values.length ? round(sum / values.length) : 0,
+    max: round(max),
+    count: values.length,
+  };
+}
+
+function stageLatency(stages: DocumentFacts["stages"]): Record<ReportStage, Quantiles> {
+  return Object.fromEntries(
+    REPORT_STAGES.map((stage) => {
+      const [a, b, c] = percentiles(stages[stage], [50, 95, 99]);
+      return [stage, { p50: round(a!, 3), p95: round(b!, 3), p99: round(c!, 3) }];
+    }),
+  ) as Record<ReportStage, Quantiles>;
+}
+
+/** What the charts of the HTML report and the Prometheus histograms are drawn from. */
+function reportSeries(
+  values: DocumentFacts["durations"],
+  facts: DocumentFacts,
+  runs: RunInfo[],
+  origin: number,
+  failures: FailureCount[],
+): ReportSeries {
+  return {
     bucketsMs: LATENCY_BUCKETS_MS,
     latency: {
       total: histogram(values),
@@ -233,7 +253,6 @@ export async function analyzeBatch(store: Store, batchId: string): Promise<Batch
     origin,
     failures,
   };
-  return { report, series };
 }
 
 function reclaimFacts(events: StoreEvent[], runs: RunInfo[]) {

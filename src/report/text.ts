@@ -21,6 +21,17 @@ export function formatReport(
   failures: FailureCount[] = [],
   options: FormatOptions = {},
 ): string {
+  return [
+    ...summaryLines(report),
+    ...runLines(report),
+    ...workerLines(report),
+    ...failureReasonLines(report, failures),
+    ...nextStepLines(report, options),
+  ].join("\n");
+}
+
+/** The batch's counts, rates, speed, stages and checkpoint facts. */
+function summaryLines(report: BatchReport): string[] {
   const c = report.counts;
   const lines: string[] = [];
   lines.push(`batch ${report.batch_id}  (${report.checkpoint})`);
@@ -66,6 +77,11 @@ export function formatReport(
     lines.push(
       `  resume     ${ms(report.resume_time_ms)} from process start to the first unfinished document`,
     );
+  return lines;
+}
+
+function runLines(report: BatchReport): string[] {
+  const lines: string[] = [];
   lines.push("  runs");
   for (const r of report.runs) {
     const state = r.exit_reason === "running" ? "running (or killed and not yet recovered)" : r.exit_reason;
@@ -74,6 +90,11 @@ export function formatReport(
         `skipped ${int(r.skipped_done)}, recovered in flight ${int(r.recovered_in_flight)}`,
     );
   }
+  return lines;
+}
+
+function workerLines(report: BatchReport): string[] {
+  const lines: string[] = [];
   // Runs one after another are not workers sharing a batch: the section is for those that do.
   const shared = report.runs.some((r) => r.command === "worker") && report.workers.length > 1;
   if (shared || report.reclaimed_documents > 0 || report.fenced_commits > 0) {
@@ -89,6 +110,11 @@ export function formatReport(
       );
     }
   }
+  return lines;
+}
+
+function failureReasonLines(report: BatchReport, failures: FailureCount[]): string[] {
+  const lines: string[] = [];
   const reasons: { code: string; count: number; exampleDocId?: string; exampleMessage?: string }[] =
     failures.length > 0
       ? failures
@@ -102,12 +128,17 @@ export function formatReport(
       lines.push(`    ${f.code.padEnd(20)} ${int(f.count).padStart(7)}${example}`);
     }
   }
+  return lines;
+}
+
+function nextStepLines(report: BatchReport, options: FormatOptions): string[] {
+  const lines: string[] = [];
   const next = options.nextSteps === false ? [] : nextSteps(report, options);
   if (next.length > 0) {
     lines.push("  next");
     for (const step of next) lines.push(`    ${step}`);
   }
-  return lines.join("\n");
+  return lines;
 }
 
 function nextSteps(report: BatchReport, options: FormatOptions): string[] {

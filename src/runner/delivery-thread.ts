@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { Store, StoreConnectionSpec } from "../store/store.js";
 import { type DeliveryLog, SinkDelivery } from "./sink-delivery.js";
+import { openThreadStore } from "./thread-store.js";
 
 /**
  * The delivery thread: it feeds a batch's sinks (see SinkDelivery) through a store connection of
@@ -42,25 +43,9 @@ const log: DeliveryLog = {
  * to a power failure means a redelivery, which upserts by key make harmless. An fsync per
  * acknowledgement would hold the write lock the main thread's commits wait for.
  */
-async function openStore(): Promise<Store> {
-  const { ResilientStore } = await import("./resilient-store.js");
-  const { StoreRetry } = await import("./store-retry.js");
-  const { createLogger } = await import("./logger.js");
-  const raw: Store =
-    data.store.kind === "sqlite"
-      ? new (await import("../store/sqlite/index.js")).SqliteStore({
-          file: data.store.file,
-          durability: "normal",
-          cacheMb: 16,
-        })
-      : new (await import("../store/postgres/index.js")).PostgresStore({ url: data.store.url, poolSize: 2 });
-  // Outages are told by the main thread, whose own calls meet them too.
-  const store = new ResilientStore(
-    raw,
-    new StoreRetry({ budgetMs: data.storeRetryMs, logger: createLogger(undefined) }),
-  );
-  await store.open();
-  return store;
+function openStore(): Promise<Store> {
+  const spec = data.store.kind === "sqlite" ? { ...data.store, durability: "normal" as const } : data.store;
+  return openThreadStore(spec, data.storeRetryMs, 16);
 }
 
 async function main(): Promise<void> {

@@ -2,7 +2,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { FileFilterOptions } from "../input/file-filter.js";
 import { openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
-import type { BatchInfo, Store, StoreConnectionSpec } from "../store/store.js";
+import type { BatchInfo, StoreConnectionSpec } from "../store/store.js";
+import { openThreadStore } from "./thread-store.js";
 
 /**
  * The input thread: it validates an input, or reads, checks, normalizes and hashes it and writes
@@ -49,24 +50,8 @@ function open(input: InputRef) {
 async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unknown> {
   // The stores are loaded here only: a validating thread starts without them.
   const { planBatch } = await import("./planner.js");
-  const { ResilientStore } = await import("./resilient-store.js");
-  const { StoreRetry } = await import("./store-retry.js");
-  const { createLogger } = await import("./logger.js");
-  const raw: Store =
-    job.store.kind === "sqlite"
-      ? // Planning appends; a small page cache keeps memory flat however large the input.
-        new (await import("../store/sqlite/index.js")).SqliteStore({
-          file: job.store.file,
-          durability: job.store.durability,
-          cacheMb: 4,
-        })
-      : new (await import("../store/postgres/index.js")).PostgresStore({ url: job.store.url, poolSize: 2 });
-  // Outages are told by the main thread, whose own calls meet them too.
-  const store = new ResilientStore(
-    raw,
-    new StoreRetry({ budgetMs: job.storeRetryMs, logger: createLogger(undefined) }),
-  );
-  await store.open();
+  // Planning appends; a small page cache keeps memory flat however large the input.
+  const store = await openThreadStore(job.store, job.storeRetryMs, 4);
   try {
     return await planBatch(store, await open(job.input), job.batch, {
       maxDocBytes: job.maxDocBytes,

@@ -1,4 +1,5 @@
-import { CircuitBreaker } from "../core/breaker.js";
+import { type BreakerTransition, CircuitBreaker } from "../core/breaker.js";
+import type { StateCounts } from "../core/types.js";
 import { CpuPool } from "../pipeline/cpu-pool.js";
 import { EmbedQueue } from "../pipeline/embed/queue.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
@@ -109,29 +110,17 @@ export async function processBatch(
   const before = await store.counts(batchId);
   const background = new Background(logger);
   let ticker: ProgressTicker | null = null;
-  const breaker = new CircuitBreaker(undefined, (t) => {
-    if (ticker) ticker.breaker = t.to;
-    logger.warn({ event: "breaker.change", batchId, run: run.run, ...t }, `breaker ${t.from} -> ${t.to}`);
-    background.run("breaker event", () =>
-      store.addEvents(batchId, [{ run: run.run, at: t.at, type: "breaker", data: { ...t } }]),
-    );
+  const breaker = embeddingBreaker(store, run, logger, background, (state) => {
+    if (ticker) ticker.breaker = state;
   });
-  const embedSettings =
-    settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
-      ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
-      : settings.embed;
+  const embedSettings = embedSettingsOf(settings, options);
   const faults = new FaultInjector(parseFaultSpec(hooks.inject), options.seed);
   // No threads for a run with nothing to do (a re-run of a finished batch).
   const work = before.pending + before.processing > 0 || (hooks.planning?.() ?? false);
   // Every resource opened from here on is closed in the `finally` below, whatever the way out.
   const sockets = Math.max(options.concurrency, options.embedConcurrency) * 2;
   const embedder = createEmbedder(embedSettings, sockets, work ? options.threads : 0);
-  const cache = new RunEmbedCache(store, embedLayerOf(settings), options.cacheLookups, (err) =>
-    logger.warn(
-      { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
-      "embedding cache write failed; its texts will be embedded again when met",
-    ),
-  );
+  const cache = openEmbedCache(store, batchId, settings, options, logger);
   let cpu: CpuPool | undefined;
   let reaper: NodeJS.Timeout | null = null;
   let unsubscribe: (() => void) | undefined;
@@ -153,35 +142,13 @@ export async function processBatch(
     // Stopped while the threads started: the listener above came too late to hear it.
     if (hooks.signal?.aborted) return "interrupted";
     const running = engine;
-    ticker = hooks.onProgress
-      ? new ProgressTicker({
-          store,
-          batchId,
-          before,
-          stats: () => running.snapshot,
-          onProgress: hooks.onProgress,
-          ...(hooks.progressIntervalMs ? { intervalMs: hooks.progressIntervalMs } : {}),
-          ...(hooks.planning ? { planning: hooks.planning } : {}),
-          background,
-          logger,
-        })
-      : null;
-    ticker?.start();
+    ticker = startProgressTicker(store, batchId, before, running, hooks, background, logger);
     unsubscribe = hooks.storeRetry?.subscribe((outage) => {
       if (ticker) ticker.storeOutage = outage;
       // Leases may have run short while the store was away: renew them before anything else.
       if (!outage) running.heartbeatNow();
     });
-    // Workers sharing a batch watch for each other: the documents of one that died on this host
-    // are put back within a second (its process is gone); elsewhere, its leases expire and the
-    // claims take them over. The look is cheap (the runs of the batch, and a signal 0 per local
-    // pid), so it runs every second whatever the lease: tied to a third of the default 30 s lease,
-    // a worker killed on the same host waited 5 s on average, 10 s at worst.
-    reaper = setInterval(
-      () => background.run("reaper", () => reap(store, run, options.leaseMs, logger), "reaper"),
-      REAP_INTERVAL_MS,
-    );
-    reaper.unref();
+    reaper = startReaper(store, run, options.leaseMs, logger, background);
     return await running.run();
   } finally {
     if (reaper) clearInterval(reaper);
@@ -193,6 +160,99 @@ export async function processBatch(
     await cpu?.close();
     await embedder.close();
   }
+}
+
+/** The embedding service's breaker of a run: its changes are logged, kept as events and shown. */
+function embeddingBreaker(
+  store: Store,
+  run: RunHandle,
+  logger: Logger,
+  background: Background,
+  onState: (state: BreakerTransition["to"]) => void,
+): CircuitBreaker {
+  return new CircuitBreaker(undefined, (t) => {
+    onState(t.to);
+    logger.warn(
+      { event: "breaker.change", batchId: run.batchId, run: run.run, ...t },
+      `breaker ${t.from} -> ${t.to}`,
+    );
+    background.run("breaker event", () =>
+      store.addEvents(run.batchId, [{ run: run.run, at: t.at, type: "breaker", data: { ...t } }]),
+    );
+  });
+}
+
+/** The batch's embedding settings, with the run's own time limit of an HTTP call. */
+function embedSettingsOf(
+  settings: PipelineSettings,
+  options: ResolvedProcessOptions,
+): PipelineSettings["embed"] {
+  return settings.embed.kind === "http" && options.embedTimeoutMs !== undefined
+    ? { ...settings.embed, timeoutMs: options.embedTimeoutMs }
+    : settings.embed;
+}
+
+function openEmbedCache(
+  store: Store,
+  batchId: string,
+  settings: PipelineSettings,
+  options: ResolvedProcessOptions,
+  logger: Logger,
+): RunEmbedCache {
+  return new RunEmbedCache(store, embedLayerOf(settings), options.cacheLookups, (err) =>
+    logger.warn(
+      { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
+      "embedding cache write failed; its texts will be embedded again when met",
+    ),
+  );
+}
+
+/** Progress reports every interval, when the caller asked for them. */
+function startProgressTicker(
+  store: Store,
+  batchId: string,
+  before: StateCounts,
+  running: Engine,
+  hooks: ProcessHooks,
+  background: Background,
+  logger: Logger,
+): ProgressTicker | null {
+  if (!hooks.onProgress) return null;
+  const ticker = new ProgressTicker({
+    store,
+    batchId,
+    before,
+    stats: () => running.snapshot,
+    onProgress: hooks.onProgress,
+    ...(hooks.progressIntervalMs ? { intervalMs: hooks.progressIntervalMs } : {}),
+    ...(hooks.planning ? { planning: hooks.planning } : {}),
+    background,
+    logger,
+  });
+  ticker.start();
+  return ticker;
+}
+
+/**
+ * Workers sharing a batch watch for each other: the documents of one that died on this host are
+ * put back within a second (its process is gone); elsewhere, its leases expire and the claims take
+ * them over. The look is cheap (the runs of the batch, and a signal 0 per local pid), so it runs
+ * every second whatever the lease: tied to a third of the default 30 s lease, a worker killed on
+ * the same host waited 5 s on average, 10 s at worst.
+ */
+function startReaper(
+  store: Store,
+  run: RunHandle,
+  leaseMs: number,
+  logger: Logger,
+  background: Background,
+): NodeJS.Timeout {
+  const reaper = setInterval(
+    () => background.run("reaper", () => reap(store, run, leaseMs, logger), "reaper"),
+    REAP_INTERVAL_MS,
+  );
+  reaper.unref();
+  return reaper;
 }
 
 interface RunResources {

@@ -4,20 +4,12 @@ import { validateInput } from "../input/validate.js";
 import type { BatchInfo, Store } from "../store/store.js";
 import { storeError } from "../store/transient.js";
 import { finishDelivery, startDelivery } from "./deliver-batch.js";
-import type { StopReason } from "./engine.js";
 import { createLogger } from "./logger.js";
-import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
-import { openRun, processBatch } from "./process-batch.js";
+import { type PlanInput, PlanTask } from "./plan-coordinator.js";
 import { ResilientStore } from "./resilient-store.js";
-import {
-  batchFingerprint,
-  endingRun,
-  finishRun,
-  processHooks,
-  type RunResult,
-  storeRetryOf,
-} from "./run-batch.js";
+import { batchFingerprint, endingRun, finishRun, type RunResult, storeRetryOf } from "./run-batch.js";
 import { type ProcessOptions, resolveProcessOptions } from "./run-options.js";
+import { openRunAs, processAlongsidePlan, type RunSteps, startPlanning } from "./run-steps.js";
 import { settingsFromJson } from "./settings.js";
 import type { SinkOptions } from "./sink-options.js";
 
@@ -47,52 +39,32 @@ export async function resumeBatch(options: ResumeBatchOptions): Promise<RunResul
         details: [{ path: "batch_id", problem: `no batch ${JSON.stringify(batchId)}` }],
       });
     }
-    const { run, resumes } = await openRun(store, batchId, {
-      command: options.command ?? "worker",
-      ...(options.workerId ? { workerId: options.workerId } : {}),
+    const { run, resumes } = await openRunAs(store, batchId, options, "worker", {
       leaseMs: resolved.leaseMs,
       processStartedAt,
       logger,
     });
     // In-flight documents were recovered when the run opened; now the sink cursors.
     const sinks = await startDelivery(store, batchId, options, logger, true, resolved.storeRetryMs);
+    const steps: RunSteps = { store, run, options, resolved, logger, retry };
     return await endingRun(store, run, logger, async () => {
       const plan = new PlanTask();
       if (!batch.planComplete) {
         const readable = await inputOf(batch, options.store);
-        plan.start(
-          coordinatePlan({
-            store,
-            batchId,
-            run,
-            leaseMs: resolved.leaseMs,
-            storeRetryMs: resolved.storeRetryMs,
-            logger,
-            ...(options.signal ? { signal: options.signal } : {}),
-            input: readable.input,
-            ...(readable.why ? { unreadable: readable.why } : {}),
-            writing: (on) => plan.setWriting(on),
-          }),
-        );
+        startPlanning(plan, steps, {
+          input: readable.input,
+          ...(readable.why ? { unreadable: readable.why } : {}),
+        });
       }
-      // Documents of a new batch, or of the rest of an interrupted plan, are processed while the
-      // plan is written; a new plan generation over existing documents is planned first.
-      const streamable = batch.planGeneration <= 1 || batch.planRecords > 0;
-      let stopReason: StopReason = streamable ? "finished" : await plan.outcome();
-      const before = await store.counts(batchId);
-      await store.markRunResumed(run, resumes, before.done + before.degraded);
-      if (stopReason === "finished") {
-        const settings = settingsFromJson((await store.getBatch(batchId))!.settings);
-        stopReason = await processBatch(
-          store,
-          run,
-          settings,
-          resolved,
-          logger,
-          processHooks(options, plan, retry, sinks.delivery),
-        );
-      }
-      if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
+      const stopReason = await processAlongsidePlan(steps, plan, {
+        // Documents of a new batch, or of the rest of an interrupted plan, are processed while the
+        // plan is written; a new plan generation over existing documents is planned first.
+        streamable: batch.planGeneration <= 1 || batch.planRecords > 0,
+        resumes,
+        process: true,
+        settings: settingsFromJson(batch.settings),
+        delivery: sinks.delivery,
+      });
       await finishDelivery(sinks.delivery, stopReason, sinks.waitMs, logger, batchId);
       return finishRun(store, run, stopReason, logger, options.onProgress);
     }).finally(() => sinks.delivery?.stop());

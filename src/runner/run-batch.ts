@@ -5,15 +5,14 @@ import { defaultBatchId, type InputSource, openInput } from "../input/sources.js
 import { validateInput } from "../input/validate.js";
 import { type BatchReport, buildReport } from "../report/report.js";
 import { createStore, DEFAULT_DB } from "../store/open.js";
-import type { PlanStart, RunHandle, Store } from "../store/store.js";
+import type { BatchInfo, PlanStart, RunHandle, Store } from "../store/store.js";
 import { storeError } from "../store/transient.js";
 import { finishDelivery, startDelivery } from "./deliver-batch.js";
 import type { StopReason } from "./engine.js";
 import { InputThread } from "./input-runner.js";
 import type { InputRef } from "./input-thread.js";
 import { createLogger, type Logger } from "./logger.js";
-import { coordinatePlan, type PlanInput, PlanTask } from "./plan-coordinator.js";
-import { openRun, type ProcessHooks, processBatch } from "./process-batch.js";
+import { type PlanInput, PlanTask } from "./plan-coordinator.js";
 import { ResilientStore } from "./resilient-store.js";
 import {
   type OutputOptions,
@@ -25,6 +24,7 @@ import {
   resolveProcessOptions,
   syncOption,
 } from "./run-options.js";
+import { openRunAs, processAlongsidePlan, type RunSteps, startPlanning } from "./run-steps.js";
 import { layerOf, type PipelineSettings, settingsFromJson, settingsToJson } from "./settings.js";
 import type { Deliverer } from "./sink-delivery.js";
 import type { SinkOptions } from "./sink-options.js";
@@ -82,25 +82,11 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const sync = syncOption(options.sync);
   const logger: Logger = options.logger ?? createLogger(options.logFile, options.logLevel);
   const dbFile = path.resolve(options.db ?? DEFAULT_DB);
-  const ref: InputRef = {
-    path: path.resolve(options.input),
-    storeFiles: options.store ? [] : [dbFile],
-    ...(options.root ? { root: options.root } : {}),
-    ...(options.include ? { include: options.include } : {}),
-    ...(options.exclude ? { exclude: options.exclude } : {}),
-  };
+  const ref = inputRefOf(options, dbFile);
   const source = await openInput(options.input, ref);
   const layer = layerOf(settings);
   const fingerprint = await batchFingerprint(source, layer, settings.maxDocBytes);
-  // A large input file (both kinds are streamed) is validated on a thread of its own, whose
-  // memory (the identities of millions of documents) is freed when it ends; a small one is
-  // validated here, without a thread's start-up.
-  const validate = async () =>
-    source.kind !== "directory" &&
-    InputThread.available() &&
-    (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES
-      ? InputThread.validate(ref)
-      : validateInput(source);
+  const validate = () => validateSource(source, ref);
   // A new store file is created only for a valid input: validate first when there is none yet.
   let validated = options.prevalidated ?? null;
   if (!validated && !options.store && !fs.existsSync(dbFile)) validated = await validate();
@@ -115,9 +101,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       (await defaultBatchId(source, async (id) => (await store.getBatch(id))?.inputRef ?? null));
     const existing = await store.getBatch(batchId);
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
-    const { run, resumes } = await openRun(store, batchId, {
-      command: options.command ?? "run",
-      ...(options.workerId ? { workerId: options.workerId } : {}),
+    const { run, resumes } = await openRunAs(store, batchId, options, "run", {
       leaseMs: resolved.leaseMs,
       processStartedAt,
       logger,
@@ -129,25 +113,16 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       layer,
       ...(options.rehash ? { rehash: true } : {}),
     };
-    const start: PlanStart = {
+    const start = planStartOf(options, {
       batchId,
       layer,
-      settings: settingsToJson({
-        ...settings,
-        root: source.root.realRoot,
-        ...(options.include ? { include: options.include } : {}),
-        ...(options.exclude ? { exclude: options.exclude } : {}),
-      }),
-      inputRef: options.inputRef ?? source.location,
-      // Files of `path` documents may change while the input does not: a complete plan of the same
-      // input is then planned again, each file checked by its stat (a folder's fingerprint covers
-      // its files' stats already). Validation was skipped only when the fingerprint matched.
+      settings,
+      source,
       fingerprint,
-      externalFiles:
-        source.kind !== "directory" && (validated ? validated.hasPaths : (existing?.externalFiles ?? true)),
+      validated,
+      existing,
       sync,
-      ...(options.rehash ? { replan: true } : {}),
-    };
+    });
     return await endingRun(store, run, logger, () =>
       planAndProcess({ options, resolved, logger, store, retry, run, resumes, input, start, settings }),
     );
@@ -158,13 +133,67 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   }
 }
 
-interface RunContext {
+function inputRefOf(options: RunBatchOptions, dbFile: string): InputRef {
+  return {
+    path: path.resolve(options.input),
+    storeFiles: options.store ? [] : [dbFile],
+    ...(options.root ? { root: options.root } : {}),
+    ...(options.include ? { include: options.include } : {}),
+    ...(options.exclude ? { exclude: options.exclude } : {}),
+  };
+}
+
+/**
+ * A large input file (both kinds are streamed) is validated on a thread of its own, whose memory
+ * (the identities of millions of documents) is freed when it ends; a small one is validated here,
+ * without a thread's start-up.
+ */
+async function validateSource(source: InputSource, ref: InputRef): Promise<{ hasPaths: boolean }> {
+  return source.kind !== "directory" &&
+    InputThread.available() &&
+    (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES
+    ? InputThread.validate(ref)
+    : validateInput(source);
+}
+
+/** What the plan of this run starts from, and what tells whether the stored plan is up to date. */
+function planStartOf(
+  options: RunBatchOptions,
+  plan: {
+    batchId: string;
+    layer: string;
+    settings: PipelineSettings;
+    source: InputSource;
+    fingerprint: string;
+    validated: { hasPaths: boolean } | null;
+    existing: BatchInfo | null;
+    sync: PlanStart["sync"];
+  },
+): PlanStart {
+  const { source, validated, existing } = plan;
+  return {
+    batchId: plan.batchId,
+    layer: plan.layer,
+    settings: settingsToJson({
+      ...plan.settings,
+      root: source.root.realRoot,
+      ...(options.include ? { include: options.include } : {}),
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+    }),
+    inputRef: options.inputRef ?? source.location,
+    // Files of `path` documents may change while the input does not: a complete plan of the same
+    // input is then planned again, each file checked by its stat (a folder's fingerprint covers
+    // its files' stats already). Validation was skipped only when the fingerprint matched.
+    fingerprint: plan.fingerprint,
+    externalFiles:
+      source.kind !== "directory" && (validated ? validated.hasPaths : (existing?.externalFiles ?? true)),
+    sync: plan.sync,
+    ...(options.rehash ? { replan: true } : {}),
+  };
+}
+
+interface RunContext extends RunSteps {
   options: RunBatchOptions;
-  resolved: ResolvedProcessOptions;
-  logger: Logger;
-  store: Store;
-  retry: StoreRetry;
-  run: RunHandle;
   /** True when this run takes over from an ended or dead run of the batch. */
   resumes: boolean;
   input: PlanInput;
@@ -193,68 +222,29 @@ async function planAndProcess(ctx: RunContext): Promise<RunResult> {
 }
 
 async function planAndProcessDocuments(ctx: RunContext, delivery: Deliverer | null): Promise<StopReason> {
-  const { options, resolved, logger, store, run } = ctx;
-  const batchId = run.batchId;
-  const cursor = await store.beginPlan(ctx.start);
-  // Processing starts while the plan is being written when nothing it may change is complete
-  // already: a new batch, or the rest of an interrupted plan of the same input. A changed input
-  // (a new plan generation over existing documents) is planned first.
-  const streamable = !options.planOnly && (!cursor.existed || cursor.batch.planRecords > 0);
+  const { options, run } = ctx;
+  const cursor = await ctx.store.beginPlan(ctx.start);
   const plan = new PlanTask();
   if (!cursor.upToDate) {
-    plan.start(
-      coordinatePlan({
-        store,
-        batchId,
-        run,
-        leaseMs: resolved.leaseMs,
-        storeRetryMs: resolved.storeRetryMs,
-        logger,
-        ...(options.signal ? { signal: options.signal } : {}),
-        input: ctx.input,
-        onPlanning: (planned) => options.onProgress?.({ ...idle(batchId, "planning"), planned }),
-        writing: (on) => plan.setWriting(on),
-      }),
-    );
+    startPlanning(plan, ctx, {
+      input: ctx.input,
+      onPlanning: (planned) => options.onProgress?.({ ...idle(run.batchId, "planning"), planned }),
+    });
     plan.outcome().then(
       (stop) => stop === "finished" && options.onPlanned?.(),
       () => {},
     );
   }
-  let stopReason: StopReason = streamable ? "finished" : await plan.outcome();
-  const before = await store.counts(batchId);
-  await store.markRunResumed(run, ctx.resumes, before.done + before.degraded);
-  if (stopReason === "finished" && !options.planOnly) {
-    // Processing uses the batch's stored settings: another process may have planned it.
-    const stored = (await store.getBatch(batchId))?.settings;
-    stopReason = await processBatch(
-      store,
-      run,
-      stored ? settingsFromJson(stored) : ctx.settings,
-      resolved,
-      logger,
-      processHooks(options, plan, ctx.retry, delivery),
-    );
-  }
-  if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
-  return stopReason;
-}
-
-/** The hooks of processing that goes on alongside a plan that may still be written. */
-export function processHooks(
-  options: ProcessOptions,
-  plan: PlanTask,
-  retry: StoreRetry,
-  delivery: Deliverer | null,
-): ProcessHooks {
-  return {
-    ...(options.onProgress ? { onProgress: withSinkLag(options.onProgress, delivery) } : {}),
-    ...(options.progressIntervalMs ? { progressIntervalMs: options.progressIntervalMs } : {}),
-    signal: plan.signal(options.signal),
-    ...(options.inject ? { inject: options.inject } : {}),
-    ...(plan.running ? { planning: () => plan.running, planWriting: () => plan.writing } : {}),
-    storeRetry: retry,
-  };
+  return processAlongsidePlan(ctx, plan, {
+    // Processing starts while the plan is being written when nothing it may change is complete
+    // already: a new batch, or the rest of an interrupted plan of the same input. A changed input
+    // (a new plan generation over existing documents) is planned first.
+    streamable: !options.planOnly && (!cursor.existed || cursor.batch.planRecords > 0),
+    resumes: ctx.resumes,
+    process: !options.planOnly,
+    settings: ctx.settings,
+    delivery,
+  });
 }
 
 /** Records the end of a run and builds the report it returns. */
@@ -274,7 +264,6 @@ export async function finishRun(
   return { report, stopReason, exitCode: exitCodeFor(stopReason, report), embedder };
 }
 
-/** What a batch's plan is checked against: the input as it is now, and the layer. */
 /**
  * What a plan was made from: the input, the layer, and the size limit (a document over it fails
  * when planned, so a raised limit must plan the input again).
@@ -332,15 +321,6 @@ export async function endingRun<T>(
     }
     throw err;
   }
-}
-
-/** Progress with the sinks' lag, for the progress line. */
-export function withSinkLag(
-  onProgress: (progress: Progress) => void,
-  delivery: { lag: number | null } | null,
-): (progress: Progress) => void {
-  if (!delivery) return onProgress;
-  return (progress) => onProgress({ ...progress, sinkLag: delivery.lag });
 }
 
 function idle(batchId: string, phase: Progress["phase"]): Progress {

@@ -47,6 +47,19 @@ export interface DeliveryOptions {
 
 /** Retry delays of a failing sink: 250 ms doubling to 10 s, plus jitter. */
 const SINK_BACKOFF = { baseDelayMs: 250, maxDelayMs: 10_000 };
+/** What one sink's loop holds between pages. */
+interface SinkLoop {
+  uri: string;
+  /** Opened at the first delivery, again after a sink that was not configured here. */
+  sink: Sink | null;
+  lease: SinkLease | null;
+  /** Failures in a row, for the backoff. */
+  failures: number;
+  /** When the lease was last renewed, in ms. */
+  renewedAt: number;
+  breaker: CircuitBreaker;
+}
+
 /** A sink's breaker opens after 5 consecutive failures and probes at most every 5 s. */
 const SINK_BREAKER = { failureThreshold: 5, openMs: 1_000, maxOpenMs: 5_000 };
 
@@ -120,14 +133,40 @@ export class SinkDelivery implements Deliverer {
     }
   }
 
+  /** One sink's loop: hold its cursor, deliver page after page, back off while it fails. */
   private async loop(uri: string): Promise<void> {
-    const { logger } = this.options;
-    let sink: Sink | null = null;
-    let lease: SinkLease | null = null;
-    let failures = 0;
-    let renewedAt = 0;
-    const breaker = new CircuitBreaker(SINK_BREAKER, (t) => {
-      logger.warn(
+    const state: SinkLoop = {
+      uri,
+      sink: null,
+      lease: null,
+      failures: 0,
+      renewedAt: 0,
+      breaker: this.sinkBreaker(uri),
+    };
+    try {
+      while (!this.stopped) {
+        if (!state.lease && !(await this.claimCursor(state))) continue;
+        const permit = state.breaker.acquire(Date.now());
+        if (!permit.allowed) {
+          await this.idle(permit.retryAt - Date.now());
+          continue;
+        }
+        try {
+          await this.deliverNextPage(state, state.lease!, permit.probe);
+        } catch (err) {
+          await this.recordFailure(state, err, permit.probe);
+        }
+      }
+    } finally {
+      if (state.lease) await this.store.releaseSink(state.lease).catch(() => {});
+      await state.sink?.close?.().catch(() => {});
+    }
+  }
+
+  /** A breaker per sink, its transitions logged and kept as batch events. */
+  private sinkBreaker(uri: string): CircuitBreaker {
+    return new CircuitBreaker(SINK_BREAKER, (t) => {
+      this.options.logger.warn(
         { event: "sink.breaker", batchId: this.batchId, sink: uri, ...t },
         `sink breaker ${t.from} -> ${t.to}`,
       );
@@ -137,91 +176,89 @@ export class SinkDelivery implements Deliverer {
         ])
         .catch(() => {});
     });
-    try {
-      while (!this.stopped) {
-        if (!lease) {
-          lease = await this.store.claimSink(
-            this.batchId,
-            uri,
-            this.owner,
-            this.options.leaseMs,
-            this.deadOwners(),
-          );
-          if (!lease) {
-            // Another live process delivers this sink; look again in a while.
-            await this.idle(Math.max(250, this.options.leaseMs / 3));
-            continue;
-          }
-          logger.info(
-            { event: "sink.claimed", batchId: this.batchId, sink: uri, from: lease.deliveredSeq },
-            "sink cursor claimed",
-          );
-        }
-        const permit = breaker.acquire(Date.now());
-        if (!permit.allowed) {
-          await this.idle(permit.retryAt - Date.now());
-          continue;
-        }
-        try {
-          sink ??= await openSink(uri, this.batchId, this.options.sources);
-          const page = await this.store.readChanges(
-            this.batchId,
-            lease.deliveredSeq,
-            this.options.pageRows ?? 1024,
-          );
-          if (page.throughSeq > lease.deliveredSeq) {
-            await withTimeout(deliver(sink, page), this.options.callTimeoutMs ?? 30_000, uri);
-          }
-          breaker.onSuccess(Date.now(), permit.probe);
-          failures = 0;
-          const moved = page.throughSeq > lease.deliveredSeq;
-          if (moved || Date.now() - renewedAt > this.options.leaseMs / 3) {
-            if (!(await this.store.ackSink(lease, page.throughSeq, this.options.leaseMs))) {
-              logger.warn(
-                { event: "sink.fenced", batchId: this.batchId, sink: uri },
-                "sink cursor taken over",
-              );
-              lease = null;
-              continue;
-            }
-            renewedAt = Date.now();
-            lease.deliveredSeq = Math.max(lease.deliveredSeq, page.throughSeq);
-          }
-          const pause = this.pause(page, moved);
-          if (pause > 0) await this.idle(pause);
-        } catch (err) {
-          breaker.onFailure(Date.now(), permit.probe);
-          const error =
-            err instanceof DocbatchError
-              ? err
-              : new DocbatchError("SINK_UNAVAILABLE", `${uri}: ${toDocbatchError(err).message}`, {
-                  cause: err,
-                });
-          failures += 1;
-          logger.warn(
-            {
-              event: "sink.failed",
-              batchId: this.batchId,
-              sink: uri,
-              error: { code: error.code, message: error.message },
-            },
-            "sink delivery failed",
-          );
-          if (lease)
-            await this.store
-              .recordSinkError(lease, { code: error.code, message: error.message })
-              .catch(() => {});
-          if (error.code === "SINK_NOT_CONFIGURED") {
-            sink = null;
-            this.unconfigured.add(uri);
-          }
-          await this.idle(backoffDelay(failures - 1, SINK_BACKOFF));
-        }
-      }
-    } finally {
-      if (lease) await this.store.releaseSink(lease).catch(() => {});
-      await sink?.close?.().catch(() => {});
+  }
+
+  /** Takes the sink's cursor; false (after a wait) while another live process delivers it. */
+  private async claimCursor(state: SinkLoop): Promise<boolean> {
+    state.lease = await this.store.claimSink(
+      this.batchId,
+      state.uri,
+      this.owner,
+      this.options.leaseMs,
+      this.deadOwners(),
+    );
+    if (!state.lease) {
+      await this.idle(Math.max(250, this.options.leaseMs / 3));
+      return false;
     }
+    this.options.logger.info(
+      { event: "sink.claimed", batchId: this.batchId, sink: state.uri, from: state.lease.deliveredSeq },
+      "sink cursor claimed",
+    );
+    return true;
+  }
+
+  /**
+   * Hands the changes after the cursor to the sink, then moves the cursor (or only renews its
+   * lease when nothing moved); a cursor taken over meanwhile ends the lease, without a pause.
+   */
+  private async deliverNextPage(state: SinkLoop, lease: SinkLease, probe: boolean): Promise<void> {
+    state.sink ??= await openSink(state.uri, this.batchId, this.options.sources);
+    const page = await this.store.readChanges(
+      this.batchId,
+      lease.deliveredSeq,
+      this.options.pageRows ?? 1024,
+    );
+    if (page.throughSeq > lease.deliveredSeq) {
+      await withTimeout(deliver(state.sink, page), this.options.callTimeoutMs ?? 30_000, state.uri);
+    }
+    state.breaker.onSuccess(Date.now(), probe);
+    state.failures = 0;
+    const moved = page.throughSeq > lease.deliveredSeq;
+    if (moved || Date.now() - state.renewedAt > this.options.leaseMs / 3) {
+      if (!(await this.store.ackSink(lease, page.throughSeq, this.options.leaseMs))) {
+        this.options.logger.warn(
+          { event: "sink.fenced", batchId: this.batchId, sink: state.uri },
+          "sink cursor taken over",
+        );
+        state.lease = null;
+        return;
+      }
+      state.renewedAt = Date.now();
+      lease.deliveredSeq = Math.max(lease.deliveredSeq, page.throughSeq);
+    }
+    const pause = this.pause(page, moved);
+    if (pause > 0) await this.idle(pause);
+  }
+
+  /** Logs a failed delivery, keeps its error on the cursor, and backs off. */
+  private async recordFailure(state: SinkLoop, err: unknown, probe: boolean): Promise<void> {
+    state.breaker.onFailure(Date.now(), probe);
+    const error =
+      err instanceof DocbatchError
+        ? err
+        : new DocbatchError("SINK_UNAVAILABLE", `${state.uri}: ${toDocbatchError(err).message}`, {
+            cause: err,
+          });
+    state.failures += 1;
+    this.options.logger.warn(
+      {
+        event: "sink.failed",
+        batchId: this.batchId,
+        sink: state.uri,
+        error: { code: error.code, message: error.message },
+      },
+      "sink delivery failed",
+    );
+    if (state.lease)
+      await this.store
+        .recordSinkError(state.lease, { code: error.code, message: error.message })
+        .catch(() => {});
+    if (error.code === "SINK_NOT_CONFIGURED") {
+      state.sink = null;
+      this.unconfigured.add(state.uri);
+    }
+    await this.idle(backoffDelay(state.failures - 1, SINK_BACKOFF));
   }
 
   /** No pause while the outbox holds more; a short one when idle; a longer one after catching up. */

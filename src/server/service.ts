@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { batchConflict, DocbatchError } from "../core/errors.js";
 import type { StateCounts, SyncMode } from "../core/types.js";
-import { fileFingerprint, openInput } from "../input/sources.js";
+import { fileFingerprint, type InputSource, openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import { renderPrometheus } from "../report/prometheus.js";
 import type { BatchAnalysis } from "../report/report.js";
@@ -125,33 +125,16 @@ export class BatchService {
       release = held.release;
       const file = held.file;
       await fs.promises.rename(upload, file);
-      const settings = pipelineSettings(this.options.output);
-      const layer = layerOf(settings);
-      const fingerprint = summary.hasPaths
-        ? null
-        : await batchFingerprint(
-            { fingerprint: () => fileFingerprint(kind, file, source.filter) },
-            layer,
-            settings.maxDocBytes,
-          );
-      let cursor: PlanCursor;
-      try {
-        // Created and compared in one transaction: of racing submissions, one body owns the id.
-        cursor = await this.store.beginPlan({
-          batchId: id,
-          layer,
-          settings: settingsToJson({ ...settings, root: source.root.realRoot }),
-          inputRef,
-          fingerprint,
-          exclusive: !replaces,
-          sync,
-        });
-      } catch (err) {
-        // Our file, unless the same body (same name) owns the batch.
-        const owner = await this.store.getBatch(id).catch(() => null);
-        if (owner?.inputRef !== inputRef) await fs.promises.rm(file, { force: true });
-        throw err;
-      }
+      const cursor = await this.beginSubmittedPlan({
+        id,
+        kind,
+        file,
+        source,
+        inputRef,
+        hasPaths: summary.hasPaths,
+        replaces,
+        sync,
+      });
       if (!cursor.created && !replaces) {
         // The same body, submitted at the same moment, created it first: the file is the same,
         // and once that batch is planned, no longer needed.
@@ -163,6 +146,49 @@ export class BatchService {
     } finally {
       await fs.promises.rm(upload, { force: true });
       await release?.();
+    }
+  }
+
+  /**
+   * Creates the batch of a held body with its plan's start, or begins a new plan of its input
+   * (`replaces`). Created and compared in one transaction: of racing submissions, one body owns
+   * the id; the file is removed when another body does.
+   */
+  private async beginSubmittedPlan(body: {
+    id: string;
+    kind: "json" | "jsonl";
+    file: string;
+    source: InputSource;
+    inputRef: string;
+    hasPaths: boolean;
+    replaces: boolean;
+    sync: SyncMode;
+  }): Promise<PlanCursor> {
+    const { id, kind, file, source, inputRef } = body;
+    const settings = pipelineSettings(this.options.output);
+    const layer = layerOf(settings);
+    const fingerprint = body.hasPaths
+      ? null
+      : await batchFingerprint(
+          { fingerprint: () => fileFingerprint(kind, file, source.filter) },
+          layer,
+          settings.maxDocBytes,
+        );
+    try {
+      return await this.store.beginPlan({
+        batchId: id,
+        layer,
+        settings: settingsToJson({ ...settings, root: source.root.realRoot }),
+        inputRef,
+        fingerprint,
+        exclusive: !body.replaces,
+        sync: body.sync,
+      });
+    } catch (err) {
+      // Our file, unless the same body (same name) owns the batch.
+      const owner = await this.store.getBatch(id).catch(() => null);
+      if (owner?.inputRef !== inputRef) await fs.promises.rm(file, { force: true });
+      throw err;
     }
   }
 

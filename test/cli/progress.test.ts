@@ -145,16 +145,7 @@ describe("progress of a real run", () => {
     ]
       .map((a) => `'${a}'`)
       .join(" ");
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
-      let out = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        out += d;
-      });
-      child.on("error", reject);
-      child.on("close", () => resolve(out));
-      child.stdin.end();
-    });
+    const output = await inTerminal(command);
     const frames = output.split("\r").filter((f) => f.startsWith("["));
     expect(frames.length).toBeGreaterThanOrEqual(2);
     expect(
@@ -186,23 +177,8 @@ describe("progress of a real run", () => {
     }
     const db = path.join(dir, "folder.db");
     const command = [process.execPath, CLI, "run", folder, "--db", db].map((a) => `'${a}'`).join(" ");
-    const output = await new Promise<string>((resolve, reject) => {
-      // A terminal of 120 columns, as the crash was seen in.
-      const child = spawn(
-        "script",
-        ["-qfec", `stty cols 120 rows 40; ${command}; echo "EXIT=$?"`, "/dev/null"],
-        {
-          stdio: ["pipe", "pipe", "pipe"],
-        },
-      );
-      let out = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
-        out += d;
-      });
-      child.on("error", reject);
-      child.on("close", () => resolve(out));
-      child.stdin.end();
-    });
+    // A terminal of 120 columns, as the crash was seen in.
+    const output = await inTerminal(`stty cols 120 rows 40; ${command}; echo "EXIT=$?"`);
     expect(output, output.slice(-2_000)).toContain("EXIT=0");
     expect(output).not.toMatch(/RangeError|Error:|\n\s+at /);
     const frames = output
@@ -230,3 +206,17 @@ describe("progress of a real run", () => {
     }
   }, 180_000);
 });
+
+/** What a shell command writes to a pseudo-terminal (through `script`), once it ended. */
+function inTerminal(command: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+    });
+    child.on("error", reject);
+    child.on("close", () => resolve(out));
+    child.stdin.end();
+  });
+}

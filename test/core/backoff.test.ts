@@ -2,6 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type BackoffOptions, backoffBounds, backoffDelay, seededRandom } from "../../src/core/backoff.js";
 
+/** The values the properties draw from: base and maximum delays in ms, and the random draw. */
+const baseDelays = fc.integer({ min: 0, max: 10_000 });
+const maxDelays = fc.integer({ min: 0, max: 600_000 });
+const draws = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+
 /** The largest double below 1, the most a random source may return. */
 const ALMOST_ONE = 1 - 2 ** -53;
 
@@ -112,10 +117,10 @@ describe("backoffBounds", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 60 }),
-        fc.integer({ min: 0, max: 10_000 }),
-        fc.integer({ min: 0, max: 600_000 }),
+        baseDelays,
+        maxDelays,
         fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        draws,
         (attempt, baseDelayMs, maxDelayMs, jitterMs, draw) => {
           const options: BackoffOptions = { baseDelayMs, maxDelayMs, jitterMs };
           const delay = backoffDelay(attempt, options, always(draw));
@@ -137,9 +142,9 @@ describe("backoffBounds", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 59 }),
-        fc.integer({ min: 0, max: 10_000 }),
-        fc.integer({ min: 0, max: 600_000 }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        baseDelays,
+        maxDelays,
+        draws,
         (attempt, baseDelayMs, maxDelayMs, draw) => {
           const options = { baseDelayMs, maxDelayMs };
           expect(backoffDelay(attempt + 1, options, always(draw))).toBeGreaterThanOrEqual(
@@ -155,7 +160,7 @@ describe("backoffBounds", () => {
       fc.property(
         fc.integer({ min: 0, max: 60 }),
         fc.integer({ min: 0, max: 600_000 }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        draws,
         (attempt, retryAfterMs, draw) => {
           const options = { baseDelayMs: 200, maxDelayMs: 30_000 };
           const plain = backoffDelay(attempt, options, always(draw));

@@ -10,6 +10,7 @@ import {
   normalizeContent,
   normalizeId,
 } from "../../src/core/keys.js";
+import { itGives } from "../helpers/examples.js";
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const LAYER = "v1|chunk=1000/0|embed=local:256";
@@ -36,18 +37,25 @@ const tricky = fc
   .map((parts) => parts.join(""));
 
 describe("normalizeId", () => {
-  it("applies Unicode NFC", () => {
-    expect(normalizeId("cafe\u0301")).toBe("caf\u00e9");
-    expect(normalizeId("caf\u00e9")).toBe("caf\u00e9");
-    expect(normalizeId("\u212b")).toBe("\u00c5"); // ANGSTROM SIGN -> A WITH RING
-  });
-
-  it("removes surrounding whitespace only", () => {
-    expect(normalizeId("  doc-1\t\n")).toBe("doc-1");
-    expect(normalizeId("\u00a0\u3000doc\u2003")).toBe("doc");
-    expect(normalizeId(" a  b ")).toBe("a  b");
-    expect(normalizeId("   ")).toBe("");
-  });
+  itGives(normalizeId, [
+    [
+      "applies Unicode NFC",
+      [
+        ["cafe\u0301", "caf\u00e9"],
+        ["caf\u00e9", "caf\u00e9"],
+        ["\u212b", "\u00c5"], // ANGSTROM SIGN -> A WITH RING
+      ],
+    ],
+    [
+      "removes surrounding whitespace only",
+      [
+        ["  doc-1\t\n", "doc-1"],
+        ["\u00a0\u3000doc\u2003", "doc"],
+        [" a  b ", "a  b"],
+        ["   ", ""],
+      ],
+    ],
+  ]);
 
   it("maps equivalent spellings to one id", () => {
     expect(normalizeId(" cafe\u0301 ")).toBe(normalizeId("caf\u00e9"));
@@ -67,28 +75,39 @@ describe("normalizeId", () => {
 });
 
 describe("normalizeContent", () => {
-  it("turns CRLF and lone CR into LF", () => {
-    expect(normalizeContent("a\r\nb\r\n")).toBe("a\nb\n");
-    expect(normalizeContent("a\rb\r")).toBe("a\nb\n");
-    expect(normalizeContent("a\r\n\rb\n\r\n")).toBe("a\n\nb\n\n");
-    expect(normalizeContent("\r\r\n")).toBe("\n\n");
-  });
-
-  it("removes a leading byte-order mark, and only a leading one", () => {
-    expect(normalizeContent("\ufeffhello")).toBe("hello");
-    expect(normalizeContent("hel\ufefflo")).toBe("hel\ufefflo");
-    expect(normalizeContent("\ufeff")).toBe("");
-  });
-
-  it("applies Unicode NFC", () => {
-    expect(normalizeContent("cafe\u0301")).toBe("caf\u00e9");
-    expect(normalizeContent("\ufeffcafe\u0301\r\n")).toBe("caf\u00e9\n");
-  });
-
-  it("keeps other whitespace and the empty string as they are", () => {
-    expect(normalizeContent("  a \t\n\n ")).toBe("  a \t\n\n ");
-    expect(normalizeContent("")).toBe("");
-  });
+  itGives(normalizeContent, [
+    [
+      "turns CRLF and lone CR into LF",
+      [
+        ["a\r\nb\r\n", "a\nb\n"],
+        ["a\rb\r", "a\nb\n"],
+        ["a\r\n\rb\n\r\n", "a\n\nb\n\n"],
+        ["\r\r\n", "\n\n"],
+      ],
+    ],
+    [
+      "removes a leading byte-order mark, and only a leading one",
+      [
+        ["\ufeffhello", "hello"],
+        ["hel\ufefflo", "hel\ufefflo"],
+        ["\ufeff", ""],
+      ],
+    ],
+    [
+      "applies Unicode NFC",
+      [
+        ["cafe\u0301", "caf\u00e9"],
+        ["\ufeffcafe\u0301\r\n", "caf\u00e9\n"],
+      ],
+    ],
+    [
+      "keeps other whitespace and the empty string as they are",
+      [
+        ["  a \t\n\n ", "  a \t\n\n "],
+        ["", ""],
+      ],
+    ],
+  ]);
 
   it("is idempotent (property, inputs not starting with two BOMs)", () => {
     fc.assert(

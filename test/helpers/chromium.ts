@@ -1,6 +1,9 @@
 import fs from "node:fs";
+import path from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { expect } from "vitest";
+import { type RunningServer, type ServeOptions, startServer } from "../../src/server/serve.js";
+import type { Store } from "../../src/store/store.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -8,6 +11,26 @@ const CHROMIUM = "/usr/bin/chromium";
  * Skips a browser test where Chromium is missing, except under CI, where a missing browser must
  * fail the run rather than hide the page it was to check.
  */
+/**
+ * The server a dashboard test opens in the browser: any free port, the test's token, a spool in
+ * `dir`, progress events every 200 ms; `options` adds the test's own.
+ */
+export function startDashboardServer(
+  dir: string,
+  store: Store,
+  token: string,
+  options: Partial<ServeOptions> = {},
+): Promise<RunningServer> {
+  return startServer({
+    store,
+    port: 0,
+    token,
+    spoolDir: path.join(dir, "spool"),
+    eventIntervalMs: 200,
+    ...options,
+  });
+}
+
 export function requireChromium(what: string, skip: (note: string) => void): void {
   if (fs.existsSync(CHROMIUM)) return;
   const why = `Chromium is not installed at ${CHROMIUM}, so ${what} cannot be checked in a browser`;

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { seededRandom } from "../../src/core/backoff.js";
 import { tempDir } from "./cli.js";
+import { testSeed } from "./seed.js";
 
 /**
  * Deterministic test corpora: documents of every format and of mixed sizes, in English and
@@ -129,4 +130,16 @@ export function corpusOnDisk(options: CorpusOptions, prefix?: string): CorpusOnD
   const docs = makeCorpus(options);
   writeJsonl(input, docs);
   return { dir, input, db: path.join(dir, "store.db"), docs, ids: docs.map((d) => d.id) };
+}
+
+/**
+ * The corpus of a kill test: 2,000 documents (1 % large) drawn from the test's seed, and the
+ * random source of its kills; the seed is printed (and replayed with DOCBATCH_TEST_SEED).
+ */
+export function killCorpus(name: string, prefix: string): CorpusOnDisk & { random: () => number } {
+  const seed = testSeed(name);
+  return {
+    ...corpusOnDisk({ count: 2_000, seed: seed % 1000, largeShare: 0.01 }, prefix),
+    random: seededRandom(seed),
+  };
 }

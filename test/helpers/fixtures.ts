@@ -49,13 +49,19 @@ export function expectCliError(result: CliResult, codes: string | readonly strin
   for (const detail of error.details) {
     expect(typeof detail.problem, JSON.stringify(detail)).toBe("string");
   }
-  expect(Array.isArray(error.hints)).toBe(true);
-  expect(error.hints.length).toBeGreaterThan(0);
-  for (const hint of error.hints) {
-    expect(typeof hint).toBe("string");
-    expect(hint.length).toBeGreaterThan(0);
-  }
+  expectHints(error.hints);
   return error;
+}
+
+/** The hints of an error body: at least one, each a non-empty string. */
+export function expectHints(hints: unknown): void {
+  expect(Array.isArray(hints)).toBe(true);
+  const list = hints as unknown[];
+  expect(list.length).toBeGreaterThan(0);
+  for (const hint of list) {
+    expect(typeof hint).toBe("string");
+    expect((hint as string).length).toBeGreaterThan(0);
+  }
 }
 
 /** What a detail must match: an exact path (or one of several, or a pattern) and/or a line. */

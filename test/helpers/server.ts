@@ -2,11 +2,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Hono } from "hono";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { createLogger } from "../../src/runner/logger.js";
 import { type AppOptions, createApp } from "../../src/server/app.js";
 import { BatchService } from "../../src/server/service.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
+import { expectHints } from "./fixtures.js";
 
 export interface TestServer {
   app: Hono;
@@ -30,6 +31,21 @@ export interface TestServerOptions {
 }
 
 /** The HTTP API in-process: a fresh SQLite store in a temporary folder, no socket. */
+/**
+ * Starts a test server before the tests of the enclosing `describe` block and closes it after
+ * them; `use` receives it once started.
+ */
+export function serveForBlock(use: (server: TestServer) => void, options: TestServerOptions = {}): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(options);
+    use(server);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+}
+
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "docbatch-routes-"));
   const spoolDir = path.join(dir, "spool");
@@ -102,12 +118,7 @@ export async function expectError(res: Response, status: number, code: string): 
       `a detail with a path or a line: ${JSON.stringify(detail)}`,
     ).toBe(true);
   }
-  expect(Array.isArray(error.hints)).toBe(true);
-  expect(error.hints.length).toBeGreaterThan(0);
-  for (const hint of error.hints) {
-    expect(typeof hint).toBe("string");
-    expect(hint.length).toBeGreaterThan(0);
-  }
+  expectHints(error.hints);
   return error;
 }
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cleanText } from "../../src/pipeline/clean.js";
+import { itGives } from "../helpers/examples.js";
 
 const messy = fc
   .array(
@@ -50,26 +51,37 @@ const visible = (s: string): string =>
     .normalize("NFD");
 
 describe("cleanText", () => {
-  it("normalizes line endings and whitespace", () => {
-    expect(cleanText("  a\r\nb\rc \t d  \n\n\n\n e  \n")).toBe("a\nb\nc d\n\n e");
-    expect(cleanText("line\u2028next\fpage")).toBe("line\nnext\npage");
-    expect(cleanText("no\u00a0break\u3000ideo")).toBe("no break ideo");
-  });
-
-  it("removes controls and zero-width characters", () => {
-    expect(cleanText("\ufeffa\u0000b\u001bc\u007fd\u200be\u200cf\u200dg\u0090h")).toBe("abcdefgh");
-    expect(cleanText("tab\there")).toBe("tab here");
-  });
-
-  it("composes to NFC, also across removed characters", () => {
-    expect(cleanText("Cafe\u0301")).toBe("Café");
-    expect(cleanText("e\u200b\u0301")).toBe("\u00e9");
-  });
-
-  it("gives an empty string for blank text", () => {
-    expect(cleanText("")).toBe("");
-    expect(cleanText(" \n\t\r\n\u200b\u3000")).toBe("");
-  });
+  itGives(cleanText, [
+    [
+      "normalizes line endings and whitespace",
+      [
+        ["  a\r\nb\rc \t d  \n\n\n\n e  \n", "a\nb\nc d\n\n e"],
+        ["line\u2028next\fpage", "line\nnext\npage"],
+        ["no\u00a0break\u3000ideo", "no break ideo"],
+      ],
+    ],
+    [
+      "removes controls and zero-width characters",
+      [
+        ["\ufeffa\u0000b\u001bc\u007fd\u200be\u200cf\u200dg\u0090h", "abcdefgh"],
+        ["tab\there", "tab here"],
+      ],
+    ],
+    [
+      "composes to NFC, also across removed characters",
+      [
+        ["Cafe\u0301", "Café"],
+        ["e\u200b\u0301", "\u00e9"],
+      ],
+    ],
+    [
+      "gives an empty string for blank text",
+      [
+        ["", ""],
+        [" \n\t\r\n\u200b\u3000", ""],
+      ],
+    ],
+  ]);
 
   it("produces clean text from anything, keeping every visible character", () => {
     fc.assert(

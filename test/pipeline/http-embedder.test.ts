@@ -245,29 +245,45 @@ describe("HttpEmbedder", () => {
   });
 
   describe("HTTP status classification", () => {
-    it("500 from the service → EMBED_UNAVAILABLE (retryable), no Retry-After", async () => {
-      server.setRates({ error500: 1 });
+    // Each case asserts the Retry-After and the message only where the answer says something of them.
+    const injected: {
+      name: string;
+      rates: Partial<FaultRates>;
+      code: string;
+      kind: "retryable" | "permanent";
+      retryAfterMs?: number | undefined;
+      message?: string;
+    }[] = [
+      {
+        name: "500 from the service → EMBED_UNAVAILABLE (retryable), no Retry-After",
+        rates: { error500: 1 },
+        code: "EMBED_UNAVAILABLE",
+        kind: "retryable",
+        retryAfterMs: undefined,
+        message: "answered 500",
+      },
+      {
+        name: "an injected 400 → EMBED_REJECTED (permanent)",
+        rates: { reject400: 1 },
+        code: "EMBED_REJECTED",
+        kind: "permanent",
+        message: "answered 400",
+      },
+      {
+        name: "429 from the service → EMBED_RATE_LIMITED with its Retry-After",
+        rates: { rateLimit429: 1 },
+        code: "EMBED_RATE_LIMITED",
+        kind: "retryable",
+        retryAfterMs: 1_000,
+      },
+    ];
+    it.each(injected)("$name", async (c) => {
+      server.setRates(c.rates);
       const error = await embedError(client(serverUrl).embed(["a"], live()));
-      expect(error.code).toBe("EMBED_UNAVAILABLE");
-      expect(error.kind).toBe("retryable");
-      expect(error.retryAfterMs).toBeUndefined();
-      expect(error.message).toContain("answered 500");
-    });
-
-    it("an injected 400 → EMBED_REJECTED (permanent)", async () => {
-      server.setRates({ reject400: 1 });
-      const error = await embedError(client(serverUrl).embed(["a"], live()));
-      expect(error.code).toBe("EMBED_REJECTED");
-      expect(error.kind).toBe("permanent");
-      expect(error.message).toContain("answered 400");
-    });
-
-    it("429 from the service → EMBED_RATE_LIMITED with its Retry-After", async () => {
-      server.setRates({ rateLimit429: 1 });
-      const error = await embedError(client(serverUrl).embed(["a"], live()));
-      expect(error.code).toBe("EMBED_RATE_LIMITED");
-      expect(error.kind).toBe("retryable");
-      expect(error.retryAfterMs).toBe(1_000);
+      expect(error.code).toBe(c.code);
+      expect(error.kind).toBe(c.kind);
+      if ("retryAfterMs" in c) expect(error.retryAfterMs).toBe(c.retryAfterMs);
+      if (c.message) expect(error.message).toContain(c.message);
     });
 
     it.each([
@@ -705,22 +721,12 @@ describe("EmbeddingTestServer", () => {
     await client(url).embed(["warm-up"], live());
 
     server.setDown("503");
-    const during503 = client(url);
-    for (let i = 0; i < 4; i++) {
-      const error = await embedError(during503.embed([`x${i}`], live()));
-      expect(error.code).toBe("EMBED_UNAVAILABLE");
-      expect(error.message).toContain("answered 503");
-    }
+    await expectUnavailable(client(url), 4, "x", "answered 503");
     expect(server.stats()).toMatchObject({ requests: 5, ok: 1, whileDown: 4 });
 
     server.setDown("refuse");
     // A fresh client, so that no keep-alive socket from before the outage is reused.
-    const duringRefuse = client(url);
-    for (let i = 0; i < 3; i++) {
-      const error = await embedError(duringRefuse.embed([`y${i}`], live()));
-      expect(error.code).toBe("EMBED_UNAVAILABLE");
-      expect(error.message).toContain("cannot reach");
-    }
+    await expectUnavailable(client(url), 3, "y", "cannot reach");
     expect(server.stats()).toMatchObject({ requests: 5, ok: 1, whileDown: 7 });
 
     server.setDown(false);
@@ -771,3 +777,17 @@ describe("EmbeddingTestServer", () => {
     expect(stats.meanInFlight).toBeGreaterThanOrEqual(0);
   });
 });
+
+/** `calls` requests of `embedder`, each failing EMBED_UNAVAILABLE with `message` in its text. */
+async function expectUnavailable(
+  embedder: ReturnType<typeof client>,
+  calls: number,
+  prefix: string,
+  message: string,
+): Promise<void> {
+  for (let i = 0; i < calls; i++) {
+    const error = await embedError(embedder.embed([`${prefix}${i}`], live()));
+    expect(error.code).toBe("EMBED_UNAVAILABLE");
+    expect(error.message).toContain(message);
+  }
+}

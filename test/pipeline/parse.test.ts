@@ -5,6 +5,7 @@ import { cleanText } from "../../src/pipeline/clean.js";
 import { parseHtml } from "../../src/pipeline/formats/html.js";
 import { parseJson } from "../../src/pipeline/formats/json.js";
 import { parseDocument } from "../../src/pipeline/parse.js";
+import { itGives } from "../helpers/examples.js";
 
 const html = (content: string): string => cleanText(parseHtml(content).text);
 const json = (content: string): string => parseJson(content).text;
@@ -58,26 +59,35 @@ describe("parseDocument: html", () => {
     expect(html("<h2>Two<br>lines</h2><h2></h2><p>body</p>")).toBe("## Two lines\n\nbody");
   });
 
-  it("keeps <pre> as a code fence, spacing and all", () => {
-    expect(html("<p>code:</p><pre>a  = 1\n    b = 2</pre>")).toBe("code:\n\n```\na  = 1\n    b = 2\n```");
-    expect(html("<pre>has ``` inside</pre>")).toBe("````\nhas ``` inside\n````");
-  });
-
-  it("does not lose the body of a page whose <head> is never closed", () => {
-    expect(html("<html><head><title>T</title><p>no body tag</p>")).toBe("no body tag");
-    expect(html("<head><meta charset=utf-8>stray text")).toBe("stray text");
-  });
-
-  it("does not take an SVG <title> for the page title", () => {
-    expect(html("<p>chart</p><svg><title>tooltip</title></svg>")).toBe("chart\n\ntooltip");
-  });
-
-  it("copes with malformed HTML", () => {
-    expect(html("<p>a<p>b</div></span>c < d <<>")).toBe("a\n\nbc < d <<>");
-    expect(html("<div><p>unclosed <b>bold")).toBe("unclosed bold");
-    expect(html("")).toBe("");
-    expect(html("<title>Only title</title>")).toBe("Only title");
-  });
+  itGives(html, [
+    [
+      "keeps <pre> as a code fence, spacing and all",
+      [
+        ["<p>code:</p><pre>a  = 1\n    b = 2</pre>", "code:\n\n```\na  = 1\n    b = 2\n```"],
+        ["<pre>has ``` inside</pre>", "````\nhas ``` inside\n````"],
+      ],
+    ],
+    [
+      "does not lose the body of a page whose <head> is never closed",
+      [
+        ["<html><head><title>T</title><p>no body tag</p>", "no body tag"],
+        ["<head><meta charset=utf-8>stray text", "stray text"],
+      ],
+    ],
+    [
+      "does not take an SVG <title> for the page title",
+      [["<p>chart</p><svg><title>tooltip</title></svg>", "chart\n\ntooltip"]],
+    ],
+    [
+      "copes with malformed HTML",
+      [
+        ["<p>a<p>b</div></span>c < d <<>", "a\n\nbc < d <<>"],
+        ["<div><p>unclosed <b>bold", "unclosed bold"],
+        ["", ""],
+        ["<title>Only title</title>", "Only title"],
+      ],
+    ],
+  ]);
 
   it("never throws and never keeps script or style content, whatever the input", () => {
     fc.assert(
@@ -157,12 +167,17 @@ describe("parseDocument: json", () => {
     );
   });
 
-  it("handles top-level values", () => {
-    expect(json('"just a string"')).toBe("just a string");
-    expect(json("42")).toBe("42");
-    expect(json("[[1], {}, []]")).toBe("[0][0]: 1");
-    expect(json("{}")).toBe("");
-  });
+  itGives(json, [
+    [
+      "handles top-level values",
+      [
+        ['"just a string"', "just a string"],
+        ["42", "42"],
+        ["[[1], {}, []]", "[0][0]: 1"],
+        ["{}", ""],
+      ],
+    ],
+  ]);
 
   it("survives very deep nesting", () => {
     const depth = 50_000;

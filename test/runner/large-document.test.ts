@@ -95,30 +95,16 @@ describe("a large document", () => {
     fs.mkdirSync(path.join(dir, "docs"));
     fs.writeFileSync(path.join(dir, "docs", "a.txt"), "x".repeat(5_000));
     const db = path.join(dir, "s.db");
-    const small = await runCli([
-      "run",
-      path.join(dir, "docs"),
-      "--db",
-      db,
-      "--max-doc-bytes",
-      "4096",
-      "--no-progress",
-    ]);
+    const runWithLimit = (limit: string) =>
+      runCli(["run", path.join(dir, "docs"), "--db", db, "--max-doc-bytes", limit, "--no-progress"]);
+    const small = await runWithLimit("4096");
     expect(small.code).toBe(3);
     const status = JSON.parse((await runCli(["status", "--db", db, "--json"])).stdout);
     expect(status.failed_documents[0].last_error.code).toBe("DOC_TOO_LARGE");
     expect(status.failed_documents[0].last_error.message).toMatch(
       /more than --max-doc-bytes \(4,096\); raise --max-doc-bytes/,
     );
-    const raised = await runCli([
-      "run",
-      path.join(dir, "docs"),
-      "--db",
-      db,
-      "--max-doc-bytes",
-      "8192",
-      "--no-progress",
-    ]);
+    const raised = await runWithLimit("8192");
     expect(raised.code).toBe(0);
     const bad = await runCli(["run", path.join(dir, "docs"), "--db", db, "--max-doc-bytes", "lots"]);
     expect(bad.code).toBe(2);

@@ -96,12 +96,7 @@ describe.skipIf(unavailable !== null)("a database restart under running workers 
     const store = new PostgresStore({ url: storeUrl, poolSize: 2 });
     await store.open();
     try {
-      const rows: ExportRow[] = [];
-      for await (const row of store.exportChunks("r")) rows.push(row);
-      expectCompleteExport(
-        rows,
-        docs.map((d) => d.id),
-      );
+      const rows = await completeExport(store, "r", docs);
       const pairs = new Set(rows.map((r) => `${r.doc_id}\u0000${r.chunk_index}`));
       expect(pairs.size).toBe(rows.length);
       expect(await store.counts("r")).toMatchObject({ total: docs.length, pending: 0, processing: 0 });
@@ -158,14 +153,24 @@ describe.skipIf(unavailable !== null)("a database restart under running workers 
     const store = new PostgresStore({ url: storeUrl, poolSize: 1 });
     await store.open();
     try {
-      const rows: ExportRow[] = [];
-      for await (const row of store.exportChunks("o")) rows.push(row);
-      expectCompleteExport(
-        rows,
-        docs.map((d) => d.id),
-      );
+      const _rows = await completeExport(store, "o", docs);
     } finally {
       await store.close();
     }
   }, 300_000);
 });
+
+/** The batch's export, checked to hold every document of `docs` completely. */
+async function completeExport(
+  store: PostgresStore,
+  batchId: string,
+  docs: { id: string }[],
+): Promise<ExportRow[]> {
+  const rows: ExportRow[] = [];
+  for await (const row of store.exportChunks(batchId)) rows.push(row);
+  expectCompleteExport(
+    rows,
+    docs.map((d) => d.id),
+  );
+  return rows;
+}

@@ -4,10 +4,16 @@ import path from "node:path";
 import { DomUtils, parseDocument } from "htmlparser2";
 import { describe, expect, it } from "vitest";
 import { renderDashboard } from "../../src/server/dashboard.js";
-import { type RunningServer, startServer } from "../../src/server/serve.js";
+import type { RunningServer } from "../../src/server/serve.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
-import { assertNoLayoutOverflow, guardedPage, launchChromium, requireChromium } from "../helpers/chromium.js";
+import {
+  assertNoLayoutOverflow,
+  guardedPage,
+  launchChromium,
+  requireChromium,
+  startDashboardServer,
+} from "../helpers/chromium.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 import { makeCorpus } from "../helpers/corpus.js";
 
@@ -61,15 +67,10 @@ describe("the dashboard in Chromium", () => {
     let server: RunningServer | null = null;
     const browser = await launchChromium();
     try {
-      server = await startServer({
-        store,
-        port: 0,
-        token: TOKEN,
-        spoolDir: path.join(dir, "spool"),
+      server = await startDashboardServer(dir, store, TOKEN, {
         root,
         output: { embedUrl },
         process: { concurrency: 2 },
-        eventIntervalMs: 200,
       });
       const origin = server.url;
 

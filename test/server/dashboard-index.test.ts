@@ -1,10 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type RunningServer, startServer } from "../../src/server/serve.js";
+import type { RunningServer } from "../../src/server/serve.js";
 import { replayLog } from "../../src/sinks/jsonl/index.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
-import { assertNoLayoutOverflow, launchChromium, requireChromium } from "../helpers/chromium.js";
+import {
+  assertNoLayoutOverflow,
+  launchChromium,
+  requireChromium,
+  startDashboardServer,
+} from "../helpers/chromium.js";
 import { ROOT, tempDir } from "../helpers/cli.js";
 
 const TOKEN = "dash-token-2";
@@ -30,13 +35,8 @@ describe("the dashboard's sinks panel and search box, in Chromium", () => {
     await store.open();
     let server: RunningServer | null = null;
     try {
-      server = await startServer({
-        store,
-        port: 0,
-        token: TOKEN,
-        spoolDir: path.join(dir, "spool"),
+      server = await startDashboardServer(dir, store, TOKEN, {
         process: { concurrency: 2, sinks: [`jsonl:${log}`] },
-        eventIntervalMs: 200,
       });
       const origin = server.url;
       const submitted = await fetch(`${origin}/v1/batches?batch_id=idx`, {

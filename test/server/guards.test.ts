@@ -19,6 +19,7 @@ import {
   expectError,
   getJson,
   jsonInit,
+  serveForBlock,
   startTestServer,
   type TestServer,
   waitSettled,
@@ -118,12 +119,12 @@ describe("Host and Origin on loopback without a token", () => {
 
 describe("the token", () => {
   let server: TestServer;
-  beforeAll(async () => {
-    server = await startTestServer({ token: "s3cret-token" });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  serveForBlock(
+    (started) => {
+      server = started;
+    },
+    { token: "s3cret-token" },
+  );
 
   it("401 carries WWW-Authenticate; a token of another length is simply wrong", async () => {
     const none = await server.app.request("/v1/batches");

@@ -9,6 +9,7 @@ import {
   jsonInit,
   jsonlInit,
   type LiveStatusBody,
+  serveForBlock,
   spoolFiles,
   startTestServer,
   type TestServer,
@@ -170,12 +171,12 @@ describe("routes: submitting, reading, exporting, retrying (service with a root 
     ],
   };
 
-  beforeAll(async () => {
-    server = await startTestServer({ root: true });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  serveForBlock(
+    (started) => {
+      server = started;
+    },
+    { root: true },
+  );
 
   it("POST /v1/batches with a JSON object: 202 with links; the same body again: 200, created false, no new run", async () => {
     const first = await accepted(await server.app.request("/v1/batches", jsonInit(objectBody)), 202);
@@ -563,12 +564,12 @@ describe("routes: submitting, reading, exporting, retrying (service with a root 
 describe("routes: cancel and resume", () => {
   let server: TestServer;
 
-  beforeAll(async () => {
-    server = await startTestServer({ concurrency: 1 });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  serveForBlock(
+    (started) => {
+      server = started;
+    },
+    { concurrency: 1 },
+  );
 
   it("POST …/cancel stops the batch (cancelled in /status); POST …/resume: 202, then it completes", async () => {
     const docs = Array.from({ length: 300 }, (_, i) => ({ id: `c${i}`, content: text(i) }));
@@ -942,12 +943,12 @@ describe("routes: bodies rejected while they are read (nesting and size limits)"
   let server: TestServer;
   const MAX_BODY = 4_096;
 
-  beforeAll(async () => {
-    server = await startTestServer({ maxBodyBytes: MAX_BODY, maxDepth: 8 });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  serveForBlock(
+    (started) => {
+      server = started;
+    },
+    { maxBodyBytes: MAX_BODY, maxDepth: 8 },
+  );
 
   async function tooDeepJsonl(): Promise<Response> {
     const lines = [
@@ -1010,12 +1011,12 @@ describe("routes: bearer token", () => {
   const TOKEN = "s3cret-token";
   const auth = { authorization: `Bearer ${TOKEN}` };
 
-  beforeAll(async () => {
-    server = await startTestServer({ token: TOKEN });
-  });
-  afterAll(async () => {
-    await server.close();
-  });
+  serveForBlock(
+    (started) => {
+      server = started;
+    },
+    { token: TOKEN },
+  );
 
   it("401 UNAUTHORIZED without a header, with a wrong token, or another scheme", async () => {
     const attempts: Record<string, string>[] = [
@@ -1085,11 +1086,8 @@ describe("routes: bearer token", () => {
 describe("routes: shutting down", () => {
   let server: TestServer;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server.close();
+  serveForBlock((started) => {
+    server = started;
   });
 
   it("/readyz: 200, then 503 SHUTTING_DOWN after shutdown(); POST /v1/batches: 503 SHUTTING_DOWN", async () => {
@@ -1114,11 +1112,8 @@ describe("routes: shutting down", () => {
 describe("routes: a closed store", () => {
   let server: TestServer;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-  });
-  afterAll(async () => {
-    await server.close();
+  serveForBlock((started) => {
+    server = started;
   });
 
   it("answers 500 INTERNAL with the safe message, no stack", async () => {

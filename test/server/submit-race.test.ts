@@ -60,18 +60,14 @@ async function sigterm(serve: ServeProcess): Promise<number> {
 
 describe("racing submissions of one batch id", () => {
   const embeddings = sharedEmbeddings({ latencyMs: 3 });
+  /** `docbatch serve` on the SQLite store `db`, embedding with the shared test service, 4 at a time. */
+  const serveWithEmbeddings = (db: string) =>
+    startServeProcess(["--db", db, "--embed-url", embeddings.url, "--concurrency", "4"]);
 
   it(`${ROUNDS} rounds of two simultaneous POSTs with different bodies: never two 202s, the winner's documents stored; SIGTERM then stops within 10 s`, async () => {
     const random = seededRandom(testSeed("submit race"));
     const dir = tempDir("docbatch-race-");
-    const serve = await startServeProcess([
-      "--db",
-      path.join(dir, "race.db"),
-      "--embed-url",
-      embeddings.url,
-      "--concurrency",
-      "4",
-    ]);
+    const serve = await serveWithEmbeddings(path.join(dir, "race.db"));
     try {
       const winners = new Map<string, string>();
       for (let round = 0; round < ROUNDS; round++) {
@@ -167,14 +163,7 @@ describe("racing submissions of one batch id", () => {
 
   it("submit then cancel at once, many times: threads come back down, and SIGTERM stops within 10 s", async () => {
     const dir = tempDir("docbatch-cancel-");
-    const serve = await startServeProcess([
-      "--db",
-      path.join(dir, "cancel.db"),
-      "--embed-url",
-      embeddings.url,
-      "--concurrency",
-      "4",
-    ]);
+    const serve = await serveWithEmbeddings(path.join(dir, "cancel.db"));
     try {
       const pid = serve.child.pid!;
       // A first batch warms everything up (pools of the store, the HTTP agent) and settles.

@@ -29,20 +29,20 @@ class FlakySink extends MemorySink {
   failures = 0;
   onCall: () => void = () => {};
   override async upsert(chunks: SinkChunk[]): Promise<void> {
-    this.onCall();
-    if (this.down) {
-      this.failures += 1;
-      throw new Error("connection refused (test outage)");
-    }
+    this.call();
     await super.upsert(chunks);
   }
   override async delete(keys: SinkKey[]): Promise<void> {
+    this.call();
+    await super.delete(keys);
+  }
+  /** Every call is seen; while the sink is down, it fails. */
+  private call(): void {
     this.onCall();
     if (this.down) {
       this.failures += 1;
       throw new Error("connection refused (test outage)");
     }
-    await super.delete(keys);
   }
 }
 

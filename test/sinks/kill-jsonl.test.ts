@@ -1,11 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../src/core/backoff.js";
 import { runArgs } from "../helpers/args.js";
 import { runCli } from "../helpers/cli.js";
-import { corpusOnDisk } from "../helpers/corpus.js";
-import { testSeed } from "../helpers/seed.js";
+import { killCorpus } from "../helpers/corpus.js";
 import {
   exportedTexts,
   killAtRandom,
@@ -24,12 +22,7 @@ import {
  */
 describe("jsonl sink under SIGKILL", () => {
   it("replays to the export after random kills, and verify --repair restores removed chunks", async () => {
-    const seed = testSeed("jsonl sink kills");
-    const random = seededRandom(seed);
-    const { dir, input, db, docs } = corpusOnDisk(
-      { count: 2_000, seed: seed % 1000, largeShare: 0.01 },
-      "docbatch-kill-jsonl-",
-    );
+    const { dir, input, db, docs, random } = killCorpus("jsonl sink kills", "docbatch-kill-jsonl-");
     const log = path.join(dir, "index", "changes.jsonl");
     const store = ["--db", db];
     const args = runArgs(input, { db, batchId: "k", chunkSize: 400, concurrency: 8, sink: `jsonl:${log}` });

@@ -2,13 +2,11 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../src/core/backoff.js";
 import { LocalEmbedder } from "../../src/pipeline/embed/local.js";
 import { runArgs } from "../helpers/args.js";
 import { runCli, tempDir } from "../helpers/cli.js";
-import { corpusOnDisk } from "../helpers/corpus.js";
+import { killCorpus } from "../helpers/corpus.js";
 import { sharedPglite } from "../helpers/pglite.js";
-import { testSeed } from "../helpers/seed.js";
 import { exportedTexts, killAtRandom, pickKeys, sortedEntries, verifySink } from "../helpers/sink-checks.js";
 
 const pglite = sharedPglite();
@@ -34,12 +32,7 @@ async function tableTexts(url: string, table: string, batchId: string): Promise<
  */
 describe("pgvector sink under SIGKILL", () => {
   it("holds exactly the export after random kills, and verify --repair restores deleted rows", async () => {
-    const seed = testSeed("pgvector sink kills");
-    const random = seededRandom(seed);
-    const { dir, input, db, docs } = corpusOnDisk(
-      { count: 2_000, seed: seed % 1000, largeShare: 0.01 },
-      "docbatch-kill-pgvector-",
-    );
+    const { dir, input, db, docs, random } = killCorpus("pgvector sink kills", "docbatch-kill-pgvector-");
     const sink = `pgvector:${pglite.url}?table=rag_chunks`;
     const store = ["--db", db];
     const args = runArgs(input, {

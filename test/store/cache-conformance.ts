@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chunkTextHash, contentHash, idempotencyKey } from "../../src/core/keys.js";
+import { describe, expect, it } from "vitest";
+import { chunkTextHash, idempotencyKey } from "../../src/core/keys.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import { freshStoreEachTest, plannedText } from "./conformance-setup.js";
 
 /**
  * The embedding cache's promises, run against every Store (called from `storeConformance`): exact
@@ -11,29 +12,11 @@ import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "
 export function cacheConformance(name: string, factory: () => Promise<Store>): void {
   describe(`Embedding cache conformance: ${name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
-    });
-    afterEach(async () => {
-      await store.close();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
     });
 
-    const planned = (i: number): PlannedDocument => {
-      const content = `content ${i}`;
-      const hash = contentHash("text", {}, content);
-      return {
-        seq: i,
-        source: "s",
-        docId: `d${i}`,
-        format: "text",
-        metadata: {},
-        content,
-        loadError: null,
-        contentHash: hash,
-        idempotencyKey: idempotencyKey("s", `d${i}`, hash, "layer"),
-      };
-    };
+    const planned = (i: number): PlannedDocument => plannedText(i, "layer");
 
     async function claimOne(batchId: string): Promise<{ run: RunHandle; doc: ClaimedDocument }> {
       const cursor = await store.beginPlan({

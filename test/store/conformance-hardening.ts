@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DocbatchError } from "../../src/core/errors.js";
-import { contentHash, idempotencyKey } from "../../src/core/keys.js";
 import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import { commitRequest, embedTimeoutRetry, freshStoreEachTest, plannedText } from "./conformance-setup.js";
 
 /**
  * The store promises behind retried calls, fenced plans, liveness and memory bounds, run against
@@ -11,28 +11,12 @@ import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "
 export function hardeningConformance(name: string, factory: () => Promise<Store>): void {
   describe(`Store conformance, hardening: ${name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
-    });
-    afterEach(async () => {
-      await store.close();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
     });
 
-    const planned = (i: number, content = `content ${i}`): PlannedDocument => {
-      const hash = contentHash("text", {}, content);
-      return {
-        seq: i,
-        source: "s",
-        docId: `d${i}`,
-        format: "text",
-        metadata: {},
-        content,
-        loadError: null,
-        contentHash: hash,
-        idempotencyKey: idempotencyKey("s", `d${i}`, hash, "L"),
-      };
-    };
+    const planned = (i: number, content = `content ${i}`): PlannedDocument =>
+      plannedText(i, "L", { content });
 
     async function begin(batchId: string) {
       return store.beginPlan({ batchId, layer: "L", settings: {}, inputRef: "mem", fingerprint: "fp" });
@@ -61,12 +45,7 @@ export function hardeningConformance(name: string, factory: () => Promise<Store>
       });
 
     const request = (run: RunHandle, outcomes: Outcome[], claim = 0, extra: Partial<CommitRequest> = {}) => ({
-      run,
-      outcomes,
-      progress: [],
-      claim,
-      leaseMs: 30_000,
-      now: Date.now(),
+      ...commitRequest(run, outcomes, claim),
       ...extra,
     });
 
@@ -116,14 +95,7 @@ export function hardeningConformance(name: string, factory: () => Promise<Store>
       await plan("b", [planned(0), planned(1), planned(2), planned(3)]);
       const run = await newRun("b");
       const [a, b] = (await store.commit(request(run, [], 2, { id: 1 }))).claimed;
-      const retry: Outcome = {
-        kind: "retry",
-        doc: b!,
-        error: { code: "EMBED_TIMEOUT", message: "slow" },
-        stage: "embed",
-        stageAttempts: 1,
-        notBefore: Date.now() + 60_000,
-      };
+      const retry = embedTimeoutRetry(b!, Date.now() + 60_000);
       const first = request(run, [done(a!, ["one", "two"]), retry], 1, { id: 2 });
       const applied = await store.commit(first);
       expect(applied.accepted).toEqual([true, true]);

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { contentHash, idempotencyKey } from "../../src/core/keys.js";
+import { describe, expect, it } from "vitest";
 import type { PlannedDocument } from "../../src/core/types.js";
-import type { ClaimedDocument, CommitRequest, Outcome, RunHandle, Store } from "../../src/store/store.js";
+import type { ClaimedDocument, Outcome, RunHandle, Store } from "../../src/store/store.js";
 import { cacheConformance } from "./cache-conformance.js";
 import { hardeningConformance } from "./conformance-hardening.js";
+import { commitRequest, embedTimeoutRetry, freshStoreEachTest, plannedText } from "./conformance-setup.js";
 import { indexConformance } from "./index-conformance.js";
 
 /**
@@ -16,29 +16,13 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
   cacheConformance(name, factory);
   describe(`Store conformance: ${name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
-    });
-    afterEach(async () => {
-      await store.close();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
     });
 
     const LAYER = "test-layer";
-    const planned = (i: number, content = `content ${i}`, id = `d${i}`): PlannedDocument => {
-      const hash = contentHash("text", {}, content);
-      return {
-        seq: i,
-        source: "s",
-        docId: id,
-        format: "text",
-        metadata: { i },
-        content,
-        loadError: null,
-        contentHash: hash,
-        idempotencyKey: idempotencyKey("s", id, hash, LAYER),
-      };
-    };
+    const planned = (i: number, content = `content ${i}`, id = `d${i}`): PlannedDocument =>
+      plannedText(i, LAYER, { content, docId: id, metadata: { i } });
 
     async function planBatch(batchId: string, docs: PlannedDocument[], fingerprint = "fp1") {
       const cursor = await store.beginPlan({
@@ -67,20 +51,8 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       });
     }
 
-    const request = (
-      run: RunHandle,
-      outcomes: Outcome[],
-      claim = 0,
-      now = Date.now(),
-      leaseMs = 30_000,
-    ): CommitRequest => ({
-      run,
-      outcomes,
-      progress: [],
-      claim,
-      leaseMs,
-      now,
-    });
+    const request = (run: RunHandle, outcomes: Outcome[], claim = 0, now = Date.now(), leaseMs = 30_000) =>
+      commitRequest(run, outcomes, claim, { now, leaseMs });
 
     const done = (doc: ClaimedDocument, texts: string[], now = Date.now()): Outcome => ({
       kind: "completed",
@@ -246,14 +218,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       const run = await newRun("b");
       const now = Date.now();
       const [doc] = (await store.commit(request(run, [], 1, now))).claimed;
-      const retry: Outcome = {
-        kind: "retry",
-        doc: doc!,
-        error: { code: "EMBED_TIMEOUT", message: "slow" },
-        stage: "embed",
-        stageAttempts: 1,
-        notBefore: now + 60_000,
-      };
+      const retry = embedTimeoutRetry(doc!, now + 60_000);
       const after = await store.commit(request(run, [retry], 1, now + 1));
       expect(after.claimed).toHaveLength(0);
       expect(await store.nextClaimableAt(run)).toBe(now + 60_000);

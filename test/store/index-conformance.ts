@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ErrorInfo, PlannedDocument } from "../../src/core/types.js";
 import { deliver } from "../../src/runner/sink-delivery.js";
 import { MemorySink } from "../../src/sinks/memory/index.js";
 import type { ClaimedDocument, Outcome, RunHandle, Store } from "../../src/store/store.js";
-import { plannedDocument } from "../helpers/planned.js";
+import { commitRequest, embedTimeoutRetry, freshStoreEachTest, plannedText } from "./conformance-setup.js";
 
 /**
  * The index layer's promises, run against every Store (called from `storeConformance`): output
@@ -14,16 +14,13 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
   describe(`Index conformance: ${name}`, () => {
     let store: Store;
     let generation = 0;
-    beforeEach(async () => {
-      store = await factory();
-      await store.open();
+    freshStoreEachTest(factory, (opened) => {
+      store = opened;
       generation = 0;
     });
-    afterEach(async () => {
-      await store.close();
-    });
 
-    const doc = plannedDocument;
+    const doc = (i: number, content = `content ${i}`): PlannedDocument =>
+      plannedText(i, "layer", { content, metadata: { i } });
 
     async function plan(
       docs: PlannedDocument[],
@@ -56,14 +53,7 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
       });
 
     async function commit(run: RunHandle, outcomes: Outcome[], claim = 0): Promise<ClaimedDocument[]> {
-      const result = await store.commit({
-        run,
-        outcomes,
-        progress: [],
-        claim,
-        leaseMs: 30_000,
-        now: Date.now(),
-      });
+      const result = await store.commit(commitRequest(run, outcomes, claim));
       expect(result.accepted.every(Boolean)).toBe(true);
       return result.claimed;
     }
@@ -160,16 +150,7 @@ export function indexConformance(name: string, factory: () => Promise<Store>): v
       const claimed = await commit(run, [], 3);
       await commit(run, [completed(claimed[0]!, ["a", "b"]), completed(claimed[1]!, ["c"])]);
       // A retry changes no output: nothing enters the outbox.
-      await commit(run, [
-        {
-          kind: "retry",
-          doc: claimed[2]!,
-          error: { code: "EMBED_TIMEOUT", message: "slow" },
-          stage: "embed",
-          stageAttempts: 1,
-          notBefore: 0,
-        },
-      ]);
+      await commit(run, [embedTimeoutRetry(claimed[2]!, 0)]);
       const page = await store.readChanges("b", 0, 100);
       expect(page.headSeq).toBe(2);
       expect(page.changes.map((c) => [c.seq, c.op, c.doc_id, c.chunk_index])).toEqual([

@@ -8,8 +8,8 @@ import { encodeVector } from "../../src/store/codec.js";
 import { PostgresStore } from "../../src/store/postgres/index.js";
 import type { ClaimedDocument, Outcome } from "../../src/store/store.js";
 import { sharedPglite, startPglite } from "../helpers/pglite.js";
-import { plannedDocument } from "../helpers/planned.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
+import { plannedText } from "./conformance-setup.js";
 import { indexConformance } from "./index-conformance.js";
 
 /**
@@ -49,7 +49,9 @@ async function ingest(
     fingerprint: `fp-${v}-${count}-${sync}`,
     sync,
   });
-  const docs = Array.from({ length: count }, (_, i) => plannedDocument(i, textsOf(i, v).join("\n")));
+  const docs = Array.from({ length: count }, (_, i) =>
+    plannedText(i, "layer", { content: textsOf(i, v).join("\n"), metadata: { i } }),
+  );
   const generation = cursor.batch.planGeneration;
   await store.planDocuments(batchId, generation, docs, { records: count, offset: count });
   await store.finishPlan(batchId, generation);

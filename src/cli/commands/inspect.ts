@@ -11,15 +11,30 @@ import { retryDocuments } from "../../runner/retry.js";
 import { createStore } from "../../store/open.js";
 import { pickBatch } from "../../store/pick-batch.js";
 import type { Store } from "../../store/store.js";
-import { parseCommand } from "../args.js";
+import { parseCommand, type Values } from "../args.js";
 import { printHelp } from "../help.js";
-import { STATUS_LIST_LIMIT } from "../options.js";
+import { type CommandName, STATUS_LIST_LIMIT } from "../options.js";
 import { commandPrefix, printJson, shellQuote } from "../output.js";
 
 /**
  * Opens the store named by the flags, resolves the batch (the one asked for, else the store's
  * only or latest one, named on stderr), runs `fn`, closes the store.
  */
+/**
+ * A command on one batch of an existing store: parses its flags (or prints its help), opens the
+ * store, picks the batch (see `withBatch`) and closes the store after `body`.
+ */
+export async function batchCommand<C extends CommandName>(
+  command: C,
+  args: string[],
+  body: (values: Values<C>, store: Store, batchId: string) => Promise<number>,
+): Promise<number> {
+  const { values } = parseCommand(command, args);
+  const flags = values as { help?: boolean; db?: string; store?: string; batchId?: string };
+  if (flags.help) return printHelp(command);
+  return withBatch(flags, (store, batchId) => body(values, store, batchId));
+}
+
 export async function withBatch<T>(
   values: { db?: string; store?: string; batchId?: string },
   fn: (store: Store, batchId: string) => Promise<T>,
@@ -35,10 +50,8 @@ export async function withBatch<T>(
   }
 }
 
-export async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseCommand("status", args);
-  if (values.help) return printHelp("status");
-  return withBatch(values, async (store, batchId) => {
+export function statusCommand(args: string[]): Promise<number> {
+  return batchCommand("status", args, async (values, store, batchId) => {
     const status = await batchStatus(store, batchId);
     const counts = status.counts;
     if (values.json) {
@@ -83,10 +96,8 @@ export async function statusCommand(args: string[]): Promise<number> {
   });
 }
 
-export async function reportCommand(args: string[]): Promise<number> {
-  const { values } = parseCommand("report", args);
-  if (values.help) return printHelp("report");
-  return withBatch(values, async (store, batchId) => {
+export function reportCommand(args: string[]): Promise<number> {
+  return batchCommand("report", args, async (values, store, batchId) => {
     const analysis = await analyzeBatch(store, batchId);
     const { report } = analysis;
     const html = values.html;
@@ -107,10 +118,8 @@ export async function reportCommand(args: string[]): Promise<number> {
   });
 }
 
-export async function exportCommand(args: string[]): Promise<number> {
-  const { values } = parseCommand("export", args);
-  if (values.help) return printHelp("export");
-  return withBatch(values, async (store, batchId) => {
+export function exportCommand(args: string[]): Promise<number> {
+  return batchCommand("export", args, async (values, store, batchId) => {
     let buffer = "";
     for await (const row of store.exportChunks(batchId, {
       withEmbeddings: Boolean(values.withEmbeddings),
@@ -127,10 +136,8 @@ export async function exportCommand(args: string[]): Promise<number> {
   });
 }
 
-export async function retryCommand(args: string[]): Promise<number> {
-  const { values } = parseCommand("retry", args);
-  if (values.help) return printHelp("retry");
-  return withBatch(values, async (store, batchId) => {
+export function retryCommand(args: string[]): Promise<number> {
+  return batchCommand("retry", args, async (values, store, batchId) => {
     const reason = values.reason;
     const requeued = await retryDocuments(store, batchId, {
       failed: true,

@@ -3,34 +3,23 @@ import { deleteBatch } from "../../runner/delete-batch.js";
 import { createLogger } from "../../runner/logger.js";
 import { type PlanPreview, previewPlan } from "../../runner/plan-preview.js";
 import { createStore } from "../../store/open.js";
-import { parseCommand, pick } from "../args.js";
+import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
 import { formatInt, printJson } from "../output.js";
-import { defined, sharedStore, withSignals } from "../process-flags.js";
-import { singleInput } from "./run.js";
+import { defined, withSignals } from "../process-flags.js";
+import { inputCommand, inputCommandOptions } from "./run.js";
 
-export async function planCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand("plan", args);
-  if (values.help) return printHelp("plan");
-  const input = singleInput(positionals, "plan");
-  const store = await sharedStore(values);
-  try {
+export function planCommand(args: string[]): Promise<number> {
+  return inputCommand("plan", args, async (values, input, store) => {
     const preview = await previewPlan({
       input,
-      ...(store ? { store } : {}),
-      ...pick("plan", values, ["process", "output", "input"]),
-      ...defined({
-        db: values.db,
-        batchId: values.batchId,
-        pricePerMillionTokens: values.pricePerMillionTokens,
-      }),
+      ...inputCommandOptions("plan", values, store),
+      ...defined({ pricePerMillionTokens: values.pricePerMillionTokens }),
     });
     if (values.json) printJson(preview);
     else process.stdout.write(`${formatPreview(preview)}\n`);
     return 0;
-  } finally {
-    await store?.close();
-  }
+  });
 }
 
 function formatPreview(p: PlanPreview): string {

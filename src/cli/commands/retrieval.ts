@@ -8,7 +8,7 @@ import { parseCommand } from "../args.js";
 import { printHelp } from "../help.js";
 import { printJson } from "../output.js";
 import { withSignals } from "../process-flags.js";
-import { withBatch } from "./inspect.js";
+import { batchCommand, withBatch } from "./inspect.js";
 
 export async function searchCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand("search", args);
@@ -44,10 +44,8 @@ export async function searchCommand(args: string[]): Promise<number> {
   });
 }
 
-export async function syncCommand(args: string[]): Promise<number> {
-  const { values } = parseCommand("sync", args);
-  if (values.help) return printHelp("sync");
-  return withBatch(values, async (store, batchId) => {
+export function syncCommand(args: string[]): Promise<number> {
+  return batchCommand("sync", args, async (values, store, batchId) => {
     for (const uri of values.detach ?? []) {
       const remembered = /^(jsonl|pgvector):/.test(uri) ? rememberedSinkUri(uri) : uri;
       if (!(await store.detachSink(batchId, remembered))) {

@@ -2,28 +2,22 @@ import { DocbatchError } from "../../core/errors.js";
 import { formatReport } from "../../report/text.js";
 import { DEFAULTS } from "../../runner/defaults.js";
 import { type Progress, type RunResult, runBatch } from "../../runner/run-batch.js";
-import { parseCommand, pick } from "../args.js";
+import type { Store } from "../../store/store.js";
+import { parseCommand, pick, type Values } from "../args.js";
 import { printHelp } from "../help.js";
 import { commandPrefix, printJson, shellQuote } from "../output.js";
 import { defined, sharedStore, storeOutageNotice, withSignals } from "../process-flags.js";
 import { ProgressDisplay } from "../progress-bar.js";
 
-export async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand("run", args);
-  if (values.help) return printHelp("run");
-  const input = singleInput(positionals, "run");
-  const display = progressDisplay(values);
-  const store = await sharedStore(values);
-  try {
+export function runCommand(args: string[]): Promise<number> {
+  return inputCommand("run", args, async (values, input, store) => {
+    const display = progressDisplay(values);
     const { result, signal } = await withSignals((abort) =>
       runBatch({
         input,
         signal: abort,
-        ...(store ? { store } : {}),
-        ...pick("run", values, ["process", "output", "input"]),
+        ...inputCommandOptions("run", values, store),
         ...defined({
-          db: values.db,
-          batchId: values.batchId,
           durability: values.durability,
           onProgress: display ? (p: Progress) => display.update(p) : undefined,
           onStoreOutage: storeOutageNotice(),
@@ -32,6 +26,40 @@ export async function runCommand(args: string[]): Promise<number> {
     );
     display?.finish();
     return finishRun(result, signal, values);
+  });
+}
+
+/** What the flags of an input command give the library: the store, the batch id and its options. */
+export function inputCommandOptions<C extends "run" | "submit" | "plan">(
+  command: C,
+  values: Values<C>,
+  store: Store | null,
+) {
+  const flags = values as { db?: string; batchId?: string };
+  return {
+    ...(store ? { store } : {}),
+    ...pick(command, values, ["process", "output", "input"]),
+    ...defined({ db: flags.db, batchId: flags.batchId }),
+  };
+}
+
+/**
+ * A command that reads one INPUT into a store (`run`, `submit`, `plan`): parses its flags (or
+ * prints its help), takes its input, opens the store it shares with other processes, if any, and
+ * closes that store after `body`, whatever the way out.
+ */
+export async function inputCommand<C extends "run" | "submit" | "plan">(
+  command: C,
+  args: string[],
+  body: (values: Values<C>, input: string, store: Store | null) => Promise<number>,
+): Promise<number> {
+  const { values, positionals } = parseCommand(command, args);
+  const flags = values as { help?: boolean; db?: string; store?: string; storeRetryMs?: number };
+  if (flags.help) return printHelp(command);
+  const input = singleInput(positionals, command);
+  const store = await sharedStore(flags);
+  try {
+    return await body(values, input, store);
   } finally {
     await store?.close();
   }

@@ -4,15 +4,11 @@ import { createStore, requireBatch } from "../../store/open.js";
 import type { Store } from "../../store/store.js";
 import { parseCommand, pick, requireBatchId } from "../args.js";
 import { printHelp } from "../help.js";
-import { defined, sharedStore, storeOutageNotice, withSignals } from "../process-flags.js";
-import { finishRun, progressDisplay, singleInput } from "./run.js";
+import { sharedStore, storeOutageNotice, withSignals } from "../process-flags.js";
+import { finishRun, inputCommand, inputCommandOptions, progressDisplay } from "./run.js";
 
-export async function submitCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommand("submit", args);
-  if (values.help) return printHelp("submit");
-  const input = singleInput(positionals, "submit");
-  const store = await sharedStore(values);
-  try {
+export function submitCommand(args: string[]): Promise<number> {
+  return inputCommand("submit", args, async (values, input, store) => {
     const { result, signal } = await withSignals((abort) =>
       runBatch({
         input,
@@ -20,9 +16,7 @@ export async function submitCommand(args: string[]): Promise<number> {
         planOnly: true,
         command: "submit",
         onStoreOutage: storeOutageNotice(),
-        ...(store ? { store } : {}),
-        ...pick("submit", values, ["process", "output", "input"]),
-        ...defined({ db: values.db, batchId: values.batchId }),
+        ...inputCommandOptions("submit", values, store),
       }),
     );
     if (result.stopReason === "interrupted") return signal === "SIGTERM" ? 143 : 130;
@@ -32,9 +26,7 @@ export async function submitCommand(args: string[]): Promise<number> {
     );
     process.stdout.write(`${result.report.batch_id}\n`);
     return 0;
-  } finally {
-    await store?.close();
-  }
+  });
 }
 
 export async function workerCommand(args: string[]): Promise<number> {

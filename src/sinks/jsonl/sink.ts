@@ -34,31 +34,26 @@ export class JsonlSink implements Sink {
 
   async upsert(chunks: SinkChunk[]): Promise<void> {
     await this.append(chunks, (c) => ({
-      fields: JSON.stringify({
-        seq: this.next(),
-        op: "upsert",
-        key: c.key,
-        doc_id: c.doc_id,
-        source: c.source,
-        chunk_index: c.chunk_index,
-        text: c.text,
-        metadata: c.metadata,
-      }),
+      fields: this.fields("upsert", c, { text: c.text, metadata: c.metadata }),
       embedding: c.embedding,
     }));
   }
 
   async delete(keys: SinkKey[]): Promise<void> {
-    await this.append(keys, (k) => ({
-      fields: JSON.stringify({
-        seq: this.next(),
-        op: "delete",
-        key: k.key,
-        doc_id: k.doc_id,
-        source: k.source,
-        chunk_index: k.chunk_index,
-      }),
-    }));
+    await this.append(keys, (k) => ({ fields: this.fields("delete", k) }));
+  }
+
+  /** A line's fields: its seq, the change and the chunk's key, then what an upsert holds. */
+  private fields(op: "upsert" | "delete", k: SinkKey, content: object = {}): string {
+    return JSON.stringify({
+      seq: this.next(),
+      op,
+      key: k.key,
+      doc_id: k.doc_id,
+      source: k.source,
+      chunk_index: k.chunk_index,
+      ...content,
+    });
   }
 
   async *keys(): AsyncIterable<SinkRecord> {

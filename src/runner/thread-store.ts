@@ -1,0 +1,31 @@
+import type { Store, StoreConnectionSpec } from "../store/store.js";
+
+/**
+ * A worker thread's own connection to the run's store, opened, its calls riding out outages like
+ * the main thread's. The stores are loaded only when a thread opens one: a thread that needs no
+ * store starts without them. `cacheMb` is the SQLite page cache the thread's work needs.
+ */
+export async function openThreadStore(
+  spec: StoreConnectionSpec,
+  storeRetryMs: number,
+  cacheMb: number,
+): Promise<Store> {
+  const { ResilientStore } = await import("./resilient-store.js");
+  const { StoreRetry } = await import("./store-retry.js");
+  const { createLogger } = await import("./logger.js");
+  const raw: Store =
+    spec.kind === "sqlite"
+      ? new (await import("../store/sqlite/index.js")).SqliteStore({
+          file: spec.file,
+          durability: spec.durability,
+          cacheMb,
+        })
+      : new (await import("../store/postgres/index.js")).PostgresStore({ url: spec.url, poolSize: 2 });
+  // Outages are told by the main thread, whose own calls meet them too.
+  const store = new ResilientStore(
+    raw,
+    new StoreRetry({ budgetMs: storeRetryMs, logger: createLogger(undefined) }),
+  );
+  await store.open();
+  return store;
+}
