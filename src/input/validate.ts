@@ -4,7 +4,7 @@ import { type Hash64, hash64, IdentityMap } from "../core/identity-map.js";
 import { canonicalJson } from "../core/keys.js";
 import { checkDocument, identity, type ValidDocument } from "./document.js";
 import { escapesRoot } from "./load.js";
-import type { InputSource } from "./sources.js";
+import type { InputRecord, InputSource } from "./sources.js";
 
 export interface ValidationSummary {
   /** Records read, duplicates included. */
@@ -35,109 +35,125 @@ export async function validateInput(
   source: InputSource,
   options: ValidateOptions = {},
 ): Promise<ValidationSummary> {
-  const details: ErrorDetail[] = [];
-  let problemCount = 0;
-  let syntaxOnly = true;
-  let duplicatesOnly = true;
-  const report = (detail: ErrorDetail, kind: "syntax" | "duplicate" | "rule") => {
-    problemCount += 1;
-    if (kind !== "syntax") syntaxOnly = false;
-    if (kind !== "duplicate") duplicatesOnly = false;
-    if (details.length < MAX_DETAILS) details.push(detail);
-  };
-  for (const problem of source.problems) report(problem, "rule");
-  const seen = new IdentityMap();
-  const firstWhere = new Map<number, string>();
-  let records = 0;
-  let hasPaths = false;
-  let pathsRefused = false;
-  let badEncoding = false;
+  const checks = new InputChecks(source, options);
+  for (const problem of source.problems) checks.report(problem, "rule");
   for await (const record of source.records(0)) {
-    const position = records;
-    records += 1;
+    checks.records += 1;
     // In-memory inputs never wait for I/O; let signals and timers in now and then.
-    if (records % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (checks.records % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    checks.check(record, checks.records - 1);
+  }
+  checks.throwIfAny();
+  return { records: checks.records, distinct: checks.distinct, hasPaths: checks.hasPaths };
+}
+
+type ProblemKind = "syntax" | "duplicate" | "rule";
+
+/** The problems found while reading an input, and what it holds; one error for all of them. */
+class InputChecks {
+  records = 0;
+  hasPaths = false;
+  private readonly details: ErrorDetail[] = [];
+  private problemCount = 0;
+  private syntaxOnly = true;
+  private duplicatesOnly = true;
+  private pathsRefused = false;
+  private badEncoding = false;
+  private readonly seen = new IdentityMap();
+  private readonly firstWhere = new Map<number, string>();
+
+  constructor(
+    private readonly source: InputSource,
+    private readonly options: ValidateOptions,
+  ) {}
+
+  get distinct(): number {
+    return this.seen.size;
+  }
+
+  report(detail: ErrorDetail, kind: ProblemKind): void {
+    this.problemCount += 1;
+    if (kind !== "syntax") this.syntaxOnly = false;
+    if (kind !== "duplicate") this.duplicatesOnly = false;
+    if (this.details.length < MAX_DETAILS) this.details.push(detail);
+  }
+
+  /** Checks one record: its syntax, its fields, its file, and its identity against the others. */
+  check(record: InputRecord, position: number): void {
     // A file of a folder that is not a document: skipped when planned, nothing to check.
-    if (record.skipped) continue;
+    if (record.skipped) return;
     if (record.parseError !== undefined) {
-      // Invalid UTF-8 is an input error (INVALID_INPUT), not a syntax error.
-      const kind = source.kind === "directory" || record.encodingError ? "rule" : "syntax";
-      if (record.encodingError) badEncoding = true;
-      const problem =
-        source.kind === "directory" || record.encodingError
-          ? record.parseError
-          : `not valid JSON: ${record.parseError}`;
-      report({ path: record.where, problem, ...record.extra }, kind);
-      continue;
+      this.reportUnreadable(record);
+      return;
     }
     const { doc, problems } = checkDocument(record.raw, record.where, record.extra);
-    for (const p of problems) report(p, "rule");
-    if (!doc) continue;
+    for (const p of problems) this.report(p, "rule");
+    if (!doc) return;
     // A `path` document the file filter leaves out is not read, so its file is not checked.
-    if (doc.path !== null && source.kind !== "directory" && !source.filter.includes(doc.path)) continue;
-    if (doc.path !== null) {
-      hasPaths = true;
-      if (options.allowPaths === false) {
-        pathsRefused = true;
-        report(
-          {
-            path: `${record.where}.path`,
-            problem: "path documents are disabled here; send content",
-            ...record.extra,
-          },
-          "rule",
-        );
-        continue;
-      }
-      // A folder's listing refused its symlinks that lead outside (a parse error above), and a
-      // file it reached otherwise is inside: it never enters a folder symlink. Resolving every
-      // file again was two thirds of validating a large folder.
-      const escaped = source.kind === "directory" ? null : escapesRoot(source.root, doc.path);
-      if (escaped) {
-        report({ path: `${record.where}.path`, problem: escaped, ...record.extra }, "rule");
-        continue;
-      }
+    if (doc.path !== null && this.source.kind !== "directory" && !this.source.filter.includes(doc.path))
+      return;
+    if (doc.path !== null && !this.pathAllowed(doc.path, record)) return;
+    this.checkIdentity(doc, record, position);
+  }
+
+  private reportUnreadable(record: InputRecord): void {
+    // Invalid UTF-8 is an input error (INVALID_INPUT), not a syntax error.
+    const asRule = this.source.kind === "directory" || Boolean(record.encodingError);
+    if (record.encodingError) this.badEncoding = true;
+    const problem = asRule ? record.parseError! : `not valid JSON: ${record.parseError}`;
+    this.report({ path: record.where, problem, ...record.extra }, asRule ? "rule" : "syntax");
+  }
+
+  private pathAllowed(path: string, record: InputRecord): boolean {
+    this.hasPaths = true;
+    if (this.options.allowPaths === false) {
+      this.pathsRefused = true;
+      const problem = "path documents are disabled here; send content";
+      this.report({ path: `${record.where}.path`, problem, ...record.extra }, "rule");
+      return false;
     }
+    // A folder's listing refused its symlinks that lead outside (a parse error above), and a
+    // file it reached otherwise is inside: it never enters a folder symlink. Resolving every
+    // file again was two thirds of validating a large folder.
+    const escaped = this.source.kind === "directory" ? null : escapesRoot(this.source.root, path);
+    if (escaped) this.report({ path: `${record.where}.path`, problem: escaped, ...record.extra }, "rule");
+    return !escaped;
+  }
+
+  private checkIdentity(doc: ValidDocument, record: InputRecord, position: number): void {
     const fingerprint = contentFingerprint(doc);
-    const previous = seen.putIfAbsent(hash64(identity(doc)), fingerprint, position);
+    const previous = this.seen.putIfAbsent(hash64(identity(doc)), fingerprint, position);
     if (previous === null) {
       // Kept only for the message of a conflict; positions of clean inputs are never looked up.
-      if (firstWhere.size < 100_000) firstWhere.set(position, record.where);
-      continue;
+      if (this.firstWhere.size < 100_000) this.firstWhere.set(position, record.where);
+      return;
     }
-    if (previous.value.hi !== fingerprint.hi || previous.value.lo !== fingerprint.lo) {
-      const first = firstWhere.get(previous.position) ?? `record ${previous.position + 1}`;
-      report(
-        {
-          path: `${record.where}.id`,
-          problem: `duplicate id \`${doc.docId}\` (source \`${doc.source}\`) with different content; first at ${first}`,
-          ...record.extra,
-        },
-        "duplicate",
-      );
-    }
+    if (previous.value.hi === fingerprint.hi && previous.value.lo === fingerprint.lo) return;
+    const first = this.firstWhere.get(previous.position) ?? `record ${previous.position + 1}`;
+    const problem = `duplicate id \`${doc.docId}\` (source \`${doc.source}\`) with different content; first at ${first}`;
+    this.report({ path: `${record.where}.id`, problem, ...record.extra }, "duplicate");
   }
-  if (problemCount > 0) {
+
+  /** One error for every problem found: the contract rejects an invalid input as a whole. */
+  throwIfAny(): void {
+    if (this.problemCount === 0) return;
+    const { details, problemCount } = this;
     const first = details[0]!;
-    const code = syntaxOnly ? "INVALID_JSON" : duplicatesOnly ? "DUPLICATE_ID" : "INVALID_INPUT";
+    const code = this.syntaxOnly ? "INVALID_JSON" : this.duplicatesOnly ? "DUPLICATE_ID" : "INVALID_INPUT";
     const more =
       problemCount > 1 ? ` (and ${problemCount - 1} more problem${problemCount > 2 ? "s" : ""})` : "";
     const shown = problemCount > details.length ? `; the first ${details.length} are listed` : "";
+    const hints = [
+      ...(this.pathsRefused
+        ? ["Send the documents' content inline, or start the server with --root DIR."]
+        : []),
+      ...(this.badEncoding ? [UTF8_HINT] : []),
+    ];
     throw new DocbatchError(code, `${first.path}: ${first.problem}${more}${shown}. Nothing was written.`, {
       details,
-      ...(pathsRefused || badEncoding
-        ? {
-            hints: [
-              ...(pathsRefused
-                ? ["Send the documents' content inline, or start the server with --root DIR."]
-                : []),
-              ...(badEncoding ? [UTF8_HINT] : []),
-            ],
-          }
-        : {}),
+      ...(hints.length > 0 ? { hints } : {}),
     });
   }
-  return { records, distinct: seen.size, hasPaths };
 }
 
 /**
