@@ -46,47 +46,8 @@ export async function planBatch(
   batch: BatchInfo,
   options: PlanOptions,
 ): Promise<PlanSummary> {
-  const sliceDocs = options.sliceDocs ?? 1_000;
-  const sliceBytes = options.sliceBytes ?? 2 << 20;
-  const summary: PlanSummary = {
-    records: 0,
-    inserted: 0,
-    unchanged: 0,
-    changed: 0,
-    duplicates: 0,
-    deleted: 0,
-    complete: false,
-  };
-  // Records the store's checkpoint holds: each write says where it starts, so a write that lost
-  // the lock, or that came after a retried one, can never move the checkpoint back.
-  let written = batch.planRecords;
-  const lockRun = options.lockRun ?? options.lock?.run;
-  let slice: PlannedDocument[] = [];
-  let skipped: SkippedFile[] = [];
-  let bytes = 0;
-  let lastRenew = Date.now();
-  const write = async (records: number, offset: number) => {
-    const progress = await store.planDocuments(
-      batch.batchId,
-      batch.planGeneration,
-      slice,
-      { records, offset, from: written, ...(lockRun !== undefined ? { lockRun } : {}) },
-      skipped,
-    );
-    skipped = [];
-    written = records;
-    summary.inserted += progress.inserted;
-    summary.unchanged += progress.unchanged;
-    summary.changed += progress.changed;
-    summary.duplicates += progress.duplicates;
-    slice = [];
-    bytes = 0;
-    await new Promise((resolve) => setImmediate(resolve));
-    if (options.lock && Date.now() - lastRenew > (options.lockTtlMs ?? 30_000) / 3) {
-      await options.lock.renew(options.lockTtlMs ?? 30_000);
-      lastRenew = Date.now();
-    }
-  };
+  const writer = new SliceWriter(store, batch, options);
+  const { summary } = writer;
   // Records are checked and stat'ed a group at a time (one store call tells which files are
   // unchanged), then the files that must be read are read one by one.
   let group: GroupItem[] = [];
@@ -94,14 +55,9 @@ export async function planBatch(
     const items = await checkGroup(store, source, batch.batchId, group, options);
     group = [];
     for (const item of items) {
-      const planned = item.kept ?? (await planRecord(source, item, options));
-      if (planned !== null && "kind" in planned) skipped.push(planned);
-      else if (planned !== null) {
-        slice.push(planned);
-        bytes += planned.content?.length ?? 0;
-      }
-      if (slice.length + skipped.length >= sliceDocs || bytes >= sliceBytes) {
-        await write(item.seq + 1, item.record.next);
+      writer.add(item.kept ?? (await planRecord(source, item, options)));
+      if (writer.full) {
+        await writer.write(item.seq + 1, item.record.next);
         if (options.signal?.aborted) return false;
       }
     }
@@ -114,11 +70,96 @@ export async function planBatch(
     group.push({ record, seq: records });
     records += 1;
     summary.records += 1;
-    if (group.length >= Math.min(STAT_GROUP, sliceDocs) && !(await planGroup())) return summary;
+    if (group.length >= Math.min(STAT_GROUP, options.sliceDocs ?? 1_000) && !(await planGroup()))
+      return summary;
   }
   if (group.length > 0 && !(await planGroup())) return summary;
-  if (slice.length > 0 || skipped.length > 0 || written < records) await write(records, offset);
-  summary.deleted = await store.finishPlan(batch.batchId, batch.planGeneration, lockRun);
+  await writer.writeRest(records, offset);
+  summary.deleted = await store.finishPlan(batch.batchId, batch.planGeneration, writer.lockRun);
   summary.complete = true;
   return summary;
+}
+
+/**
+ * The slice being planned: documents and skipped files gathered until the slice is full, then
+ * written with the checkpoint after them in one store call, the planning lock renewed on the way.
+ */
+class SliceWriter {
+  readonly summary: PlanSummary = {
+    records: 0,
+    inserted: 0,
+    unchanged: 0,
+    changed: 0,
+    duplicates: 0,
+    deleted: 0,
+    complete: false,
+  };
+  readonly lockRun: number | undefined;
+  private slice: PlannedDocument[] = [];
+  private skipped: SkippedFile[] = [];
+  private bytes = 0;
+  private lastRenew = Date.now();
+  /**
+   * Records the store's checkpoint holds: each write says where it starts, so a write that lost
+   * the lock, or that came after a retried one, can never move the checkpoint back.
+   */
+  private written: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly batch: BatchInfo,
+    private readonly options: PlanOptions,
+  ) {
+    this.written = batch.planRecords;
+    this.lockRun = options.lockRun ?? options.lock?.run;
+  }
+
+  add(planned: PlannedDocument | SkippedFile | null): void {
+    if (planned === null) return;
+    if ("kind" in planned) this.skipped.push(planned);
+    else {
+      this.slice.push(planned);
+      this.bytes += planned.content?.length ?? 0;
+    }
+  }
+
+  get full(): boolean {
+    const { sliceDocs = 1_000, sliceBytes = 2 << 20 } = this.options;
+    return this.slice.length + this.skipped.length >= sliceDocs || this.bytes >= sliceBytes;
+  }
+
+  /** Writes what is left, or only the checkpoint when the last records planned nothing. */
+  async writeRest(records: number, offset: number): Promise<void> {
+    if (this.slice.length > 0 || this.skipped.length > 0 || this.written < records)
+      await this.write(records, offset);
+  }
+
+  async write(records: number, offset: number): Promise<void> {
+    const { lockRun } = this;
+    const progress = await this.store.planDocuments(
+      this.batch.batchId,
+      this.batch.planGeneration,
+      this.slice,
+      { records, offset, from: this.written, ...(lockRun !== undefined ? { lockRun } : {}) },
+      this.skipped,
+    );
+    this.skipped = [];
+    this.written = records;
+    this.summary.inserted += progress.inserted;
+    this.summary.unchanged += progress.unchanged;
+    this.summary.changed += progress.changed;
+    this.summary.duplicates += progress.duplicates;
+    this.slice = [];
+    this.bytes = 0;
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.renewLock();
+  }
+
+  private async renewLock(): Promise<void> {
+    const { lock, lockTtlMs = 30_000 } = this.options;
+    if (lock && Date.now() - this.lastRenew > lockTtlMs / 3) {
+      await lock.renew(lockTtlMs);
+      this.lastRenew = Date.now();
+    }
+  }
 }
