@@ -2,20 +2,12 @@ import type Database from "better-sqlite3";
 import { canonicalJson } from "../../core/keys.js";
 import type { PlannedDocument, SkippedFile } from "../../core/types.js";
 import { encodeError } from "../codec.js";
+import { decideDocument, emptyProgress, type KnownIdentity } from "../plan-slice.js";
 import type { PlanProgress } from "../store.js";
 
 /**
  * Writes one slice of the plan. Each document is looked up by identity first, because what to do
- * depends on what the store already holds:
- * - nothing: insert it pending;
- * - a row of this plan generation: a duplicate inside the input (validation already rejected
- *   duplicates with different content), counted and skipped;
- * - a row of an earlier generation with the same key: unchanged, its state and output are kept;
- * - a row with another key: the content changed; it goes back to pending with a new fence, so a
- *   worker still processing the old content cannot commit, and its old chunks stay visible until
- *   the new ones replace them;
- * - a `deleted` row: the document came back; it is planned again like a new one.
- * A document whose file was not read (`contentKept`: its stat is unchanged) keeps its stored content.
+ * depends on what the store already holds (`decideDocument`). A document whose file was not read (`contentKept`: its stat is unchanged) keeps its stored content.
  * The slice and the new plan offset commit in the caller's transaction.
  */
 export class SqlitePlanWriter {
@@ -51,47 +43,45 @@ export class SqlitePlanWriter {
   }
 
   write(batchId: string, generation: number, docs: PlannedDocument[], now: number): PlanProgress {
-    const progress: PlanProgress = { inserted: 0, unchanged: 0, changed: 0, duplicates: 0 };
+    const progress = emptyProgress();
     for (const doc of docs) {
-      const existing = this.find.get(batchId, doc.docId, doc.source) as
-        | { row: number; idem_key: string; plan_generation: number; state: string }
+      const found = this.find.get(batchId, doc.docId, doc.source) as
+        | (KnownIdentity & { row: number })
         | undefined;
-      const values = {
-        batchId,
-        seq: doc.seq,
-        source: doc.source,
-        docId: doc.docId,
-        format: doc.format,
-        metadata: canonicalJson(doc.metadata),
-        loadError: encodeError(doc.loadError),
-        contentHash: doc.contentHash,
-        key: doc.idempotencyKey,
-        generation,
-        now,
-        path: doc.path ?? null,
-        size: doc.content === null ? null : Buffer.byteLength(doc.content),
-        fileMtime: doc.fileMtime == null ? null : Math.floor(doc.fileMtime),
-        fileSig: doc.fileSig ?? null,
-        kept: doc.contentKept ? 1 : 0,
-      };
-      if (existing === undefined) {
-        const { lastInsertRowid } = this.insert.run(values);
+      const decision = decideDocument(found, doc, generation, progress);
+      if (decision === "insert") {
+        const { lastInsertRowid } = this.insert.run(this.values(batchId, generation, doc, now));
         if (doc.content !== null) this.putContent.run(lastInsertRowid, doc.content);
-        progress.inserted += 1;
-      } else if (existing.plan_generation === generation) {
-        progress.duplicates += 1;
-      } else if (existing.idem_key === doc.idempotencyKey && existing.state !== "deleted") {
-        this.touch.run(generation, doc.fileSig ?? null, existing.row);
-        progress.unchanged += 1;
-      } else {
-        this.replace.run({ ...values, row: existing.row });
-        if (!doc.contentKept) this.setContent(existing.row, doc.content);
-        this.dropStaged.run(existing.row);
-        if (existing.state === "deleted") progress.inserted += 1;
-        else progress.changed += 1;
+      } else if (decision === "unchanged") {
+        this.touch.run(generation, doc.fileSig ?? null, found!.row);
+      } else if (decision === "replace") {
+        this.replace.run({ ...this.values(batchId, generation, doc, now), row: found!.row });
+        if (!doc.contentKept) this.setContent(found!.row, doc.content);
+        this.dropStaged.run(found!.row);
       }
     }
     return progress;
+  }
+
+  private values(batchId: string, generation: number, doc: PlannedDocument, now: number) {
+    return {
+      batchId,
+      seq: doc.seq,
+      source: doc.source,
+      docId: doc.docId,
+      format: doc.format,
+      metadata: canonicalJson(doc.metadata),
+      loadError: encodeError(doc.loadError),
+      contentHash: doc.contentHash,
+      key: doc.idempotencyKey,
+      generation,
+      now,
+      path: doc.path ?? null,
+      size: doc.content === null ? null : Buffer.byteLength(doc.content),
+      fileMtime: doc.fileMtime == null ? null : Math.floor(doc.fileMtime),
+      fileSig: doc.fileSig ?? null,
+      kept: doc.contentKept ? 1 : 0,
+    };
   }
 
   /** Records files skipped as not documents; a file skipped again keeps one row. */
