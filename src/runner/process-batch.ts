@@ -89,6 +89,8 @@ export interface ProcessHooks {
   planWriting?: () => boolean;
   /** The retries of the run's store calls: their outages show in the progress. */
   storeRetry?: StoreRetry;
+  /** The batch's counts when processing starts, when the caller just read them. */
+  before?: StateCounts;
 }
 
 /**
@@ -107,7 +109,7 @@ export async function processBatch(
   // Stopped already (a cancel right after a submit, a plan that failed): nothing is opened, so
   // nothing is left open.
   if (hooks.signal?.aborted) return "interrupted";
-  const before = await store.counts(batchId);
+  const before = hooks.before ?? (await store.counts(batchId));
   const background = new Background(logger);
   let ticker: ProgressTicker | null = null;
   const breaker = embeddingBreaker(store, run, logger, background, (state) => {

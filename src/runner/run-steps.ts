@@ -92,7 +92,7 @@ export async function processAlongsidePlan(
       stored ? settingsFromJson(stored) : how.settings,
       steps.resolved,
       steps.logger,
-      processHooks(steps.options, plan, steps.retry, how.delivery),
+      { ...processHooks(steps.options, plan, steps.retry, how.delivery), before },
     );
   }
   if ((await plan.outcome()) === "interrupted") stopReason = "interrupted";
