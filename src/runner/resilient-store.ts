@@ -1,33 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../core/types.js";
-import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../store/embed-cache.js";
-import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../store/index-store.js";
-import type {
-  BatchInfo,
-  ClaimedDocument,
-  CommitRequest,
-  CommitResult,
-  DocumentFacts,
-  DocumentQuery,
-  DocumentSummary,
-  ExportRow,
-  FailureCount,
-  KnownDocument,
-  PlanCursor,
-  PlanCursorWrite,
-  PlanLock,
-  PlanProgress,
-  PlanStart,
-  ReloadCandidate,
-  RequeueQuery,
-  RunHandle,
-  RunInfo,
-  RunStart,
-  StagedChunks,
-  Store,
-  StoreConnectionSpec,
-  StoreEvent,
-} from "../store/store.js";
+import type { CommitRequest, CommitResult, RunHandle, RunStart, Store } from "../store/store.js";
 import type { StoreRetry } from "./store-retry.js";
 
 /**
@@ -41,6 +13,11 @@ import type { StoreRetry } from "./store-retry.js";
  * when the failure certainly happened before it took effect. `renewLeases` is not retried here:
  * a heartbeat that fails is sent again at the next tick, and leases outlast several ticks.
  */
+type Method = { [K in keyof Store]: Store[K] extends (...args: never) => unknown ? K : never }[keyof Store];
+/** A Store method's parameters and result, as the interface declares them: this class passes them on. */
+type Args<K extends Method> = Parameters<Store[K]>;
+type Result<K extends Method> = ReturnType<Store[K]>;
+
 export class ResilientStore implements Store {
   readonly kind: Store["kind"];
 
@@ -59,51 +36,43 @@ export class ResilientStore implements Store {
     return this.store.close();
   }
 
-  getBatch(batchId: string): Promise<BatchInfo | null> {
-    return this.retry.run("getBatch", () => this.store.getBatch(batchId));
+  getBatch(...args: Args<"getBatch">): Result<"getBatch"> {
+    return this.retry.run("getBatch", () => this.store.getBatch(...args));
   }
 
-  listBatches(): Promise<BatchInfo[]> {
+  listBatches(): Result<"listBatches"> {
     return this.retry.run("listBatches", () => this.store.listBatches());
   }
 
-  beginPlan(start: PlanStart): Promise<PlanCursor> {
-    return this.retry.run("beginPlan", () => this.store.beginPlan(start));
+  beginPlan(...args: Args<"beginPlan">): Result<"beginPlan"> {
+    return this.retry.run("beginPlan", () => this.store.beginPlan(...args));
   }
 
-  planDocuments(
-    batchId: string,
-    generation: number,
-    docs: PlannedDocument[],
-    cursor: PlanCursorWrite,
-    skipped?: SkippedFile[],
-  ): Promise<PlanProgress> {
-    return this.retry.run("planDocuments", () =>
-      this.store.planDocuments(batchId, generation, docs, cursor, skipped),
-    );
+  planDocuments(...args: Args<"planDocuments">): Result<"planDocuments"> {
+    return this.retry.run("planDocuments", () => this.store.planDocuments(...args));
   }
 
   /** Safe twice: a retry after a commit finds the plan complete and nothing more to delete. */
-  finishPlan(batchId: string, generation: number, lockRun?: number): Promise<number> {
-    return this.retry.run("finishPlan", () => this.store.finishPlan(batchId, generation, lockRun));
+  finishPlan(...args: Args<"finishPlan">): Result<"finishPlan"> {
+    return this.retry.run("finishPlan", () => this.store.finishPlan(...args));
   }
 
-  knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]> {
-    return this.retry.run("knownDocuments", () => this.store.knownDocuments(batchId, ids));
+  knownDocuments(...args: Args<"knownDocuments">): Result<"knownDocuments"> {
+    return this.retry.run("knownDocuments", () => this.store.knownDocuments(...args));
   }
 
   /** Safe twice: documents already deleted are not deleted again. */
-  retireBatch(batchId: string, now: number): Promise<number> {
-    return this.retry.run("retireBatch", () => this.store.retireBatch(batchId, now));
+  retireBatch(...args: Args<"retireBatch">): Result<"retireBatch"> {
+    return this.retry.run("retireBatch", () => this.store.retireBatch(...args));
   }
 
   /** Safe twice: a second call finds nothing to remove. */
-  purgeBatch(batchId: string): Promise<boolean> {
-    return this.retry.run("purgeBatch", () => this.store.purgeBatch(batchId));
+  purgeBatch(...args: Args<"purgeBatch">): Result<"purgeBatch"> {
+    return this.retry.run("purgeBatch", () => this.store.purgeBatch(...args));
   }
 
-  tryPlanLock(batchId: string, run: RunHandle, ttlMs: number, deadRuns: number[]): Promise<PlanLock | null> {
-    return this.retry.run("tryPlanLock", () => this.store.tryPlanLock(batchId, run, ttlMs, deadRuns));
+  tryPlanLock(...args: Args<"tryPlanLock">): Result<"tryPlanLock"> {
+    return this.retry.run("tryPlanLock", () => this.store.tryPlanLock(...args));
   }
 
   startRun(start: RunStart): Promise<RunHandle> {
@@ -111,28 +80,28 @@ export class ResilientStore implements Store {
     return this.retry.run("startRun", () => this.store.startRun({ ...start, token }));
   }
 
-  markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
-    return this.retry.run("markRunResumed", () => this.store.markRunResumed(run, resumed, skipped));
+  markRunResumed(...args: Args<"markRunResumed">): Result<"markRunResumed"> {
+    return this.retry.run("markRunResumed", () => this.store.markRunResumed(...args));
   }
 
-  endRun(run: RunHandle, reason: string, now: number): Promise<void> {
-    return this.retry.run("endRun", () => this.store.endRun(run, reason, now));
+  endRun(...args: Args<"endRun">): Result<"endRun"> {
+    return this.retry.run("endRun", () => this.store.endRun(...args));
   }
 
-  listRuns(batchId: string): Promise<RunInfo[]> {
-    return this.retry.run("listRuns", () => this.store.listRuns(batchId));
+  listRuns(...args: Args<"listRuns">): Result<"listRuns"> {
+    return this.retry.run("listRuns", () => this.store.listRuns(...args));
   }
 
-  recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
-    return this.retry.run("recoverInFlight", () => this.store.recoverInFlight(run, deadRuns));
+  recoverInFlight(...args: Args<"recoverInFlight">): Result<"recoverInFlight"> {
+    return this.retry.run("recoverInFlight", () => this.store.recoverInFlight(...args));
   }
 
-  releaseUnheld(run: RunHandle, held: number[]): Promise<number> {
-    return this.retry.run("releaseUnheld", () => this.store.releaseUnheld(run, held));
+  releaseUnheld(...args: Args<"releaseUnheld">): Result<"releaseUnheld"> {
+    return this.retry.run("releaseUnheld", () => this.store.releaseUnheld(...args));
   }
 
-  renewLeases(run: RunHandle, docs: ClaimedDocument[], leaseMs: number, now: number): Promise<number[]> {
-    return this.store.renewLeases(run, docs, leaseMs, now);
+  renewLeases(...args: Args<"renewLeases">): Result<"renewLeases"> {
+    return this.store.renewLeases(...args);
   }
 
   /**
@@ -149,135 +118,126 @@ export class ResilientStore implements Store {
     return replayed ? { ...result, replayed: true } : result;
   }
 
-  loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
-    return this.retry.run("loadStaged", () => this.store.loadStaged(doc));
+  loadStaged(...args: Args<"loadStaged">): Result<"loadStaged"> {
+    return this.retry.run("loadStaged", () => this.store.loadStaged(...args));
   }
 
-  loadContent(row: number): Promise<string | null> {
-    return this.retry.run("loadContent", () => this.store.loadContent(row));
+  loadContent(...args: Args<"loadContent">): Result<"loadContent"> {
+    return this.retry.run("loadContent", () => this.store.loadContent(...args));
   }
 
   get contentFile(): string | null {
     return this.store.contentFile;
   }
 
-  connectionSpec(): StoreConnectionSpec | null {
+  connectionSpec(): Result<"connectionSpec"> {
     return this.store.connectionSpec();
   }
 
-  nextClaimableAt(run: RunHandle): Promise<number | null> {
-    return this.retry.run("nextClaimableAt", () => this.store.nextClaimableAt(run));
+  nextClaimableAt(...args: Args<"nextClaimableAt">): Result<"nextClaimableAt"> {
+    return this.retry.run("nextClaimableAt", () => this.store.nextClaimableAt(...args));
   }
 
-  counts(batchId: string): Promise<StateCounts> {
-    return this.retry.run("counts", () => this.store.counts(batchId));
+  counts(...args: Args<"counts">): Result<"counts"> {
+    return this.retry.run("counts", () => this.store.counts(...args));
   }
 
-  listSkipped(batchId: string, limit?: number): Promise<SkippedFile[]> {
-    return this.retry.run("listSkipped", () => this.store.listSkipped(batchId, limit));
+  listSkipped(...args: Args<"listSkipped">): Result<"listSkipped"> {
+    return this.retry.run("listSkipped", () => this.store.listSkipped(...args));
   }
 
-  listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {
-    return this.retry.run("listDocuments", () => this.store.listDocuments(batchId, query));
+  listDocuments(...args: Args<"listDocuments">): Result<"listDocuments"> {
+    return this.retry.run("listDocuments", () => this.store.listDocuments(...args));
   }
 
-  documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
-    return this.retry.run("documentFacts", () => this.store.documentFacts(batchId, origin));
+  documentFacts(...args: Args<"documentFacts">): Result<"documentFacts"> {
+    return this.retry.run("documentFacts", () => this.store.documentFacts(...args));
   }
 
-  failureCounts(batchId: string): Promise<FailureCount[]> {
-    return this.retry.run("failureCounts", () => this.store.failureCounts(batchId));
+  failureCounts(...args: Args<"failureCounts">): Result<"failureCounts"> {
+    return this.retry.run("failureCounts", () => this.store.failureCounts(...args));
   }
 
-  events(batchId: string, types?: string[]): Promise<StoreEvent[]> {
-    return this.retry.run("events", () => this.store.events(batchId, types));
+  events(...args: Args<"events">): Result<"events"> {
+    return this.retry.run("events", () => this.store.events(...args));
   }
 
-  addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
-    return this.retry.run("addEvents", () => this.store.addEvents(batchId, events), "once");
+  addEvents(...args: Args<"addEvents">): Result<"addEvents"> {
+    return this.retry.run("addEvents", () => this.store.addEvents(...args), "once");
   }
 
-  exportChunks(batchId: string, options?: { withEmbeddings?: boolean }): AsyncIterable<ExportRow> {
-    return this.store.exportChunks(batchId, options);
+  exportChunks(...args: Args<"exportChunks">): Result<"exportChunks"> {
+    return this.store.exportChunks(...args);
   }
 
-  requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
-    return this.store.requeue(batchId, query, now);
+  requeue(...args: Args<"requeue">): Result<"requeue"> {
+    return this.store.requeue(...args);
   }
 
-  setCancelled(batchId: string, cancelled: boolean, now: number): Promise<void> {
-    return this.retry.run("setCancelled", () => this.store.setCancelled(batchId, cancelled, now));
+  setCancelled(...args: Args<"setCancelled">): Result<"setCancelled"> {
+    return this.retry.run("setCancelled", () => this.store.setCancelled(...args));
   }
 
-  reloadCandidates(batchId: string, query: RequeueQuery): Promise<ReloadCandidate[]> {
-    return this.store.reloadCandidates(batchId, query);
+  reloadCandidates(...args: Args<"reloadCandidates">): Result<"reloadCandidates"> {
+    return this.store.reloadCandidates(...args);
   }
 
-  reloadDocument(
-    row: number,
-    doc: Pick<PlannedDocument, "content" | "loadError" | "contentHash" | "idempotencyKey">,
-  ): Promise<void> {
-    return this.store.reloadDocument(row, doc);
+  reloadDocument(...args: Args<"reloadDocument">): Result<"reloadDocument"> {
+    return this.store.reloadDocument(...args);
   }
 
-  attachSinks(batchId: string, uris: string[], now: number): Promise<void> {
-    return this.retry.run("attachSinks", () => this.store.attachSinks(batchId, uris, now));
+  attachSinks(...args: Args<"attachSinks">): Result<"attachSinks"> {
+    return this.retry.run("attachSinks", () => this.store.attachSinks(...args));
   }
 
-  sinkCursors(batchId: string): Promise<SinkCursor[]> {
-    return this.retry.run("sinkCursors", () => this.store.sinkCursors(batchId));
+  sinkCursors(...args: Args<"sinkCursors">): Result<"sinkCursors"> {
+    return this.retry.run("sinkCursors", () => this.store.sinkCursors(...args));
   }
 
   /** A claim retried after an unknown outcome finds the lease already ours. */
-  claimSink(
-    batchId: string,
-    uri: string,
-    owner: SinkOwner,
-    leaseMs: number,
-    deadOwners: string[],
-  ): Promise<SinkLease | null> {
-    return this.retry.run("claimSink", () => this.store.claimSink(batchId, uri, owner, leaseMs, deadOwners));
+  claimSink(...args: Args<"claimSink">): Result<"claimSink"> {
+    return this.retry.run("claimSink", () => this.store.claimSink(...args));
   }
 
-  readChanges(batchId: string, afterSeq: number, limit: number): Promise<ChangePage> {
-    return this.retry.run("readChanges", () => this.store.readChanges(batchId, afterSeq, limit));
+  readChanges(...args: Args<"readChanges">): Result<"readChanges"> {
+    return this.retry.run("readChanges", () => this.store.readChanges(...args));
   }
 
   /** Sets the cursor to a position (fenced by the lease): the same ack twice is one ack. */
-  ackSink(lease: SinkLease, throughSeq: number, leaseMs: number): Promise<boolean> {
-    return this.retry.run("ackSink", () => this.store.ackSink(lease, throughSeq, leaseMs));
+  ackSink(...args: Args<"ackSink">): Result<"ackSink"> {
+    return this.retry.run("ackSink", () => this.store.ackSink(...args));
   }
 
-  recordSinkError(lease: SinkLease, error: ErrorInfo): Promise<void> {
-    return this.retry.run("recordSinkError", () => this.store.recordSinkError(lease, error));
+  recordSinkError(...args: Args<"recordSinkError">): Result<"recordSinkError"> {
+    return this.retry.run("recordSinkError", () => this.store.recordSinkError(...args));
   }
 
-  releaseSink(lease: SinkLease): Promise<void> {
-    return this.retry.run("releaseSink", () => this.store.releaseSink(lease));
+  releaseSink(...args: Args<"releaseSink">): Result<"releaseSink"> {
+    return this.retry.run("releaseSink", () => this.store.releaseSink(...args));
   }
 
-  detachSink(batchId: string, uri: string): Promise<boolean> {
-    return this.store.detachSink(batchId, uri);
+  detachSink(...args: Args<"detachSink">): Result<"detachSink"> {
+    return this.store.detachSink(...args);
   }
 
-  lookupVectors(layer: string, hashes: string[]): Promise<Map<string, Float32Array>> {
-    return this.retry.run("lookupVectors", () => this.store.lookupVectors(layer, hashes));
+  lookupVectors(...args: Args<"lookupVectors">): Result<"lookupVectors"> {
+    return this.retry.run("lookupVectors", () => this.store.lookupVectors(...args));
   }
 
-  storeVectors(layer: string, entries: CachedVector[], now: number): Promise<number> {
-    return this.retry.run("storeVectors", () => this.store.storeVectors(layer, entries, now));
+  storeVectors(...args: Args<"storeVectors">): Result<"storeVectors"> {
+    return this.retry.run("storeVectors", () => this.store.storeVectors(...args));
   }
 
-  loadOutputChunks(row: number): Promise<OutputChunks | null> {
-    return this.retry.run("loadOutputChunks", () => this.store.loadOutputChunks(row));
+  loadOutputChunks(...args: Args<"loadOutputChunks">): Result<"loadOutputChunks"> {
+    return this.retry.run("loadOutputChunks", () => this.store.loadOutputChunks(...args));
   }
 
   /** Deletes by what it finds: run twice, the second finds nothing more to delete. */
-  collectGarbage(request: GarbageRequest): Promise<GarbageResult> {
-    return this.retry.run("collectGarbage", () => this.store.collectGarbage(request));
+  collectGarbage(...args: Args<"collectGarbage">): Result<"collectGarbage"> {
+    return this.retry.run("collectGarbage", () => this.store.collectGarbage(...args));
   }
 
-  search(batchId: string, vector: Float32Array, k: number): Promise<SearchResult> {
-    return this.retry.run("search", () => this.store.search(batchId, vector, k));
+  search(...args: Args<"search">): Result<"search"> {
+    return this.retry.run("search", () => this.store.search(...args));
   }
 }
