@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { EXPORT_COLUMNS, type ExportDbRow, toExportRow } from "../export-rows.js";
 import type { ExportRow } from "../store.js";
+import { beginSnapshot, endSnapshot } from "./db.js";
 
 /** Rows per FETCH: few round trips, and a page of a few MB in memory. */
 const EXPORT_PAGE = 10_000;
@@ -21,9 +22,8 @@ export async function* exportChunks(
   batchId: string,
   withEmbeddings: boolean,
 ): AsyncGenerator<ExportRow> {
-  const client = await pool.connect();
+  const client = await beginSnapshot(pool);
   try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     await client.query(
       `DECLARE export_chunks NO SCROLL CURSOR FOR
        SELECT ${EXPORT_COLUMNS}${withEmbeddings ? ", encode(c.embedding, 'base64') AS embedding" : ""}
@@ -39,10 +39,8 @@ export async function* exportChunks(
       if (rows.length < EXPORT_PAGE) break;
     }
   } finally {
-    // Also when the reader stopped early: the cursor ends with the transaction, and the
-    // connection goes back to the pool outside one.
-    await client.query("ROLLBACK").catch(() => {});
-    client.release();
+    // Also when the reader stopped early: the cursor ends with the transaction.
+    await endSnapshot(client);
   }
 }
 
