@@ -20,7 +20,7 @@ export class DocumentFilter {
   private readonly conditions: string[] = [];
   readonly params: unknown[] = [];
 
-  constructor(readonly dialect: FilterDialect) {}
+  constructor(private readonly dialect: FilterDialect) {}
 
   /** Adds a parameter; its placeholder, to be written anywhere in the statement. */
   bind(value: unknown): string {

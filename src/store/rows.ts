@@ -1,6 +1,15 @@
 import type { DocumentFormat, JsonObject, StateCounts, SyncMode } from "../core/types.js";
 import { decodeError, decodeObject, decodeStage, decodeVector } from "./codec.js";
-import type * as api from "./store.js";
+import type {
+  BatchInfo,
+  ClaimedDocument,
+  DocumentSummary,
+  KnownDocument,
+  PlanStart,
+  ReloadCandidate,
+  RunInfo,
+  StagedChunks,
+} from "./store.js";
 
 /**
  * Rows of the stores' tables as the Store interface speaks of them, shared by both stores: they
@@ -29,7 +38,7 @@ export interface BatchRow {
   external_files?: Flag;
 }
 
-export function toBatch(row: BatchRow): api.BatchInfo {
+export function toBatch(row: BatchRow): BatchInfo {
   return {
     batchId: row.batch_id,
     createdAt: row.created_at,
@@ -61,7 +70,7 @@ export interface KnownRow {
   ok: Flag;
 }
 
-export function toKnown(row: KnownRow): api.KnownDocument {
+export function toKnown(row: KnownRow): KnownDocument {
   return {
     source: row.source,
     docId: row.doc_id,
@@ -110,7 +119,7 @@ export function toStateCounts(rows: CountRows): StateCounts {
  * layer, settings, input_ref, fingerprint, plan_sync, external_files (a flag as the store keeps it).
  */
 export function planStartValues<F>(
-  start: api.PlanStart,
+  start: PlanStart,
   flag: (set: boolean) => F,
 ): [string, string, string, string | null, SyncMode, F] {
   const { layer, settings, inputRef, fingerprint } = start;
@@ -154,7 +163,7 @@ export interface RunRow {
   cache_hits: number | null;
 }
 
-export function toRun(row: RunRow): api.RunInfo {
+export function toRun(row: RunRow): RunInfo {
   return {
     run: row.run,
     workerId: row.worker_id,
@@ -196,7 +205,7 @@ export interface DocumentSummaryRow {
 export const DOCUMENT_SUMMARY_COLUMNS =
   "row, source, doc_id, state, attempts, last_error, degraded_reason, out_chunk_count, updated_at";
 
-export function toDocumentSummary(r: DocumentSummaryRow): api.DocumentSummary {
+export function toDocumentSummary(r: DocumentSummaryRow): DocumentSummary {
   return {
     row: r.row,
     source: r.source,
@@ -234,7 +243,7 @@ export interface ClaimRow {
   out_prep?: string | null;
 }
 
-export function toClaimed(row: ClaimRow, reclaimed: boolean): api.ClaimedDocument {
+export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
   return {
     row: row.row,
     seq: row.seq,
@@ -274,7 +283,7 @@ export interface ReloadRow {
   load_error: string;
 }
 
-export function toReloadCandidate(r: ReloadRow): api.ReloadCandidate {
+export function toReloadCandidate(r: ReloadRow): ReloadCandidate {
   return {
     row: r.row,
     source: r.source,
@@ -302,7 +311,7 @@ export interface StagedRow {
  * A large document's progress, when it belongs to the claimed version (same key) and no chunk is
  * missing; else null, and the document is processed from the start.
  */
-export function toStaged(rows: StagedRow[], doc: api.ClaimedDocument): api.StagedChunks | null {
+export function toStaged(rows: StagedRow[], doc: ClaimedDocument): StagedChunks | null {
   if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
     return null;
   return {
