@@ -115,22 +115,18 @@ export function toStateCounts(rows: CountRows): StateCounts {
 }
 
 /**
- * The batch columns a plan start writes, in the order both stores' statements list them:
- * layer, settings, input_ref, fingerprint, plan_sync, external_files (a flag as the store keeps it).
+ * The batch columns a plan start writes, in the order both stores' statements list them: what
+ * the plan reads (layer, settings, input_ref, fingerprint), and how it syncs (plan_sync, and
+ * external_files as a flag the store keeps).
  */
 export function planStartValues<F>(
   start: PlanStart,
   flag: (set: boolean) => F,
-): [string, string, string, string | null, SyncMode, F] {
-  const { layer, settings, inputRef, fingerprint } = start;
-  return [
-    layer,
-    JSON.stringify(settings),
-    inputRef,
-    fingerprint,
-    start.sync ?? "accumulate",
-    flag(start.externalFiles ?? false),
-  ];
+): { input: [string, string, string, string | null]; sync: [SyncMode, F] } {
+  return {
+    input: [start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint],
+    sync: [start.sync ?? "accumulate", flag(start.externalFiles ?? false)],
+  };
 }
 
 /** Whether completing a plan started with this mode deletes what its input no longer holds. */

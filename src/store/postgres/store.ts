@@ -112,7 +112,7 @@ export class PostgresStore implements api.Store {
   }
 
   async beginPlan(start: api.PlanStart): Promise<api.PlanCursor> {
-    const values = planStartValues(start, (set) => set);
+    const { input, sync } = planStartValues(start, (set) => set);
     return transaction(this.pool, async (client) => {
       // A racing creator of the same id waits here for the first one's transaction; then it sees
       // the committed row (DO NOTHING), and the check below decides which input owns the batch.
@@ -120,7 +120,7 @@ export class PostgresStore implements api.Store {
         `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation,
            plan_sync, external_files)
          VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (batch_id) DO NOTHING`,
-        [start.batchId, Date.now(), ...values],
+        [start.batchId, Date.now(), ...input, ...sync],
       );
       const { rows } = await client.query("SELECT * FROM batches WHERE batch_id = $1 FOR UPDATE", [
         start.batchId,
@@ -134,11 +134,10 @@ export class PostgresStore implements api.Store {
       const { keep, upToDate } = planDecision(row, start, existed);
       if (keep) {
         if (row.plan_complete) return { created, batch: toBatch(row), upToDate, existed };
-        // The plan still being written deletes (or not) as its latest start says (plan_sync and
-        // external_files, the last two values).
+        // The plan still being written deletes (or not) as its latest start says.
         const kept = await client.query(
           "UPDATE batches SET plan_sync = $2, external_files = $3 WHERE batch_id = $1 RETURNING *",
-          [start.batchId, ...values.slice(-2)],
+          [start.batchId, ...sync],
         );
         return { created, batch: toBatch(kept.rows[0]), upToDate, existed };
       }
@@ -147,7 +146,7 @@ export class PostgresStore implements api.Store {
            plan_generation = plan_generation + 1, plan_records = 0, plan_offset = 0, plan_complete = FALSE,
            duplicates_skipped = 0, plan_changed = 0, plan_sync = $6, external_files = $7
          WHERE batch_id = $1 RETURNING *`,
-        [start.batchId, ...values],
+        [start.batchId, ...input, ...sync],
       );
       return { created: false, batch: toBatch(updated.rows[0]), upToDate: false, existed };
     });

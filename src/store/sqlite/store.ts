@@ -142,7 +142,7 @@ export class SqliteStore implements api.Store {
 
   async beginPlan(start: api.PlanStart): Promise<api.PlanCursor> {
     const now = Date.now();
-    const values = planStartValues(start, (set) => (set ? 1 : 0));
+    const { input, sync } = planStartValues(start, (set) => (set ? 1 : 0));
     return this.db
       .transaction((): api.PlanCursor => {
         const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(start.batchId) as
@@ -155,7 +155,7 @@ export class SqliteStore implements api.Store {
                  plan_sync, external_files)
                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
             )
-            .run(start.batchId, now, ...values);
+            .run(start.batchId, now, ...input, ...sync);
           return {
             created: true,
             batch: toBatch(this.batchRow(start.batchId)),
@@ -169,12 +169,11 @@ export class SqliteStore implements api.Store {
           undefined;
         const { keep, upToDate } = planDecision(row, start, existed);
         if (keep) {
-          // The plan still being written deletes (or not) as its latest start says (plan_sync and
-          // external_files, the last two values).
+          // The plan still being written deletes (or not) as its latest start says.
           if (row.plan_complete !== 1) {
             this.db
               .prepare("UPDATE batches SET plan_sync = ?, external_files = ? WHERE batch_id = ?")
-              .run(...values.slice(-2), start.batchId);
+              .run(...sync, start.batchId);
           }
           return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate, existed };
         }
@@ -185,7 +184,7 @@ export class SqliteStore implements api.Store {
                duplicates_skipped = 0, plan_changed = 0, plan_sync = ?, external_files = ?
              WHERE batch_id = ?`,
           )
-          .run(...values, start.batchId);
+          .run(...input, ...sync, start.batchId);
         return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed };
       })
       .immediate();
