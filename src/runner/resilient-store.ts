@@ -82,7 +82,10 @@ class PassingStore {
 }
 
 for (const [name, handling] of Object.entries(HANDLING) as [Passed, RetryMode | "direct"][]) {
+  // Writable and configurable, as a method written in the class would be.
   Object.defineProperty(PassingStore.prototype, name, {
+    writable: true,
+    configurable: true,
     value(this: PassingStore, ...args: unknown[]) {
       const call = () =>
         (this.store[name] as (...args: unknown[]) => Promise<unknown>).apply(this.store, args);
