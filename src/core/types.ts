@@ -108,6 +108,25 @@ export interface SkippedFile {
   kind: string;
 }
 
+/** Where a committed chunk stands: `key` is its idempotency key, unique in its batch. */
+export interface KeyedChunk {
+  key: string;
+  doc_id: string;
+  source: string;
+  chunk_index: number;
+}
+
+/**
+ * A committed chunk as it leaves the store for a sink (a change of the outbox, a sink's upsert);
+ * `V` is how its vector travels.
+ */
+export interface DeliveredChunk<V> extends KeyedChunk {
+  text: string;
+  metadata: JsonObject;
+  /** Null for a chunk of a document completed without vectors. */
+  embedding: V | null;
+}
+
 export interface ErrorInfo {
   code: string;
   message: string;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { JsonObject } from "../core/types.js";
+import type { DeliveredChunk, KeyedChunk } from "../core/types.js";
 
 /**
  * The adapter between docbatch and the index people query (a vector table, a search service, a
@@ -14,25 +14,11 @@ import type { JsonObject } from "../core/types.js";
  * smallest example to copy for a store of one's own.
  */
 
-/** A chunk as a sink receives it. `key` is the chunk's idempotency key, unique in its batch. */
-export interface SinkChunk {
-  key: string;
-  doc_id: string;
-  source: string;
-  chunk_index: number;
-  text: string;
-  metadata: JsonObject;
-  /** Null for a chunk of a document completed without vectors. */
-  embedding: number[] | null;
-}
+/** A chunk as a sink receives it. */
+export type SinkChunk = DeliveredChunk<number[]>;
 
 /** A chunk that must leave the sink. */
-export interface SinkKey {
-  key: string;
-  doc_id: string;
-  source: string;
-  chunk_index: number;
-}
+export type SinkKey = KeyedChunk;
 
 /** What a sink holds for a key, for `docbatch verify`; text and embedding when the sink keeps them. */
 export interface SinkRecord {

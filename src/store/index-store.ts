@@ -1,4 +1,4 @@
-import type { ErrorInfo, JsonObject } from "../core/types.js";
+import type { DeliveredChunk, ErrorInfo, JsonObject, KeyedChunk } from "../core/types.js";
 
 /**
  * What a store promises for the index layer: the outbox of output changes, the cursors of the
@@ -70,19 +70,10 @@ export interface SinkOwner {
   pid: number;
 }
 
+/** A change of the outbox, expanded to one chunk: upsert it, or delete its key. */
 export type SinkChange =
-  | {
-      seq: number;
-      op: "upsert";
-      key: string;
-      doc_id: string;
-      source: string;
-      chunk_index: number;
-      text: string;
-      metadata: JsonObject;
-      embedding: Float32Array | null;
-    }
-  | { seq: number; op: "delete"; key: string; doc_id: string; source: string; chunk_index: number };
+  | ({ seq: number; op: "upsert" } & DeliveredChunk<Float32Array>)
+  | ({ seq: number; op: "delete" } & KeyedChunk);
 
 export interface ChangePage {
   changes: SinkChange[];

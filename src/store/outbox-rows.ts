@@ -1,6 +1,13 @@
 import { chunkKey } from "../core/keys.js";
 import { decodeError, decodeObject } from "./codec.js";
-import type { ChangePage, OutputChange, SinkChange, SinkCursor } from "./index-store.js";
+import type {
+  ChangePage,
+  OutputChange,
+  SinkChange,
+  SinkCursor,
+  SinkLease,
+  SinkOwner,
+} from "./index-store.js";
 
 /**
  * The outbox as both stores write and read it. A row names one document version and a range of
@@ -35,6 +42,11 @@ export function outboxRows(changes: OutputChange[]): OutboxRow[] {
   }
   return rows;
 }
+
+/** Outbox rows (`o`) joined with their document's output as it is now (PendingRow), in both stores. */
+export const PENDING_ROWS = `SELECT o.seq, o.row, o.op, o.out_key, o.from_index, o.to_index, o.doc_id, o.source,
+    d.out_key AS cur_key, d.out_chunk_count AS cur_count, d.out_metadata AS cur_metadata
+  FROM outbox o LEFT JOIN documents d ON d.row = o.row`;
 
 /** An outbox row joined with the document's output as it is now. */
 export interface PendingRow {
@@ -140,4 +152,14 @@ export function toSinkCursor(row: CursorRow, headSeq: number): SinkCursor {
     leasePid: row.lease_pid,
     leaseExpiresAt: row.lease_expires_at,
   };
+}
+
+/** A cursor a claim took: its lease, fenced by the cursor's new fence. */
+export function toSinkLease(
+  batchId: string,
+  uri: string,
+  owner: SinkOwner,
+  row: { fence: number; delivered_seq: number } | undefined,
+): SinkLease | null {
+  return row ? { batchId, uri, owner: owner.owner, fence: row.fence, deliveredSeq: row.delivered_seq } : null;
 }

@@ -1,6 +1,15 @@
 import type { DocumentFormat, JsonObject, StateCounts, SyncMode } from "../core/types.js";
-import { decodeError, decodeObject, decodeStage } from "./codec.js";
-import type { BatchInfo, ClaimedDocument, DocumentSummary, KnownDocument, RunInfo } from "./store.js";
+import { decodeError, decodeObject, decodeStage, decodeVector } from "./codec.js";
+import type {
+  BatchInfo,
+  ClaimedDocument,
+  DocumentSummary,
+  KnownDocument,
+  PlanStart,
+  ReloadCandidate,
+  RunInfo,
+  StagedChunks,
+} from "./store.js";
 
 /**
  * Rows of the stores' tables as the Store interface speaks of them, shared by both stores: they
@@ -73,27 +82,51 @@ export function toKnown(row: KnownRow): KnownDocument {
   };
 }
 
-/** Counts of a batch before its rows are added (see `addStateCount`). */
-export function emptyCounts(): StateCounts {
-  return {
+/** What a batch's counts are made of, as each store reads them. */
+export interface CountRows {
+  /** Documents per state. */
+  states: { state: string; n: number }[];
+  batch: { duplicates_skipped: number; plan_changed: number } | undefined;
+  /** The batch's latest run, whose plan found the unchanged documents. */
+  latestRun: { skipped_done: number } | undefined;
+  skippedFiles: number;
+}
+
+/** A batch's counts; deleted documents are no longer part of its total. */
+export function toStateCounts(rows: CountRows): StateCounts {
+  const counts: StateCounts = {
     total: 0,
     done: 0,
     degraded: 0,
     failed: 0,
     pending: 0,
     processing: 0,
-    duplicates_skipped: 0,
-    unchanged_skipped: 0,
-    changed: 0,
+    duplicates_skipped: rows.batch?.duplicates_skipped ?? 0,
+    unchanged_skipped: rows.latestRun?.skipped_done ?? 0,
+    changed: rows.batch?.plan_changed ?? 0,
     deleted: 0,
-    skipped_unsupported: 0,
+    skipped_unsupported: rows.skippedFiles,
   };
+  for (const { state, n } of rows.states) {
+    counts[state as "done"] = n;
+    if (state !== "deleted") counts.total += n;
+  }
+  return counts;
 }
 
-/** Adds the documents of one state; deleted documents are no longer part of the batch's total. */
-export function addStateCount(counts: StateCounts, state: string, n: number): void {
-  counts[state as "done"] = n;
-  if (state !== "deleted") counts.total += n;
+/**
+ * The batch columns a plan start writes, in the order both stores' statements list them: what
+ * the plan reads (layer, settings, input_ref, fingerprint), and how it syncs (plan_sync, and
+ * external_files as a flag the store keeps).
+ */
+export function planStartValues<F>(
+  start: PlanStart,
+  flag: (set: boolean) => F,
+): { input: [string, string, string, string | null]; sync: [SyncMode, F] } {
+  return {
+    input: [start.layer, JSON.stringify(start.settings), start.inputRef, start.fingerprint],
+    sync: [start.sync ?? "accumulate", flag(start.externalFiles ?? false)],
+  };
 }
 
 /** Whether completing a plan started with this mode deletes what its input no longer holds. */
@@ -230,6 +263,58 @@ export function toClaimed(row: ClaimRow, reclaimed: boolean): ClaimedDocument {
     reclaimed,
     ...(row.content_hash !== undefined ? { contentHash: row.content_hash } : {}),
     outputPrep: row.out_prep ?? null,
+  };
+}
+
+/** The columns of a document whose file could not be read when planned (`Store.reloadCandidates`). */
+export const RELOAD_COLUMNS = "row, source, doc_id, format, metadata, path, load_error";
+
+export interface ReloadRow {
+  row: number;
+  source: string;
+  doc_id: string;
+  format: string;
+  metadata: string;
+  path: string;
+  load_error: string;
+}
+
+export function toReloadCandidate(r: ReloadRow): ReloadCandidate {
+  return {
+    row: r.row,
+    source: r.source,
+    docId: r.doc_id,
+    format: r.format as DocumentFormat,
+    metadata: decodeObject(r.metadata),
+    path: r.path,
+    loadError: decodeError(r.load_error)!,
+  };
+}
+
+/** The columns of a staged chunk (`Store.loadStaged`). */
+export const STAGED_COLUMNS = "chunk_index, idem_key, fallback, text, embedding, metadata";
+
+export interface StagedRow {
+  chunk_index: number;
+  idem_key: string;
+  fallback: string | null;
+  text: string;
+  embedding: Uint8Array | null;
+  metadata: string | null;
+}
+
+/**
+ * A large document's progress, when it belongs to the claimed version (same key) and no chunk is
+ * missing; else null, and the document is processed from the start.
+ */
+export function toStaged(rows: StagedRow[], doc: ClaimedDocument): StagedChunks | null {
+  if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
+    return null;
+  return {
+    texts: rows.map((r) => r.text),
+    metadata: rows.map((r) => decodeObject(r.metadata)),
+    fallback: decodeError(rows[0]!.fallback),
+    vectors: rows.map((r) => decodeVector(r.embedding)),
   };
 }
 

@@ -192,15 +192,13 @@ export interface RunInfo {
   cacheHits: number;
 }
 
-/** A document taken by a worker, with everything needed to process it. */
-export interface ClaimedDocument {
+/** A document taken by a worker, with everything needed to process it: its plan, and its state. */
+export interface ClaimedDocument
+  extends Pick<
+    PlannedDocument,
+    "seq" | "source" | "docId" | "format" | "metadata" | "content" | "loadError" | "idempotencyKey"
+  > {
   row: number;
-  seq: number;
-  source: string;
-  docId: string;
-  format: DocumentFormat;
-  metadata: JsonObject;
-  content: string | null;
   /**
    * True when the claim left the content in the store (`CommitRequest.withContent` false): read it
    * with `Store.loadContent`, or let a worker thread read it from `Store.contentFile`.
@@ -210,8 +208,6 @@ export interface ClaimedDocument {
   size: number | null;
   /** For a file: its modification time (ms since the epoch) when it was read. */
   fileMtime: number | null;
-  loadError: ErrorInfo | null;
-  idempotencyKey: string;
   fence: number;
   /** Failed attempts so far, across stages and runs. */
   attempts: number;

@@ -8,6 +8,36 @@ import { NOW_MS } from "./db.js";
 import { outputsOf, recordOutputChanges } from "./outbox.js";
 import type { PgVectorIndex } from "./vector-index.js";
 
+/** A value of each document a fenced update sets from: `v.<name>`, sent as an array of `type`. */
+type Column<O> = [name: string, type: string, value: (outcome: O) => unknown];
+
+/**
+ * Updates, in one statement, the documents of `outcomes` the flush still holds (the fence of its
+ * claim, still processing; see commitFlush): `set` reads `$1` (now), `v.row`, `v.fence` and the
+ * `columns`. The rows it updated; the others were fenced.
+ */
+async function updateHeld<O extends Outcome>(
+  client: pg.PoolClient,
+  now: number,
+  outcomes: O[],
+  set: string,
+  columns: Column<O>[],
+): Promise<Set<number>> {
+  const all: Column<O>[] = [
+    ["row", "bigint", (o) => o.doc.row],
+    ["fence", "bigint", (o) => o.doc.fence],
+    ...columns,
+  ];
+  const { rows } = await client.query<{ row: number }>(
+    `UPDATE documents d SET ${set}
+     FROM unnest(${all.map(([, type], i) => `$${i + 2}::${type}[]`).join(", ")}) AS v(${all.map(([name]) => name).join(", ")})
+     WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
+     RETURNING d.row`,
+    [now, ...all.map(([, , value]) => outcomes.map(value))],
+  );
+  return new Set(rows.map((r) => r.row));
+}
+
 /**
  * One flush of a worker, in one transaction and a fixed number of round trips whatever the number
  * of documents: every statement takes arrays (`unnest`) instead of being sent once per document.
@@ -52,40 +82,33 @@ export async function commitFlush(
   const output: OutputChange[] = [];
 
   if (completed.length > 0) {
-    const { rows } = await client.query<{ row: number }>(
-      `UPDATE documents d SET state = v.state, degraded_reason = v.reason, attempts = d.attempts + 1,
-         stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(v.last_error, d.last_error),
-         breaker_wait_since = NULL, started_at = v.started_at, committed_at = $1, duration_ms = $1 - v.started_at,
-         parse_ms = v.parse_ms, clean_ms = v.clean_ms, chunk_ms = v.chunk_ms, embed_ms = v.embed_ms,
-         write_ms = v.write_ms, completions = d.completions + 1,
-         reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
-         lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
-         out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata, out_prep = v.prep
-       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::float8[],
-                   $9::boolean[], $10::int[], $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::text[])
-         AS v(row, fence, state, reason, last_error, started_at, parse_ms, degraded, chunk_count, clean_ms, chunk_ms,
-              embed_ms, write_ms, prep)
-       WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
-       RETURNING d.row`,
+    const ok = await updateHeld(
+      client,
+      now,
+      completed,
+      `state = v.state, degraded_reason = v.reason, attempts = d.attempts + 1,
+       stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(v.last_error, d.last_error),
+       breaker_wait_since = NULL, started_at = v.started_at, committed_at = $1, duration_ms = $1 - v.started_at,
+       parse_ms = v.parse_ms, clean_ms = v.clean_ms, chunk_ms = v.chunk_ms, embed_ms = v.embed_ms,
+       write_ms = v.write_ms, completions = d.completions + 1,
+       reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
+       lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
+       out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata, out_prep = v.prep`,
       [
-        now,
-        completed.map((o) => o.doc.row),
-        completed.map((o) => o.doc.fence),
-        completed.map((o) => (o.degraded ? "degraded" : "done")),
-        completed.map((o) => encodeError(o.degraded)),
-        completed.map((o) => encodeError(o.failures?.at(-1)?.error)),
-        completed.map((o) => o.startedAt),
-        completed.map((o) => o.timings.parse ?? null),
-        completed.map((o) => o.degraded !== null),
-        completed.map((o) => o.chunks.length),
-        completed.map((o) => o.timings.clean ?? null),
-        completed.map((o) => o.timings.chunk ?? null),
-        completed.map((o) => o.timings.embed ?? null),
-        completed.map((o) => o.timings.write ?? 0),
-        completed.map((o) => o.prep ?? null),
+        ["state", "text", (o) => (o.degraded ? "degraded" : "done")],
+        ["reason", "text", (o) => encodeError(o.degraded)],
+        ["last_error", "text", (o) => encodeError(o.failures?.at(-1)?.error)],
+        ["started_at", "bigint", (o) => o.startedAt],
+        ["parse_ms", "float8", (o) => o.timings.parse ?? null],
+        ["degraded", "boolean", (o) => o.degraded !== null],
+        ["chunk_count", "int", (o) => o.chunks.length],
+        ["clean_ms", "float8", (o) => o.timings.clean ?? null],
+        ["chunk_ms", "float8", (o) => o.timings.chunk ?? null],
+        ["embed_ms", "float8", (o) => o.timings.embed ?? null],
+        ["write_ms", "float8", (o) => o.timings.write ?? 0],
+        ["prep", "text", (o) => o.prep ?? null],
       ],
     );
-    const ok = new Set(rows.map((r) => r.row));
     const done = completed.filter((o) => ok.has(o.doc.row));
     for (const o of completed) accepted.set(o, ok.has(o.doc.row));
     if (done.length > 0) {
@@ -132,27 +155,22 @@ export async function commitFlush(
   }
 
   if (retries.length > 0) {
-    const { rows } = await client.query<{ row: number }>(
-      `UPDATE documents d SET state = 'pending', not_before = v.not_before, attempts = d.attempts + v.counted,
-         stage_attempts = v.stage_attempts, failed_stage = v.stage, last_error = COALESCE(v.error, d.last_error),
-         breaker_wait_since = v.wait_since, lease_run = NULL, lease_expires_at = NULL, updated_at = $1
-       FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::int[], $6::int[], $7::text[], $8::text[], $9::bigint[])
-         AS v(row, fence, not_before, counted, stage_attempts, stage, error, wait_since)
-       WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
-       RETURNING d.row`,
+    const ok = await updateHeld(
+      client,
+      now,
+      retries,
+      `state = 'pending', not_before = v.not_before, attempts = d.attempts + v.counted,
+       stage_attempts = v.stage_attempts, failed_stage = v.stage, last_error = COALESCE(v.error, d.last_error),
+       breaker_wait_since = v.wait_since, lease_run = NULL, lease_expires_at = NULL, updated_at = $1`,
       [
-        now,
-        retries.map((o) => o.doc.row),
-        retries.map((o) => o.doc.fence),
-        retries.map((o) => o.notBefore),
-        retries.map((o) => (o.error ? 1 : 0)),
-        retries.map((o) => o.stageAttempts),
-        retries.map((o) => o.stage),
-        retries.map((o) => encodeError(o.error)),
-        retries.map((o) => o.breakerWaitSince ?? null),
+        ["not_before", "bigint", (o) => o.notBefore],
+        ["counted", "int", (o) => (o.error ? 1 : 0)],
+        ["stage_attempts", "int", (o) => o.stageAttempts],
+        ["stage", "text", (o) => o.stage],
+        ["error", "text", (o) => encodeError(o.error)],
+        ["wait_since", "bigint", (o) => o.breakerWaitSince ?? null],
       ],
     );
-    const ok = new Set(rows.map((r) => r.row));
     for (const o of retries) {
       accepted.set(o, ok.has(o.doc.row));
       if (ok.has(o.doc.row) && o.error) failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
@@ -160,25 +178,21 @@ export async function commitFlush(
   }
 
   if (failed.length > 0) {
-    const { rows } = await client.query<{ row: number }>(
-      `UPDATE documents d SET state = 'failed', attempts = d.attempts + 1, stage_attempts = d.stage_attempts + 1,
-         failed_stage = v.stage, last_error = v.error, breaker_wait_since = NULL, started_at = v.started_at,
-         committed_at = $1, duration_ms = $1 - v.started_at, lease_run = NULL, lease_expires_at = NULL,
-         has_staged = FALSE, updated_at = $1, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
-         out_metadata = NULL, out_prep = NULL
-       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) AS v(row, fence, stage, error, started_at)
-       WHERE d.row = v.row AND d.fence = v.fence AND d.state = 'processing'
-       RETURNING d.row`,
+    const ok = await updateHeld(
+      client,
+      now,
+      failed,
+      `state = 'failed', attempts = d.attempts + 1, stage_attempts = d.stage_attempts + 1,
+       failed_stage = v.stage, last_error = v.error, breaker_wait_since = NULL, started_at = v.started_at,
+       committed_at = $1, duration_ms = $1 - v.started_at, lease_run = NULL, lease_expires_at = NULL,
+       has_staged = FALSE, updated_at = $1, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
+       out_metadata = NULL, out_prep = NULL`,
       [
-        now,
-        failed.map((o) => o.doc.row),
-        failed.map((o) => o.doc.fence),
-        failed.map((o) => o.stage),
-        failed.map((o) => encodeError(o.error)),
-        failed.map((o) => o.startedAt),
+        ["stage", "text", (o) => o.stage],
+        ["error", "text", (o) => encodeError(o.error)],
+        ["started_at", "bigint", (o) => o.startedAt],
       ],
     );
-    const ok = new Set(rows.map((r) => r.row));
     const gone = failed.filter((o) => ok.has(o.doc.row)).map((o) => o.doc.row);
     for (const o of failed) {
       accepted.set(o, ok.has(o.doc.row));

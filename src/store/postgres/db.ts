@@ -89,6 +89,27 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
   }
 }
 
+/**
+ * A connection in a read-only REPEATABLE READ transaction: all its queries read one snapshot,
+ * never a mix of two commits. Every snapshot ends with `endSnapshot`.
+ */
+export async function beginSnapshot(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  } catch (err) {
+    await endSnapshot(client);
+    throw err;
+  }
+  return client;
+}
+
+/** Ends a snapshot (it wrote nothing): the connection goes back to the pool outside a transaction. */
+export async function endSnapshot(client: pg.PoolClient): Promise<void> {
+  await client.query("ROLLBACK").catch(() => {});
+  client.release();
+}
+
 function isConnectionFailure(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code !== "string" || /^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code);

@@ -1,7 +1,7 @@
 import type pg from "pg";
-import { chunkKey } from "../../core/keys.js";
-import { exportMetadata } from "../rows.js";
+import { EXPORT_COLUMNS, type ExportDbRow, toExportRow } from "../export-rows.js";
 import type { ExportRow } from "../store.js";
+import { beginSnapshot, endSnapshot } from "./db.js";
 
 /** Rows per FETCH: few round trips, and a page of a few MB in memory. */
 const EXPORT_PAGE = 10_000;
@@ -22,62 +22,28 @@ export async function* exportChunks(
   batchId: string,
   withEmbeddings: boolean,
 ): AsyncGenerator<ExportRow> {
-  const client = await pool.connect();
+  const client = await beginSnapshot(pool);
   try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     await client.query(
       `DECLARE export_chunks NO SCROLL CURSOR FOR
-       SELECT d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
-         length(c.embedding) AS bytes, d.out_metadata, c.metadata AS chunk_metadata${withEmbeddings ? ", encode(c.embedding, 'base64') AS embedding" : ""}
+       SELECT ${EXPORT_COLUMNS}${withEmbeddings ? ", encode(c.embedding, 'base64') AS embedding" : ""}
        FROM documents d JOIN chunks c ON c.row = d.row
        WHERE d.batch_id = $1
        ORDER BY d.doc_id COLLATE "C", d.source COLLATE "C", c.chunk_index`,
       [batchId],
     );
     for (;;) {
-      const { rows } = await client.query<ExportDbRow>(`FETCH ${EXPORT_PAGE} FROM export_chunks`);
-      for (const r of rows) yield toExportRow(r, withEmbeddings);
+      // The vector comes as base64 (see above).
+      const { rows } = await client.query<ExportDbRow<string>>(`FETCH ${EXPORT_PAGE} FROM export_chunks`);
+      for (const r of rows) yield toExportRow(r, withEmbeddings ? fromBase64 : undefined);
       if (rows.length < EXPORT_PAGE) break;
     }
   } finally {
-    // Also when the reader stopped early: the cursor ends with the transaction, and the
-    // connection goes back to the pool outside one.
-    await client.query("ROLLBACK").catch(() => {});
-    client.release();
+    // Also when the reader stopped early: the cursor ends with the transaction.
+    await endSnapshot(client);
   }
 }
 
-interface ExportDbRow {
-  doc_id: string;
-  source: string;
-  chunk_index: number;
-  out_chunk_count: number;
-  text: string;
-  out_key: string;
-  out_degraded: boolean;
-  bytes: number | null;
-  out_metadata: string;
-  chunk_metadata: string | null;
-  /** base64 */
-  embedding?: string | null;
-}
-
-function toExportRow(r: ExportDbRow, withEmbeddings: boolean): ExportRow {
-  const row: ExportRow = {
-    doc_id: r.doc_id,
-    source: r.source,
-    chunk_index: r.chunk_index,
-    chunk_count: r.out_chunk_count,
-    text: r.text,
-    idempotency_key: chunkKey(r.out_key, r.chunk_index),
-    degraded: r.out_degraded === true,
-    embedding_dim: r.bytes === null ? null : r.bytes / 4,
-    metadata: exportMetadata(r.out_metadata, r.chunk_metadata),
-  };
-  if (withEmbeddings) {
-    // A buffer of its own: a decoded slice of a shared pool need not be aligned for Float32Array.
-    const bytes = r.embedding ? Uint8Array.from(Buffer.from(r.embedding, "base64")) : null;
-    row.embedding = bytes ? Array.from(new Float32Array(bytes.buffer)) : null;
-  }
-  return row;
+function fromBase64(embedding: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(embedding, "base64"));
 }

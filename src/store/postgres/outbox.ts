@@ -13,11 +13,13 @@ import {
   type CursorRow,
   expandRows,
   outboxRows,
+  PENDING_ROWS,
   type PendingRow,
   type StoredChunk,
   toSinkCursor,
+  toSinkLease,
 } from "../outbox-rows.js";
-import { NOW_MS } from "./db.js";
+import { beginSnapshot, endSnapshot, NOW_MS } from "./db.js";
 
 /**
  * The outbox and the sink cursors of the Postgres store.
@@ -79,15 +81,11 @@ export async function readChanges(
   afterSeq: number,
   limit: number,
 ): Promise<ChangePage> {
-  const client = await pool.connect();
+  // One snapshot for the outbox rows and the output they are expanded against.
+  const client = await beginSnapshot(pool);
   try {
-    // One snapshot for the outbox rows and the output they are expanded against.
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const pending = await client.query<PendingRow>(
-      `SELECT o.seq, o.row, o.op, o.out_key, o.from_index, o.to_index, o.doc_id, o.source,
-         d.out_key AS cur_key, d.out_chunk_count AS cur_count, d.out_metadata AS cur_metadata
-       FROM outbox o LEFT JOIN documents d ON d.row = o.row
-       WHERE o.batch_id = $1 AND o.seq > $2 ORDER BY o.seq LIMIT $3`,
+      `${PENDING_ROWS} WHERE o.batch_id = $1 AND o.seq > $2 ORDER BY o.seq LIMIT $3`,
       [batchId, afterSeq, limit],
     );
     const head = await headSeq(client, batchId);
@@ -104,13 +102,9 @@ export async function readChanges(
         chunks.set(c.row, list);
       }
     }
-    await client.query("COMMIT");
     return expandRows(pending.rows, afterSeq, head, (row) => chunks.get(row) ?? []);
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
   } finally {
-    client.release();
+    await endSnapshot(client);
   }
 }
 
@@ -161,8 +155,7 @@ export async function claimSink(
      RETURNING fence, delivered_seq`,
     [batchId, uri, owner.owner, owner.host, owner.pid, leaseMs, dead],
   );
-  const row = rows[0];
-  return row ? { batchId, uri, owner: owner.owner, fence: row.fence, deliveredSeq: row.delivered_seq } : null;
+  return toSinkLease(batchId, uri, owner, rows[0]);
 }
 
 export async function ackSink(

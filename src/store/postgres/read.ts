@@ -1,49 +1,51 @@
 import type pg from "pg";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
+import { type FilterDialect, listFilter } from "../document-filter.js";
 import { FACT_COLUMNS, FactsBuilder } from "../facts.js";
 import {
-  addStateCount,
   DOCUMENT_SUMMARY_COLUMNS,
   type DocumentSummaryRow,
-  emptyCounts,
   toDocumentSummary,
+  toStateCounts,
 } from "../rows.js";
 import type { DocumentFacts, DocumentQuery, DocumentSummary, FailureCount, StoreEvent } from "../store.js";
 
 /** Read-only queries: status, report and export, as the SQLite store answers them. */
 
-/** A failed document's last error, or a degraded document's reason, has the code `$reason`. */
-export function reasonMatch(param: string): string {
-  return `((state = 'failed' AND (last_error::jsonb ->> 'code') = ${param})
-    OR (state = 'degraded' AND (degraded_reason::jsonb ->> 'code') = ${param})
-    OR (state NOT IN ('failed', 'degraded') AND (last_error::jsonb ->> 'code') = ${param}))`;
-}
+/** Filters in Postgres's words: numbered parameters, a list of states as a text array. */
+export const FILTER: FilterDialect = {
+  param: (n) => `$${n}`,
+  stateIn: (p) => `state = ANY(${p}::text[])`,
+  states: (list) => list,
+  reasonMatch: (p) => `((state = 'failed' AND (last_error::jsonb ->> 'code') = ${p})
+    OR (state = 'degraded' AND (degraded_reason::jsonb ->> 'code') = ${p})
+    OR (state NOT IN ('failed', 'degraded') AND (last_error::jsonb ->> 'code') = ${p}))`,
+};
 
 export async function counts(pool: pg.Pool, batchId: string): Promise<StateCounts> {
-  const result = emptyCounts();
-  const { rows } = await pool.query<{ state: string; n: number }>(
+  const states = await pool.query<{ state: string; n: number }>(
     "SELECT state, COUNT(*)::bigint AS n FROM documents WHERE batch_id = $1 GROUP BY state",
     [batchId],
   );
-  for (const { state, n } of rows) addStateCount(result, state, n);
   const batch = await pool.query<{ duplicates_skipped: number; plan_changed: number }>(
     "SELECT duplicates_skipped, plan_changed FROM batches WHERE batch_id = $1",
     [batchId],
   );
-  result.duplicates_skipped = batch.rows[0]?.duplicates_skipped ?? 0;
-  result.changed = batch.rows[0]?.plan_changed ?? 0;
-  const latest = await pool.query<{ skipped_done: number }>(
+  const latestRun = await pool.query<{ skipped_done: number }>(
     "SELECT skipped_done FROM runs WHERE batch_id = $1 ORDER BY run DESC LIMIT 1",
     [batchId],
   );
-  result.unchanged_skipped = latest.rows[0]?.skipped_done ?? 0;
   const skipped = await pool.query<{ n: number }>(
     "SELECT COUNT(*)::bigint AS n FROM skipped_files WHERE batch_id = $1",
     [batchId],
   );
-  result.skipped_unsupported = skipped.rows[0]?.n ?? 0;
-  return result;
+  return toStateCounts({
+    states: states.rows,
+    batch: batch.rows[0],
+    latestRun: latestRun.rows[0],
+    skippedFiles: skipped.rows[0]?.n ?? 0,
+  });
 }
 
 export async function listDocuments(
@@ -51,20 +53,11 @@ export async function listDocuments(
   batchId: string,
   query: DocumentQuery,
 ): Promise<DocumentSummary[]> {
-  const params: unknown[] = [batchId, query.afterRow ?? 0];
-  const where = ["batch_id = $1", "row > $2"];
-  if (query.states && query.states.length > 0) {
-    params.push(query.states);
-    where.push(`state = ANY($${params.length}::text[])`);
-  }
-  if (query.reason) {
-    params.push(query.reason);
-    where.push(reasonMatch(`$${params.length}`));
-  }
+  const filter = listFilter(batchId, query, FILTER);
   const limit = query.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(query.limit))}` : "";
   const { rows } = await pool.query<DocumentSummaryRow>(
-    `SELECT ${DOCUMENT_SUMMARY_COLUMNS} FROM documents WHERE ${where.join(" AND ")} ORDER BY row ${limit}`,
-    params,
+    `SELECT ${DOCUMENT_SUMMARY_COLUMNS} FROM documents WHERE ${filter.where} ORDER BY row ${limit}`,
+    filter.params,
   );
   return rows.map(toDocumentSummary);
 }

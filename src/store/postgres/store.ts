@@ -1,38 +1,26 @@
 import type pg from "pg";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import { encodeError } from "../codec.js";
+import { reloadFilter, requeueFilter } from "../document-filter.js";
 import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { planDecision } from "../plan-start.js";
-import { type KnownRow, syncMode, toBatch, toKnown } from "../rows.js";
-import type {
-  BatchInfo,
-  ClaimedDocument,
-  CommitRequest,
-  CommitResult,
-  DocumentFacts,
-  DocumentQuery,
-  DocumentSummary,
-  ExportRow,
-  FailureCount,
-  KnownDocument,
-  PlanCursor,
-  PlanCursorWrite,
-  PlanLock,
-  PlanProgress,
-  PlanStart,
-  ReloadCandidate,
-  RequeueQuery,
-  RunHandle,
-  RunInfo,
-  RunStart,
-  StagedChunks,
-  Store,
-  StoreConnectionSpec,
-  StoreEvent,
-} from "../store.js";
+import {
+  type KnownRow,
+  planStartValues,
+  RELOAD_COLUMNS,
+  type ReloadRow,
+  STAGED_COLUMNS,
+  type StagedRow,
+  syncMode,
+  toBatch,
+  toKnown,
+  toReloadCandidate,
+  toStaged,
+} from "../rows.js";
+import type * as api from "../store.js";
 import { classifyStoreError } from "../transient.js";
 import { commitFlush, vectorsOf } from "./commit.js";
 import { advisoryKey, checkin, checkout, createPool, NOW_MS, transaction } from "./db.js";
@@ -59,7 +47,7 @@ export interface PostgresStoreOptions {
  * number of workers on any machines can share a batch and any of them can die. Leases are timed
  * by the database's clock, not the workers'.
  */
-export class PostgresStore implements Store {
+export class PostgresStore implements api.Store {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
   readonly schema: string;
@@ -113,19 +101,18 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
-  async getBatch(batchId: string): Promise<BatchInfo | null> {
+  async getBatch(batchId: string): Promise<api.BatchInfo | null> {
     const { rows } = await this.pool.query("SELECT * FROM batches WHERE batch_id = $1", [batchId]);
     return rows[0] ? toBatch(rows[0]) : null;
   }
 
-  async listBatches(): Promise<BatchInfo[]> {
+  async listBatches(): Promise<api.BatchInfo[]> {
     const { rows } = await this.pool.query("SELECT * FROM batches ORDER BY created_at, batch_id");
     return rows.map(toBatch);
   }
 
-  async beginPlan(start: PlanStart): Promise<PlanCursor> {
-    const sync = start.sync ?? "accumulate";
-    const external = start.externalFiles ?? false;
+  async beginPlan(start: api.PlanStart): Promise<api.PlanCursor> {
+    const { input, sync } = planStartValues(start, (set) => set);
     return transaction(this.pool, async (client) => {
       // A racing creator of the same id waits here for the first one's transaction; then it sees
       // the committed row (DO NOTHING), and the check below decides which input owns the batch.
@@ -133,16 +120,7 @@ export class PostgresStore implements Store {
         `INSERT INTO batches (batch_id, created_at, layer, settings, input_ref, fingerprint, plan_generation,
            plan_sync, external_files)
          VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (batch_id) DO NOTHING`,
-        [
-          start.batchId,
-          Date.now(),
-          start.layer,
-          JSON.stringify(start.settings),
-          start.inputRef,
-          start.fingerprint,
-          sync,
-          external,
-        ],
+        [start.batchId, Date.now(), ...input, ...sync],
       );
       const { rows } = await client.query("SELECT * FROM batches WHERE batch_id = $1 FOR UPDATE", [
         start.batchId,
@@ -159,7 +137,7 @@ export class PostgresStore implements Store {
         // The plan still being written deletes (or not) as its latest start says.
         const kept = await client.query(
           "UPDATE batches SET plan_sync = $2, external_files = $3 WHERE batch_id = $1 RETURNING *",
-          [start.batchId, sync, external],
+          [start.batchId, ...sync],
         );
         return { created, batch: toBatch(kept.rows[0]), upToDate, existed };
       }
@@ -168,15 +146,7 @@ export class PostgresStore implements Store {
            plan_generation = plan_generation + 1, plan_records = 0, plan_offset = 0, plan_complete = FALSE,
            duplicates_skipped = 0, plan_changed = 0, plan_sync = $6, external_files = $7
          WHERE batch_id = $1 RETURNING *`,
-        [
-          start.batchId,
-          start.layer,
-          JSON.stringify(start.settings),
-          start.inputRef,
-          start.fingerprint,
-          sync,
-          external,
-        ],
+        [start.batchId, ...input, ...sync],
       );
       return { created: false, batch: toBatch(updated.rows[0]), upToDate: false, existed };
     });
@@ -186,9 +156,9 @@ export class PostgresStore implements Store {
     batchId: string,
     generation: number,
     docs: PlannedDocument[],
-    cursor: PlanCursorWrite,
+    cursor: api.PlanCursorWrite,
     skipped: SkippedFile[] = [],
-  ): Promise<PlanProgress> {
+  ): Promise<api.PlanProgress> {
     return transaction(this.pool, async (client) => {
       // The batch row is locked first: plan writes of one batch queue behind each other, and the
       // fence below is checked against what the last of them committed.
@@ -235,7 +205,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]> {
+  async knownDocuments(
+    batchId: string,
+    ids: { source: string; docId: string }[],
+  ): Promise<api.KnownDocument[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.pool.query<KnownRow>(
       `SELECT d.source, d.doc_id, d.state, d.idem_key, d.content_hash, d.file_sig, d.load_error IS NULL AS ok
@@ -267,10 +240,10 @@ export class PostgresStore implements Store {
    */
   async tryPlanLock(
     batchId: string,
-    run: RunHandle,
+    run: api.RunHandle,
     _ttlMs: number,
     _deadRuns: number[],
-  ): Promise<PlanLock | null> {
+  ): Promise<api.PlanLock | null> {
     const client = await checkout(this.pool);
     const key = advisoryKey(this.schema, "plan", batchId);
     try {
@@ -312,45 +285,45 @@ export class PostgresStore implements Store {
     };
   }
 
-  async startRun(start: RunStart): Promise<RunHandle> {
+  async startRun(start: api.RunStart): Promise<api.RunHandle> {
     return runs.startRun(this.pool, this.schema, start);
   }
 
-  async markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
+  async markRunResumed(run: api.RunHandle, resumed: boolean, skipped: number): Promise<void> {
     await this.pool.query(
       "UPDATE runs SET resumed = $3, skipped_done = $4 WHERE batch_id = $1 AND run = $2",
       [run.batchId, run.run, resumed, skipped],
     );
   }
 
-  async endRun(run: RunHandle, reason: string, now: number): Promise<void> {
+  async endRun(run: api.RunHandle, reason: string, now: number): Promise<void> {
     await runs.endRun(this.pool, run, reason, now);
   }
 
-  async listRuns(batchId: string): Promise<RunInfo[]> {
+  async listRuns(batchId: string): Promise<api.RunInfo[]> {
     return runs.listRuns(this.pool, batchId);
   }
 
-  async recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
+  async recoverInFlight(run: api.RunHandle, deadRuns: number[]): Promise<number> {
     return runs.recoverInFlight(this.pool, run, deadRuns, (client, events) =>
       this.addEventsWith(client, run.batchId, events),
     );
   }
 
-  async releaseUnheld(run: RunHandle, held: number[]): Promise<number> {
+  async releaseUnheld(run: api.RunHandle, held: number[]): Promise<number> {
     return runs.releaseUnheld(this.pool, run, held);
   }
 
   async renewLeases(
-    run: RunHandle,
-    docs: ClaimedDocument[],
+    run: api.RunHandle,
+    docs: api.ClaimedDocument[],
     leaseMs: number,
     now: number,
   ): Promise<number[]> {
     return runs.renewLeases(this.pool, run, docs, leaseMs, now);
   }
 
-  async commit(request: CommitRequest): Promise<CommitResult> {
+  async commit(request: api.CommitRequest): Promise<api.CommitResult> {
     // Expired leases are looked for when this run runs short of pending work, and otherwise about
     // once a second: a lease lasts seconds, and the query is a round trip on the hot path.
     const key = `${request.run.batchId}\u0000${request.run.run}`;
@@ -379,7 +352,7 @@ export class PostgresStore implements Store {
 
   readonly contentFile = null;
 
-  connectionSpec(): StoreConnectionSpec {
+  connectionSpec(): api.StoreConnectionSpec {
     return { kind: "postgres", url: this.url };
   }
 
@@ -407,29 +380,15 @@ export class PostgresStore implements Store {
     return cache.collectGarbage(this.pool, request);
   }
 
-  async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
-    const { rows } = await this.pool.query<{
-      chunk_index: number;
-      idem_key: string;
-      fallback: string | null;
-      text: string;
-      embedding: Buffer | null;
-      metadata: string | null;
-    }>(
-      "SELECT chunk_index, idem_key, fallback, text, embedding, metadata FROM staged_chunks WHERE row = $1 ORDER BY chunk_index",
+  async loadStaged(doc: api.ClaimedDocument): Promise<api.StagedChunks | null> {
+    const { rows } = await this.pool.query<StagedRow>(
+      `SELECT ${STAGED_COLUMNS} FROM staged_chunks WHERE row = $1 ORDER BY chunk_index`,
       [doc.row],
     );
-    if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
-      return null;
-    return {
-      texts: rows.map((r) => r.text),
-      metadata: rows.map((r) => decodeObject(r.metadata)),
-      fallback: decodeError(rows[0]!.fallback),
-      vectors: rows.map((r) => decodeVector(r.embedding)),
-    };
+    return toStaged(rows, doc);
   }
 
-  async nextClaimableAt(run: RunHandle): Promise<number | null> {
+  async nextClaimableAt(run: api.RunHandle): Promise<number | null> {
     const { rows } = await this.pool.query<{ t: number | null }>(
       `SELECT LEAST(
          (SELECT MIN(not_before) FROM documents WHERE batch_id = $1 AND state = 'pending'),
@@ -452,30 +411,30 @@ export class PostgresStore implements Store {
     return rows;
   }
 
-  async listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {
+  async listDocuments(batchId: string, query: api.DocumentQuery): Promise<api.DocumentSummary[]> {
     return read.listDocuments(this.pool, batchId, query);
   }
 
-  async documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
+  async documentFacts(batchId: string, origin: number): Promise<api.DocumentFacts> {
     return read.documentFacts(this.pool, batchId, origin);
   }
 
-  async failureCounts(batchId: string): Promise<FailureCount[]> {
+  async failureCounts(batchId: string): Promise<api.FailureCount[]> {
     return read.failureCounts(this.pool, batchId);
   }
 
-  async events(batchId: string, types?: string[]): Promise<StoreEvent[]> {
+  async events(batchId: string, types?: string[]): Promise<api.StoreEvent[]> {
     return read.events(this.pool, batchId, types);
   }
 
-  async addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
+  async addEvents(batchId: string, events: api.StoreEvent[]): Promise<void> {
     await this.addEventsWith(this.pool, batchId, events);
   }
 
   private async addEventsWith(
     db: pg.Pool | pg.PoolClient,
     batchId: string,
-    events: StoreEvent[],
+    events: api.StoreEvent[],
   ): Promise<void> {
     if (events.length === 0) return;
     await db.query(
@@ -491,18 +450,18 @@ export class PostgresStore implements Store {
     );
   }
 
-  exportChunks(batchId: string, options: { withEmbeddings?: boolean } = {}): AsyncIterable<ExportRow> {
+  exportChunks(batchId: string, options: { withEmbeddings?: boolean } = {}): AsyncIterable<api.ExportRow> {
     return exportChunks(this.pool, batchId, options.withEmbeddings ?? false);
   }
 
-  async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
-    const { where, params } = requeueFilter(batchId, query);
-    params.push(now);
+  async requeue(batchId: string, query: api.RequeueQuery, now: number): Promise<number> {
+    const filter = requeueFilter(batchId, query, read.FILTER);
+    const updatedAt = filter.bind(now);
     const { rowCount } = await this.pool.query(
       `UPDATE documents SET state = 'pending', not_before = 0, stage_attempts = 0, failed_stage = NULL,
-         breaker_wait_since = NULL, requeued = TRUE, updated_at = $${params.length}
-       WHERE ${where}`,
-      params,
+         breaker_wait_since = NULL, requeued = TRUE, updated_at = ${updatedAt}
+       WHERE ${filter.where}`,
+      filter.params,
     );
     return rowCount ?? 0;
   }
@@ -560,30 +519,13 @@ export class PostgresStore implements Store {
     ]);
   }
 
-  async reloadCandidates(batchId: string, query: RequeueQuery): Promise<ReloadCandidate[]> {
-    const { where, params } = requeueFilter(batchId, query);
-    const { rows } = await this.pool.query<{
-      row: number;
-      source: string;
-      doc_id: string;
-      format: string;
-      metadata: string;
-      path: string;
-      load_error: string;
-    }>(
-      `SELECT row, source, doc_id, format, metadata, path, load_error FROM documents
-       WHERE ${where} AND load_error IS NOT NULL AND path IS NOT NULL`,
-      params,
+  async reloadCandidates(batchId: string, query: api.RequeueQuery): Promise<api.ReloadCandidate[]> {
+    const filter = reloadFilter(batchId, query, read.FILTER);
+    const { rows } = await this.pool.query<ReloadRow>(
+      `SELECT ${RELOAD_COLUMNS} FROM documents WHERE ${filter.where}`,
+      filter.params,
     );
-    return rows.map((r) => ({
-      row: r.row,
-      source: r.source,
-      docId: r.doc_id,
-      format: r.format as ReloadCandidate["format"],
-      metadata: decodeObject(r.metadata),
-      path: r.path,
-      loadError: decodeError(r.load_error)!,
-    }));
+    return rows.map(toReloadCandidate);
   }
 
   async reloadDocument(
@@ -606,23 +548,4 @@ export class PostgresStore implements Store {
       if (rowCount) await putContents(client, [{ row, content: doc.content }]);
     });
   }
-}
-
-function requeueFilter(batchId: string, query: RequeueQuery): { where: string; params: unknown[] } {
-  const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
-  const params: unknown[] = [batchId, states];
-  const where = ["batch_id = $1", "state = ANY($2::text[])"];
-  if (query.reason) {
-    params.push(query.reason);
-    where.push(read.reasonMatch(`$${params.length}`));
-  }
-  if (query.docId !== undefined) {
-    params.push(query.docId);
-    where.push(`doc_id = $${params.length}`);
-  }
-  if (query.source !== undefined) {
-    params.push(query.source);
-    where.push(`source = $${params.length}`);
-  }
-  return { where: where.join(" AND "), params };
 }

@@ -9,6 +9,97 @@ import { SqliteOutbox } from "./outbox.js";
 import { NOW_MS } from "./runs.js";
 import type { SqliteVectorIndex } from "./vector-index.js";
 
+const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
+const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
+     executions = executions + 1, run = @run, updated_at = @now,
+     reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
+const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
+     fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size,
+     file_mtime, content_hash, out_prep`;
+
+/** The statements of a commit, prepared once per connection. */
+function statements(db: Database.Database) {
+  return {
+    settleDone: db.prepare(
+      `UPDATE documents SET state = @state, degraded_reason = @reason, attempts = attempts + 1,
+           stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(@lastError, last_error),
+           breaker_wait_since = NULL, started_at = @startedAt, committed_at = @now,
+           duration_ms = @duration, parse_ms = @parse, clean_ms = @clean, chunk_ms = @chunk, embed_ms = @embed,
+           write_ms = @write, completions = completions + 1,
+           reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END, requeued = 0,
+           lease_run = NULL, lease_expires_at = NULL, has_staged = 0, updated_at = @now, out_key = idem_key,
+           out_degraded = @degraded, out_chunk_count = @chunkCount, out_metadata = metadata, out_prep = @prep
+         ${guard}`,
+    ),
+    settleRetry: db.prepare(
+      `UPDATE documents SET state = 'pending', not_before = @notBefore, attempts = attempts + @counted,
+           stage_attempts = @stageAttempts, failed_stage = @stage, last_error = COALESCE(@error, last_error),
+           breaker_wait_since = @breakerWaitSince, lease_run = NULL, lease_expires_at = NULL, updated_at = @now
+         ${guard}`,
+    ),
+    settleFailed: db.prepare(
+      `UPDATE documents SET state = 'failed', attempts = attempts + 1, stage_attempts = stage_attempts + 1,
+           failed_stage = @stage, last_error = @error, breaker_wait_since = NULL, started_at = @startedAt,
+           committed_at = @now, duration_ms = @duration, lease_run = NULL, lease_expires_at = NULL,
+           has_staged = 0, updated_at = @now, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
+           out_metadata = NULL, out_prep = NULL
+         ${guard}`,
+    ),
+    deleteChunks: db.prepare("DELETE FROM chunks WHERE row = ?"),
+    insertChunk: db.prepare(
+      "INSERT INTO chunks (row, chunk_index, text, embedding, metadata) VALUES (?, ?, ?, ?, ?)",
+    ),
+    deleteStaged: db.prepare("DELETE FROM staged_chunks WHERE row = ?"),
+    insertStaged: db.prepare(
+      "INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+    ),
+    updateStaged: db.prepare("UPDATE staged_chunks SET embedding = ? WHERE row = ? AND chunk_index = ?"),
+    markStaged: db.prepare(`UPDATE documents SET has_staged = 1 ${guard}`),
+    checkFence: db.prepare("SELECT 1 FROM documents WHERE row = ? AND fence = ? AND state = 'processing'"),
+    insertFailure: db.prepare(
+      "INSERT INTO failures (batch_id, row, run, stage, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    // The run's counters, its sign of life and the number of this commit, which a replay of it
+    // reads to learn whether this transaction committed.
+    updateRun: db.prepare(
+      `UPDATE runs SET last_seen_at = @now, alive_at = ${NOW_MS}, processed = processed + @processed,
+           fenced_commits = fenced_commits + @fenced, recovered_in_flight = recovered_in_flight + @reclaimed,
+           last_commit = COALESCE(@id, last_commit), texts_embedded = texts_embedded + @embedded,
+           cache_hits = cache_hits + @hits
+         WHERE batch_id = @batchId AND run = @run`,
+    ),
+    lastCommit: db.prepare("SELECT last_commit FROM runs WHERE batch_id = ? AND run = ?").pluck(),
+    settledRow: db.prepare("SELECT row, state, fence, committed_at, updated_at FROM documents WHERE row = ?"),
+    // Expired leases first: their documents have waited longest. A run's own documents are not
+    // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
+    // the run releases them itself (`releaseUnheld`).
+    claimExpired: db.prepare(
+      `UPDATE documents SET ${claimSet}
+         WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'processing'
+                       AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
+         ${claimReturning}`,
+    ),
+    // Whose leases those are, for the reclaim events (read in the same write transaction).
+    expiredHolders: db.prepare(
+      `SELECT lease_run, COUNT(*) AS n, MAX(lease_expires_at) AS expired FROM (
+           SELECT lease_run, lease_expires_at FROM documents WHERE batch_id = @batchId AND state = 'processing'
+             AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
+         GROUP BY lease_run`,
+    ),
+    insertEvent: db.prepare("INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)"),
+    claimPending: db.prepare(
+      `UPDATE documents SET ${claimSet}
+         WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'pending'
+                       AND not_before <= @clock ORDER BY seq LIMIT @limit)
+         ${claimReturning}`,
+    ),
+    contentOf: db.prepare("SELECT content FROM contents WHERE row = ?").pluck(),
+    firstClaim: db.prepare(
+      "UPDATE runs SET first_claim_at = @now WHERE batch_id = @batchId AND run = @run AND first_claim_at IS NULL",
+    ),
+  };
+}
+
 /**
  * The hot path: settle finished documents, save staged progress and claim more work in ONE
  * transaction, so a group of documents costs one commit (and one fsync) instead of several.
@@ -18,26 +109,7 @@ import type { SqliteVectorIndex } from "./vector-index.js";
  * replanned), the guard matches no row, nothing is written, and the rejection is counted.
  */
 export class SqliteCommitter {
-  private readonly settleDone: Database.Statement;
-  private readonly settleRetry: Database.Statement;
-  private readonly settleFailed: Database.Statement;
-  private readonly deleteChunks: Database.Statement;
-  private readonly insertChunk: Database.Statement;
-  private readonly deleteStaged: Database.Statement;
-  private readonly insertStaged: Database.Statement;
-  private readonly updateStaged: Database.Statement;
-  private readonly markStaged: Database.Statement;
-  private readonly checkFence: Database.Statement;
-  private readonly insertFailure: Database.Statement;
-  private readonly updateRun: Database.Statement;
-  private readonly claimExpired: Database.Statement;
-  private readonly expiredHolders: Database.Statement;
-  private readonly insertEvent: Database.Statement;
-  private readonly claimPending: Database.Statement;
-  private readonly firstClaim: Database.Statement;
-  private readonly contentOf: Database.Statement;
-  private readonly lastCommit: Database.Statement;
-  private readonly settledRow: Database.Statement;
+  private readonly sql: ReturnType<typeof statements>;
   private readonly outbox: SqliteOutbox;
 
   /** `index`: the search index kept with the chunks (null where sqlite-vec is not available). */
@@ -46,98 +118,7 @@ export class SqliteCommitter {
     private readonly index: SqliteVectorIndex | null = null,
   ) {
     this.outbox = new SqliteOutbox(db);
-    const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
-    this.settleDone = db.prepare(
-      `UPDATE documents SET state = @state, degraded_reason = @reason, attempts = attempts + 1,
-         stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(@lastError, last_error),
-         breaker_wait_since = NULL, started_at = @startedAt, committed_at = @now,
-         duration_ms = @duration, parse_ms = @parse, clean_ms = @clean, chunk_ms = @chunk, embed_ms = @embed,
-         write_ms = @write, completions = completions + 1,
-         reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END, requeued = 0,
-         lease_run = NULL, lease_expires_at = NULL, has_staged = 0, updated_at = @now, out_key = idem_key,
-         out_degraded = @degraded, out_chunk_count = @chunkCount, out_metadata = metadata, out_prep = @prep
-       ${guard}`,
-    );
-    this.settleRetry = db.prepare(
-      `UPDATE documents SET state = 'pending', not_before = @notBefore, attempts = attempts + @counted,
-         stage_attempts = @stageAttempts, failed_stage = @stage, last_error = COALESCE(@error, last_error),
-         breaker_wait_since = @breakerWaitSince, lease_run = NULL, lease_expires_at = NULL, updated_at = @now
-       ${guard}`,
-    );
-    this.settleFailed = db.prepare(
-      `UPDATE documents SET state = 'failed', attempts = attempts + 1, stage_attempts = stage_attempts + 1,
-         failed_stage = @stage, last_error = @error, breaker_wait_since = NULL, started_at = @startedAt,
-         committed_at = @now, duration_ms = @duration, lease_run = NULL, lease_expires_at = NULL,
-         has_staged = 0, updated_at = @now, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
-         out_metadata = NULL, out_prep = NULL
-       ${guard}`,
-    );
-    this.deleteChunks = db.prepare("DELETE FROM chunks WHERE row = ?");
-    this.insertChunk = db.prepare(
-      "INSERT INTO chunks (row, chunk_index, text, embedding, metadata) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.deleteStaged = db.prepare("DELETE FROM staged_chunks WHERE row = ?");
-    this.insertStaged = db.prepare(
-      "INSERT INTO staged_chunks (row, chunk_index, idem_key, fallback, text, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-    );
-    this.updateStaged = db.prepare(
-      "UPDATE staged_chunks SET embedding = ? WHERE row = ? AND chunk_index = ?",
-    );
-    this.markStaged = db.prepare(`UPDATE documents SET has_staged = 1 ${guard}`);
-    this.checkFence = db.prepare(
-      "SELECT 1 FROM documents WHERE row = ? AND fence = ? AND state = 'processing'",
-    );
-    this.insertFailure = db.prepare(
-      "INSERT INTO failures (batch_id, row, run, stage, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    );
-    // The run's counters, its sign of life and the number of this commit, which a replay of it
-    // reads to learn whether this transaction committed.
-    this.updateRun = db.prepare(
-      `UPDATE runs SET last_seen_at = @now, alive_at = ${NOW_MS}, processed = processed + @processed,
-         fenced_commits = fenced_commits + @fenced, recovered_in_flight = recovered_in_flight + @reclaimed,
-         last_commit = COALESCE(@id, last_commit), texts_embedded = texts_embedded + @embedded,
-         cache_hits = cache_hits + @hits
-       WHERE batch_id = @batchId AND run = @run`,
-    );
-    this.lastCommit = db.prepare("SELECT last_commit FROM runs WHERE batch_id = ? AND run = ?").pluck();
-    this.settledRow = db.prepare(
-      "SELECT row, state, fence, committed_at, updated_at FROM documents WHERE row = ?",
-    );
-    const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
-         executions = executions + 1, run = @run, updated_at = @now,
-         reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
-    const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
-         fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size,
-         file_mtime, content_hash, out_prep`;
-    // Expired leases first: their documents have waited longest. A run's own documents are not
-    // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
-    // the run releases them itself (`releaseUnheld`).
-    this.claimExpired = db.prepare(
-      `UPDATE documents SET ${claimSet}
-       WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'processing'
-                     AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
-       ${claimReturning}`,
-    );
-    // Whose leases those are, for the reclaim events (read in the same write transaction).
-    this.expiredHolders = db.prepare(
-      `SELECT lease_run, COUNT(*) AS n, MAX(lease_expires_at) AS expired FROM (
-         SELECT lease_run, lease_expires_at FROM documents WHERE batch_id = @batchId AND state = 'processing'
-           AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
-       GROUP BY lease_run`,
-    );
-    this.insertEvent = db.prepare(
-      "INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.claimPending = db.prepare(
-      `UPDATE documents SET ${claimSet}
-       WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'pending'
-                     AND not_before <= @clock ORDER BY seq LIMIT @limit)
-       ${claimReturning}`,
-    );
-    this.contentOf = db.prepare("SELECT content FROM contents WHERE row = ?").pluck();
-    this.firstClaim = db.prepare(
-      "UPDATE runs SET first_claim_at = @now WHERE batch_id = @batchId AND run = @run AND first_claim_at IS NULL",
-    );
+    this.sql = statements(db);
   }
 
   commit(request: CommitRequest): CommitResult {
@@ -145,7 +126,7 @@ export class SqliteCommitter {
     if (
       request.replay &&
       request.id !== undefined &&
-      this.lastCommit.get(run.batchId, run.run) === request.id
+      this.sql.lastCommit.get(run.batchId, run.run) === request.id
     ) {
       return this.replayed(request);
     }
@@ -168,7 +149,7 @@ export class SqliteCommitter {
     const id = request.id ?? null;
     const { embedded, hits } = request.embedCounts ?? { embedded: 0, hits: 0 };
     const counters = { processed, fenced, reclaimed, id, embedded, hits };
-    this.updateRun.run({ now, ...counters, batchId: run.batchId, run: run.run });
+    this.sql.updateRun.run({ now, ...counters, batchId: run.batchId, run: run.run });
     return { accepted, claimed };
   }
 
@@ -176,13 +157,13 @@ export class SqliteCommitter {
   private replayed(request: CommitRequest): CommitResult {
     const { run, now } = request;
     const accepted = request.outcomes.map((o) =>
-      appliedEarlier(o, this.settledRow.get(o.doc.row) as SettledRow | undefined, now),
+      appliedEarlier(o, this.sql.settledRow.get(o.doc.row) as SettledRow | undefined, now),
     );
     const claimed = request.claim > 0 ? this.claim(request) : [];
     const reclaimed = claimed.filter((doc) => doc.reclaimed).length;
     const id = request.id ?? null;
     const counters = { processed: 0, fenced: 0, reclaimed, id, embedded: 0, hits: 0 };
-    this.updateRun.run({ now, ...counters, batchId: run.batchId, run: run.run });
+    this.sql.updateRun.run({ now, ...counters, batchId: run.batchId, run: run.run });
     return { accepted, claimed };
   }
 
@@ -199,7 +180,7 @@ export class SqliteCommitter {
     // stable from the claim: only the holder of the lease commits output).
     const before = outcome.kind !== "retry" && doc.hadOutput ? this.outbox.outputOf(doc.row) : null;
     if (outcome.kind === "completed") {
-      const changes = this.settleDone.run({
+      const changes = this.sql.settleDone.run({
         ...guard,
         state: outcome.degraded ? "degraded" : "done",
         reason: encodeError(outcome.degraded),
@@ -222,7 +203,7 @@ export class SqliteCommitter {
       if (doc.hadOutput) this.removeChunks(doc.row);
       const vectors: { id: number | bigint; embedding: Float32Array }[] = [];
       for (const chunk of outcome.chunks) {
-        const { lastInsertRowid } = this.insertChunk.run(
+        const { lastInsertRowid } = this.sql.insertChunk.run(
           doc.row,
           chunk.index,
           chunk.text,
@@ -232,13 +213,13 @@ export class SqliteCommitter {
         if (chunk.embedding) vectors.push({ id: lastInsertRowid, embedding: chunk.embedding });
       }
       this.index?.add(batchId, vectors);
-      if (doc.hasStaged) this.deleteStaged.run(doc.row);
+      if (doc.hasStaged) this.sql.deleteStaged.run(doc.row);
       const after = { key: doc.idempotencyKey, count: outcome.chunks.length };
       output.push({ row: doc.row, docId: doc.docId, source: doc.source, before, after });
       return true;
     }
     if (outcome.kind === "retry") {
-      const changes = this.settleRetry.run({
+      const changes = this.sql.settleRetry.run({
         ...guard,
         notBefore: outcome.notBefore,
         counted: outcome.error ? 1 : 0,
@@ -251,7 +232,7 @@ export class SqliteCommitter {
       if (outcome.error) this.recordFailure(batchId, doc.row, run, outcome.stage, outcome.error, now);
       return true;
     }
-    const changes = this.settleFailed.run({
+    const changes = this.sql.settleFailed.run({
       ...guard,
       stage: outcome.stage,
       error: encodeError(outcome.error),
@@ -261,7 +242,7 @@ export class SqliteCommitter {
     if (changes === 0) return false;
     this.recordFailure(batchId, doc.row, run, outcome.stage, outcome.error, now);
     this.removeChunks(doc.row);
-    this.deleteStaged.run(doc.row);
+    this.sql.deleteStaged.run(doc.row);
     if (before) output.push({ row: doc.row, docId: doc.docId, source: doc.source, before, after: null });
     return true;
   }
@@ -269,7 +250,7 @@ export class SqliteCommitter {
   /** A document's chunks leave the store and the search index together. */
   private removeChunks(row: number): void {
     this.index?.removeRow(row);
-    this.deleteChunks.run(row);
+    this.sql.deleteChunks.run(row);
   }
 
   private recordFailure(
@@ -280,7 +261,7 @@ export class SqliteCommitter {
     error: ErrorInfo,
     now: number,
   ) {
-    this.insertFailure.run(batchId, row, run, stage, error.code, error.message, now);
+    this.sql.insertFailure.run(batchId, row, run, stage, error.code, error.message, now);
   }
 
   private stage(progress: StagedProgress): boolean {
@@ -288,13 +269,13 @@ export class SqliteCommitter {
     // Completing the document deletes its staged rows, even when it completes in this same run.
     doc.hasStaged = true;
     if (progress.texts) {
-      if (this.markStaged.run({ row: doc.row, fence: doc.fence }).changes === 0) return false;
-      this.deleteStaged.run(doc.row);
+      if (this.sql.markStaged.run({ row: doc.row, fence: doc.fence }).changes === 0) return false;
+      this.sql.deleteStaged.run(doc.row);
       const fallback = encodeError(progress.texts.fallback);
       const metadata = progress.texts.metadata;
       progress.texts.values.forEach((text, index) => {
         const meta = metadata[index];
-        this.insertStaged.run(
+        this.sql.insertStaged.run(
           doc.row,
           index,
           doc.idempotencyKey,
@@ -303,11 +284,11 @@ export class SqliteCommitter {
           meta ? JSON.stringify(meta) : null,
         );
       });
-    } else if (this.checkFence.get(doc.row, doc.fence) === undefined) {
+    } else if (this.sql.checkFence.get(doc.row, doc.fence) === undefined) {
       return false;
     }
     for (const { index, embedding } of progress.vectors) {
-      this.updateStaged.run(encodeVector(embedding), doc.row, index);
+      this.sql.updateStaged.run(encodeVector(embedding), doc.row, index);
     }
     return true;
   }
@@ -325,20 +306,20 @@ export class SqliteCommitter {
       expires: clock + request.leaseMs,
       limit: request.claim,
     };
-    const holders = this.expiredHolders.all(params) as {
+    const holders = this.sql.expiredHolders.all(params) as {
       lease_run: number | null;
       n: number;
       expired: number;
     }[];
-    const expired = (this.claimExpired.all(params) as ClaimRow[]).map((row) => toClaimed(row, true));
+    const expired = (this.sql.claimExpired.all(params) as ClaimRow[]).map((row) => toClaimed(row, true));
     for (const h of holders) {
       const data = { from_run: h.lease_run, documents: h.n, lease_expired_at: h.expired, via: "lease" };
-      this.insertEvent.run(run.batchId, run.run, now, "reclaim", JSON.stringify(data));
+      this.sql.insertEvent.run(run.batchId, run.run, now, "reclaim", JSON.stringify(data));
     }
     const rest = request.claim - expired.length;
     const pending =
       rest > 0
-        ? (this.claimPending.all({ ...params, limit: rest }) as ClaimRow[]).map((row) =>
+        ? (this.sql.claimPending.all({ ...params, limit: rest }) as ClaimRow[]).map((row) =>
             toClaimed(row, false),
           )
         : [];
@@ -347,9 +328,9 @@ export class SqliteCommitter {
     for (const doc of claimed) {
       const large = deferFrom !== undefined && (doc.size ?? Number.POSITIVE_INFINITY) >= deferFrom;
       if (doc.loadError === null && large) doc.contentDeferred = true;
-      else doc.content = (this.contentOf.get(doc.row) as string | undefined) ?? null;
+      else doc.content = (this.sql.contentOf.get(doc.row) as string | undefined) ?? null;
     }
-    if (claimed.length > 0) this.firstClaim.run({ now, batchId: run.batchId, run: run.run });
+    if (claimed.length > 0) this.sql.firstClaim.run({ now, batchId: run.batchId, run: run.run });
     return claimed;
   }
 

@@ -1,22 +1,14 @@
 import { parentPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { FactsBuilder, type SharedFactBuffers } from "../facts.js";
-import { SETTLED_FACTS } from "./read.js";
+import { FactsBuilder } from "../facts.js";
+import { type FactsThreadData, SETTLED_FACTS } from "./read.js";
 
 /**
  * One reader of a large batch's report facts (see documentFacts in read.ts): the settled
  * documents whose rows fall in [from, to), read through a read-only connection of its own and
  * written into its part of the shared columns. It answers with how many values it wrote.
  */
-const { file, batchId, origin, from, to, buffers, offset } = workerData as {
-  file: string;
-  batchId: string;
-  origin: number;
-  from: number;
-  to: number;
-  buffers: SharedFactBuffers;
-  offset: number;
-};
+const { file, batchId, origin, from, to, buffers, offset } = workerData as FactsThreadData;
 const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
 try {
   const builder = FactsBuilder.into(origin, buffers, offset, to - from);

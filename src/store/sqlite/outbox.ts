@@ -13,10 +13,32 @@ import {
   type CursorRow,
   expandRows,
   outboxRows,
+  PENDING_ROWS,
   type PendingRow,
   type StoredChunk,
   toSinkCursor,
+  toSinkLease,
 } from "../outbox-rows.js";
+
+/** The outbox statements of the hot path, prepared once per connection. */
+function statements(db: Database.Database) {
+  return {
+    output: db.prepare("SELECT out_key AS key, out_chunk_count AS count FROM documents WHERE row = ?"),
+    bumpHead: db.prepare(
+      `INSERT INTO outbox_heads (batch_id, head) VALUES (?, ?)
+         ON CONFLICT (batch_id) DO UPDATE SET head = head + excluded.head RETURNING head`,
+    ),
+    insert: db.prepare(
+      `INSERT INTO outbox (batch_id, seq, row, op, out_key, from_index, to_index, doc_id, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    head: db.prepare("SELECT head FROM outbox_heads WHERE batch_id = ?").pluck(),
+    pending: db.prepare(`${PENDING_ROWS} WHERE o.batch_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`),
+    chunks: db.prepare(
+      "SELECT chunk_index, text, embedding, metadata FROM chunks WHERE row = ? ORDER BY chunk_index",
+    ),
+  };
+}
 
 /**
  * The outbox and the sink cursors of the SQLite store. SQLite has one writer at a time, so seq
@@ -25,38 +47,15 @@ import {
  * that orders concurrent writers.
  */
 export class SqliteOutbox {
-  private readonly output: Database.Statement;
-  private readonly bumpHead: Database.Statement;
-  private readonly insert: Database.Statement;
-  private readonly head: Database.Statement;
-  private readonly pending: Database.Statement;
-  private readonly chunks: Database.Statement;
+  private readonly sql: ReturnType<typeof statements>;
 
   constructor(private readonly db: Database.Database) {
-    this.output = db.prepare("SELECT out_key AS key, out_chunk_count AS count FROM documents WHERE row = ?");
-    this.bumpHead = db.prepare(
-      `INSERT INTO outbox_heads (batch_id, head) VALUES (?, ?)
-       ON CONFLICT (batch_id) DO UPDATE SET head = head + excluded.head RETURNING head`,
-    );
-    this.insert = db.prepare(
-      `INSERT INTO outbox (batch_id, seq, row, op, out_key, from_index, to_index, doc_id, source)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.head = db.prepare("SELECT head FROM outbox_heads WHERE batch_id = ?").pluck();
-    this.pending = db.prepare(
-      `SELECT o.seq, o.row, o.op, o.out_key, o.from_index, o.to_index, o.doc_id, o.source,
-         d.out_key AS cur_key, d.out_chunk_count AS cur_count, d.out_metadata AS cur_metadata
-       FROM outbox o LEFT JOIN documents d ON d.row = o.row
-       WHERE o.batch_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`,
-    );
-    this.chunks = db.prepare(
-      "SELECT chunk_index, text, embedding, metadata FROM chunks WHERE row = ? ORDER BY chunk_index",
-    );
+    this.sql = statements(db);
   }
 
   /** A document's committed output, read before a commit replaces it. */
   outputOf(row: number): OutputVersion | null {
-    const r = this.output.get(row) as { key: string | null; count: number | null } | undefined;
+    const r = this.sql.output.get(row) as { key: string | null; count: number | null } | undefined;
     return r?.key ? { key: r.key, count: r.count ?? 0 } : null;
   }
 
@@ -64,27 +63,27 @@ export class SqliteOutbox {
   recordOutputChanges(batchId: string, changes: OutputChange[]): void {
     const rows = outboxRows(changes);
     if (rows.length === 0) return;
-    const head = this.bumpHead.get(batchId, rows.length) as { head: number };
+    const head = this.sql.bumpHead.get(batchId, rows.length) as { head: number };
     let seq = head.head - rows.length;
     for (const r of rows) {
       seq += 1;
-      this.insert.run(batchId, seq, r.row, r.op, r.key, r.from, r.to, r.docId, r.source);
+      this.sql.insert.run(batchId, seq, r.row, r.op, r.key, r.from, r.to, r.docId, r.source);
     }
   }
 
   headSeq(batchId: string): number {
-    return (this.head.get(batchId) as number | undefined) ?? 0;
+    return (this.sql.head.get(batchId) as number | undefined) ?? 0;
   }
 
   readChanges(batchId: string, afterSeq: number, limit: number): ChangePage {
     // One read transaction: the outbox rows and the output they are expanded against are one snapshot.
     return this.db.transaction(() => {
-      const rows = this.pending.all(batchId, afterSeq, limit) as PendingRow[];
+      const rows = this.sql.pending.all(batchId, afterSeq, limit) as PendingRow[];
       return expandRows(
         rows,
         afterSeq,
         this.headSeq(batchId),
-        (row) => this.chunks.all(row) as StoredChunk[],
+        (row) => this.sql.chunks.all(row) as StoredChunk[],
       );
     })();
   }
@@ -125,9 +124,7 @@ export class SqliteOutbox {
       .get({ ...owner, batchId, uri, now, expires: now + leaseMs, dead: JSON.stringify(dead) }) as
       | { fence: number; delivered_seq: number }
       | undefined;
-    return row
-      ? { batchId, uri, owner: owner.owner, fence: row.fence, deliveredSeq: row.delivered_seq }
-      : null;
+    return toSinkLease(batchId, uri, owner, row);
   }
 
   ack(lease: SinkLease, throughSeq: number, leaseMs: number, now: number): boolean {

@@ -2,17 +2,16 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
-import { chunkKey } from "../../core/keys.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
+import { type DocumentFilter, type FilterDialect, listFilter } from "../document-filter.js";
+import { EXPORT_COLUMNS, type ExportDbRow, toExportRow } from "../export-rows.js";
 import { FACT_COLUMNS, FactsBuilder, type SharedFactBuffers, sharedFactBuffers } from "../facts.js";
 import {
-  addStateCount,
   DOCUMENT_SUMMARY_COLUMNS,
   type DocumentSummaryRow,
-  emptyCounts,
-  exportMetadata,
   toDocumentSummary,
+  toStateCounts,
 } from "../rows.js";
 import type {
   DocumentFacts,
@@ -32,31 +31,37 @@ import type {
  */
 const EXPORT_PAGE = 500;
 
-/** A failed document's last error, or a degraded document's reason, has the code @reason. */
-export const REASON_MATCH = `((state = 'failed' AND json_extract(last_error, '$.code') = @reason)
-  OR (state = 'degraded' AND json_extract(degraded_reason, '$.code') = @reason)
-  OR (state NOT IN ('failed', 'degraded') AND json_extract(last_error, '$.code') = @reason))`;
+/** Filters in SQLite's words: named parameters (`@p1`, ...), a list of states as JSON. */
+export const FILTER: FilterDialect = {
+  param: (n) => `@p${n}`,
+  stateIn: (p) => `state IN (SELECT value FROM json_each(${p}))`,
+  states: (list) => JSON.stringify(list),
+  reasonMatch: (p) => `((state = 'failed' AND json_extract(last_error, '$.code') = ${p})
+    OR (state = 'degraded' AND json_extract(degraded_reason, '$.code') = ${p})
+    OR (state NOT IN ('failed', 'degraded') AND json_extract(last_error, '$.code') = ${p}))`,
+};
+
+/** A filter's parameters as better-sqlite3 binds named ones. */
+export function bound(filter: DocumentFilter): Record<string, unknown> {
+  return Object.fromEntries(filter.params.map((value, i) => [`p${i + 1}`, value]));
+}
 
 export function counts(db: Database.Database, batchId: string): StateCounts {
-  const result = emptyCounts();
-  const rows = db
-    .prepare("SELECT state, COUNT(*) AS n FROM documents WHERE batch_id = ? GROUP BY state")
-    .all(batchId) as { state: string; n: number }[];
-  for (const { state, n } of rows) addStateCount(result, state, n);
-  const batch = db
-    .prepare("SELECT duplicates_skipped, plan_changed FROM batches WHERE batch_id = ?")
-    .get(batchId) as { duplicates_skipped: number; plan_changed: number } | undefined;
-  result.duplicates_skipped = batch?.duplicates_skipped ?? 0;
-  result.changed = batch?.plan_changed ?? 0;
-  const latest = db
-    .prepare("SELECT skipped_done FROM runs WHERE batch_id = ? ORDER BY run DESC LIMIT 1")
-    .get(batchId) as { skipped_done: number } | undefined;
-  result.unchanged_skipped = latest?.skipped_done ?? 0;
-  const skipped = db.prepare("SELECT COUNT(*) AS n FROM skipped_files WHERE batch_id = ?").get(batchId) as {
-    n: number;
-  };
-  result.skipped_unsupported = skipped.n;
-  return result;
+  return toStateCounts({
+    states: db
+      .prepare("SELECT state, COUNT(*) AS n FROM documents WHERE batch_id = ? GROUP BY state")
+      .all(batchId) as { state: string; n: number }[],
+    batch: db
+      .prepare("SELECT duplicates_skipped, plan_changed FROM batches WHERE batch_id = ?")
+      .get(batchId) as { duplicates_skipped: number; plan_changed: number } | undefined,
+    latestRun: db
+      .prepare("SELECT skipped_done FROM runs WHERE batch_id = ? ORDER BY run DESC LIMIT 1")
+      .get(batchId) as { skipped_done: number } | undefined,
+    skippedFiles: db
+      .prepare("SELECT COUNT(*) AS n FROM skipped_files WHERE batch_id = ?")
+      .pluck()
+      .get(batchId) as number,
+  });
 }
 
 export function listDocuments(
@@ -64,23 +69,13 @@ export function listDocuments(
   batchId: string,
   query: DocumentQuery,
 ): DocumentSummary[] {
-  const where = ["batch_id = @batchId", "row > @after"];
-  if (query.states && query.states.length > 0) {
-    where.push(`state IN (${query.states.map((_, i) => `@s${i}`).join(", ")})`);
-  }
-  if (query.reason) {
-    where.push(REASON_MATCH);
-  }
-  const params: Record<string, unknown> = { batchId, after: query.afterRow ?? 0, limit: query.limit ?? -1 };
-  query.states?.forEach((state, i) => {
-    params[`s${i}`] = state;
-  });
-  if (query.reason) params.reason = query.reason;
+  const filter = listFilter(batchId, query, FILTER);
+  const limit = filter.bind(query.limit ?? -1);
   const rows = db
     .prepare(
-      `SELECT ${DOCUMENT_SUMMARY_COLUMNS} FROM documents WHERE ${where.join(" AND ")} ORDER BY row LIMIT @limit`,
+      `SELECT ${DOCUMENT_SUMMARY_COLUMNS} FROM documents WHERE ${filter.where} ORDER BY row LIMIT ${limit}`,
     )
-    .all(params) as DocumentSummaryRow[];
+    .all(bound(filter)) as DocumentSummaryRow[];
   return rows.map(toDocumentSummary);
 }
 
@@ -161,7 +156,8 @@ export async function documentFacts(
 const PARALLEL_FACTS_FROM = 200_000;
 const FACTS_THREAD = fileURLToPath(new URL("./facts-thread.js", import.meta.url));
 
-function readInThread(data: {
+/** What one facts thread reads (see facts-thread.ts): the rows [from, to) into `buffers` at `offset`. */
+export interface FactsThreadData {
   file: string;
   batchId: string;
   origin: number;
@@ -169,7 +165,9 @@ function readInThread(data: {
   to: number;
   buffers: SharedFactBuffers;
   offset: number;
-}): Promise<number[]> {
+}
+
+function readInThread(data: FactsThreadData): Promise<number[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(FACTS_THREAD, { workerData: data });
     worker.once("message", (lengths: number[]) => resolve(lengths));
@@ -208,8 +206,7 @@ export function* exportChunks(
   batchId: string,
   withEmbeddings: boolean,
 ): Generator<ExportRow> {
-  const columns = `d.doc_id, d.source, c.chunk_index, d.out_chunk_count, c.text, d.out_key, d.out_degraded,
-    length(c.embedding) AS bytes, d.out_metadata, c.metadata AS chunk_metadata${withEmbeddings ? ", c.embedding" : ""}`;
+  const columns = `${EXPORT_COLUMNS}${withEmbeddings ? ", c.embedding" : ""}`;
   const first = db.prepare(
     `SELECT ${columns} FROM documents d JOIN chunks c ON c.row = d.row
      WHERE d.batch_id = @batchId
@@ -220,25 +217,9 @@ export function* exportChunks(
      WHERE d.batch_id = @batchId AND (d.doc_id, d.source, c.chunk_index) > (@docId, @source, @index)
      ORDER BY d.doc_id, d.source, c.chunk_index LIMIT @limit`,
   );
-  let page = first.all({ batchId, limit: EXPORT_PAGE }) as ExportDbRow[];
+  let page = first.all({ batchId, limit: EXPORT_PAGE }) as ExportDbRow<Buffer>[];
   while (page.length > 0) {
-    for (const r of page) {
-      const row: ExportRow = {
-        doc_id: r.doc_id,
-        source: r.source,
-        chunk_index: r.chunk_index,
-        chunk_count: r.out_chunk_count,
-        text: r.text,
-        idempotency_key: chunkKey(r.out_key, r.chunk_index),
-        degraded: r.out_degraded === 1,
-        embedding_dim: r.bytes === null ? null : r.bytes / 4,
-        metadata: exportMetadata(r.out_metadata, r.chunk_metadata),
-      };
-      if (withEmbeddings) {
-        row.embedding = r.embedding ? Array.from(new Float32Array(new Uint8Array(r.embedding).buffer)) : null;
-      }
-      yield row;
-    }
+    for (const r of page) yield toExportRow(r, withEmbeddings ? (e) => new Uint8Array(e) : undefined);
     if (page.length < EXPORT_PAGE) return;
     const last = page[page.length - 1]!;
     page = next.all({
@@ -247,20 +228,6 @@ export function* exportChunks(
       source: last.source,
       index: last.chunk_index,
       limit: EXPORT_PAGE,
-    }) as ExportDbRow[];
+    }) as ExportDbRow<Buffer>[];
   }
-}
-
-interface ExportDbRow {
-  doc_id: string;
-  source: string;
-  chunk_index: number;
-  out_chunk_count: number;
-  text: string;
-  out_key: string;
-  out_degraded: number;
-  bytes: number | null;
-  out_metadata: string;
-  chunk_metadata: string | null;
-  embedding?: Buffer | null;
 }

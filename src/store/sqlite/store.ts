@@ -4,38 +4,27 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { batchConflict, DocbatchError } from "../../core/errors.js";
 import type { ErrorInfo, PlannedDocument, SkippedFile, StateCounts } from "../../core/types.js";
-import { decodeError, decodeObject, decodeVector, encodeError } from "../codec.js";
+import { encodeError } from "../codec.js";
+import { reloadFilter, requeueFilter } from "../document-filter.js";
 import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
 import type { ChangePage, SearchResult, SinkCursor, SinkLease, SinkOwner } from "../index-store.js";
 import { type PlanFenceRow, planFence, planLockLost } from "../plan-fence.js";
 import { planDecision } from "../plan-start.js";
-import { type BatchRow, type KnownRow, syncMode, toBatch, toKnown } from "../rows.js";
-import type {
-  BatchInfo,
-  ClaimedDocument,
-  CommitRequest,
-  CommitResult,
-  DocumentFacts,
-  DocumentQuery,
-  DocumentSummary,
-  ExportRow,
-  FailureCount,
-  KnownDocument,
-  PlanCursor,
-  PlanCursorWrite,
-  PlanLock,
-  PlanProgress,
-  PlanStart,
-  ReloadCandidate,
-  RequeueQuery,
-  RunHandle,
-  RunInfo,
-  RunStart,
-  StagedChunks,
-  Store,
-  StoreConnectionSpec,
-  StoreEvent,
-} from "../store.js";
+import {
+  type BatchRow,
+  type KnownRow,
+  planStartValues,
+  RELOAD_COLUMNS,
+  type ReloadRow,
+  STAGED_COLUMNS,
+  type StagedRow,
+  syncMode,
+  toBatch,
+  toKnown,
+  toReloadCandidate,
+  toStaged,
+} from "../rows.js";
+import type * as api from "../store.js";
 import { SqliteCommitter } from "./commit.js";
 import { SqliteEmbedCache } from "./embed-cache.js";
 import { SqliteOutbox } from "./outbox.js";
@@ -73,7 +62,7 @@ export interface SqliteStoreOptions {
  * suits a store whose every call is a short transaction on a local file; the methods are async only
  * to share the Store interface with Postgres.
  */
-export class SqliteStore implements Store {
+export class SqliteStore implements api.Store {
   readonly kind = "sqlite" as const;
   private dbValue: Database.Database | null = null;
   private committer: SqliteCommitter | null = null;
@@ -139,24 +128,23 @@ export class SqliteStore implements Store {
     this.dbValue = null;
   }
 
-  async getBatch(batchId: string): Promise<BatchInfo | null> {
+  async getBatch(batchId: string): Promise<api.BatchInfo | null> {
     const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(batchId) as
       | BatchRow
       | undefined;
     return row ? toBatch(row) : null;
   }
 
-  async listBatches(): Promise<BatchInfo[]> {
+  async listBatches(): Promise<api.BatchInfo[]> {
     const rows = this.db.prepare("SELECT * FROM batches ORDER BY created_at, batch_id").all() as BatchRow[];
     return rows.map(toBatch);
   }
 
-  async beginPlan(start: PlanStart): Promise<PlanCursor> {
+  async beginPlan(start: api.PlanStart): Promise<api.PlanCursor> {
     const now = Date.now();
-    const sync = start.sync ?? "accumulate";
-    const external = start.externalFiles ? 1 : 0;
+    const { input, sync } = planStartValues(start, (set) => (set ? 1 : 0));
     return this.db
-      .transaction((): PlanCursor => {
+      .transaction((): api.PlanCursor => {
         const row = this.db.prepare("SELECT * FROM batches WHERE batch_id = ?").get(start.batchId) as
           | BatchRow
           | undefined;
@@ -167,16 +155,7 @@ export class SqliteStore implements Store {
                  plan_sync, external_files)
                VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
             )
-            .run(
-              start.batchId,
-              now,
-              start.layer,
-              JSON.stringify(start.settings),
-              start.inputRef,
-              start.fingerprint,
-              sync,
-              external,
-            );
+            .run(start.batchId, now, ...input, ...sync);
           return {
             created: true,
             batch: toBatch(this.batchRow(start.batchId)),
@@ -194,7 +173,7 @@ export class SqliteStore implements Store {
           if (row.plan_complete !== 1) {
             this.db
               .prepare("UPDATE batches SET plan_sync = ?, external_files = ? WHERE batch_id = ?")
-              .run(sync, external, start.batchId);
+              .run(...sync, start.batchId);
           }
           return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate, existed };
         }
@@ -205,15 +184,7 @@ export class SqliteStore implements Store {
                duplicates_skipped = 0, plan_changed = 0, plan_sync = ?, external_files = ?
              WHERE batch_id = ?`,
           )
-          .run(
-            start.layer,
-            JSON.stringify(start.settings),
-            start.inputRef,
-            start.fingerprint,
-            sync,
-            external,
-            start.batchId,
-          );
+          .run(...input, ...sync, start.batchId);
         return { created: false, batch: toBatch(this.batchRow(start.batchId)), upToDate: false, existed };
       })
       .immediate();
@@ -227,12 +198,12 @@ export class SqliteStore implements Store {
     batchId: string,
     generation: number,
     docs: PlannedDocument[],
-    cursor: PlanCursorWrite,
+    cursor: api.PlanCursorWrite,
     skipped: SkippedFile[] = [],
-  ): Promise<PlanProgress> {
+  ): Promise<api.PlanProgress> {
     const now = Date.now();
     return this.db
-      .transaction((): PlanProgress => {
+      .transaction((): api.PlanProgress => {
         const row = this.db
           .prepare("SELECT plan_generation, plan_records, plan_lock_run FROM batches WHERE batch_id = ?")
           .get(batchId) as PlanFenceRow | undefined;
@@ -273,12 +244,15 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async knownDocuments(batchId: string, ids: { source: string; docId: string }[]): Promise<KnownDocument[]> {
+  async knownDocuments(
+    batchId: string,
+    ids: { source: string; docId: string }[],
+  ): Promise<api.KnownDocument[]> {
     const find = this.db.prepare(
       `SELECT source, doc_id, state, idem_key, content_hash, file_sig, load_error IS NULL AS ok
        FROM documents WHERE batch_id = ? AND doc_id = ? AND source = ?`,
     );
-    const known: KnownDocument[] = [];
+    const known: api.KnownDocument[] = [];
     for (const id of ids) {
       const row = find.get(batchId, id.docId, id.source) as KnownRow | undefined;
       if (row) known.push(toKnown(row));
@@ -301,10 +275,10 @@ export class SqliteStore implements Store {
 
   async tryPlanLock(
     batchId: string,
-    run: RunHandle,
+    run: api.RunHandle,
     ttlMs: number,
     deadRuns: number[],
-  ): Promise<PlanLock | null> {
+  ): Promise<api.PlanLock | null> {
     const take = this.db.prepare(
       `UPDATE batches SET plan_lock_run = @run, plan_lock_expires_at = @expires
        WHERE batch_id = @batchId AND (plan_lock_run IS NULL OR plan_lock_run = @run
@@ -334,25 +308,25 @@ export class SqliteStore implements Store {
     };
   }
 
-  async startRun(start: RunStart): Promise<RunHandle> {
+  async startRun(start: api.RunStart): Promise<api.RunHandle> {
     return runs.startRun(this.db, start);
   }
 
-  async markRunResumed(run: RunHandle, resumed: boolean, skipped: number): Promise<void> {
+  async markRunResumed(run: api.RunHandle, resumed: boolean, skipped: number): Promise<void> {
     this.db
       .prepare("UPDATE runs SET resumed = ?, skipped_done = ? WHERE batch_id = ? AND run = ?")
       .run(resumed ? 1 : 0, skipped, run.batchId, run.run);
   }
 
-  async endRun(run: RunHandle, reason: string, now: number): Promise<void> {
+  async endRun(run: api.RunHandle, reason: string, now: number): Promise<void> {
     runs.endRun(this.db, run, reason, now);
   }
 
-  async listRuns(batchId: string): Promise<RunInfo[]> {
+  async listRuns(batchId: string): Promise<api.RunInfo[]> {
     return runs.listRuns(this.db, batchId);
   }
 
-  async recoverInFlight(run: RunHandle, deadRuns: number[]): Promise<number> {
+  async recoverInFlight(run: api.RunHandle, deadRuns: number[]): Promise<number> {
     if (deadRuns.length === 0) return 0;
     return this.db
       .transaction(() => {
@@ -397,24 +371,24 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async releaseUnheld(run: RunHandle, held: number[]): Promise<number> {
+  async releaseUnheld(run: api.RunHandle, held: number[]): Promise<number> {
     return runs.releaseUnheld(this.db, run, held);
   }
 
   async renewLeases(
-    run: RunHandle,
-    docs: ClaimedDocument[],
+    run: api.RunHandle,
+    docs: api.ClaimedDocument[],
     leaseMs: number,
     now: number,
   ): Promise<number[]> {
     return runs.renewLeases(this.db, run, docs, leaseMs, now);
   }
 
-  async commit(request: CommitRequest): Promise<CommitResult> {
+  async commit(request: api.CommitRequest): Promise<api.CommitResult> {
     return this.committer!.transaction(request);
   }
 
-  connectionSpec(): StoreConnectionSpec | null {
+  connectionSpec(): api.StoreConnectionSpec | null {
     const file = this.contentFile;
     return file ? { kind: "sqlite", file, durability: this.options.durability ?? "full" } : null;
   }
@@ -431,30 +405,14 @@ export class SqliteStore implements Store {
     );
   }
 
-  async loadStaged(doc: ClaimedDocument): Promise<StagedChunks | null> {
+  async loadStaged(doc: api.ClaimedDocument): Promise<api.StagedChunks | null> {
     const rows = this.db
-      .prepare(
-        "SELECT chunk_index, idem_key, fallback, text, embedding, metadata FROM staged_chunks WHERE row = ? ORDER BY chunk_index",
-      )
-      .all(doc.row) as {
-      chunk_index: number;
-      idem_key: string;
-      fallback: string | null;
-      text: string;
-      embedding: Buffer | null;
-      metadata: string | null;
-    }[];
-    if (rows.length === 0 || rows.some((r, i) => r.idem_key !== doc.idempotencyKey || r.chunk_index !== i))
-      return null;
-    return {
-      texts: rows.map((r) => r.text),
-      metadata: rows.map((r) => decodeObject(r.metadata)),
-      fallback: decodeError(rows[0]!.fallback),
-      vectors: rows.map((r) => decodeVector(r.embedding)),
-    };
+      .prepare(`SELECT ${STAGED_COLUMNS} FROM staged_chunks WHERE row = ? ORDER BY chunk_index`)
+      .all(doc.row) as StagedRow[];
+    return toStaged(rows, doc);
   }
 
-  async nextClaimableAt(run: RunHandle): Promise<number | null> {
+  async nextClaimableAt(run: api.RunHandle): Promise<number | null> {
     const row = this.db
       .prepare(
         `SELECT MIN(t) AS t FROM (
@@ -477,11 +435,11 @@ export class SqliteStore implements Store {
       .all(batchId, limit ?? -1) as SkippedFile[];
   }
 
-  async listDocuments(batchId: string, query: DocumentQuery): Promise<DocumentSummary[]> {
+  async listDocuments(batchId: string, query: api.DocumentQuery): Promise<api.DocumentSummary[]> {
     return read.listDocuments(this.db, batchId, query);
   }
 
-  async documentFacts(batchId: string, origin: number): Promise<DocumentFacts> {
+  async documentFacts(batchId: string, origin: number): Promise<api.DocumentFacts> {
     const file = this.contentFile;
     return read.documentFacts(
       this.db,
@@ -491,15 +449,15 @@ export class SqliteStore implements Store {
     );
   }
 
-  async failureCounts(batchId: string): Promise<FailureCount[]> {
+  async failureCounts(batchId: string): Promise<api.FailureCount[]> {
     return read.failureCounts(this.db, batchId);
   }
 
-  async events(batchId: string, types?: string[]): Promise<StoreEvent[]> {
+  async events(batchId: string, types?: string[]): Promise<api.StoreEvent[]> {
     return read.events(this.db, batchId, types);
   }
 
-  async addEvents(batchId: string, events: StoreEvent[]): Promise<void> {
+  async addEvents(batchId: string, events: api.StoreEvent[]): Promise<void> {
     const insert = this.db.prepare(
       "INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)",
     );
@@ -513,7 +471,10 @@ export class SqliteStore implements Store {
    * (a document replaced meanwhile appears old or new, never half of each), and the runner keeps
    * writing on the main connection while a long export streams.
    */
-  async *exportChunks(batchId: string, options: { withEmbeddings?: boolean } = {}): AsyncIterable<ExportRow> {
+  async *exportChunks(
+    batchId: string,
+    options: { withEmbeddings?: boolean } = {},
+  ): AsyncIterable<api.ExportRow> {
     const memory = this.options.file === ":memory:";
     const reader = memory ? this.db : new Database(this.options.file, { readonly: true, timeout: 15_000 });
     reader.exec("BEGIN");
@@ -525,31 +486,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  async reloadCandidates(batchId: string, query: RequeueQuery): Promise<ReloadCandidate[]> {
-    const { where, params } = requeueFilter(batchId, query);
+  async reloadCandidates(batchId: string, query: api.RequeueQuery): Promise<api.ReloadCandidate[]> {
+    const filter = reloadFilter(batchId, query, read.FILTER);
     const rows = this.db
-      .prepare(
-        `SELECT row, source, doc_id, format, metadata, path, load_error FROM documents
-         WHERE ${where} AND load_error IS NOT NULL AND path IS NOT NULL`,
-      )
-      .all(params) as {
-      row: number;
-      source: string;
-      doc_id: string;
-      format: string;
-      metadata: string;
-      path: string;
-      load_error: string;
-    }[];
-    return rows.map((r) => ({
-      row: r.row,
-      source: r.source,
-      docId: r.doc_id,
-      format: r.format as ReloadCandidate["format"],
-      metadata: decodeObject(r.metadata),
-      path: r.path,
-      loadError: decodeError(r.load_error)!,
-    }));
+      .prepare(`SELECT ${RELOAD_COLUMNS} FROM documents WHERE ${filter.where}`)
+      .all(read.bound(filter)) as ReloadRow[];
+    return rows.map(toReloadCandidate);
   }
 
   async reloadDocument(
@@ -581,15 +523,16 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async requeue(batchId: string, query: RequeueQuery, now: number): Promise<number> {
-    const { where, params } = requeueFilter(batchId, query);
+  async requeue(batchId: string, query: api.RequeueQuery, now: number): Promise<number> {
+    const filter = requeueFilter(batchId, query, read.FILTER);
+    const updatedAt = filter.bind(now);
     const { changes } = this.db
       .prepare(
         `UPDATE documents SET state = 'pending', not_before = 0, stage_attempts = 0, failed_stage = NULL,
-           breaker_wait_since = NULL, requeued = 1, updated_at = @now
-         WHERE ${where}`,
+           breaker_wait_since = NULL, requeued = 1, updated_at = ${updatedAt}
+         WHERE ${filter.where}`,
       )
-      .run({ ...params, now });
+      .run(read.bound(filter));
     return changes;
   }
 
@@ -658,27 +601,4 @@ export class SqliteStore implements Store {
       .prepare("UPDATE batches SET cancelled_at = ? WHERE batch_id = ?")
       .run(cancelled ? now : null, batchId);
   }
-}
-
-/** The documents a retry query selects: failed (and degraded) ones, by reason and by document. */
-function requeueFilter(
-  batchId: string,
-  query: RequeueQuery,
-): { where: string; params: Record<string, unknown> } {
-  const states = [...(query.failed ? ["failed"] : []), ...(query.degraded ? ["degraded"] : [])];
-  const where = ["batch_id = @batchId", "state IN (SELECT value FROM json_each(@states))"];
-  const params: Record<string, unknown> = { batchId, states: JSON.stringify(states) };
-  if (query.reason) {
-    where.push(read.REASON_MATCH);
-    params.reason = query.reason;
-  }
-  if (query.docId !== undefined) {
-    where.push("doc_id = @docId");
-    params.docId = query.docId;
-  }
-  if (query.source !== undefined) {
-    where.push("source = @source");
-    params.source = query.source;
-  }
-  return { where: where.join(" AND "), params };
 }
