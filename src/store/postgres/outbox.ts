@@ -1,24 +1,8 @@
 import type pg from "pg";
 import type { ErrorInfo } from "../../core/types.js";
 import { encodeError } from "../codec.js";
-import type {
-  ChangePage,
-  OutputChange,
-  OutputVersion,
-  SinkCursor,
-  SinkLease,
-  SinkOwner,
-} from "../index-store.js";
-import {
-  type CursorRow,
-  expandRows,
-  outboxRows,
-  PENDING_ROWS,
-  type PendingRow,
-  type StoredChunk,
-  toSinkCursor,
-  toSinkLease,
-} from "../outbox-rows.js";
+import type * as index from "../index-store.js";
+import * as shared from "../outbox-rows.js";
 import { beginSnapshot, endSnapshot, NOW_MS } from "./db.js";
 
 /**
@@ -39,9 +23,9 @@ import { beginSnapshot, endSnapshot, NOW_MS } from "./db.js";
 export async function recordOutputChanges(
   client: pg.PoolClient,
   batchId: string,
-  changes: OutputChange[],
+  changes: index.OutputChange[],
 ): Promise<void> {
-  const rows = outboxRows(changes);
+  const rows = shared.outboxRows(changes);
   if (rows.length === 0) return;
   await client.query(
     `WITH head AS (
@@ -66,7 +50,10 @@ export async function recordOutputChanges(
 }
 
 /** Committed output of documents, read before a commit replaces it. */
-export async function outputsOf(client: pg.PoolClient, rows: number[]): Promise<Map<number, OutputVersion>> {
+export async function outputsOf(
+  client: pg.PoolClient,
+  rows: number[],
+): Promise<Map<number, index.OutputVersion>> {
   if (rows.length === 0) return new Map();
   const result = await client.query<{ row: number; key: string | null; count: number | null }>(
     "SELECT row, out_key AS key, out_chunk_count AS count FROM documents WHERE row = ANY($1::bigint[])",
@@ -80,19 +67,19 @@ export async function readChanges(
   batchId: string,
   afterSeq: number,
   limit: number,
-): Promise<ChangePage> {
+): Promise<index.ChangePage> {
   // One snapshot for the outbox rows and the output they are expanded against.
   const client = await beginSnapshot(pool);
   try {
-    const pending = await client.query<PendingRow>(
-      `${PENDING_ROWS} WHERE o.batch_id = $1 AND o.seq > $2 ORDER BY o.seq LIMIT $3`,
+    const pending = await client.query<shared.PendingRow>(
+      `${shared.PENDING_ROWS} WHERE o.batch_id = $1 AND o.seq > $2 ORDER BY o.seq LIMIT $3`,
       [batchId, afterSeq, limit],
     );
     const head = await headSeq(client, batchId);
     const live = pending.rows.filter((r) => r.op === "upsert" && r.cur_key === r.out_key).map((r) => r.row);
-    const chunks = new Map<number, StoredChunk[]>();
+    const chunks = new Map<number, shared.StoredChunk[]>();
     if (live.length > 0) {
-      const result = await client.query<StoredChunk & { row: number }>(
+      const result = await client.query<shared.StoredChunk & { row: number }>(
         "SELECT row, chunk_index, text, embedding, metadata FROM chunks WHERE row = ANY($1::bigint[]) ORDER BY row, chunk_index",
         [live],
       );
@@ -102,7 +89,7 @@ export async function readChanges(
         chunks.set(c.row, list);
       }
     }
-    return expandRows(pending.rows, afterSeq, head, (row) => chunks.get(row) ?? []);
+    return shared.expandRows(pending.rows, afterSeq, head, (row) => chunks.get(row) ?? []);
   } finally {
     await endSnapshot(client);
   }
@@ -129,13 +116,13 @@ export async function attachSinks(
   );
 }
 
-export async function sinkCursors(pool: pg.Pool, batchId: string): Promise<SinkCursor[]> {
+export async function sinkCursors(pool: pg.Pool, batchId: string): Promise<index.SinkCursor[]> {
   const head = await headSeq(pool, batchId);
-  const { rows } = await pool.query<CursorRow>(
+  const { rows } = await pool.query<shared.CursorRow>(
     "SELECT * FROM sink_cursors WHERE batch_id = $1 ORDER BY attached_at, uri",
     [batchId],
   );
-  return rows.map((r) => toSinkCursor(r, head));
+  return rows.map((r) => shared.toSinkCursor(r, head));
 }
 
 /** Leases are timed by the database's clock, as document leases are. */
@@ -143,10 +130,10 @@ export async function claimSink(
   pool: pg.Pool,
   batchId: string,
   uri: string,
-  owner: SinkOwner,
+  owner: index.SinkOwner,
   leaseMs: number,
   dead: string[],
-): Promise<SinkLease | null> {
+): Promise<index.SinkLease | null> {
   const { rows } = await pool.query<{ fence: number; delivered_seq: number }>(
     `UPDATE sink_cursors SET lease_owner = $3, lease_host = $4, lease_pid = $5, lease_expires_at = ${NOW_MS} + $6,
        fence = fence + 1
@@ -155,12 +142,12 @@ export async function claimSink(
      RETURNING fence, delivered_seq`,
     [batchId, uri, owner.owner, owner.host, owner.pid, leaseMs, dead],
   );
-  return toSinkLease(batchId, uri, owner, rows[0]);
+  return shared.toSinkLease(batchId, uri, owner, rows[0]);
 }
 
 export async function ackSink(
   pool: pg.Pool,
-  lease: SinkLease,
+  lease: index.SinkLease,
   throughSeq: number,
   leaseMs: number,
 ): Promise<boolean> {
@@ -173,7 +160,11 @@ export async function ackSink(
   return (rowCount ?? 0) > 0;
 }
 
-export async function recordSinkError(pool: pg.Pool, lease: SinkLease, error: ErrorInfo): Promise<void> {
+export async function recordSinkError(
+  pool: pg.Pool,
+  lease: index.SinkLease,
+  error: ErrorInfo,
+): Promise<void> {
   await pool.query(
     `UPDATE sink_cursors SET last_error = $5, last_error_at = $6
      WHERE batch_id = $1 AND uri = $2 AND fence = $3 AND lease_owner = $4`,
@@ -181,7 +172,7 @@ export async function recordSinkError(pool: pg.Pool, lease: SinkLease, error: Er
   );
 }
 
-export async function releaseSink(pool: pg.Pool, lease: SinkLease): Promise<void> {
+export async function releaseSink(pool: pg.Pool, lease: index.SinkLease): Promise<void> {
   await pool.query(
     `UPDATE sink_cursors SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, lease_expires_at = NULL
      WHERE batch_id = $1 AND uri = $2 AND fence = $3 AND lease_owner = $4`,

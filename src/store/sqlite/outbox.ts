@@ -1,24 +1,8 @@
 import type Database from "better-sqlite3";
 import type { ErrorInfo } from "../../core/types.js";
 import { encodeError } from "../codec.js";
-import type {
-  ChangePage,
-  OutputChange,
-  OutputVersion,
-  SinkCursor,
-  SinkLease,
-  SinkOwner,
-} from "../index-store.js";
-import {
-  type CursorRow,
-  expandRows,
-  outboxRows,
-  PENDING_ROWS,
-  type PendingRow,
-  type StoredChunk,
-  toSinkCursor,
-  toSinkLease,
-} from "../outbox-rows.js";
+import type * as index from "../index-store.js";
+import * as shared from "../outbox-rows.js";
 
 /** The outbox statements of the hot path, prepared once per connection. */
 function statements(db: Database.Database) {
@@ -33,7 +17,7 @@ function statements(db: Database.Database) {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     head: db.prepare("SELECT head FROM outbox_heads WHERE batch_id = ?").pluck(),
-    pending: db.prepare(`${PENDING_ROWS} WHERE o.batch_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`),
+    pending: db.prepare(`${shared.PENDING_ROWS} WHERE o.batch_id = ? AND o.seq > ? ORDER BY o.seq LIMIT ?`),
     chunks: db.prepare(
       "SELECT chunk_index, text, embedding, metadata FROM chunks WHERE row = ? ORDER BY chunk_index",
     ),
@@ -54,14 +38,14 @@ export class SqliteOutbox {
   }
 
   /** A document's committed output, read before a commit replaces it. */
-  outputOf(row: number): OutputVersion | null {
+  outputOf(row: number): index.OutputVersion | null {
     const r = this.sql.output.get(row) as { key: string | null; count: number | null } | undefined;
     return r?.key ? { key: r.key, count: r.count ?? 0 } : null;
   }
 
   /** Appends what `changes` did to the batch's outbox; runs inside the caller's write transaction. */
-  recordOutputChanges(batchId: string, changes: OutputChange[]): void {
-    const rows = outboxRows(changes);
+  recordOutputChanges(batchId: string, changes: index.OutputChange[]): void {
+    const rows = shared.outboxRows(changes);
     if (rows.length === 0) return;
     const head = this.sql.bumpHead.get(batchId, rows.length) as { head: number };
     let seq = head.head - rows.length;
@@ -75,15 +59,15 @@ export class SqliteOutbox {
     return (this.sql.head.get(batchId) as number | undefined) ?? 0;
   }
 
-  readChanges(batchId: string, afterSeq: number, limit: number): ChangePage {
+  readChanges(batchId: string, afterSeq: number, limit: number): index.ChangePage {
     // One read transaction: the outbox rows and the output they are expanded against are one snapshot.
     return this.db.transaction(() => {
-      const rows = this.sql.pending.all(batchId, afterSeq, limit) as PendingRow[];
-      return expandRows(
+      const rows = this.sql.pending.all(batchId, afterSeq, limit) as shared.PendingRow[];
+      return shared.expandRows(
         rows,
         afterSeq,
         this.headSeq(batchId),
-        (row) => this.sql.chunks.all(row) as StoredChunk[],
+        (row) => this.sql.chunks.all(row) as shared.StoredChunk[],
       );
     })();
   }
@@ -97,22 +81,22 @@ export class SqliteOutbox {
     })();
   }
 
-  cursors(batchId: string): SinkCursor[] {
+  cursors(batchId: string): index.SinkCursor[] {
     const head = this.headSeq(batchId);
     const rows = this.db
       .prepare("SELECT * FROM sink_cursors WHERE batch_id = ? ORDER BY attached_at, uri")
-      .all(batchId) as CursorRow[];
-    return rows.map((r) => toSinkCursor(r, head));
+      .all(batchId) as shared.CursorRow[];
+    return rows.map((r) => shared.toSinkCursor(r, head));
   }
 
   claim(
     batchId: string,
     uri: string,
-    owner: SinkOwner,
+    owner: index.SinkOwner,
     leaseMs: number,
     dead: string[],
     now: number,
-  ): SinkLease | null {
+  ): index.SinkLease | null {
     const row = this.db
       .prepare(
         `UPDATE sink_cursors SET lease_owner = @owner, lease_host = @host, lease_pid = @pid,
@@ -124,10 +108,10 @@ export class SqliteOutbox {
       .get({ ...owner, batchId, uri, now, expires: now + leaseMs, dead: JSON.stringify(dead) }) as
       | { fence: number; delivered_seq: number }
       | undefined;
-    return toSinkLease(batchId, uri, owner, row);
+    return shared.toSinkLease(batchId, uri, owner, row);
   }
 
-  ack(lease: SinkLease, throughSeq: number, leaseMs: number, now: number): boolean {
+  ack(lease: index.SinkLease, throughSeq: number, leaseMs: number, now: number): boolean {
     const { changes } = this.db
       .prepare(
         `UPDATE sink_cursors SET delivered_seq = MAX(delivered_seq, @seq), delivered_at = @now, last_error = NULL,
@@ -138,7 +122,7 @@ export class SqliteOutbox {
     return changes > 0;
   }
 
-  error(lease: SinkLease, error: ErrorInfo, now: number): void {
+  error(lease: index.SinkLease, error: ErrorInfo, now: number): void {
     this.db
       .prepare(
         `UPDATE sink_cursors SET last_error = @error, last_error_at = @now
@@ -147,7 +131,7 @@ export class SqliteOutbox {
       .run({ ...guard(lease), error: encodeError(error), now });
   }
 
-  release(lease: SinkLease): void {
+  release(lease: index.SinkLease): void {
     this.db
       .prepare(
         `UPDATE sink_cursors SET lease_owner = NULL, lease_host = NULL, lease_pid = NULL, lease_expires_at = NULL
@@ -157,6 +141,6 @@ export class SqliteOutbox {
   }
 }
 
-function guard(lease: SinkLease) {
+function guard(lease: index.SinkLease) {
   return { batchId: lease.batchId, uri: lease.uri, fence: lease.fence, owner: lease.owner };
 }
