@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { encodeError, encodeVector } from "../codec.js";
-import type { OutputChange } from "../index-store.js";
+import type { OutputChange, OutputVersion } from "../index-store.js";
 import { appliedEarlier, type SettledRow } from "../replay.js";
 import { type ClaimRow, toClaimed } from "../rows.js";
 import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgress } from "../store.js";
@@ -59,157 +59,105 @@ export async function commitFlush(
     );
     if (rows[0]?.last_commit === request.id) return replayedFlush(client, request, lookForExpired);
   }
-  const { run, now } = request;
-  let fenced = 0;
-  fenced += await stageProgress(client, request.progress);
-  const accepted = new Map<Outcome, boolean>();
-  const completed = request.outcomes.filter(
-    (o): o is Extract<Outcome, { kind: "completed" }> => o.kind === "completed",
-  );
-  const retries = request.outcomes.filter(
-    (o): o is Extract<Outcome, { kind: "retry" }> => o.kind === "retry",
-  );
-  const failed = request.outcomes.filter(
-    (o): o is Extract<Outcome, { kind: "failed" }> => o.kind === "failed",
-  );
-  const failures: { row: number; stage: string; code: string; message: string }[] = [];
+  const { run } = request;
+  const stagedFenced = await stageProgress(client, request.progress);
   // The output these commits replace, read before the documents change (the fences keep it
   // stable from the claims: only the lease holder commits output).
   const before = await outputsOf(
     client,
     request.outcomes.filter((o) => o.kind !== "retry" && o.doc.hadOutput).map((o) => o.doc.row),
   );
-  const output: OutputChange[] = [];
+  const flush = new FlushWrites(client, request, before, vectorIndex);
+  await flush.complete(request.outcomes.filter((o): o is Completed => o.kind === "completed"));
+  await flush.retry(request.outcomes.filter((o): o is Retry => o.kind === "retry"));
+  await flush.fail(request.outcomes.filter((o): o is Failed => o.kind === "failed"));
+  await flush.recordFailures();
+  const acceptedList = request.outcomes.map((o) => flush.accepted.get(o) ?? false);
+  const fenced = stagedFenced + acceptedList.filter((ok) => !ok).length;
+  const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
+  const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
+  const counts = request.embedCounts ?? { embedded: 0, hits: 0 };
+  await updateRun(client, request, { processed, fenced, ...counts }, claimed);
+  // Last, so that the batch's outbox head row stays locked only for the COMMIT itself.
+  await recordOutputChanges(client, run.batchId, flush.output);
+  return { accepted: acceptedList, claimed };
+}
 
-  if (completed.length > 0) {
-    const ok = await updateHeld(
-      client,
-      now,
-      completed,
-      `state = v.state, degraded_reason = v.reason, attempts = d.attempts + 1,
-       stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(v.last_error, d.last_error),
-       breaker_wait_since = NULL, started_at = v.started_at, committed_at = $1, duration_ms = $1 - v.started_at,
-       parse_ms = v.parse_ms, clean_ms = v.clean_ms, chunk_ms = v.chunk_ms, embed_ms = v.embed_ms,
-       write_ms = v.write_ms, completions = d.completions + 1,
-       reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
-       lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
-       out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata, out_prep = v.prep`,
-      [
-        ["state", "text", (o) => (o.degraded ? "degraded" : "done")],
-        ["reason", "text", (o) => encodeError(o.degraded)],
-        ["last_error", "text", (o) => encodeError(o.failures?.at(-1)?.error)],
-        ["started_at", "bigint", (o) => o.startedAt],
-        ["parse_ms", "float8", (o) => o.timings.parse ?? null],
-        ["degraded", "boolean", (o) => o.degraded !== null],
-        ["chunk_count", "int", (o) => o.chunks.length],
-        ["clean_ms", "float8", (o) => o.timings.clean ?? null],
-        ["chunk_ms", "float8", (o) => o.timings.chunk ?? null],
-        ["embed_ms", "float8", (o) => o.timings.embed ?? null],
-        ["write_ms", "float8", (o) => o.timings.write ?? 0],
-        ["prep", "text", (o) => o.prep ?? null],
-      ],
-    );
+type Completed = Extract<Outcome, { kind: "completed" }>;
+type Retry = Extract<Outcome, { kind: "retry" }>;
+type Failed = Extract<Outcome, { kind: "failed" }>;
+
+/**
+ * The writes of one flush's outcomes, by kind: which outcomes the fences accepted, the failures
+ * to record and the output changes for the outbox.
+ */
+class FlushWrites {
+  readonly accepted = new Map<Outcome, boolean>();
+  readonly output: OutputChange[] = [];
+  private readonly failures: { row: number; stage: string; code: string; message: string }[] = [];
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly request: CommitRequest,
+    private readonly before: Map<number, OutputVersion>,
+    private readonly vectorIndex: PgVectorIndex | null,
+  ) {}
+
+  /** Completed documents: their state, then their chunks in place of any earlier ones. */
+  async complete(completed: Completed[]): Promise<void> {
+    if (completed.length === 0) return;
+    const ok = await updateHeld(this.client, this.request.now, completed, COMPLETE_SET, COMPLETE_COLUMNS);
+    for (const o of completed) this.accepted.set(o, ok.has(o.doc.row));
     const done = completed.filter((o) => ok.has(o.doc.row));
-    for (const o of completed) accepted.set(o, ok.has(o.doc.row));
-    if (done.length > 0) {
-      // Most documents have no earlier output and nothing staged: skip those deletes.
-      const replaced = done.filter((o) => o.doc.hadOutput).map((o) => o.doc.row);
-      if (replaced.length > 0)
-        await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [replaced]);
-      const staged = done.filter((o) => o.doc.hasStaged).map((o) => o.doc.row);
-      if (staged.length > 0)
-        await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [staged]);
-      const chunkRows: number[] = [];
-      const indexes: number[] = [];
-      const texts: string[] = [];
-      const vectors: (Buffer | null)[] = [];
-      const metadata: (string | null)[] = [];
-      for (const o of done) {
-        for (const chunk of o.chunks) {
-          chunkRows.push(o.doc.row);
-          indexes.push(chunk.index);
-          texts.push(chunk.text);
-          vectors.push(chunk.embedding ? encodeVector(chunk.embedding) : null);
-          metadata.push(chunk.metadata ? JSON.stringify(chunk.metadata) : null);
-        }
-        for (const f of o.failures ?? []) failures.push({ row: o.doc.row, stage: f.stage, ...f.error });
-        const after = { key: o.doc.idempotencyKey, count: o.chunks.length };
-        output.push({
-          row: o.doc.row,
-          docId: o.doc.docId,
-          source: o.doc.source,
-          before: before.get(o.doc.row) ?? null,
-          after,
-        });
-      }
-      if (chunkRows.length > 0) {
-        // Before the chunks: their insert checks that the index has every vector (vector-index.ts).
-        if (vectorIndex) await vectorIndex.add(client, run.batchId, vectorsOf(done));
-        await client.query(
-          `INSERT INTO chunks (row, chunk_index, text, embedding, metadata)
-           SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[], $5::text[])`,
-          [chunkRows, indexes, texts, vectors, metadata],
-        );
-      }
+    if (done.length === 0) return;
+    // Most documents have no earlier output and nothing staged: skip those deletes.
+    await this.deleteRows(
+      "chunks",
+      done.filter((o) => o.doc.hadOutput).map((o) => o.doc.row),
+    );
+    await this.deleteRows(
+      "staged_chunks",
+      done.filter((o) => o.doc.hasStaged).map((o) => o.doc.row),
+    );
+    for (const o of done) {
+      for (const f of o.failures ?? []) this.failures.push({ row: o.doc.row, stage: f.stage, ...f.error });
+      const after = { key: o.doc.idempotencyKey, count: o.chunks.length };
+      this.output.push({ ...this.identity(o), before: this.before.get(o.doc.row) ?? null, after });
     }
+    await this.insertChunks(done);
   }
 
-  if (retries.length > 0) {
-    const ok = await updateHeld(
-      client,
-      now,
-      retries,
-      `state = 'pending', not_before = v.not_before, attempts = d.attempts + v.counted,
-       stage_attempts = v.stage_attempts, failed_stage = v.stage, last_error = COALESCE(v.error, d.last_error),
-       breaker_wait_since = v.wait_since, lease_run = NULL, lease_expires_at = NULL, updated_at = $1`,
-      [
-        ["not_before", "bigint", (o) => o.notBefore],
-        ["counted", "int", (o) => (o.error ? 1 : 0)],
-        ["stage_attempts", "int", (o) => o.stageAttempts],
-        ["stage", "text", (o) => o.stage],
-        ["error", "text", (o) => encodeError(o.error)],
-        ["wait_since", "bigint", (o) => o.breakerWaitSince ?? null],
-      ],
-    );
+  /** Documents to try again later: back to pending, their failure recorded when it counts. */
+  async retry(retries: Retry[]): Promise<void> {
+    if (retries.length === 0) return;
+    const ok = await updateHeld(this.client, this.request.now, retries, RETRY_SET, RETRY_COLUMNS);
     for (const o of retries) {
-      accepted.set(o, ok.has(o.doc.row));
-      if (ok.has(o.doc.row) && o.error) failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
+      this.accepted.set(o, ok.has(o.doc.row));
+      if (ok.has(o.doc.row) && o.error) this.failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
     }
   }
 
-  if (failed.length > 0) {
-    const ok = await updateHeld(
-      client,
-      now,
-      failed,
-      `state = 'failed', attempts = d.attempts + 1, stage_attempts = d.stage_attempts + 1,
-       failed_stage = v.stage, last_error = v.error, breaker_wait_since = NULL, started_at = v.started_at,
-       committed_at = $1, duration_ms = $1 - v.started_at, lease_run = NULL, lease_expires_at = NULL,
-       has_staged = FALSE, updated_at = $1, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
-       out_metadata = NULL, out_prep = NULL`,
-      [
-        ["stage", "text", (o) => o.stage],
-        ["error", "text", (o) => encodeError(o.error)],
-        ["started_at", "bigint", (o) => o.startedAt],
-      ],
-    );
-    const gone = failed.filter((o) => ok.has(o.doc.row)).map((o) => o.doc.row);
+  /** Failed documents: their output leaves the batch. */
+  async fail(failed: Failed[]): Promise<void> {
+    if (failed.length === 0) return;
+    const ok = await updateHeld(this.client, this.request.now, failed, FAIL_SET, FAIL_COLUMNS);
     for (const o of failed) {
-      accepted.set(o, ok.has(o.doc.row));
-      if (ok.has(o.doc.row)) failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
-      const had = before.get(o.doc.row);
-      if (ok.has(o.doc.row) && had) {
-        output.push({ row: o.doc.row, docId: o.doc.docId, source: o.doc.source, before: had, after: null });
-      }
+      this.accepted.set(o, ok.has(o.doc.row));
+      if (!ok.has(o.doc.row)) continue;
+      this.failures.push({ row: o.doc.row, stage: o.stage, ...o.error });
+      const had = this.before.get(o.doc.row);
+      if (had) this.output.push({ ...this.identity(o), before: had, after: null });
     }
-    if (gone.length > 0) {
-      await client.query("DELETE FROM chunks WHERE row = ANY($1::bigint[])", [gone]);
-      await client.query("DELETE FROM staged_chunks WHERE row = ANY($1::bigint[])", [gone]);
-    }
+    const gone = failed.filter((o) => ok.has(o.doc.row)).map((o) => o.doc.row);
+    await this.deleteRows("chunks", gone);
+    await this.deleteRows("staged_chunks", gone);
   }
 
-  if (failures.length > 0) {
-    await client.query(
+  async recordFailures(): Promise<void> {
+    const { failures } = this;
+    if (failures.length === 0) return;
+    const { run, now } = this.request;
+    await this.client.query(
       `INSERT INTO failures (batch_id, row, run, stage, code, message, at)
        SELECT $1, r, $2, s, c, m, $3 FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[]) AS v(r, s, c, m)`,
       [
@@ -224,16 +172,89 @@ export async function commitFlush(
     );
   }
 
-  const acceptedList = request.outcomes.map((o) => accepted.get(o) ?? false);
-  fenced += acceptedList.filter((ok) => !ok).length;
-  const processed = request.outcomes.filter((o, i) => acceptedList[i] && o.kind !== "retry").length;
-  const claimed = request.claim > 0 ? await claim(client, request, lookForExpired) : [];
-  const counts = request.embedCounts ?? { embedded: 0, hits: 0 };
-  await updateRun(client, request, { processed, fenced, ...counts }, claimed);
-  // Last, so that the batch's outbox head row stays locked only for the COMMIT itself.
-  await recordOutputChanges(client, run.batchId, output);
-  return { accepted: acceptedList, claimed };
+  private identity(o: Outcome): { row: number; docId: string; source: string } {
+    return { row: o.doc.row, docId: o.doc.docId, source: o.doc.source };
+  }
+
+  private async deleteRows(table: "chunks" | "staged_chunks", rows: number[]): Promise<void> {
+    if (rows.length > 0)
+      await this.client.query(`DELETE FROM ${table} WHERE row = ANY($1::bigint[])`, [rows]);
+  }
+
+  private async insertChunks(done: Completed[]): Promise<void> {
+    const chunkRows: number[] = [];
+    const indexes: number[] = [];
+    const texts: string[] = [];
+    const vectors: (Buffer | null)[] = [];
+    const metadata: (string | null)[] = [];
+    for (const o of done) {
+      for (const chunk of o.chunks) {
+        chunkRows.push(o.doc.row);
+        indexes.push(chunk.index);
+        texts.push(chunk.text);
+        vectors.push(chunk.embedding ? encodeVector(chunk.embedding) : null);
+        metadata.push(chunk.metadata ? JSON.stringify(chunk.metadata) : null);
+      }
+    }
+    if (chunkRows.length === 0) return;
+    // Before the chunks: their insert checks that the index has every vector (vector-index.ts).
+    if (this.vectorIndex) await this.vectorIndex.add(this.client, this.request.run.batchId, vectorsOf(done));
+    await this.client.query(
+      `INSERT INTO chunks (row, chunk_index, text, embedding, metadata)
+       SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::bytea[], $5::text[])`,
+      [chunkRows, indexes, texts, vectors, metadata],
+    );
+  }
 }
+
+const COMPLETE_SET = `state = v.state, degraded_reason = v.reason, attempts = d.attempts + 1,
+  stage_attempts = 0, failed_stage = NULL, last_error = COALESCE(v.last_error, d.last_error),
+  breaker_wait_since = NULL, started_at = v.started_at, committed_at = $1, duration_ms = $1 - v.started_at,
+  parse_ms = v.parse_ms, clean_ms = v.clean_ms, chunk_ms = v.chunk_ms, embed_ms = v.embed_ms,
+  write_ms = v.write_ms, completions = d.completions + 1,
+  reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued), requeued = FALSE,
+  lease_run = NULL, lease_expires_at = NULL, has_staged = FALSE, updated_at = $1, out_key = d.idem_key,
+  out_degraded = v.degraded, out_chunk_count = v.chunk_count, out_metadata = d.metadata, out_prep = v.prep`;
+
+const COMPLETE_COLUMNS: Column<Completed>[] = [
+  ["state", "text", (o) => (o.degraded ? "degraded" : "done")],
+  ["reason", "text", (o) => encodeError(o.degraded)],
+  ["last_error", "text", (o) => encodeError(o.failures?.at(-1)?.error)],
+  ["started_at", "bigint", (o) => o.startedAt],
+  ["parse_ms", "float8", (o) => o.timings.parse ?? null],
+  ["degraded", "boolean", (o) => o.degraded !== null],
+  ["chunk_count", "int", (o) => o.chunks.length],
+  ["clean_ms", "float8", (o) => o.timings.clean ?? null],
+  ["chunk_ms", "float8", (o) => o.timings.chunk ?? null],
+  ["embed_ms", "float8", (o) => o.timings.embed ?? null],
+  ["write_ms", "float8", (o) => o.timings.write ?? 0],
+  ["prep", "text", (o) => o.prep ?? null],
+];
+
+const RETRY_SET = `state = 'pending', not_before = v.not_before, attempts = d.attempts + v.counted,
+  stage_attempts = v.stage_attempts, failed_stage = v.stage, last_error = COALESCE(v.error, d.last_error),
+  breaker_wait_since = v.wait_since, lease_run = NULL, lease_expires_at = NULL, updated_at = $1`;
+
+const RETRY_COLUMNS: Column<Retry>[] = [
+  ["not_before", "bigint", (o) => o.notBefore],
+  ["counted", "int", (o) => (o.error ? 1 : 0)],
+  ["stage_attempts", "int", (o) => o.stageAttempts],
+  ["stage", "text", (o) => o.stage],
+  ["error", "text", (o) => encodeError(o.error)],
+  ["wait_since", "bigint", (o) => o.breakerWaitSince ?? null],
+];
+
+const FAIL_SET = `state = 'failed', attempts = d.attempts + 1, stage_attempts = d.stage_attempts + 1,
+  failed_stage = v.stage, last_error = v.error, breaker_wait_since = NULL, started_at = v.started_at,
+  committed_at = $1, duration_ms = $1 - v.started_at, lease_run = NULL, lease_expires_at = NULL,
+  has_staged = FALSE, updated_at = $1, out_key = NULL, out_degraded = NULL, out_chunk_count = NULL,
+  out_metadata = NULL, out_prep = NULL`;
+
+const FAIL_COLUMNS: Column<Failed>[] = [
+  ["stage", "text", (o) => o.stage],
+  ["error", "text", (o) => encodeError(o.error)],
+  ["started_at", "bigint", (o) => o.startedAt],
+];
 
 /** The vectors of completed documents' chunks, as the search index takes them. */
 export function vectorsOf(
@@ -346,79 +367,93 @@ async function claim(
   lookForExpired: boolean,
 ): Promise<ClaimedDocument[]> {
   const { run, now } = request;
-  const set = `state = 'processing', lease_run = $2, lease_expires_at = ${NOW_MS} + $4, fence = d.fence + 1,
-    executions = d.executions + 1, run = $2, updated_at = $3,
-    reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
-  const returning = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.load_error,
-    d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
-    d.out_key, d.size, d.file_mtime, d.content_hash, d.out_prep`;
-  const expired = lookForExpired
-    ? await client.query<ClaimRow & { prev_run: number | null; prev_expires: number }>(
-        `WITH picked AS (
-       SELECT row, lease_run AS prev_run, lease_expires_at AS prev_expires FROM documents
-       WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS} AND lease_run <> $2
-       ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)
-     UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}, picked.prev_run, picked.prev_expires`,
-        [run.batchId, run.run, now, request.leaseMs, request.claim],
-      )
-    : { rows: [] as (ClaimRow & { prev_run: number | null; prev_expires: number })[] };
-  if (expired.rows.length > 0) {
-    const byRun = new Map<number | null, { documents: number; expired: number }>();
-    for (const r of expired.rows) {
-      const h = byRun.get(r.prev_run) ?? { documents: 0, expired: 0 };
-      h.documents += 1;
-      h.expired = Math.max(h.expired, r.prev_expires);
-      byRun.set(r.prev_run, h);
-    }
-    const entries = [...byRun.entries()];
-    await client.query(
-      `INSERT INTO events (batch_id, run, at, type, data) SELECT $1, $2, $3, 'reclaim', d FROM unnest($4::text[]) AS v(d)`,
-      [
-        run.batchId,
-        run.run,
-        now,
-        entries.map(([from, h]) =>
-          JSON.stringify({
-            from_run: from,
-            documents: h.documents,
-            lease_expired_at: h.expired,
-            via: "lease",
-          }),
-        ),
-      ],
-    );
-  }
-  const rest = request.claim - expired.rows.length;
+  const expired = lookForExpired ? await claimExpired(client, request) : [];
+  await recordReclaims(client, request, expired);
+  const rest = request.claim - expired.length;
   const pending =
     rest > 0
       ? await client.query<ClaimRow>(
           `WITH picked AS (
              SELECT row FROM documents WHERE batch_id = $1 AND state = 'pending' AND not_before <= $3
              ORDER BY seq LIMIT $5 FOR UPDATE SKIP LOCKED)
-           UPDATE documents d SET ${set} FROM picked WHERE d.row = picked.row ${returning}`,
+           UPDATE documents d SET ${CLAIM_SET} FROM picked WHERE d.row = picked.row ${CLAIM_RETURNING}`,
           [run.batchId, run.run, now, request.leaseMs, rest],
         )
       : { rows: [] as ClaimRow[] };
   const claimed = [
-    ...expired.rows.map((r) => toClaimed(r, true)),
+    ...expired.map((r) => toClaimed(r, true)),
     ...pending.rows.map((r) => toClaimed(r, false)).sort((a, b) => a.seq - b.seq),
   ];
-  // Large contents stay in the database until their document starts (`Store.loadContent`): a claim
-  // runs ahead of the free slots, and holding every claimed content could cost gigabytes.
-  const deferFrom = request.deferContentFrom;
+  await loadClaimedContents(client, claimed, request.deferContentFrom);
+  return claimed;
+}
+
+const CLAIM_SET = `state = 'processing', lease_run = $2, lease_expires_at = ${NOW_MS} + $4, fence = d.fence + 1,
+  executions = d.executions + 1, run = $2, updated_at = $3,
+  reexecuted = d.reexecuted OR (d.completions > 0 AND NOT d.requeued)`;
+
+const CLAIM_RETURNING = `RETURNING d.row, d.seq, d.source, d.doc_id, d.format, d.metadata, d.load_error,
+  d.idem_key, d.fence, d.attempts, d.stage_attempts, d.failed_stage, d.breaker_wait_since, d.has_staged, d.executions,
+  d.out_key, d.size, d.file_mtime, d.content_hash, d.out_prep`;
+
+type ExpiredRow = ClaimRow & { prev_run: number | null; prev_expires: number };
+
+/** Documents whose lease expired in another run, longest expired first. */
+async function claimExpired(client: pg.PoolClient, request: CommitRequest): Promise<ExpiredRow[]> {
+  const { rows } = await client.query<ExpiredRow>(
+    `WITH picked AS (
+       SELECT row, lease_run AS prev_run, lease_expires_at AS prev_expires FROM documents
+       WHERE batch_id = $1 AND state = 'processing' AND lease_expires_at < ${NOW_MS} AND lease_run <> $2
+       ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED)
+     UPDATE documents d SET ${CLAIM_SET} FROM picked WHERE d.row = picked.row ${CLAIM_RETURNING}, picked.prev_run, picked.prev_expires`,
+    [request.run.batchId, request.run.run, request.now, request.leaseMs, request.claim],
+  );
+  return rows;
+}
+
+/** One `reclaim` event per run whose expired leases this claim took over. */
+async function recordReclaims(
+  client: pg.PoolClient,
+  request: CommitRequest,
+  expired: ExpiredRow[],
+): Promise<void> {
+  if (expired.length === 0) return;
+  const byRun = new Map<number | null, { documents: number; expired: number }>();
+  for (const r of expired) {
+    const h = byRun.get(r.prev_run) ?? { documents: 0, expired: 0 };
+    h.documents += 1;
+    h.expired = Math.max(h.expired, r.prev_expires);
+    byRun.set(r.prev_run, h);
+  }
+  const data = [...byRun.entries()].map(([from, h]) =>
+    JSON.stringify({ from_run: from, documents: h.documents, lease_expired_at: h.expired, via: "lease" }),
+  );
+  await client.query(
+    `INSERT INTO events (batch_id, run, at, type, data) SELECT $1, $2, $3, 'reclaim', d FROM unnest($4::text[]) AS v(d)`,
+    [request.run.batchId, request.run.run, request.now, data],
+  );
+}
+
+/**
+ * Large contents stay in the database until their document starts (`Store.loadContent`): a claim
+ * runs ahead of the free slots, and holding every claimed content could cost gigabytes.
+ */
+async function loadClaimedContents(
+  client: pg.PoolClient,
+  claimed: ClaimedDocument[],
+  deferFrom: number | undefined,
+): Promise<void> {
   const withContent: ClaimedDocument[] = [];
   for (const doc of claimed) {
     const large = deferFrom !== undefined && (doc.size ?? Number.POSITIVE_INFINITY) >= deferFrom;
     if (doc.loadError === null && large) doc.contentDeferred = true;
     else withContent.push(doc);
   }
-  if (withContent.length > 0) {
-    const { rows } = await client.query<{ row: number; content: string }>(
-      "SELECT row, content FROM contents WHERE row = ANY($1::bigint[])",
-      [withContent.map((d) => d.row)],
-    );
-    const contents = new Map(rows.map((r) => [r.row, r.content]));
-    for (const doc of withContent) doc.content = contents.get(doc.row) ?? null;
-  }
-  return claimed;
+  if (withContent.length === 0) return;
+  const { rows } = await client.query<{ row: number; content: string }>(
+    "SELECT row, content FROM contents WHERE row = ANY($1::bigint[])",
+    [withContent.map((d) => d.row)],
+  );
+  const contents = new Map(rows.map((r) => [r.row, r.content]));
+  for (const doc of withContent) doc.content = contents.get(doc.row) ?? null;
 }

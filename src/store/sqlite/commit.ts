@@ -19,6 +19,11 @@ const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, lo
 
 /** The statements of a commit, prepared once per connection. */
 function statements(db: Database.Database) {
+  return { ...settleStatements(db), ...runAndClaimStatements(db) };
+}
+
+/** What settles documents: their state, chunks, staged chunks and failures. */
+function settleStatements(db: Database.Database) {
   return {
     settleDone: db.prepare(
       `UPDATE documents SET state = @state, degraded_reason = @reason, attempts = attempts + 1,
@@ -59,6 +64,13 @@ function statements(db: Database.Database) {
     insertFailure: db.prepare(
       "INSERT INTO failures (batch_id, row, run, stage, code, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     ),
+    settledRow: db.prepare("SELECT row, state, fence, committed_at, updated_at FROM documents WHERE row = ?"),
+  };
+}
+
+/** What records the run's commit and claims its next documents. */
+function runAndClaimStatements(db: Database.Database) {
+  return {
     // The run's counters, its sign of life and the number of this commit, which a replay of it
     // reads to learn whether this transaction committed.
     updateRun: db.prepare(
@@ -69,7 +81,6 @@ function statements(db: Database.Database) {
          WHERE batch_id = @batchId AND run = @run`,
     ),
     lastCommit: db.prepare("SELECT last_commit FROM runs WHERE batch_id = ? AND run = ?").pluck(),
-    settledRow: db.prepare("SELECT row, state, fence, committed_at, updated_at FROM documents WHERE row = ?"),
     // Expired leases first: their documents have waited longest. A run's own documents are not
     // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
     // the run releases them itself (`releaseUnheld`).
