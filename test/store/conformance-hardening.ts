@@ -161,33 +161,21 @@ export function hardeningConformance(name: string, factory: () => Promise<Store>
         duplicates: 0,
       });
       // A slice from a stale checkpoint cannot move the checkpoint back.
-      await expect(
-        store.planDocuments("p", generation, [planned(0)], {
-          records: 1,
-          offset: 10,
-          from: 0,
+      const plannerSlice = (i: number, from: number) =>
+        store.planDocuments("p", generation, [planned(i)], {
+          records: i + 1,
+          offset: (i + 1) * 10,
+          from,
           lockRun: planner.run,
-        }),
-      ).resolves.toMatchObject({ inserted: 0 });
-      await expect(
-        store.planDocuments("p", generation, [planned(5)], {
-          records: 6,
-          offset: 60,
-          from: 5,
-          lockRun: planner.run,
-        }),
-      ).rejects.toMatchObject({ code: "PLAN_LOCK_LOST" });
+        });
+      await expect(plannerSlice(0, 0)).resolves.toMatchObject({ inserted: 0 });
+      await expect(plannerSlice(5, 5)).rejects.toMatchObject({ code: "PLAN_LOCK_LOST" });
       // Another run takes the lock over: the first one writes nothing more.
       await lock.release();
       expect((await store.getBatch("p"))!.planLockRun).toBeNull();
       const taker = await newRun("p");
       const taken = (await store.tryPlanLock("p", taker, 30_000, [planner.run]))!;
-      const lost = store.planDocuments("p", generation, [planned(2)], {
-        records: 3,
-        offset: 30,
-        from: 2,
-        lockRun: planner.run,
-      });
+      const lost = plannerSlice(2, 2);
       await expect(lost).rejects.toBeInstanceOf(DocbatchError);
       await expect(lost).rejects.toMatchObject({ code: "PLAN_LOCK_LOST" });
       await expect(store.finishPlan("p", generation, planner.run)).rejects.toMatchObject({

@@ -57,3 +57,15 @@ export function embedTimeoutRetry(doc: ClaimedDocument, notBefore: number): Outc
     notBefore,
   };
 }
+
+/** A run of the tests' own worker, started now. */
+export function startTestRun(store: Store, batchId: string): Promise<RunHandle> {
+  return store.startRun({
+    batchId,
+    workerId: "w",
+    host: "h",
+    pid: 1,
+    command: "test",
+    processStartedAt: Date.now(),
+  });
+}

@@ -3,7 +3,13 @@ import type { PlannedDocument } from "../../src/core/types.js";
 import type { ClaimedDocument, Outcome, RunHandle, Store } from "../../src/store/store.js";
 import { cacheConformance } from "./cache-conformance.js";
 import { hardeningConformance } from "./conformance-hardening.js";
-import { commitRequest, embedTimeoutRetry, freshStoreEachTest, plannedText } from "./conformance-setup.js";
+import {
+  commitRequest,
+  embedTimeoutRetry,
+  freshStoreEachTest,
+  plannedText,
+  startTestRun,
+} from "./conformance-setup.js";
 import { indexConformance } from "./index-conformance.js";
 
 /**
@@ -40,16 +46,7 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
       return { cursor, progress };
     }
 
-    async function newRun(batchId: string): Promise<RunHandle> {
-      return store.startRun({
-        batchId,
-        workerId: "w",
-        host: "h",
-        pid: 1,
-        command: "test",
-        processStartedAt: Date.now(),
-      });
-    }
+    const newRun = (batchId: string): Promise<RunHandle> => startTestRun(store, batchId);
 
     const request = (run: RunHandle, outcomes: Outcome[], claim = 0, now = Date.now(), leaseMs = 30_000) =>
       commitRequest(run, outcomes, claim, { now, leaseMs });

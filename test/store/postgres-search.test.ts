@@ -9,7 +9,7 @@ import { PostgresStore } from "../../src/store/postgres/index.js";
 import type { ClaimedDocument, Outcome } from "../../src/store/store.js";
 import { sharedPglite, startPglite } from "../helpers/pglite.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
-import { plannedText } from "./conformance-setup.js";
+import { plannedText, startTestRun } from "./conformance-setup.js";
 import { indexConformance } from "./index-conformance.js";
 
 /**
@@ -55,14 +55,7 @@ async function ingest(
   const generation = cursor.batch.planGeneration;
   await store.planDocuments(batchId, generation, docs, { records: count, offset: count });
   await store.finishPlan(batchId, generation);
-  const run = await store.startRun({
-    batchId,
-    workerId: "w",
-    host: "h",
-    pid: 1,
-    command: "test",
-    processStartedAt: Date.now(),
-  });
+  const run = await startTestRun(store, batchId);
   const commit = (outcomes: Outcome[], claim: number) =>
     store.commit({ run, outcomes, progress: [], claim, leaseMs: 30_000, now: Date.now() });
   const { claimed } = await commit([], count);
