@@ -18,7 +18,7 @@ import { writeMixed, writeSmall } from "./corpus.js";
 import { best, docbatch, quick, round, tempDir, writeResult } from "./lib.js";
 
 const count = quick ? 5_000 : 20_000;
-const rounds = quick ? 2 : 3;
+const rounds = quick ? 3 : 5;
 const pgvectorDocs = quick ? 300 : 1_000;
 const searchChunks = 100_000;
 const queries = quick ? 100 : 300;
