@@ -22,8 +22,8 @@ export const CACHE_WRITE_DELAY_MS = 5;
  *
  * Writes go one at a time; a failed write is reported and its entries dropped (they cost one
  * request again, never a wrong vector). Lookups go one at a time too, and the documents that ask
- * while one is out share the next: a shared store sees one query per round trip, not one per
- * document.
+ * while one is out, or in the same turn of the event loop, share the next: a shared store sees one
+ * query per round trip, and the embedded one one query per turn, not one per document.
  */
 export class RunEmbedCache {
   private queued = new Map<string, Float32Array>();
@@ -33,6 +33,7 @@ export class RunEmbedCache {
   private counts: EmbedCounts = { embedded: 0, hits: 0 };
   private readonly asking: Lookup[] = [];
   private looking = false;
+  private lookupScheduled = false;
 
   constructor(
     private readonly store: Pick<Store, "lookupVectors" | "storeVectors">,
@@ -103,7 +104,12 @@ export class RunEmbedCache {
   private lookup(hashes: string[]): Promise<Map<string, Float32Array>> {
     return new Promise((resolve, reject) => {
       this.asking.push({ hashes, resolve, reject });
-      this.nextLookup();
+      if (this.lookupScheduled) return;
+      this.lookupScheduled = true;
+      setImmediate(() => {
+        this.lookupScheduled = false;
+        this.nextLookup();
+      });
     });
   }
 

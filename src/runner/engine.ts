@@ -44,6 +44,20 @@ export interface EngineOptions {
   deferContentFrom?: number;
   /** Texts embedded and found cached since the last commit, added to the run's counters by it. */
   embedCounts?: () => EmbedCounts;
+  /**
+   * Texts that documents waiting only on the embeddings service may hold while their slots go to
+   * other documents (see Slot). 0: a document keeps its slot until it finishes. @default 0
+   */
+  waitingRoomTexts?: number;
+}
+
+/** A running document's place among the `concurrency` documents at work. */
+export interface Slot {
+  /**
+   * Gives the slot to the next document while this one waits for the vectors of `texts` texts and
+   * has nothing else to do. False when the waiting room is full: the document keeps its slot.
+   */
+  release(texts: number): boolean;
 }
 
 export interface EngineStats {
@@ -67,7 +81,7 @@ export interface EngineHooks {
 
 export type StopReason = "finished" | "interrupted" | "fail-budget";
 
-type Processor = (doc: ClaimedDocument, signal: AbortSignal) => Promise<Outcome>;
+type Processor = (doc: ClaimedDocument, signal: AbortSignal, slot: Slot) => Promise<Outcome>;
 
 interface Running {
   doc: ClaimedDocument;
@@ -79,10 +93,17 @@ interface Running {
  * each finished document waits a few ms so that its commit, the commits of its neighbours and the
  * claim of the next documents happen in one store transaction. Documents waiting out a backoff are
  * back in the store, not in a slot, so healthy documents keep flowing past sick ones.
+ *
+ * A document that has nothing left to do but wait for its vectors may give its slot to the next one
+ * (up to `waitingRoomTexts` texts waiting so): with a slow endpoint, documents of one chunk then
+ * fill whole requests instead of holding every slot while a few texts are on their way.
  */
 export class Engine {
   private readonly queue: ClaimedDocument[] = [];
   private readonly running = new Map<number, Running>();
+  /** Running documents that gave their slot up while waiting for vectors, with their texts. */
+  private readonly parked = new Map<number, number>();
+  private parkedTexts = 0;
   private outbox: { outcome: Outcome; readyAt: number }[] = [];
   private progress: StagedProgress[] = [];
   private claimAgainAt = 0;
@@ -194,9 +215,14 @@ export class Engine {
     );
   }
 
+  /** Running documents that hold a slot. */
+  private get working(): number {
+    return this.running.size - this.parked.size;
+  }
+
   private claimWanted(): number {
     if (this.stopping || this.clock() < this.claimAgainAt) return 0;
-    const target = this.options.concurrency + this.options.prefetch;
+    const target = this.options.concurrency + this.options.prefetch + this.parked.size;
     return Math.max(0, target - this.running.size - this.queue.length);
   }
 
@@ -204,7 +230,7 @@ export class Engine {
     const pending = this.outbox.length + this.progress.length;
     if (pending >= this.options.groupMax) return true;
     // Out of work to start: claim now (with whatever is finished).
-    if (want > 0 && this.queue.length === 0 && this.running.size < this.options.concurrency) return true;
+    if (want > 0 && this.queue.length === 0 && this.working < this.options.concurrency) return true;
     if (pending === 0) return false;
     if (this.running.size === 0 && this.queue.length === 0) return true;
     return this.clock() - this.lastFlushAt >= this.groupDelay();
@@ -229,7 +255,7 @@ export class Engine {
   }
 
   private startQueued(): void {
-    while (!this.stopping && this.running.size < this.options.concurrency && this.queue.length > 0) {
+    while (!this.stopping && this.working < this.options.concurrency && this.queue.length > 0) {
       const doc = this.queue.shift()!;
       const controller = new AbortController();
       this.running.set(doc.row, { doc, controller });
@@ -246,7 +272,7 @@ export class Engine {
               this.options.docTimeoutMs,
             )
           : null;
-      this.processor(doc, controller.signal)
+      this.processor(doc, controller.signal, this.slotOf(doc.row))
         .catch((err: unknown): Outcome => {
           const message = err instanceof Error ? err.message : String(err);
           return {
@@ -261,10 +287,31 @@ export class Engine {
         .then((outcome) => {
           if (timer) clearTimeout(timer);
           this.running.delete(doc.row);
+          this.unpark(doc.row);
           this.outbox.push({ outcome, readyAt: this.clock() });
           this.wake();
         });
     }
+  }
+
+  private slotOf(row: number): Slot {
+    return {
+      release: (texts) => {
+        if (this.parked.has(row)) return true;
+        if (this.parkedTexts + texts > (this.options.waitingRoomTexts ?? 0)) return false;
+        this.parked.set(row, texts);
+        this.parkedTexts += texts;
+        this.wake();
+        return true;
+      },
+    };
+  }
+
+  private unpark(row: number): void {
+    const texts = this.parked.get(row);
+    if (texts === undefined) return;
+    this.parked.delete(row);
+    this.parkedTexts -= texts;
   }
 
   /** Documents claimed but not started go back to pending untouched when the run stops. */
@@ -341,7 +388,7 @@ export class Engine {
       if (outcome.degraded) this.stats.degraded += 1;
       else this.stats.completed += 1;
     } else if (outcome.kind === "failed") this.stats.failed += 1;
-    else if (outcome.error || outcome.breakerWaitSince) {
+    else if (outcome.error || outcome.breakerWaitSince || outcome.notBefore > 0) {
       this.stats.retriesScheduled += outcome.error ? 1 : 0;
       this.waitingRows.add(outcome.doc.row);
       this.claimAgainAt = Math.min(this.claimAgainAt, outcome.notBefore);

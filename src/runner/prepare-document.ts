@@ -16,6 +16,14 @@ import type { DocumentContext } from "./process-document.js";
 export const MAIN_THREAD_FROM_BYTES = 4 * 1024 * 1024;
 
 /**
+ * Text documents below this size run their CPU stages on the main thread when the threads have
+ * nothing else to do for them (the embedder is not in the threads): parsing and chunking a few
+ * hundred bytes costs less than handing them to a thread and reading its answer back, and on
+ * small documents the main thread is the one everything waits for.
+ */
+export const THREAD_FROM_BYTES = 1024;
+
+/**
  * The CPU stages of one document (parse, clean, chunk, and the built-in embedder when it runs in
  * the threads), where they run: on the CPU threads, which can stop a parser stuck on a hostile
  * file when the document's time runs out, or on this thread.
@@ -27,8 +35,11 @@ export async function prepareDocument(
   timings: StageTimings,
 ): Promise<{ texts: string[]; metadata: JsonObject[]; vectors: Float32Array[] | null }> {
   const name = nameOf(doc.docId);
-  const large = (doc.size ?? 0) >= MAIN_THREAD_FROM_BYTES;
-  if (ctx.cpu && (!large || isBinaryFormat(doc.format))) {
+  const size = doc.size ?? 0;
+  const large = size >= MAIN_THREAD_FROM_BYTES;
+  const binary = isBinaryFormat(doc.format);
+  const tiny = size < THREAD_FROM_BYTES && !binary && !ctx.embedInPool && doc.size != null;
+  if (ctx.cpu && !tiny && (!large || binary)) {
     const content =
       doc.contentDeferred && ctx.contentFile
         ? { file: ctx.contentFile, row: doc.row }

@@ -315,7 +315,7 @@ function createEngine(
   return new Engine(
     store,
     run,
-    (doc, signal) => processDocument(doc, ctx, signal),
+    (doc, signal, slot) => processDocument(doc, ctx, signal, slot),
     {
       concurrency: options.concurrency,
       prefetch: Math.max(options.concurrency, 128),
@@ -332,6 +332,8 @@ function createEngine(
       // The CPU threads read large contents from the store file themselves.
       deferContentFrom: cpu && store.contentFile ? DEFER_CONTENT_FROM_BYTES : DEFER_LARGE_CONTENT_FROM_BYTES,
       embedCounts: () => cache.takeCounts(),
+      // Room for a second round of full requests behind the ones in flight.
+      waitingRoomTexts: 2 * options.embedConcurrency * options.embedBatchSize,
     },
     logHooks(logger, run.batchId, run.run),
   );

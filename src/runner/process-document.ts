@@ -1,13 +1,15 @@
 import type { RandomSource } from "../core/backoff.js";
+import { backoffDelay } from "../core/backoff.js";
 import type { CircuitBreaker } from "../core/breaker.js";
 import { DocbatchError, toDocbatchError } from "../core/errors.js";
 import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
-import type { EmbedQueue } from "../pipeline/embed/queue.js";
+import { type EmbedQueue, SharedRequestFailed } from "../pipeline/embed/queue.js";
 import type { OutputChunks } from "../store/embed-cache.js";
 import type { ClaimedDocument, Outcome, StagedChunks, StagedProgress, StageTimings } from "../store/store.js";
 import type { RunEmbedCache } from "./embed-cache.js";
+import type { Slot } from "./engine.js";
 import type { FaultInjector } from "./faults.js";
 import {
   fallbackChunks,
@@ -66,11 +68,12 @@ export async function processDocument(
   doc: ClaimedDocument,
   ctx: DocumentContext,
   signal: AbortSignal,
+  slot?: Slot,
 ): Promise<Outcome> {
   const startedAt = ctx.clock();
   const at: { stage: StageName } = { stage: "parse" };
   try {
-    return await execute(doc, ctx, signal, startedAt, at);
+    return await execute(doc, ctx, signal, startedAt, at, slot);
   } catch (err) {
     if (err instanceof Interrupted) {
       const stage = doc.failedStage ?? at.stage;
@@ -112,6 +115,7 @@ async function execute(
   signal: AbortSignal,
   startedAt: number,
   at: { stage: StageName },
+  slot: Slot | undefined,
 ): Promise<Outcome> {
   const timings: StageTimings = {};
   if (doc.loadError) return { kind: "failed", doc, error: doc.loadError, stage: "load", startedAt };
@@ -147,7 +151,7 @@ async function execute(
   const hashes = ctx.cache?.hashesOf(texts) ?? null;
   if (prefilled && hashes) ctx.cache!.remember(hashes, prefilled);
   else if (hashes) await ctx.cache!.fill(hashes, vectors);
-  const embedded = await embedMissing(doc, ctx, texts, vectors, signal, hashes);
+  const embedded = await embedMissing(doc, ctx, { texts, vectors, hashes }, signal, slot);
   if (!prefilled) timings.embed = ctx.clock() - embedStart;
   if (embedded.outcome) return embedded.outcome;
   if (embedded.degraded) {
@@ -230,14 +234,20 @@ interface EmbedResult {
   degraded?: ErrorInfo;
 }
 
+interface EmbedWork {
+  texts: string[];
+  /** Filled in place; the missing ones are null. */
+  vectors: (Float32Array | null)[];
+  /** The texts' cache hashes, when the run has a cache. */
+  hashes: string[] | null;
+}
+
 async function embedMissing(
   doc: ClaimedDocument,
   ctx: DocumentContext,
-  texts: string[],
-  vectors: (Float32Array | null)[],
+  { texts, vectors, hashes }: EmbedWork,
   signal: AbortSignal,
-  /** The texts' cache hashes, when the run has a cache. */
-  hashes: string[] | null,
+  slot: Slot | undefined,
 ): Promise<EmbedResult> {
   const staging = texts.length > ctx.embedBatchSize;
   const missing = vectors.flatMap((v, i) => (v === null ? [i] : []));
@@ -255,6 +265,8 @@ async function embedMissing(
       };
       return { degraded: error };
     }
+    // A document of one request has nothing left to do but wait: its slot goes to the next one.
+    if (!staging) slot?.release(indexes.length);
     let result: Float32Array[];
     try {
       result = await requestVectors(
@@ -269,6 +281,10 @@ async function embedMissing(
       if (signal.aborted) {
         if (permit.probe) ctx.breaker.cancelProbe();
         throw interruption(signal);
+      }
+      if (err instanceof SharedRequestFailed) {
+        if (permit.probe) ctx.breaker.cancelProbe();
+        return { outcome: afterSharedFailure(doc, ctx, toDocbatchError(err.failure)) };
       }
       const error = toDocbatchError(err);
       if (countsAgainstService(error.code)) ctx.breaker.onFailure(ctx.clock(), permit.probe);
@@ -355,6 +371,22 @@ function waitForBreaker(doc: ClaimedDocument, ctx: DocumentContext, now: number)
     stageAttempts: doc.stageAttempts,
     notBefore: Math.max(ctx.breaker.nextProbeAt, now + 1),
     breakerWaitSince: doc.breakerWaitSince ?? now,
+  };
+}
+
+/**
+ * A shared request failed and was counted against the document that led it: this one tries again
+ * after the backoff its next attempt would wait, without spending an attempt.
+ */
+function afterSharedFailure(doc: ClaimedDocument, ctx: DocumentContext, error: DocbatchError): Outcome {
+  const delayMs = backoffDelay(stageAttempts(doc, "embed") - 1, ctx.policy, ctx.random, error.retryAfterMs);
+  return {
+    kind: "retry",
+    doc,
+    error: null,
+    stage: doc.failedStage ?? "embed",
+    stageAttempts: doc.stageAttempts,
+    notBefore: ctx.clock() + delayMs,
   };
 }
 

@@ -3,8 +3,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DocbatchError, failureKind } from "../../src/core/errors.js";
+import type { Embedder } from "../../src/pipeline/embed/embedder.js";
 import { HttpEmbedder } from "../../src/pipeline/embed/http.js";
-import { EmbedQueue } from "../../src/pipeline/embed/queue.js";
+import { EmbedQueue, SharedRequestFailed } from "../../src/pipeline/embed/queue.js";
 import { sharedEmbeddings } from "../helpers/embeddings.js";
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
@@ -44,6 +45,76 @@ describe("abort listeners per request", () => {
       embeddings.server.setDown(false);
       await embedder.close();
     }
+  });
+});
+
+/** An embedder that answers after `hold` resolves, and fails as `fail` says for a request's texts. */
+function scriptedEmbedder(fail: (texts: string[]) => DocbatchError | null) {
+  const requests: string[][] = [];
+  let open!: () => void;
+  const hold = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const embedder: Embedder = {
+    id: "scripted",
+    async embed(texts) {
+      requests.push(texts);
+      await hold;
+      const error = fail(texts);
+      if (error) throw error;
+      return texts.map(() => new Float32Array([1]));
+    },
+    async close() {},
+  };
+  return { embedder, requests, open };
+}
+
+describe("a shared request that fails", () => {
+  it("is one failed attempt: the document that led it gets the error, the others wait without one", async () => {
+    const { embedder, requests, open } = scriptedEmbedder((texts) =>
+      texts.includes("c") ? new DocbatchError("EMBED_UNAVAILABLE", "503") : null,
+    );
+    // One slot, busy with the first submission: the next three share the second request.
+    const queue = new EmbedQueue(embedder, 64, 1);
+    const signal = new AbortController().signal;
+    const results = ["a", "b", "c", "d"].map((t) =>
+      queue.embed([t], signal).then(
+        () => "ok",
+        (e) => e,
+      ),
+    );
+    open();
+    const [a, b, c, d] = await Promise.all(results);
+    expect(requests).toEqual([["a"], ["b", "c", "d"]]);
+    expect(a).toBe("ok");
+    expect(b).toBeInstanceOf(DocbatchError);
+    expect((b as DocbatchError).code).toBe("EMBED_UNAVAILABLE");
+    for (const other of [c, d]) {
+      expect(other).toBeInstanceOf(SharedRequestFailed);
+      expect((other as SharedRequestFailed).failure).toBe(b);
+    }
+  });
+
+  it("refused for good is split: only the document whose text the service refuses is refused", async () => {
+    const { embedder, requests, open } = scriptedEmbedder((texts) =>
+      texts.includes("bad") ? new DocbatchError("EMBED_REJECTED", "400 input too long") : null,
+    );
+    const queue = new EmbedQueue(embedder, 64, 1);
+    const signal = new AbortController().signal;
+    const submitted = [["first"], ["x", "y"], ["bad"], ["z"]];
+    const results = submitted.map((t) =>
+      queue.embed(t, signal).then(
+        (v) => v.length,
+        (e) => e,
+      ),
+    );
+    open();
+    const settled = await Promise.all(results);
+    expect(settled[0]).toBe(1);
+    expect(settled[1]).toBe(2);
+    expect((settled[2] as DocbatchError).code).toBe("EMBED_REJECTED");
+    expect(settled[3]).toBe(1);
+    expect(requests).toEqual([["first"], ["x", "y", "bad", "z"], ["x", "y"], ["bad"], ["z"]]);
   });
 });
 

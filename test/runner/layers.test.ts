@@ -99,7 +99,7 @@ describe("RunEmbedCache", () => {
     expect(vectors[0]).toBeNull();
   });
 
-  it("lets the documents that ask while a lookup is out share the next one", async () => {
+  it("lets the documents that ask in one turn, or while a lookup is out, share the next one", async () => {
     const calls: string[][] = [];
     const store = {
       async lookupVectors(_layer: string, hashes: string[]) {
@@ -112,13 +112,16 @@ describe("RunEmbedCache", () => {
       },
     };
     const cache = new RunEmbedCache(store, "L", true, () => {});
-    const asks = ["a", "b", "c"].map((text) => {
+    const ask = (text: string) => {
       const vectors: (Float32Array | null)[] = [null];
       return cache.fill(cache.hashesOf([text]), vectors).then((hits) => ({ hits, vectors }));
-    });
-    const answers = await Promise.all(asks);
-    expect(calls.map((c) => c.length)).toEqual([1, 2]);
-    expect(answers.map((a) => a.hits)).toEqual([0, 1, 0]);
+    };
+    // Two asks in one turn share a query; the next two, while it is out, share the one after it.
+    const first = [ask("a"), ask("b")];
+    await new Promise((r) => setTimeout(r, 2));
+    const answers = await Promise.all([...first, ask("c"), ask("b")]);
+    expect(calls.map((c) => c.length)).toEqual([2, 2]);
+    expect(answers.map((a) => a.hits)).toEqual([0, 1, 0, 1]);
     expect(Array.from(answers[1]!.vectors[0]!)).toEqual([7]);
   });
 });

@@ -1,3 +1,4 @@
+import { failureKind, toDocbatchError } from "../../core/errors.js";
 import type { Embedder } from "./embedder.js";
 
 interface Submission {
@@ -8,6 +9,20 @@ interface Submission {
   done: boolean;
   /** Removed from `signal` once the submission settles, so none pile up on a document's signal. */
   onAbort: () => void;
+  /** Sent in a request of its own: a shared request it was in was refused for good. */
+  alone: boolean;
+}
+
+/**
+ * The rejection of a document whose texts shared a request that failed, when the failure was
+ * counted against another document of that request (the one whose texts led it). One failed
+ * request is one failed attempt, as the service counts it; the other documents try again after a
+ * backoff without spending an attempt.
+ */
+export class SharedRequestFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super("a shared embedding request failed");
+  }
 }
 
 /**
@@ -16,6 +31,10 @@ interface Submission {
  * one request (up to `batchSize`). When the slots outnumber the documents in flight, every
  * submission leaves at once in a request of its own; when documents outnumber the slots, requests
  * fill up, and the service sees fewer, fuller requests.
+ *
+ * A shared request that fails is one failed attempt: the first document of the request gets the
+ * error, the others a `SharedRequestFailed`. A shared request the service refuses for good (a
+ * 4xx) is split: each of its documents is sent alone, so only the one at fault is refused.
  */
 export class EmbedQueue {
   private readonly waiting: Submission[] = [];
@@ -43,6 +62,7 @@ export class EmbedQueue {
         resolve,
         reject,
         done: false,
+        alone: false,
         onAbort: () => {
           const i = this.waiting.indexOf(submission);
           if (i >= 0) this.waiting.splice(i, 1);
@@ -59,7 +79,12 @@ export class EmbedQueue {
     while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
       const members: Submission[] = [this.waiting.shift()!];
       let size = members[0]!.texts.length;
-      while (this.waiting.length > 0 && size + this.waiting[0]!.texts.length <= this.batchSize) {
+      while (
+        !members[0]!.alone &&
+        this.waiting.length > 0 &&
+        !this.waiting[0]!.alone &&
+        size + this.waiting[0]!.texts.length <= this.batchSize
+      ) {
         const next = this.waiting.shift()!;
         members.push(next);
         size += next.texts.length;
@@ -84,15 +109,27 @@ export class EmbedQueue {
             this.settle(m, () => m.resolve(part));
           }
         },
-        (err: unknown) => {
-          for (const m of members) this.settle(m, () => m.reject(err));
-        },
+        (err: unknown) => this.failed(members, err),
       )
       .finally(() => {
         shared?.dispose();
         this.inFlight -= 1;
         this.dispatch();
       });
+  }
+
+  private failed(members: Submission[], err: unknown): void {
+    const open = members.filter((m) => !m.done);
+    if (open.length > 1 && failureKind(toDocbatchError(err).code) === "permanent") {
+      for (const m of open.reverse()) {
+        m.alone = true;
+        this.waiting.unshift(m);
+      }
+      return;
+    }
+    open.forEach((m, i) => {
+      this.settle(m, () => m.reject(i === 0 ? err : new SharedRequestFailed(err)));
+    });
   }
 
   private settle(submission: Submission, fn: () => void): void {
