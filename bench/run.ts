@@ -196,6 +196,8 @@ function summary() {
       "printed",
       cache ? cache.new_overlap.ratio_embedded_over_chunks : undefined,
       "–",
+    ],
+    [
       `re-run of a finished ${incremental?.files?.toLocaleString?.("en-US") ?? "?"}-file folder batch`,
       "≤ 3 s",
       incremental ? `${(incremental.finished_rerun_wall_ms / 1000).toFixed(2)} s` : undefined,
