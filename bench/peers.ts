@@ -1,601 +1,410 @@
 /**
  * Peers on the same job: docbatch against a BullMQ pipeline (bench/peers/bullmq-pipeline.ts) and
  * LangChain.js's `index()` (bench/peers/langchain-index.ts), each turning the same JSON Lines corpus
- * into chunks with embeddings in SQLite, with embeddings from the same local endpoint.
+ * into chunks with embeddings in SQLite, with embeddings from the same local endpoint and the same
+ * concurrency budget (bench/peers/systems.ts's SETTINGS).
  *
- * For each system, as child processes and from scratch:
- *   1. a clean run: documents per second (wall clock from process start to exit, the BullMQ
- *      producer included) and peak RSS (VmHWM polled from /proc, and the peers' own maxRSS);
- *   2. the same command again on the finished output: texts it embeds again;
- *   3. a run SIGKILLed once half the documents are written, then run again to completion: texts
- *      embedded beyond the clean run's (per text, so that chunk texts that legitimately repeat
- *      across documents are not counted), the time from the restart to the first new document
- *      written, and the output compared per document with the clean run's (duplicate rows, missing
- *      documents).
+ * On each corpus (mixed, small), in rounds: every round runs each system once from scratch (fresh
+ * SQLite files, a fresh queue), in an order rotated from round to round so that no system always
+ * goes first; documents per second is the wall clock from process start to exit, the BullMQ
+ * producer included. Reported per system: the median and the spread over the rounds, and per round
+ * docbatch's rate over the best peer's in the same round. Once per corpus, in the first round, each
+ * system's finished output is run again, and a fresh run is SIGKILLed at 50% and resumed
+ * (bench/peers/steps.ts says what those measure).
  *
- * Options: --quick (2,000 documents instead of 20,000), --latency-ms N (of the embeddings server,
- * default 5). Without Redis on 127.0.0.1:6379 the BullMQ pipeline is skipped.
+ * Options: --quick (fewer documents: 2,000 mixed and 10,000 small instead of 20,000 and 100,000),
+ * --corpus mixed|small|both (default both), --rounds N (default 5), --count N (documents per
+ * corpus, for smoke runs), --latency-ms N (of the embeddings server, default 5). Without Redis on
+ * 127.0.0.1:6379 the BullMQ pipeline is skipped.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import Database from "better-sqlite3";
-import { Queue } from "bullmq";
 import { EmbeddingTestServer } from "../src/testing/embedding-server.js";
-import { makeCorpus, writeJsonl } from "../test/helpers/corpus.js";
-import { CLI, quick, round, sleep, tempDir, writeResult } from "./lib.js";
+import { writeMixed, writeSmall } from "./corpus.js";
+import { CLI, quick, round, tempDir, writeResult } from "./lib.js";
 import { buildPeers } from "./peers/build.js";
-
-const count = quick ? 2_000 : 20_000;
-const latencyArg = process.argv.indexOf("--latency-ms");
-const latencyMs = latencyArg > 0 ? Number(process.argv[latencyArg + 1]) : 5;
-const CONCURRENCY = 8;
-const EMBED_BATCH = 32;
-const CHUNK_SIZE = 1000;
-const REDIS = { host: "127.0.0.1", port: 6379 };
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  wallMs: number;
-  /** Peak resident set size in KiB: the larger of VmHWM polled from /proc and what the child printed. */
-  peakRssKb: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface Launched {
-  child: ChildProcess;
-  exit: Promise<Exit>;
-}
-
-function vmHwmKb(pid: number): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-    return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function launch(script: string, args: string[]): Launched {
-  const started = performance.now();
-  const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding("utf8").on("data", (d: string) => {
-    stderr = (stderr + d).slice(-20_000);
-  });
-  let peak = 0;
-  const timer = setInterval(() => {
-    if (child.pid) peak = Math.max(peak, vmHwmKb(child.pid));
-  }, 25);
-  const exit = new Promise<Exit>((resolve) => {
-    child.on("close", (code, signal) => {
-      clearInterval(timer);
-      const last = stdout.trim().split("\n").at(-1) ?? "";
-      let reported = 0;
-      try {
-        reported = Number((JSON.parse(last) as { maxRssKb?: number }).maxRssKb ?? 0);
-      } catch {}
-      resolve({
-        code,
-        signal,
-        wallMs: performance.now() - started,
-        peakRssKb: Math.max(peak, reported),
-        stdout,
-        stderr,
-      });
-    });
-  });
-  return { child, exit };
-}
-
-async function succeed(launched: Launched, what: string): Promise<Exit> {
-  const exit = await launched.exit;
-  if (exit.code !== 0) {
-    throw new Error(`${what} exited ${exit.code ?? exit.signal}:\n${exit.stderr.slice(-3000)}`);
-  }
-  return exit;
-}
-
-/** Reads a SQLite file another process is writing (all three write in WAL mode). */
-function readDb<T>(file: string, read: (db: Database.Database) => T, fallback: T): T {
-  if (!fs.existsSync(file)) return fallback;
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 1000");
-    return read(db);
-  } catch {
-    return fallback;
-  } finally {
-    db?.close();
-  }
-}
-
-/**
- * Documents with at least one output row so far, reading only the rows added since the last call
- * (by rowid), so that polling a large output stays cheap. A document counts from its first row on,
- * even if a later cleanup deletes and rewrites its rows.
- */
-function documentTracker(file: string, table: string, idColumn: string): () => number {
-  const seen = new Set<string>();
-  let last = 0;
-  return () =>
-    readDb(
-      file,
-      (db) => {
-        const rows = db
-          .prepare(`SELECT rowid AS r, ${idColumn} AS id FROM ${table} WHERE rowid > ? ORDER BY rowid`)
-          .all(last) as { r: number; id: string }[];
-        for (const row of rows) seen.add(row.id);
-        if (rows.length > 0) last = rows.at(-1)!.r;
-        return seen.size;
-      },
-      seen.size,
-    );
-}
-
-function rowsPerDoc(file: string, sql: string): Map<string, number> {
-  return readDb(
-    file,
-    (db) => new Map((db.prepare(sql).all() as { id: string; n: number }[]).map((r) => [r.id, r.n])),
-    new Map(),
-  );
-}
+import {
+  type CleanFigures,
+  type CleanRun,
+  cleanRun,
+  type KillFigures,
+  killAndResume,
+  type RerunFigures,
+  rerun,
+} from "./peers/steps.js";
+import {
+  bullmq,
+  docbatch,
+  langchain,
+  REDIS,
+  redisReachable,
+  SETTINGS,
+  type System,
+  type Target,
+} from "./peers/systems.js";
 
 // ---------------------------------------------------------------------------------------------
-// The three systems
+// Options
 
-/** One fresh output (a new SQLite file, a new queue) that runs can be started against. */
-interface Instance {
-  /** Work before the killable process (the BullMQ producer); its exit counts in the wall clock. */
-  before?(): Promise<Exit>;
-  /** The process that does the work: docbatch, the BullMQ worker, LangChain's index(). */
-  start(): Launched;
-  /** Documents with output so far. */
-  written(): number;
-  /** Output rows per document id. */
-  rows(): Map<string, number>;
-  /** Frees what the runs left outside the temporary folder (the BullMQ queue in Redis). */
-  dispose?(): Promise<void>;
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
 }
 
-interface System {
-  name: string;
-  label: string;
-  fresh(tag: string): Instance;
+function wholeOption(name: string, fallback: number, min: number): number {
+  const raw = option(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new Error(`Expected ${name} to be a whole number from ${min} up, got \`${raw}\``);
+  return value;
 }
 
-function docbatch(input: string, embedUrl: string, dir: string): System {
+interface CorpusSpec {
+  name: "mixed" | "small";
+  /** Documents in quick and in full mode. */
+  documents: { quick: number; full: number };
+  /** For the notes: what the documents are like. */
+  description: string;
+  write(file: string, count: number): void;
+}
+
+// Small documents at 10,000 in quick mode: a docbatch run of 20,000 takes over 10 s on 2 cores.
+const CORPORA: CorpusSpec[] = [
+  {
+    name: "mixed",
+    documents: { quick: 2_000, full: 20_000 },
+    description: "mixed formats, 1% of 50–200 KB",
+    write: (file, count) => void writeMixed(file, count),
+  },
+  {
+    name: "small",
+    documents: { quick: 10_000, full: 100_000 },
+    description: "one or two sentences each",
+    write: writeSmall,
+  },
+];
+
+function chosenCorpora(): CorpusSpec[] {
+  const chosen = option("--corpus") ?? "both";
+  if (chosen === "both") return CORPORA;
+  const spec = CORPORA.find((c) => c.name === chosen);
+  if (!spec) throw new Error(`Expected --corpus to be mixed, small or both, got \`${chosen}\``);
+  return [spec];
+}
+
+const latencyMs = wholeOption("--latency-ms", 5, 0);
+const rounds = wholeOption("--rounds", 5, 1);
+const countOverride = option("--count") === undefined ? undefined : wholeOption("--count", 0, 2);
+
+// ---------------------------------------------------------------------------------------------
+// Rounds
+
+/** The median and the extremes of a set of figures. */
+interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function spread(values: number[], digits: number): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
   return {
-    name: "docbatch",
-    label: "docbatch",
-    fresh(tag) {
-      const db = path.join(dir, `docbatch-${tag}.db`);
-      return {
-        start: () =>
-          launch(CLI, [
-            "run",
-            input,
-            "--db",
-            db,
-            "--embed-url",
-            embedUrl,
-            // The same 8 embedding requests in flight as the peers; documents waiting for a free
-            // request cost little, so docbatch keeps more of them in flight and fills requests.
-            "--concurrency",
-            String(CONCURRENCY * 4),
-            "--embed-concurrency",
-            String(CONCURRENCY),
-            "--embed-batch-size",
-            String(EMBED_BATCH),
-            "--chunk-size",
-            String(CHUNK_SIZE),
-            "--no-progress",
-            "--json",
-          ]),
-        written: () =>
-          readDb(
-            db,
-            (d) =>
-              (
-                d
-                  .prepare("SELECT count(*) AS n FROM documents WHERE state IN ('done', 'degraded')")
-                  .get() as {
-                  n: number;
-                }
-              ).n,
-            0,
-          ),
-        rows: () =>
-          rowsPerDoc(
-            db,
-            "SELECT d.doc_id AS id, count(c.chunk_index) AS n FROM documents d LEFT JOIN chunks c ON c.row = d.row WHERE d.state IN ('done', 'degraded') GROUP BY d.row",
-          ),
-      };
-    },
+    median: round(median, digits),
+    min: round(sorted[0]!, digits),
+    max: round(sorted.at(-1)!, digits),
   };
 }
 
-function bullmq(script: string, input: string, embedUrl: string, dir: string): System {
+interface RoundResult {
+  round: number;
+  /** System names in the order they ran. */
+  order: string[];
+  docs_per_second: Record<string, number>;
+  /** docbatch's docs/s over the best peer's in this round. */
+  docbatch_over_best_peer: number;
+  best_peer: string;
+  clean: Record<string, CleanFigures>;
+}
+
+/** The once-per-corpus steps on a system's first clean run. */
+interface Once {
+  clean: CleanFigures;
+  clean_summary: unknown;
+  rerun_finished: RerunFigures;
+  kill: KillFigures;
+}
+
+/** `systems` starting at the round's index, so that each takes its turn going first. */
+function rotated<T>(items: T[], index: number): T[] {
+  const k = index % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+function roundResult(index: number, order: System[], runs: Map<string, CleanRun>): RoundResult {
+  const rate = (s: System) => runs.get(s.name)!.figures.docs_per_second;
+  const peers = order.filter((s) => s.name !== "docbatch");
+  const best = peers.reduce((a, b) => (rate(b) > rate(a) ? b : a));
+  const own = order.find((s) => s.name === "docbatch")!;
   return {
-    name: "bullmq",
-    label: "BullMQ pipeline",
-    fresh(tag) {
-      const db = path.join(dir, `bullmq-${tag}.db`);
-      const queue = `docbatch-peers-${process.pid}-${tag}`;
-      return {
-        before: () => succeed(launch(script, ["produce", input, "--queue", queue]), "BullMQ producer"),
-        start: () =>
-          launch(script, [
-            "work",
-            "--queue",
-            queue,
-            "--db",
-            db,
-            "--embed-url",
-            embedUrl,
-            "--concurrency",
-            String(CONCURRENCY),
-            "--embed-batch-size",
-            String(EMBED_BATCH),
-            "--chunk-size",
-            String(CHUNK_SIZE),
-          ]),
-        written: documentTracker(db, "chunks", "doc_id"),
-        rows: () => rowsPerDoc(db, "SELECT doc_id AS id, count(*) AS n FROM chunks GROUP BY doc_id"),
-        dispose: async () => {
-          // Completed jobs keep their documents in Redis: drop the queue.
-          const q = new Queue(queue, { connection: REDIS });
-          await q.obliterate({ force: true });
-          await q.close();
-        },
-      };
-    },
+    round: index + 1,
+    order: order.map((s) => s.name),
+    docs_per_second: Object.fromEntries(order.map((s) => [s.name, rate(s)])),
+    docbatch_over_best_peer: round(rate(own) / rate(best), 3),
+    best_peer: best.label,
+    clean: Object.fromEntries(order.map((s) => [s.name, runs.get(s.name)!.figures])),
   };
 }
 
-function langchain(script: string, input: string, embedUrl: string, dir: string): System {
-  return {
-    name: "langchain",
-    label: "LangChain index()",
-    fresh(tag) {
-      const vectors = path.join(dir, `langchain-${tag}-vectors.db`);
-      const records = path.join(dir, `langchain-${tag}-records.db`);
-      return {
-        start: () =>
-          launch(script, [
-            "index",
-            input,
-            "--records",
-            records,
-            "--vectors",
-            vectors,
-            "--embed-url",
-            embedUrl,
-            "--concurrency",
-            String(CONCURRENCY),
-            "--embed-batch-size",
-            String(EMBED_BATCH),
-            "--chunk-size",
-            String(CHUNK_SIZE),
-          ]),
-        written: documentTracker(vectors, "vectors", "source_id"),
-        rows: () =>
-          rowsPerDoc(vectors, "SELECT source_id AS id, count(*) AS n FROM vectors GROUP BY source_id"),
-      };
-    },
-  };
+/** Re-run and kill-and-resume of one system, on its clean run of the first round. */
+async function onceSteps(
+  system: System,
+  server: EmbeddingTestServer,
+  ids: string[],
+  clean: CleanRun,
+  corpus: string,
+): Promise<Once> {
+  process.stdout.write(`${corpus}: ${system.label}: re-run, kill at 50% and resume...\n`);
+  const rerunFigures = await rerun(system, server, clean);
+  await clean.instance.discard();
+  const kill = await killAndResume(system, server, ids, clean, `${corpus}-kill`);
+  return { clean: clean.figures, clean_summary: clean.summary, rerun_finished: rerunFigures, kill };
+}
+
+/** One round on a corpus: a clean run of each system; in the first round, the once-per-corpus steps. */
+async function runRound(
+  index: number,
+  systems: System[],
+  server: EmbeddingTestServer,
+  ids: string[],
+  corpus: string,
+  once: Map<string, Once>,
+): Promise<RoundResult> {
+  const order = rotated(systems, index);
+  const runs = new Map<string, CleanRun>();
+  for (const system of order) {
+    process.stdout.write(`${corpus}, round ${index + 1}/${rounds}: ${system.label}, clean run...\n`);
+    const run = await cleanRun(system, server, ids, `${corpus}-r${index + 1}`);
+    runs.set(system.name, run);
+    // Only the first round's outputs are needed again (re-run, and the baseline of the kill).
+    if (index > 0) await run.instance.discard();
+  }
+  if (index === 0) {
+    for (const system of systems)
+      once.set(system.name, await onceSteps(system, server, ids, runs.get(system.name)!, corpus));
+  }
+  return roundResult(index, order, runs);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Measurements
+// Corpora
 
-interface Outcome {
+interface SystemResult extends Once {
   system: string;
-  clean: {
-    seconds: number;
-    docs_per_second: number;
-    peak_rss_mb: number;
-    peak_rss_mb_by_process: Record<string, number>;
-    seconds_by_process: Record<string, number>;
-    documents_written: number;
-    chunks_written: number;
-    texts_embedded: number;
-  };
-  rerun_finished: { seconds: number; texts_embedded: number };
-  kill: {
-    documents_written_at_kill: number;
-    restart_to_first_new_document_ms: number | null;
-    resumed_run_seconds: number;
-    texts_embedded_both_runs: number;
-    texts_embedded_beyond_clean_run: number;
-    texts_re_embedded: number;
-    documents_missing: number;
-    documents_differing_from_clean_run: number;
-    duplicate_rows: number;
-  };
-  summaries: Record<string, unknown>;
+  name: string;
+  docs_per_second: Spread;
+  /** docbatch's docs/s over this system's, per round; null for docbatch. */
+  docbatch_over_system: Spread | null;
+  /** The largest peak RSS over the rounds, of the main process and of the BullMQ producer. */
+  peak_rss_mb: { main: number; producer?: number };
 }
 
-const mb = (kb: number) => round(kb / 1024, 0);
-
-function lastJson(exit: Exit): unknown {
-  try {
-    return JSON.parse(exit.stdout.trim().split("\n").at(-1) ?? "");
-  } catch {
-    return null;
-  }
+interface CorpusResult {
+  corpus: string;
+  documents: number;
+  docbatch_over_best_peer: Spread;
+  systems: SystemResult[];
+  rounds: RoundResult[];
 }
 
-/** The figures of docbatch's own report (`--json`) that explain its wall clock. */
-function docbatchSummary(exit: Exit): unknown {
-  try {
-    const report = JSON.parse(exit.stdout) as {
-      throughput_docs_per_min: number;
-      counts: Record<string, number>;
-      runs: {
-        started_at: string;
-        first_claim_at: string | null;
-        ended_at: string | null;
-        processed: number;
-        recovered_in_flight: number;
-      }[];
-    };
-    const run = report.runs.at(-1)!;
-    const ms = (a: string | null, b: string | null) => (a && b ? Date.parse(b) - Date.parse(a) : null);
-    return {
-      throughput_docs_per_min: report.throughput_docs_per_min,
-      counts: report.counts,
-      run: {
-        processed: run.processed,
-        recovered_in_flight: run.recovered_in_flight,
-        start_to_first_claim_ms: ms(run.started_at, run.first_claim_at),
-        first_claim_to_end_ms: ms(run.first_claim_at, run.ended_at),
-      },
-    };
-  } catch {
-    return null;
-  }
+/** Every id of a corpus file, in order (both writers put one document on a line). */
+function readIds(file: string): string[] {
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => (JSON.parse(line) as { id: string }).id);
 }
 
-async function measure(system: System, server: EmbeddingTestServer, ids: string[]): Promise<Outcome> {
-  const summaries: Record<string, unknown> = {};
-  // 1. Clean run.
-  server.reset();
-  const clean = system.fresh("clean");
-  const started = performance.now();
-  const produced = clean.before ? await clean.before() : null;
-  const main = await succeed(clean.start(), `${system.label} (clean run)`);
-  const cleanSeconds = (performance.now() - started) / 1000;
-  const cleanCounts = new Map(server.textCounts());
-  const cleanTexts = server.stats().textsOk;
-  const baseline = clean.rows();
-  const missingClean = ids.filter((id) => !baseline.has(id)).length;
-  if (missingClean > 0) throw new Error(`${system.label}: the clean run left ${missingClean} documents out`);
-  summaries.clean = system.name === "docbatch" ? docbatchSummary(main) : lastJson(main);
-  const peakByProcess: Record<string, number> = { main: mb(main.peakRssKb) };
-  const secondsByProcess: Record<string, number> = { main: round(main.wallMs / 1000, 2) };
-  if (produced) {
-    peakByProcess.producer = mb(produced.peakRssKb);
-    secondsByProcess.producer = round(produced.wallMs / 1000, 2);
-  }
-
-  // 2. The same command on the finished output.
-  server.reset();
-  const rerunStarted = performance.now();
-  if (clean.before) await clean.before();
-  const rerun = await succeed(clean.start(), `${system.label} (re-run)`);
-  const rerunSeconds = (performance.now() - rerunStarted) / 1000;
-  summaries.rerun = system.name === "docbatch" ? docbatchSummary(rerun) : lastJson(rerun);
-  const rerunTexts = server.stats().textsOk;
-  await clean.dispose?.();
-
-  // 3. SIGKILL at half, then run again to completion.
-  server.reset();
-  const killed = system.fresh("kill");
-  if (killed.before) await killed.before();
-  const first = killed.start();
-  let firstExited = false;
-  void first.exit.then(() => {
-    firstExited = true;
-  });
-  while (!firstExited && killed.written() < ids.length / 2) await sleep(20);
-  if (firstExited) throw new Error(`${system.label} finished before it could be killed at 50%`);
-  first.child.kill("SIGKILL");
-  await first.exit;
-  const atKill = killed.written();
-  const resumedAt = performance.now();
-  const second = killed.start();
-  let secondExited = false;
-  void second.exit.then(() => {
-    secondExited = true;
-  });
-  let restartToProgress: number | null = null;
-  while (!secondExited) {
-    if (killed.written() > atKill) {
-      restartToProgress = performance.now() - resumedAt;
-      break;
-    }
-    await sleep(10);
-  }
-  const resumed = await succeed(second, `${system.label} (resumed run)`);
-  summaries.resumed = system.name === "docbatch" ? docbatchSummary(resumed) : lastJson(resumed);
-  const resumedSeconds = (performance.now() - resumedAt) / 1000;
-  const stats = server.stats();
-  let reembedded = 0;
-  for (const [text, n] of server.textCounts()) reembedded += Math.max(0, n - (cleanCounts.get(text) ?? 0));
-  const after = killed.rows();
-  let duplicates = 0;
-  let missing = 0;
-  let differing = 0;
-  for (const id of ids) {
-    const want = baseline.get(id) ?? 0;
-    const got = after.get(id) ?? 0;
-    if (!after.has(id)) missing += 1;
-    if (got !== want) differing += 1;
-    duplicates += Math.max(0, got - want);
-  }
-  await killed.dispose?.();
-
-  const chunks = [...baseline.values()].reduce((a, b) => a + b, 0);
+function systemResult(system: System, results: RoundResult[], once: Once): SystemResult {
+  const rates = results.map((r) => r.docs_per_second[system.name]!);
+  const peak = (p: string) =>
+    Math.max(...results.map((r) => r.clean[system.name]!.peak_rss_mb_by_process[p] ?? 0));
   return {
     system: system.label,
-    clean: {
-      seconds: round(cleanSeconds, 2),
-      docs_per_second: round(ids.length / cleanSeconds, 0),
-      peak_rss_mb: Math.max(...Object.values(peakByProcess)),
-      peak_rss_mb_by_process: peakByProcess,
-      seconds_by_process: secondsByProcess,
-      documents_written: baseline.size,
-      chunks_written: chunks,
-      texts_embedded: cleanTexts,
-    },
-    rerun_finished: { seconds: round(rerunSeconds, 2), texts_embedded: rerunTexts },
-    kill: {
-      documents_written_at_kill: atKill,
-      restart_to_first_new_document_ms: restartToProgress === null ? null : round(restartToProgress, 0),
-      resumed_run_seconds: round(resumedSeconds, 2),
-      texts_embedded_both_runs: stats.textsOk,
-      texts_embedded_beyond_clean_run: stats.textsOk - cleanTexts,
-      texts_re_embedded: reembedded,
-      documents_missing: missing,
-      documents_differing_from_clean_run: differing,
-      duplicate_rows: duplicates,
-    },
-    summaries,
+    name: system.name,
+    docs_per_second: spread(rates, 0),
+    docbatch_over_system:
+      system.name === "docbatch"
+        ? null
+        : spread(
+            results.map((r) => r.docs_per_second.docbatch! / r.docs_per_second[system.name]!),
+            2,
+          ),
+    peak_rss_mb:
+      once.clean.peak_rss_mb_by_process.producer === undefined
+        ? { main: peak("main") }
+        : { main: peak("main"), producer: peak("producer") },
+    ...once,
   };
 }
 
-function redisReachable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(REDIS.port, REDIS.host);
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.on("error", () => done(false));
-    socket.on("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (d) => done(d.toString().startsWith("+PONG")));
+async function measureCorpus(
+  spec: CorpusSpec,
+  makeSystems: (target: Target) => System[],
+  server: EmbeddingTestServer,
+  target: Omit<Target, "input">,
+): Promise<CorpusResult> {
+  const documents = countOverride ?? (quick ? spec.documents.quick : spec.documents.full);
+  const dir = path.join(target.dir, spec.name);
+  fs.mkdirSync(dir, { recursive: true });
+  const input = path.join(dir, "corpus.jsonl");
+  spec.write(input, documents);
+  const ids = readIds(input);
+  const systems = makeSystems({ ...target, input, dir });
+  const once = new Map<string, Once>();
+  const results: RoundResult[] = [];
+  for (let i = 0; i < rounds; i++) results.push(await runRound(i, systems, server, ids, spec.name, once));
+  fs.rmSync(dir, { recursive: true, force: true });
+  return {
+    corpus: spec.name,
+    documents,
+    docbatch_over_best_peer: spread(
+      results.map((r) => r.docbatch_over_best_peer),
+      2,
+    ),
+    systems: systems.map((s) => systemResult(s, results, once.get(s.name)!)),
+    rounds: results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const range = (s: Spread) => `${s.min}–${s.max}`;
+
+function tableRow(corpus: string, s: SystemResult): (string | number)[] {
+  return [
+    corpus,
+    s.system,
+    s.docs_per_second.median,
+    range(s.docs_per_second),
+    s.docbatch_over_system === null ? 1 : s.docbatch_over_system.median,
+    s.peak_rss_mb.producer === undefined
+      ? s.peak_rss_mb.main
+      : `${s.peak_rss_mb.main} (producer ${s.peak_rss_mb.producer})`,
+    s.clean.chunks_written,
+    s.kill.texts_re_embedded,
+    s.kill.restart_to_first_new_document_ms === null
+      ? "—"
+      : round(s.kill.restart_to_first_new_document_ms / 1000, 2),
+    s.kill.resumed_run_seconds,
+    s.kill.duplicate_rows,
+    s.kill.documents_missing,
+    s.rerun_finished.texts_embedded,
+  ];
+}
+
+function tableRows(results: CorpusResult[], withRedis: boolean, columns: number): (string | number)[][] {
+  return results.flatMap((c) => {
+    const rows = c.systems.map((s) => tableRow(c.corpus, s));
+    if (!withRedis) {
+      const skipped = [c.corpus, "BullMQ pipeline", `skipped: no Redis on ${REDIS.host}:${REDIS.port}`];
+      rows.splice(1, 0, [...skipped, ...Array<string>(columns - skipped.length).fill("")]);
+    }
+    return rows;
   });
 }
 
-async function main() {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.build.json)`);
-  const dir = tempDir("docbatch-peers-");
-  const input = path.join(dir, "corpus.jsonl");
-  const corpus = makeCorpus({ count, seed: 1, largeShare: 0.01 });
-  writeJsonl(input, corpus);
-  const ids = corpus.map((d) => d.id);
-  const [bullmqScript, langchainScript] = buildPeers([
-    "bench/peers/bullmq-pipeline.ts",
-    "bench/peers/langchain-index.ts",
-  ]) as [string, string];
+function notes(results: CorpusResult[]): string[] {
+  const { concurrency, embedBatch, chunkSize } = SETTINGS;
+  return [
+    ...results.map(
+      (c) =>
+        `${c.corpus} (${c.documents} documents, ${CORPORA.find((s) => s.name === c.corpus)!.description}): docbatch ÷ best peer: median ${c.docbatch_over_best_peer.median} (spread ${range(c.docbatch_over_best_peer)}) over ${rounds} rounds.`,
+    ),
+    `The same concurrency budget for every system: ${concurrency} embedding requests in flight (BullMQ: worker concurrency ${concurrency}; LangChain: maxConcurrency ${concurrency}; docbatch: --embed-concurrency ${concurrency} with ${concurrency * 4} documents in flight), embedding requests of ≤ ${embedBatch} texts, chunks ≤ ${chunkSize} characters, a local embeddings server with ${latencyMs} ms latency shared by all three.`,
+    `docs/s: wall clock from process start to exit, the BullMQ producer included; median and spread (min–max) over ${rounds} rounds. Each round runs every system once from scratch (fresh SQLite files, a fresh queue), in an order rotated from round to round. docbatch ÷ system: the median of the per-round ratios; docbatch ÷ best peer: per round, docbatch's docs/s over the faster peer's in the same round. Peak RSS: the largest over the rounds.`,
+    "Once per corpus, in the first round: the columns from chunks on (chunks of the first clean run; kill at 50% and resume; re-run).",
+    "Texts re-embedded: per text, the times the server answered it over the killed and the resumed run beyond the times it did in the clean run.",
+    "BullMQ: the jobs the killed worker held stay active until the stalled checker moves them back to wait. With the defaults (lockDuration and stalledInterval 30 s) and one check per interval across workers, that takes two checks, about 60 s, and the resumed worker waits for them before the queue drains.",
+    "Re-run of the finished job: the same command(s) again on the complete output. LangChain's incremental cleanup deletes, after each batch, the chunks of the batch's documents not yet touched by this run, so documents straddling two batches are deleted and embedded again.",
+    "LangChain: the splitter is RecursiveCharacterTextSplitter (chunk counts differ from docbatch's chunker); index() batches of 100 chunks, one after the other.",
+  ];
+}
 
-  const server = new EmbeddingTestServer({ latencyMs, dimensions: 64 });
-  const embedUrl = await server.start();
-  const systems: System[] = [docbatch(input, embedUrl, dir)];
-  const withRedis = await redisReachable();
-  if (withRedis) systems.push(bullmq(bullmqScript, input, embedUrl, dir));
-  else
-    process.stdout.write(
-      `Redis is not reachable on ${REDIS.host}:${REDIS.port}: skipping the BullMQ pipeline.\n`,
-    );
-  systems.push(langchain(langchainScript, input, embedUrl, dir));
+const COLUMNS = [
+  "corpus",
+  "system",
+  "docs / s (median)",
+  "spread",
+  "docbatch ÷ system (median)",
+  "peak RSS (MB)",
+  "chunks",
+  "texts re-embedded after SIGKILL at 50%",
+  "restart → first new doc (s)",
+  "resumed run (s)",
+  "duplicate rows",
+  "missing docs",
+  "texts embedded by a re-run of the finished job",
+];
 
-  const outcomes: Outcome[] = [];
-  try {
-    for (const system of systems) {
-      process.stdout.write(`${system.label}: clean run, re-run, kill at 50% and resume...\n`);
-      outcomes.push(await measure(system, server, ids));
-    }
-  } finally {
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-
-  const base = outcomes[0]!.clean.docs_per_second;
-  const rows = outcomes.map((o) => [
-    o.system,
-    o.clean.docs_per_second,
-    round(base / o.clean.docs_per_second, 2),
-    o.clean.peak_rss_mb_by_process.producer === undefined
-      ? o.clean.peak_rss_mb
-      : `${o.clean.peak_rss_mb_by_process.main} (producer ${o.clean.peak_rss_mb_by_process.producer})`,
-    o.clean.chunks_written,
-    o.kill.texts_re_embedded,
-    o.kill.restart_to_first_new_document_ms === null
-      ? "—"
-      : round(o.kill.restart_to_first_new_document_ms / 1000, 2),
-    o.kill.resumed_run_seconds,
-    o.kill.duplicate_rows,
-    o.kill.documents_missing,
-    o.rerun_finished.texts_embedded,
-  ]);
-  if (!withRedis)
-    rows.splice(1, 0, [
-      "BullMQ pipeline",
-      "skipped: no Redis on 127.0.0.1:6379",
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
-      "",
-    ]);
+function report(results: CorpusResult[], withRedis: boolean): void {
   writeResult(
     "peers",
     {
-      documents: count,
+      rounds,
       settings: {
-        concurrency: CONCURRENCY,
-        embed_batch_size: EMBED_BATCH,
-        chunk_size: CHUNK_SIZE,
+        concurrency: SETTINGS.concurrency,
+        embed_batch_size: SETTINGS.embedBatch,
+        chunk_size: SETTINGS.chunkSize,
         embed_latency_ms: latencyMs,
         dimensions: 64,
       },
       bullmq: withRedis ? "measured" : "skipped: Redis not reachable",
-      results: outcomes,
+      corpora: results,
     },
     {
       title: "Peers on the same job: JSON Lines → chunks + embeddings in SQLite",
-      columns: [
-        "system",
-        "docs / s",
-        "docbatch ÷ system",
-        "peak RSS (MB)",
-        "chunks",
-        "texts re-embedded after SIGKILL at 50%",
-        "restart → first new doc (s)",
-        "resumed run (s)",
-        "duplicate rows",
-        "missing docs",
-        "texts embedded by a re-run of the finished job",
-      ],
-      rows,
-      notes: [
-        `${count} documents (mixed formats, 1% of 50–200 KB), ${CONCURRENCY} embedding requests in flight for every system (BullMQ: worker concurrency ${CONCURRENCY}; LangChain: maxConcurrency ${CONCURRENCY}; docbatch: --embed-concurrency ${CONCURRENCY} with ${CONCURRENCY * 4} documents in flight), embedding requests of ≤ ${EMBED_BATCH} texts, chunks ≤ ${CHUNK_SIZE} characters, a local embeddings server with ${latencyMs} ms latency shared by all three.`,
-        "docs/s: wall clock from process start to exit, the BullMQ producer included; every system from scratch (fresh SQLite files, a fresh queue).",
-        "Texts re-embedded: per text, the times the server answered it over the killed and the resumed run beyond the times it did in the clean run.",
-        "BullMQ: the jobs the killed worker held stay active until the stalled checker moves them back to wait. With the defaults (lockDuration and stalledInterval 30 s) and one check per interval across workers, that takes two checks, about 60 s, and the resumed worker waits for them before the queue drains.",
-        "Re-run of the finished job: the same command(s) again on the complete output. LangChain's incremental cleanup deletes, after each batch, the chunks of the batch's documents not yet touched by this run, so documents straddling two batches are deleted and embedded again.",
-        "LangChain: the splitter is RecursiveCharacterTextSplitter (chunk counts differ from docbatch's chunker); index() batches of 100 chunks, one after the other.",
-      ],
+      columns: COLUMNS,
+      rows: tableRows(results, withRedis, COLUMNS.length),
+      notes: notes(results),
     },
   );
+}
+
+async function main() {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build)`);
+  const corpora = chosenCorpora();
+  const dir = tempDir("docbatch-peers-");
+  const [bullmqScript, langchainScript] = buildPeers([
+    "bench/peers/bullmq-pipeline.ts",
+    "bench/peers/langchain-index.ts",
+  ]) as [string, string];
+  const withRedis = await redisReachable();
+  if (!withRedis)
+    process.stdout.write(
+      `Redis is not reachable on ${REDIS.host}:${REDIS.port}: skipping the BullMQ pipeline.\n`,
+    );
+  const makeSystems = (target: Target): System[] => [
+    docbatch(target),
+    ...(withRedis ? [bullmq(bullmqScript, target)] : []),
+    langchain(langchainScript, target),
+  ];
+
+  const server = new EmbeddingTestServer({ latencyMs, dimensions: 64 });
+  const embedUrl = await server.start();
+  const results: CorpusResult[] = [];
+  try {
+    for (const spec of corpora)
+      results.push(await measureCorpus(spec, makeSystems, server, { embedUrl, dir }));
+  } finally {
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  report(results, withRedis);
 }
 
 await main();
