@@ -287,7 +287,7 @@ export const OPTIONS = [
     kind: "int",
     arg: "N",
     default: DEFAULTS.concurrency,
-    help: "documents in flight at once",
+    help: "documents in flight at once; one waiting only for its vectors gives its slot to the next",
     commands: PROCESSING,
     group: "process",
   },
