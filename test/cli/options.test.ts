@@ -98,7 +98,7 @@ describe("options from one table", () => {
       "--max-doc-bytes N",
     ])
       expect(run).toContain(flag);
-    expect(run).toMatch(/--concurrency N +documents in flight at once;[^]*?\(default 32\)/);
+    expect(run).toMatch(/--concurrency N +documents in flight at once;[\s\S]*?\(default 32\)/);
   });
 
   it("keeps the README's option tables equal to the table (npm run docs:options)", () => {
