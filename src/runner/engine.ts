@@ -54,10 +54,12 @@ export interface EngineOptions {
 /** A running document's place among the `concurrency` documents at work. */
 export interface Slot {
   /**
-   * Gives the slot to the next document while this one waits for the vectors of `texts` texts and
-   * has nothing else to do. False when the waiting room is full: the document keeps its slot.
+   * Gives the slot to the next document, for this one to wait for the vectors of `texts` texts:
+   * at once while the waiting room has space for them, else once it has (the document holds its
+   * slot meanwhile, and should send nothing before). Keeps the slot, at once, when there is no
+   * waiting room or the texts would never fit; settles at once when `signal` aborts.
    */
-  release(texts: number): boolean;
+  park(texts: number, signal: AbortSignal): Promise<void>;
 }
 
 export interface EngineStats {
@@ -104,6 +106,8 @@ export class Engine {
   /** Running documents that gave their slot up while waiting for vectors, with their texts. */
   private readonly parked = new Map<number, number>();
   private parkedTexts = 0;
+  /** Documents waiting for space in the waiting room, in order. */
+  private readonly admissions: { row: number; texts: number; admit: () => void }[] = [];
   private outbox: { outcome: Outcome; readyAt: number }[] = [];
   private progress: StagedProgress[] = [];
   private claimAgainAt = 0;
@@ -296,15 +300,42 @@ export class Engine {
 
   private slotOf(row: number): Slot {
     return {
-      release: (texts) => {
-        if (this.parked.has(row)) return true;
-        if (this.parkedTexts + texts > (this.options.waitingRoomTexts ?? 0)) return false;
-        this.parked.set(row, texts);
-        this.parkedTexts += texts;
-        this.wake();
-        return true;
+      park: (texts, signal) => {
+        const room = this.options.waitingRoomTexts ?? 0;
+        if (this.parked.has(row) || texts > room || signal.aborted) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          const admission = {
+            row,
+            texts,
+            admit: () => {
+              signal.removeEventListener("abort", onAbort);
+              resolve();
+            },
+          };
+          const onAbort = () => {
+            const i = this.admissions.indexOf(admission);
+            if (i >= 0) this.admissions.splice(i, 1);
+            resolve();
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+          this.admissions.push(admission);
+          this.admit();
+        });
       },
     };
+  }
+
+  /** Lets waiting documents into the waiting room, in order, while it has space. */
+  private admit(): void {
+    const room = this.options.waitingRoomTexts ?? 0;
+    while (this.admissions.length > 0 && this.parkedTexts + this.admissions[0]!.texts <= room) {
+      const { row, texts, admit } = this.admissions.shift()!;
+      this.parked.set(row, texts);
+      this.parkedTexts += texts;
+      admit();
+      // After the admitted document went on: it sends its texts before the next one starts.
+      queueMicrotask(() => this.wake());
+    }
   }
 
   private unpark(row: number): void {
@@ -312,6 +343,7 @@ export class Engine {
     if (texts === undefined) return;
     this.parked.delete(row);
     this.parkedTexts -= texts;
+    this.admit();
   }
 
   /** Documents claimed but not started go back to pending untouched when the run stops. */

@@ -4,10 +4,16 @@ import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
 import type { ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
-import type { InputRef, InputThreadData } from "./input-thread.js";
+import type { InputRef, InputThreadData, StandbyData } from "./input-thread.js";
 import type { PlanSummary } from "./planner.js";
 
 const THREAD_FILE = fileURLToPath(new URL("./input-thread.js", import.meta.url));
+
+/**
+ * A thread started before its job is known: loading a thread's modules takes a few hundred
+ * milliseconds, which a run would otherwise wait for before its first document is planned.
+ */
+let standby: Worker | null = null;
 
 /**
  * Validation and planning on a thread of their own (src/runner/input-thread.ts): reading and
@@ -19,6 +25,25 @@ export const InputThread = {
   /** Whether the compiled thread exists (in the built package, not when running sources). */
   available(): boolean {
     return fs.existsSync(THREAD_FILE);
+  },
+
+  /** Starts a thread for the next validation or plan while the caller gets ready for it. */
+  prewarm(): void {
+    if (standby || !InputThread.available()) return;
+    const worker = spawn({ job: "standby" });
+    // Not a reason to keep the process alive, nor an error to report, until it has a job.
+    worker.unref();
+    worker.on("error", () => {});
+    worker.once("exit", () => {
+      if (standby === worker) standby = null;
+    });
+    standby = worker;
+  },
+
+  /** Ends the thread on standby, if no job took it. */
+  discard(): void {
+    void standby?.terminate();
+    standby = null;
   },
 
   validate(input: InputRef): Promise<ValidationSummary> {
@@ -39,12 +64,7 @@ export const InputThread = {
 
 function runThread<T>(data: InputThreadData, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
-    // A small young generation: the input is read as short-lived strings by the million, and the
-    // default (up to 48 MB) would only raise the process's footprint.
-    const worker = new Worker(THREAD_FILE, {
-      workerData: data,
-      resourceLimits: { maxYoungGenerationSizeMb: 8 },
-    });
+    const worker = takeStandby(data) ?? spawn(data);
     const onAbort = () => worker.postMessage({ stop: true });
     signal?.addEventListener("abort", onAbort, { once: true });
     let settled = false;
@@ -78,4 +98,20 @@ function runThread<T>(data: InputThreadData, signal?: AbortSignal): Promise<T> {
       finish(() => reject(new DocbatchError("INTERNAL", `the ${data.job} thread exited with code ${code}`))),
     );
   });
+}
+
+function spawn(data: InputThreadData | StandbyData): Worker {
+  // A small young generation: the input is read as short-lived strings by the million, and the
+  // default (up to 48 MB) would only raise the process's footprint.
+  return new Worker(THREAD_FILE, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+}
+
+function takeStandby(data: InputThreadData): Worker | null {
+  const worker = standby;
+  standby = null;
+  if (!worker) return null;
+  worker.ref();
+  worker.removeAllListeners("error");
+  worker.postMessage({ job: data });
+  return worker;
 }

@@ -36,11 +36,23 @@ export type InputThreadData =
       storeRetryMs: number;
     };
 
-const data = workerData as InputThreadData;
+/** A thread started ahead of its job, which arrives as a message (see InputThread.prewarm). */
+export type StandbyData = { job: "standby" };
+
 const stop = new AbortController();
-parentPort?.on("message", (message: { stop?: boolean }) => {
+const jobs: ((job: InputThreadData) => void)[] = [];
+parentPort?.on("message", (message: { stop?: boolean; job?: InputThreadData }) => {
   if (message.stop) stop.abort();
+  if (message.job) jobs.shift()?.(message.job);
 });
+
+/** The job: given at start, or, for a thread on standby, once the main thread has one. */
+function jobOf(data: InputThreadData | StandbyData): Promise<InputThreadData> {
+  if (data.job !== "standby") return Promise.resolve(data);
+  // The planner and the stores load while the main thread opens the store and reads the input.
+  void import("./planner.js");
+  return new Promise((resolve) => jobs.push(resolve));
+}
 
 function open(input: InputRef) {
   const { path, ...options } = input;
@@ -66,6 +78,7 @@ async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unk
 }
 
 async function main(): Promise<void> {
+  const data = await jobOf(workerData as InputThreadData | StandbyData);
   const result = data.job === "plan" ? await plan(data) : await validateInput(await open(data.input));
   // Sent once the store is closed: the main thread ends this thread when the message arrives.
   parentPort?.postMessage({ result });

@@ -130,7 +130,8 @@ export async function processBatch(
   const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
   try {
     cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
-    await cpu?.ready();
+    // Not waiting for the threads to load their modules: tiny documents start on this thread at
+    // once, and tasks sent meanwhile wait in the threads' queues.
     engine = createEngine(store, run, settings, options, logger, hooks, {
       embedder,
       embedSettings,

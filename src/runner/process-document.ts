@@ -251,9 +251,15 @@ async function embedMissing(
 ): Promise<EmbedResult> {
   const staging = texts.length > ctx.embedBatchSize;
   const missing = vectors.flatMap((v, i) => (v === null ? [i] : []));
+  const oneRequest = missing.length <= ctx.embedBatchSize;
   for (let from = 0, step = 0; from < missing.length; from += ctx.embedBatchSize, step++) {
     throwIfInterrupted(signal);
     const indexes = missing.slice(from, from + ctx.embedBatchSize);
+    // A document of one request has nothing left to do but wait: its slot goes to the next one.
+    if (oneRequest && slot) {
+      await slot.park(indexes.length, signal);
+      throwIfInterrupted(signal);
+    }
     const now = ctx.clock();
     const permit = ctx.breaker.acquire(now);
     if (!permit.allowed) {
@@ -265,8 +271,6 @@ async function embedMissing(
       };
       return { degraded: error };
     }
-    // A document of one request has nothing left to do but wait: its slot goes to the next one.
-    if (!staging) slot?.release(indexes.length);
     let result: Float32Array[];
     try {
       result = await requestVectors(

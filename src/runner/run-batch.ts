@@ -82,6 +82,8 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const sync = syncOption(options.sync);
   const logger: Logger = options.logger ?? createLogger(options.logFile, options.logLevel);
   const dbFile = path.resolve(options.db ?? DEFAULT_DB);
+  // A first run plans for sure: its planning thread loads while the input is opened and checked.
+  if (!options.store && !fs.existsSync(dbFile)) InputThread.prewarm();
   const ref = inputRefOf(options, dbFile);
   const source = await openInput(options.input, ref);
   const layer = layerOf(settings);
@@ -100,6 +102,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       options.batchId?.trim() ||
       (await defaultBatchId(source, async (id) => (await store.getBatch(id))?.inputRef ?? null));
     const existing = await store.getBatch(batchId);
+    if (!existing?.planComplete || existing.fingerprint !== fingerprint) InputThread.prewarm();
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
     const { run, resumes } = await openRunAs(store, batchId, options, "run", {
       leaseMs: resolved.leaseMs,
@@ -129,6 +132,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   } catch (err) {
     throw storeError(err) ?? err;
   } finally {
+    InputThread.discard();
     if (!options.store) await store.close();
   }
 }

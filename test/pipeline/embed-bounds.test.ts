@@ -69,6 +69,30 @@ function scriptedEmbedder(fail: (texts: string[]) => DocbatchError | null) {
   return { embedder, requests, open };
 }
 
+describe("filling a request", () => {
+  it("takes the smaller submissions behind one that does not fit, which leads the next request", async () => {
+    const { embedder, requests, open } = scriptedEmbedder(() => null);
+    const queue = new EmbedQueue(embedder, 8, 1);
+    const signal = new AbortController().signal;
+    const submitted = [
+      ["first"],
+      ["a1", "a2", "a3"],
+      ["b1", "b2", "b3", "b4", "b5", "b6"],
+      ["c1", "c2"],
+      ["d1"],
+    ];
+    const results = submitted.map((t) => queue.embed(t, signal));
+    open();
+    const vectors = await Promise.all(results);
+    expect(vectors.map((v) => v.length)).toEqual([1, 3, 6, 2, 1]);
+    expect(requests).toEqual([
+      ["first"],
+      ["a1", "a2", "a3", "c1", "c2", "d1"],
+      ["b1", "b2", "b3", "b4", "b5", "b6"],
+    ]);
+  });
+});
+
 describe("a shared request that fails", () => {
   it("is one failed attempt: the document that led it gets the error, the others wait without one", async () => {
     const { embedder, requests, open } = scriptedEmbedder((texts) =>

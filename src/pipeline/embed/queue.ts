@@ -25,6 +25,9 @@ export class SharedRequestFailed extends Error {
   }
 }
 
+/** Submissions looked at to fill a request (the waiting list can hold a thousand). */
+const FIRST_FIT_SCAN = 256;
+
 /**
  * The embedding requests of a run. At most `maxInFlight` requests are in flight; texts submitted
  * while every slot is busy wait, and the next free slot sends the texts of several documents in
@@ -76,21 +79,28 @@ export class EmbedQueue {
   }
 
   private dispatch(): void {
-    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
-      const members: Submission[] = [this.waiting.shift()!];
-      let size = members[0]!.texts.length;
-      while (
-        !members[0]!.alone &&
-        this.waiting.length > 0 &&
-        !this.waiting[0]!.alone &&
-        size + this.waiting[0]!.texts.length <= this.batchSize
-      ) {
-        const next = this.waiting.shift()!;
-        members.push(next);
-        size += next.texts.length;
-      }
-      this.send(members);
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) this.send(this.nextRequest());
+  }
+
+  /**
+   * The oldest submission and, first fit, the next ones that fit beside it (a large one further on
+   * does not stop smaller ones behind it from filling the request; it leads the next request).
+   */
+  private nextRequest(): Submission[] {
+    const head = this.waiting.shift()!;
+    const members: Submission[] = [head];
+    let size = head.texts.length;
+    if (head.alone) return members;
+    const scan = Math.min(this.waiting.length, FIRST_FIT_SCAN);
+    for (let i = 0, taken = 0; i < scan && size < this.batchSize; i++) {
+      const next = this.waiting[i - taken]!;
+      if (next.alone || size + next.texts.length > this.batchSize) continue;
+      this.waiting.splice(i - taken, 1);
+      taken += 1;
+      members.push(next);
+      size += next.texts.length;
     }
+    return members;
   }
 
   private send(members: Submission[]): void {
