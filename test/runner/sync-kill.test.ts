@@ -53,25 +53,35 @@ function storeState(db: string): StoreState {
 
 /**
  * Starts the run and kills it at a random moment: once it registered its run (validation is over;
- * now and then before), a random time into planning or processing. Returns whether it was killed.
+ * now and then before), a random time into planning or processing, within `window.ms`. A run that
+ * ends before its kill narrows the window to most of the time it took, so that the kills keep
+ * landing inside runs however fast they get. Returns whether it was killed.
  */
-async function killSomewhere(args: string[], db: string, random: () => number): Promise<boolean> {
+async function killSomewhere(
+  args: string[],
+  db: string,
+  random: () => number,
+  window: { ms: number },
+): Promise<boolean> {
   const before = storeState(db).runs;
   const child = spawnCli(args);
   const finished = collect(child);
-  let exited = false;
+  let exitedAt: number | null = null;
   void finished.then(() => {
-    exited = true;
+    exitedAt = performance.now();
   });
   if (random() < 0.85) {
-    while (!exited) {
+    while (exitedAt === null) {
       if (storeState(db).runs > before) break;
       await sleep(3);
     }
   }
-  await sleep(random() * 3_000);
+  const from = performance.now();
+  await sleep(random() * window.ms);
   child.kill("SIGKILL");
-  return (await finished).signal === "SIGKILL";
+  const killed = (await finished).signal === "SIGKILL";
+  if (!killed) window.ms = Math.min(window.ms, Math.max(50, 0.8 * ((exitedAt ?? from) - from)));
+  return killed;
 }
 
 describe("--sync full under SIGKILL", () => {
@@ -90,6 +100,7 @@ describe("--sync full under SIGKILL", () => {
 
     let kills = 0;
     let killedWhilePlanning = 0;
+    const window = { ms: 3_000 };
     const gone = new Set<string>();
     for (let round = 0; round < 3; round++) {
       // 100 files leave the input, 100 arrive, 100 change.
@@ -101,7 +112,7 @@ describe("--sync full under SIGKILL", () => {
       writeFiles(corpus, FILES + base, FILES + base + 100, "new");
       writeFiles(corpus, 1_000 + base, 1_100 + base, `round ${round}`);
       for (let attempt = 0; attempt < 4; attempt++) {
-        if (await killSomewhere(full, db, random)) kills += 1;
+        if (await killSomewhere(full, db, random, window)) kills += 1;
         const state = storeState(db);
         process.stderr.write(
           `round ${round} kill ${attempt}: planned ${state.planned}, complete ${state.planComplete}, ${state.deleted.length} deleted\n`,
