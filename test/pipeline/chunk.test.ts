@@ -237,8 +237,9 @@ describe("chunkSpans / chunkText examples", () => {
       const text = document(40_000);
       checkSpans(text, chunkSpans(text, at(1000, 100)), at(1000, 100));
       const ratio = growthRatio((n) => chunkSpans(document(n), at(1000, 100)), 100_000);
-      // Linear work grows about 8 times, quadratic work about 64 times.
-      expect(ratio, `${name}: ${ratio.toFixed(1)} times slower on 8 times the input`).toBeLessThan(24);
+      // Linear work grows about 8 times (up to 18 measured, when the larger input's strings go to
+      // the old generation), quadratic work about 64 times.
+      expect(ratio, `${name}: ${ratio.toFixed(1)} times slower on 8 times the input`).toBeLessThan(32);
     }
   });
 

@@ -77,8 +77,9 @@ describe("fallbackClean", () => {
     for (const [name, page] of pages) {
       expect(fallbackClean(page(1_000), "html").length, name).toBeLessThanOrEqual(page(1_000).length);
       const ratio = growthRatio((n) => fallbackClean(page(n), "html"), 50_000);
-      // Linear work grows about 8 times, quadratic work about 64 times.
-      expect(ratio, `${name}: ${ratio.toFixed(1)} times slower on 8 times the input`).toBeLessThan(24);
+      // Linear work grows about 8 times (up to 18 measured, when the larger input's strings go to
+      // the old generation), quadratic work about 64 times.
+      expect(ratio, `${name}: ${ratio.toFixed(1)} times slower on 8 times the input`).toBeLessThan(32);
     }
   });
 });
