@@ -1,5 +1,6 @@
 /**
- * Scenario 5, embedding-bound: an embeddings endpoint that takes 50 ms per request. The server
+ * Scenario 5, embedding-bound: an embeddings endpoint that takes 50 ms per request (`--latency-ms`
+ * to change it: full requests of 64 texts at 50 ms outrun the CPU stages of two cores). The server
  * samples how many requests are in flight every 20 ms while docbatch works; the average over the
  * processing, divided by the configured request concurrency, says how well docbatch keeps the
  * endpoint busy. Two settings: the defaults (32 documents in flight, 8 requests), and as many
@@ -11,9 +12,12 @@ import { writeMixed } from "./corpus.js";
 import { docbatch, quick, round, tempDir, writeResult } from "./lib.js";
 
 const count = quick ? 1_000 : 4_000;
+const latencyArg = process.argv.indexOf("--latency-ms");
+/** The endpoint's answer time (`--latency-ms`, default 50). */
+const latencyMs = latencyArg > 0 ? Number(process.argv[latencyArg + 1]) : 50;
 
 async function measureInFlight(input: string, db: string, documents: number, requests: number) {
-  const server = new EmbeddingTestServer({ latencyMs: 50, dimensions: 64 });
+  const server = new EmbeddingTestServer({ latencyMs, dimensions: 64 });
   const url = await server.start();
   const samples: number[] = [];
   const run = await docbatch(
@@ -73,9 +77,9 @@ async function main() {
   ];
   writeResult(
     "embed-bound",
-    { documents: count, latency_ms: 50, defaults, equal },
+    { documents: count, latency_ms: latencyMs, defaults, equal },
     {
-      title: "Embedding-bound: a 50 ms endpoint",
+      title: `Embedding-bound: a ${latencyMs} ms endpoint`,
       columns: ["setting", "requests in flight (mean)", "÷ request concurrency", "requests", "docs/min"],
       rows: [
         row("defaults: 32 documents, 8 requests in flight", defaults),
