@@ -1,41 +1,33 @@
 #!/usr/bin/env node
 import { createRequire } from "node:module";
 import { DocbatchError } from "../core/errors.js";
-import { demoCommand } from "./commands/demo.js";
-import { gcCommand } from "./commands/gc.js";
-import {
-  batchesCommand,
-  exportCommand,
-  reportCommand,
-  retryCommand,
-  statusCommand,
-} from "./commands/inspect.js";
-import { deleteCommand, planCommand } from "./commands/plan.js";
-import { searchCommand, syncCommand, verifyCommand } from "./commands/retrieval.js";
-import { runCommand } from "./commands/run.js";
-import { serveCommand } from "./commands/serve.js";
-import { submitCommand, workerCommand } from "./commands/worker.js";
 import { helpText } from "./help.js";
 import type { CommandName } from "./options.js";
 import { printError } from "./output.js";
 
-const COMMANDS: Record<CommandName, (args: string[]) => Promise<number>> = {
-  run: runCommand,
-  status: statusCommand,
-  report: reportCommand,
-  export: exportCommand,
-  retry: retryCommand,
-  batches: batchesCommand,
-  demo: demoCommand,
-  serve: serveCommand,
-  submit: submitCommand,
-  worker: workerCommand,
-  search: searchCommand,
-  sync: syncCommand,
-  verify: verifyCommand,
-  gc: gcCommand,
-  plan: planCommand,
-  delete: deleteCommand,
+type Command = (args: string[]) => Promise<number>;
+
+/**
+ * Each command's module, loaded when the command runs: a `run` does not pay for loading the
+ * service, the dashboard or the inspection commands.
+ */
+const COMMANDS: Record<CommandName, () => Promise<Command>> = {
+  run: async () => (await import("./commands/run.js")).runCommand,
+  status: async () => (await import("./commands/inspect.js")).statusCommand,
+  report: async () => (await import("./commands/inspect.js")).reportCommand,
+  export: async () => (await import("./commands/inspect.js")).exportCommand,
+  retry: async () => (await import("./commands/inspect.js")).retryCommand,
+  batches: async () => (await import("./commands/inspect.js")).batchesCommand,
+  demo: async () => (await import("./commands/demo.js")).demoCommand,
+  serve: async () => (await import("./commands/serve.js")).serveCommand,
+  submit: async () => (await import("./commands/worker.js")).submitCommand,
+  worker: async () => (await import("./commands/worker.js")).workerCommand,
+  search: async () => (await import("./commands/retrieval.js")).searchCommand,
+  sync: async () => (await import("./commands/retrieval.js")).syncCommand,
+  verify: async () => (await import("./commands/retrieval.js")).verifyCommand,
+  gc: async () => (await import("./commands/gc.js")).gcCommand,
+  plan: async () => (await import("./commands/plan.js")).planCommand,
+  delete: async () => (await import("./commands/plan.js")).deleteCommand,
 };
 
 const isCommand = (name: string | undefined): name is CommandName =>
@@ -85,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
       hints: [`Commands: ${Object.keys(COMMANDS).join(", ")}. Run \`docbatch --help\`.`],
     });
   }
-  return COMMANDS[command](rest);
+  return (await COMMANDS[command]())(rest);
 }
 
 // `docbatch export | head` closes stdout early; that is the reader's choice, not an error.
