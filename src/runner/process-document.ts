@@ -367,15 +367,7 @@ function retry(
 
 /** Hands the document back until the breaker lets a probe through; no attempt is burnt. */
 function waitForBreaker(doc: ClaimedDocument, ctx: DocumentContext, now: number): Outcome {
-  return {
-    kind: "retry",
-    doc,
-    error: null,
-    stage: doc.failedStage ?? "embed",
-    stageAttempts: doc.stageAttempts,
-    notBefore: Math.max(ctx.breaker.nextProbeAt, now + 1),
-    breakerWaitSince: doc.breakerWaitSince ?? now,
-  };
+  return handBack(doc, Math.max(ctx.breaker.nextProbeAt, now + 1), doc.breakerWaitSince ?? now);
 }
 
 /**
@@ -384,13 +376,19 @@ function waitForBreaker(doc: ClaimedDocument, ctx: DocumentContext, now: number)
  */
 function afterSharedFailure(doc: ClaimedDocument, ctx: DocumentContext, error: DocbatchError): Outcome {
   const delayMs = backoffDelay(stageAttempts(doc, "embed") - 1, ctx.policy, ctx.random, error.retryAfterMs);
+  return handBack(doc, ctx.clock() + delayMs);
+}
+
+/** The document goes back to the store until `notBefore`, its attempts untouched. */
+function handBack(doc: ClaimedDocument, notBefore: number, breakerWaitSince?: number): Outcome {
   return {
     kind: "retry",
     doc,
     error: null,
     stage: doc.failedStage ?? "embed",
     stageAttempts: doc.stageAttempts,
-    notBefore: ctx.clock() + delayMs,
+    notBefore,
+    ...(breakerWaitSince !== undefined ? { breakerWaitSince } : {}),
   };
 }
 

@@ -68,16 +68,18 @@ const completed = (doc: ClaimedDocument): Outcome => ({
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("Engine", () => {
-  it("keeps exactly `concurrency` documents in flight, never more", async () => {
+  it("keeps exactly `concurrency` documents in flight, never more, without a waiting room", async () => {
     const { store, run } = await setup(60);
     let inFlight = 0;
     let peak = 0;
     const engine = new Engine(
       store,
       run,
-      async (doc) => {
+      async (doc, signal, slot) => {
         inFlight += 1;
         peak = Math.max(peak, inFlight);
+        // No waiting room: a document waiting for its vectors keeps its slot.
+        await slot.park(1, signal);
         await sleep(3 + (doc.seq % 5));
         inFlight -= 1;
         return completed(doc);
@@ -122,27 +124,6 @@ describe("Engine", () => {
     expect(peak.waitingTexts).toBe(9);
     expect(peak.running).toBe(5);
     expect(peak.working).toBe(2);
-  });
-
-  it("without a waiting room, a waiting document keeps its slot", async () => {
-    const { store, run } = await setup(20);
-    let running = 0;
-    let peak = 0;
-    const engine = new Engine(
-      store,
-      run,
-      async (doc, signal, slot) => {
-        running += 1;
-        peak = Math.max(peak, running);
-        await slot.park(1, signal);
-        await sleep(3);
-        running -= 1;
-        return completed(doc);
-      },
-      { ...OPTIONS, concurrency: 2, prefetch: 2 },
-    );
-    expect(await engine.run()).toBe("finished");
-    expect(peak).toBe(2);
   });
 
   it("lets healthy documents flow while a failing one waits out its backoff outside a slot", async () => {
