@@ -65,13 +65,19 @@ export interface EmbeddingServerStats {
 
 const NO_FAULTS: FaultRates = { error500: 0, rateLimit429: 0, hang: 0, drop: 0, reject400: 0 };
 
+/** One 200 answer to a text: when its request arrived and when it was answered (ms since the epoch). */
+export interface Answer {
+  received: number;
+  answered: number;
+}
+
 export class EmbeddingTestServer {
   private readonly server: http.Server;
   private rates: FaultRates;
   private random: () => number;
   private down: DownMode = false;
   private readonly counts = new Map<string, number>();
-  private readonly times = new Map<string, number[]>();
+  private readonly times = new Map<string, Answer[]>();
   private stat: EmbeddingServerStats = freshStats();
   private since = performance.now();
   private lastChange = performance.now();
@@ -141,8 +147,8 @@ export class EmbeddingTestServer {
     return this.counts;
   }
 
-  /** When each text was answered 200 (ms since the epoch), with `answerTimes: true`. */
-  answerTimes(): ReadonlyMap<string, readonly number[]> {
+  /** When each text's requests arrived and were answered 200, with `answerTimes: true`. */
+  answerTimes(): ReadonlyMap<string, readonly Answer[]> {
     return this.times;
   }
 
@@ -188,14 +194,15 @@ export class EmbeddingTestServer {
         }
       };
       res.on("close", finish);
-      const answer = () => this.answer(Buffer.concat(parts).toString("utf8"), res, finish);
+      const received = Date.now();
+      const answer = () => this.answer(Buffer.concat(parts).toString("utf8"), res, finish, received);
       const latency = this.options.latencyMs ?? 0;
       if (latency > 0) setTimeout(answer, latency);
       else answer();
     });
   }
 
-  private answer(body: string, res: http.ServerResponse, finish: () => void): void {
+  private answer(body: string, res: http.ServerResponse, finish: () => void, received: number): void {
     const roll = this.random();
     const { error500, rateLimit429, hang, drop, reject400 } = this.rates;
     if (roll < error500) {
@@ -253,8 +260,8 @@ export class EmbeddingTestServer {
     this.stat.textsOk += input.length;
     for (const text of input) this.counts.set(text, (this.counts.get(text) ?? 0) + 1);
     if (this.options.answerTimes) {
-      const now = Date.now();
-      for (const text of input) this.times.set(text, [...(this.times.get(text) ?? []), now]);
+      const answer = { received, answered: Date.now() };
+      for (const text of input) this.times.set(text, [...(this.times.get(text) ?? []), answer]);
     }
     res
       .writeHead(200, { "content-type": "application/json" })
