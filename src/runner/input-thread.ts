@@ -3,7 +3,7 @@ import type { FileFilterOptions } from "../input/file-filter.js";
 import { openInput } from "../input/sources.js";
 import { validateInput } from "../input/validate.js";
 import type { BatchInfo, StoreConnectionSpec } from "../store/store.js";
-import { openThreadStore } from "./thread-store.js";
+import { openThreadStore, preloadThreadStore } from "./thread-store.js";
 
 /**
  * The input thread: it validates an input, or reads, checks, normalizes and hashes it and writes
@@ -51,6 +51,8 @@ function jobOf(data: InputThreadData | StandbyData): Promise<InputThreadData> {
   if (data.job !== "standby") return Promise.resolve(data);
   // The planner and the stores load while the main thread opens the store and reads the input.
   void import("./planner.js");
+  // (A store that fails to load fails again, and is reported, when the job opens it.)
+  preloadThreadStore().catch(() => {});
   return new Promise((resolve) => jobs.push(resolve));
 }
 

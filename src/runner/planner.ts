@@ -4,7 +4,11 @@ import type { BatchInfo, PlanLock, Store } from "../store/store.js";
 import { checkGroup, type GroupItem, planRecord, type RecordOptions, STAT_GROUP } from "./plan-record.js";
 
 export interface PlanOptions extends RecordOptions {
-  /** Documents written per transaction (one plan checkpoint each). @default 1000 */
+  /**
+   * Documents written per transaction (one plan checkpoint each). The first slices are smaller
+   * (FIRST_SLICE_DOCS, doubling up to this), so that processing starts as soon as a few
+   * documents are planned, not after a whole slice was read and hashed. @default 1000
+   */
   sliceDocs?: number;
   /**
    * Content bytes per transaction: slices of large documents stay small, and processing that runs
@@ -34,6 +38,9 @@ export interface PlanSummary {
   /** False when planning stopped early (signal). */
   complete: boolean;
 }
+
+/** Documents in the first slice a planner writes; each next slice holds twice as many, up to `sliceDocs`. */
+export const FIRST_SLICE_DOCS = 64;
 
 /**
  * Streams the input from the batch's plan checkpoint into the store in slices. Each slice and the
@@ -70,8 +77,7 @@ export async function planBatch(
     group.push({ record, seq: records });
     records += 1;
     summary.records += 1;
-    if (group.length >= Math.min(STAT_GROUP, options.sliceDocs ?? 1_000) && !(await planGroup()))
-      return summary;
+    if (group.length >= Math.min(STAT_GROUP, writer.sliceDocs) && !(await planGroup())) return summary;
   }
   if (group.length > 0 && !(await planGroup())) return summary;
   await writer.writeRest(records, offset);
@@ -99,6 +105,8 @@ class SliceWriter {
   private skipped: SkippedFile[] = [];
   private bytes = 0;
   private lastRenew = Date.now();
+  /** Documents the current slice holds at most (see PlanOptions.sliceDocs). */
+  sliceDocs: number;
   /**
    * Records the store's checkpoint holds: each write says where it starts, so a write that lost
    * the lock, or that came after a retried one, can never move the checkpoint back.
@@ -112,6 +120,11 @@ class SliceWriter {
   ) {
     this.written = batch.planRecords;
     this.lockRun = options.lockRun ?? options.lock?.run;
+    this.sliceDocs = Math.min(FIRST_SLICE_DOCS, this.fullSlice);
+  }
+
+  private get fullSlice(): number {
+    return this.options.sliceDocs ?? 1_000;
   }
 
   add(planned: PlannedDocument | SkippedFile | null): void {
@@ -124,8 +137,8 @@ class SliceWriter {
   }
 
   get full(): boolean {
-    const { sliceDocs = 1_000, sliceBytes = 2 << 20 } = this.options;
-    return this.slice.length + this.skipped.length >= sliceDocs || this.bytes >= sliceBytes;
+    const { sliceBytes = 2 << 20 } = this.options;
+    return this.slice.length + this.skipped.length >= this.sliceDocs || this.bytes >= sliceBytes;
   }
 
   /** Writes what is left, or only the checkpoint when the last records planned nothing. */
@@ -151,6 +164,7 @@ class SliceWriter {
     this.summary.duplicates += progress.duplicates;
     this.slice = [];
     this.bytes = 0;
+    this.sliceDocs = Math.min(2 * this.sliceDocs, this.fullSlice);
     await new Promise((resolve) => setImmediate(resolve));
     await this.renewLock();
   }

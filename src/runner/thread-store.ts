@@ -29,3 +29,16 @@ export async function openThreadStore(
   await store.open();
   return store;
 }
+
+/**
+ * Loads what opening the embedded store on a thread needs, for a thread started ahead of its
+ * job (a Postgres store loads when it is opened).
+ */
+export async function preloadThreadStore(): Promise<void> {
+  await Promise.all([
+    import("./resilient-store.js"),
+    import("./store-retry.js"),
+    import("./logger.js"),
+    import("../store/sqlite/index.js"),
+  ]);
+}
