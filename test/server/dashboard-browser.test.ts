@@ -70,7 +70,9 @@ describe("the dashboard in Chromium", () => {
       server = await startDashboardServer(dir, store, TOKEN, {
         root,
         output: { embedUrl },
-        process: { concurrency: 2 },
+        // Requests of 4 texts, one at a time: the batch lasts several of the stream's 200 ms
+        // intervals however fast the machine (requests of 64 took two).
+        process: { concurrency: 2, embedBatchSize: 4, embedConcurrency: 1 },
       });
       const origin = server.url;
 
