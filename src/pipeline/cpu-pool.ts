@@ -71,17 +71,30 @@ export class CpuPool {
     return fs.existsSync(WORKER_FILE);
   }
 
-  constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) this.spawn();
+  private started = false;
+
+  /**
+   * The threads start with the first task (or `ready`): a batch whose documents all run on the
+   * main thread (tiny texts) never spends the CPU of loading their modules, which on two cores
+   * would be taken from the main thread and the planner while they start.
+   */
+  constructor(readonly size: number) {}
+
+  /** Starts the threads and resolves once every one has loaded its modules. */
+  async ready(): Promise<void> {
+    this.start();
+    await Promise.all(this.starting);
   }
 
-  /** Resolves once every thread has loaded its modules (a first task would otherwise wait for it). */
-  async ready(): Promise<void> {
-    await Promise.all(this.starting);
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    for (let i = 0; i < this.size; i++) this.spawn();
   }
 
   run(task: CpuTask, signal?: AbortSignal): Promise<CpuResult> {
     if (this.closed) return Promise.reject(new DocbatchError("INTERNAL", "the CPU pool is closed"));
+    this.start();
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const pending: Pending = { id: this.nextId++, task, resolve, reject };

@@ -130,8 +130,9 @@ export async function processBatch(
   const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
   try {
     cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
-    // Not waiting for the threads to load their modules: tiny documents start on this thread at
-    // once, and tasks sent meanwhile wait in the threads' queues.
+    // The threads start with the first document that needs them, and nothing waits for them to
+    // load their modules: tiny documents run on this thread, other tasks wait in the threads'
+    // queues meanwhile.
     engine = createEngine(store, run, settings, options, logger, hooks, {
       embedder,
       embedSettings,
