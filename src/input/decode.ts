@@ -1,5 +1,15 @@
-import chardet from "chardet";
+import { createRequire } from "node:module";
+import type Chardet from "chardet";
 import { utf16Order } from "./file-types.js";
+
+const require = createRequire(import.meta.url);
+let detector: typeof Chardet | null = null;
+
+/** The encoding detector, loaded with the first file that is neither UTF-8 nor UTF-16. */
+function chardet(): typeof Chardet {
+  detector ??= require("chardet") as typeof Chardet;
+  return detector;
+}
 
 /** What a file's bytes read as, or why they cannot be read as text. */
 export type Decoded = { text: string; encoding: string; problem?: undefined } | { problem: string };
@@ -26,7 +36,7 @@ export function decodeText(bytes: Uint8Array): Decoded {
   } catch {
     // Not UTF-8: detect below.
   }
-  const candidates = chardet
+  const candidates = chardet()
     .analyse(bytes.subarray(0, DETECT_SAMPLE))
     .map((m) => m.name)
     .filter((name) => !/^(UTF|ASCII|ISO_2022|mbcs|sbcs)/i.test(name));
