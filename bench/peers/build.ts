@@ -12,7 +12,8 @@ import { ROOT } from "../lib.js";
 
 export const PEERS_OUT = path.join(ROOT, "node_modules", ".cache", "docbatch-bench-peers");
 
-const RELATIVE_IMPORT = /\bfrom\s+["'](\.{1,2}\/[^"']+)\.js["']/g;
+/** Relative imports, static (`from "./x.js"`) and dynamic (`import("./x.js")`, modules loaded when needed). */
+const RELATIVE_IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*)["'](\.{1,2}\/[^"']+)\.js["']/g;
 
 /** Transpiles `entries` (paths relative to ROOT) and what they import; returns the .js path of each. */
 export function buildPeers(entries: string[]): string[] {
