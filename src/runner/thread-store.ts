@@ -10,9 +10,7 @@ export async function openThreadStore(
   storeRetryMs: number,
   cacheMb: number,
 ): Promise<Store> {
-  const { ResilientStore } = await import("./resilient-store.js");
-  const { StoreRetry } = await import("./store-retry.js");
-  const { createLogger } = await import("./logger.js");
+  const [{ ResilientStore }, { StoreRetry }, { createLogger }] = await wrapperModules();
   const raw: Store =
     spec.kind === "sqlite"
       ? new (await import("../store/sqlite/index.js")).SqliteStore({
@@ -30,15 +28,15 @@ export async function openThreadStore(
   return store;
 }
 
+/** What wraps a thread's store, whatever its backend. */
+function wrapperModules() {
+  return Promise.all([import("./resilient-store.js"), import("./store-retry.js"), import("./logger.js")]);
+}
+
 /**
  * Loads what opening the embedded store on a thread needs, for a thread started ahead of its
  * job (a Postgres store loads when it is opened).
  */
 export async function preloadThreadStore(): Promise<void> {
-  await Promise.all([
-    import("./resilient-store.js"),
-    import("./store-retry.js"),
-    import("./logger.js"),
-    import("../store/sqlite/index.js"),
-  ]);
+  await Promise.all([wrapperModules(), import("../store/sqlite/index.js")]);
 }
