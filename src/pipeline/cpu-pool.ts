@@ -72,6 +72,7 @@ export class CpuPool {
   }
 
   private started = false;
+  private loaded = false;
 
   /**
    * The threads start with the first task (or `ready`): a batch whose documents all run on the
@@ -86,10 +87,22 @@ export class CpuPool {
     await Promise.all(this.starting);
   }
 
+  /**
+   * Whether the threads have loaded their modules; the first call starts them. A caller that can
+   * do a task itself does it while this is false, instead of waiting for a thread to start.
+   */
+  warm(): boolean {
+    this.start();
+    return this.loaded;
+  }
+
   private start(): void {
     if (this.started) return;
     this.started = true;
     for (let i = 0; i < this.size; i++) this.spawn();
+    void Promise.all(this.starting).then(() => {
+      this.loaded = true;
+    });
   }
 
   run(task: CpuTask, signal?: AbortSignal): Promise<CpuResult> {

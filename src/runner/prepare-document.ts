@@ -39,7 +39,9 @@ export async function prepareDocument(
   const large = size >= MAIN_THREAD_FROM_BYTES;
   const binary = isBinaryFormat(doc.format);
   const tiny = size < THREAD_FROM_BYTES && !binary && !ctx.embedInPool && doc.size != null;
-  if (ctx.cpu && !tiny && (!large || binary)) {
+  // While the threads load their modules (the first documents of a run), text documents run
+  // here: a document's time limit never includes a thread's start-up.
+  if (ctx.cpu && !tiny && (!large || binary) && (binary || ctx.embedInPool || ctx.cpu.warm())) {
     const content =
       doc.contentDeferred && ctx.contentFile
         ? { file: ctx.contentFile, row: doc.row }
