@@ -178,11 +178,12 @@ export function storeConformance(name: string, factory: () => Promise<Store>): v
     it("rejects and counts a commit whose lease was taken over (fencing)", async () => {
       await planBatch("b", [planned(0)]);
       const zombie = await newRun("b");
-      const [stale] = (await store.commit(request(zombie, [], 1, Date.now(), 50))).claimed;
+      // A lease long enough that a loaded machine gets to the live run's first claim within it.
+      const [stale] = (await store.commit(request(zombie, [], 1, Date.now(), 500))).claimed;
       const live = await newRun("b");
       expect((await store.commit(request(live, [], 1))).claimed).toHaveLength(0);
       // Leases are timed by the store's clock (the database's, for a shared store): wait it out.
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      await new Promise((resolve) => setTimeout(resolve, 600));
       const now = Date.now();
       const taken = await store.commit(request(live, [], 1, now));
       expect(taken.claimed).toHaveLength(1);
