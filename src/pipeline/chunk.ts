@@ -174,8 +174,14 @@ export function chunkSpans(text: string, options: ChunkOptions, measure: Measure
       const joinsSection = !opens[i] || onlyHeadings;
       if (!joinsSection) break;
       if (m.length(text, start, ends[i]!) > size) {
-        // A heading is not left alone: the content under it is cut to fit beside it.
-        if (onlyHeadings && !headings[i] && splitPiece(text, pieces, i, start, size, m)) continue;
+        // A heading is not left alone: the content under it is cut to fit beside it. So is a
+        // heading too long to keep content beside it in any chunk (less than 3 units to spare):
+        // it is cut like content rather than leave the headings before it alone.
+        const cuttable = !headings[i] || m.length(text, starts[i]!, ends[i]!) > size - 3;
+        if (onlyHeadings && cuttable && splitPiece(text, pieces, i, start, size, m)) {
+          headings[i] = false;
+          continue;
+        }
         break;
       }
       end = ends[i]!;

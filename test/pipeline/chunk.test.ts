@@ -165,6 +165,13 @@ describe("chunkSpans / chunkText examples", () => {
       "# A\n\nsome text\n\n## License",
     ]);
     expect(chunkText("#hashtag is not a heading\n####### nor this", DEFAULT_CHUNK_OPTIONS)).toHaveLength(1);
+    // A heading too long to keep content beside it is cut like content, so that the heading
+    // before it is not left alone.
+    expect(chunkText("# \n## Sub section\n第一句。第二句！第三句？", at(16))).toEqual([
+      "# \n## Sub",
+      "section",
+      "第一句。第二句！第三句？",
+    ]);
   });
 
   it("packs paragraphs greedily and splits only between them when they fit", () => {
