@@ -345,7 +345,13 @@ export class SqliteCommitter {
     return claimed;
   }
 
-  transaction(request: CommitRequest): CommitResult {
-    return this.db.transaction(() => this.commit(request)).immediate();
+  /** `alsoInside`: more writes of the same transaction (the embedding cache's). */
+  transaction(request: CommitRequest, alsoInside?: () => void): CommitResult {
+    return this.db
+      .transaction(() => {
+        alsoInside?.();
+        return this.commit(request);
+      })
+      .immediate();
   }
 }

@@ -124,6 +124,7 @@ export class SqliteStore implements api.Store {
   }
 
   async close(): Promise<void> {
+    if (this.dbValue?.open) this.embedCache?.flush();
     this.dbValue?.close();
     this.dbValue = null;
   }
@@ -385,7 +386,8 @@ export class SqliteStore implements api.Store {
   }
 
   async commit(request: api.CommitRequest): Promise<api.CommitResult> {
-    return this.committer!.transaction(request);
+    // Cache entries waiting for a write go in the same transaction (see SqliteEmbedCache).
+    return this.embedCache!.carryPending((writeCache) => this.committer!.transaction(request, writeCache));
   }
 
   connectionSpec(): api.StoreConnectionSpec | null {
