@@ -8,9 +8,8 @@ interface Lookup {
 }
 
 /**
- * How long an answered vector waits before it is handed to the store's cache. Answers arriving
- * together share one write; a crash loses at most the answers of the last few milliseconds, plus
- * what the store holds for its next transaction (the SQLite store: up to 50 ms).
+ * How long an answered vector waits before it is written to the cache. Answers arriving together
+ * share one write; a crash loses at most the answers of the last few milliseconds.
  */
 export const CACHE_WRITE_DELAY_MS = 5;
 

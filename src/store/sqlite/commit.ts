@@ -345,13 +345,7 @@ export class SqliteCommitter {
     return claimed;
   }
 
-  /** `alsoInside`: more writes of the same transaction (the embedding cache's). */
-  transaction(request: CommitRequest, alsoInside?: () => void): CommitResult {
-    return this.db
-      .transaction(() => {
-        alsoInside?.();
-        return this.commit(request);
-      })
-      .immediate();
+  transaction(request: CommitRequest): CommitResult {
+    return this.db.transaction(() => this.commit(request)).immediate();
   }
 }

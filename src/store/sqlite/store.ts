@@ -124,7 +124,6 @@ export class SqliteStore implements api.Store {
   }
 
   async close(): Promise<void> {
-    if (this.dbValue?.open) this.embedCache?.flush();
     this.dbValue?.close();
     this.dbValue = null;
   }
@@ -386,8 +385,7 @@ export class SqliteStore implements api.Store {
   }
 
   async commit(request: api.CommitRequest): Promise<api.CommitResult> {
-    // Cache entries waiting for a write go in the same transaction (see SqliteEmbedCache).
-    return this.embedCache!.carryPending((writeCache) => this.committer!.transaction(request, writeCache));
+    return this.committer!.transaction(request);
   }
 
   connectionSpec(): api.StoreConnectionSpec | null {
