@@ -12,19 +12,44 @@ export interface Hash64 {
 
 /** cyrb53-style string hash, two seeds for 64 independent-enough bits. */
 export function hash64(text: string): Hash64 {
-  return { hi: mix(text, 0x9e3779b9), lo: mix(text, 0x85ebca6b) };
+  return new Hash64Builder().update(text).digest();
 }
 
-function mix(text: string, seed: number): number {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
+const SEED_HI = 0x9e3779b9;
+const SEED_LO = 0x85ebca6b;
+
+/**
+ * `hash64` of a text given in parts, equal to `hash64` of the parts joined, without joining them
+ * (a content can be large); a few hundred nanoseconds for a short text where a native hash object
+ * costs microseconds to create.
+ */
+export class Hash64Builder {
+  private hi1 = 0xdeadbeef ^ SEED_HI;
+  private hi2 = 0x41c6ce57 ^ SEED_HI;
+  private lo1 = 0xdeadbeef ^ SEED_LO;
+  private lo2 = 0x41c6ce57 ^ SEED_LO;
+
+  update(text: string): this {
+    let { hi1, hi2, lo1, lo2 } = this;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charCodeAt(i);
+      hi1 = Math.imul(hi1 ^ ch, 2654435761);
+      hi2 = Math.imul(hi2 ^ ch, 1597334677);
+      lo1 = Math.imul(lo1 ^ ch, 2654435761);
+      lo2 = Math.imul(lo2 ^ ch, 1597334677);
+    }
+    Object.assign(this, { hi1, hi2, lo1, lo2 });
+    return this;
   }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+
+  digest(): Hash64 {
+    return { hi: finish(this.hi1, this.hi2), lo: finish(this.lo1, this.lo2) };
+  }
+}
+
+function finish(a: number, b: number): number {
+  const h1 = Math.imul(a ^ (a >>> 16), 2246822507) ^ Math.imul(b ^ (b >>> 13), 3266489909);
+  const h2 = Math.imul(b ^ (b >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return (h1 ^ h2) >>> 0;
 }
 

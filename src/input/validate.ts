@@ -1,6 +1,5 @@
-import { createHash } from "node:crypto";
 import { DocbatchError, type ErrorDetail } from "../core/errors.js";
-import { type Hash64, hash64, IdentityMap } from "../core/identity-map.js";
+import { type Hash64, Hash64Builder, hash64, IdentityMap } from "../core/identity-map.js";
 import { canonicalJson } from "../core/keys.js";
 import { checkDocument, identity, type ValidDocument } from "./document.js";
 import { escapesRoot } from "./load.js";
@@ -157,17 +156,13 @@ class InputChecks {
 }
 
 /**
- * 64 bits of a native hash of everything that makes a document's output, fed part by part (a
- * content can be large; it is never copied into a bigger string).
+ * 64 bits of a hash of everything that makes a document's output, fed part by part (a content can
+ * be large; it is never copied into a bigger string).
  */
 function contentFingerprint(doc: ValidDocument): Hash64 {
-  const hash = createHash("md5")
-    .update(doc.format)
-    .update("\u0000")
-    .update(canonicalJson(doc.metadata))
-    .update("\u0000");
+  const hash = new Hash64Builder().update(doc.format).update("\u0000").update(canonicalJson(doc.metadata));
+  hash.update("\u0000");
   if (doc.content !== null) hash.update("content:").update(doc.content);
   else hash.update("path:").update(doc.path ?? "");
-  const digest = hash.digest();
-  return { hi: digest.readUInt32BE(0), lo: digest.readUInt32BE(4) };
+  return hash.digest();
 }
