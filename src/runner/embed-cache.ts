@@ -43,6 +43,8 @@ export class RunEmbedCache {
     readonly lookups: boolean,
     private readonly onWriteError: (err: unknown) => void,
     private readonly clock: () => number = Date.now,
+    /** False for an embedder cheaper than a lookup (the built-in one): texts are counted only. */
+    readonly caching = true,
   ) {}
 
   hashesOf(texts: readonly string[]): string[] {
@@ -83,6 +85,11 @@ export class RunEmbedCache {
       this.queued.set(hash, vectors[i]!);
     });
     this.schedule();
+  }
+
+  /** Texts embedded without the cache (see `caching`): counted only. */
+  countEmbedded(texts: number): void {
+    this.counts.embedded += texts;
   }
 
   /** Texts embedded and found since the last call (committed with the run's next commit). */

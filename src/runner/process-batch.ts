@@ -203,11 +203,20 @@ function openEmbedCache(
   options: ResolvedProcessOptions,
   logger: Logger,
 ): RunEmbedCache {
-  return new RunEmbedCache(store, embedLayerOf(settings), options.cacheLookups, (err) =>
-    logger.warn(
-      { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
-      "embedding cache write failed; its texts will be embedded again when met",
-    ),
+  // The built-in embedder computes a vector for less than a lookup costs: its texts are counted,
+  // not cached (the cache is there for paid or slow models).
+  const caching = settings.embed.kind !== "local";
+  return new RunEmbedCache(
+    store,
+    embedLayerOf(settings),
+    caching && options.cacheLookups,
+    (err) =>
+      logger.warn(
+        { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
+        "embedding cache write failed; its texts will be embedded again when met",
+      ),
+    Date.now,
+    caching,
   );
 }
 
@@ -283,14 +292,10 @@ function createEngine(
     settings,
     embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
     ...(cpu ? { cpu } : {}),
-    // Injected embedding faults need the request path, and cache lookups come between chunking and
-    // embedding; otherwise the built-in embedder runs in the threads.
+    // Injected embedding faults need the request path; otherwise the built-in embedder runs in the
+    // threads, with the chunks (its vectors are not cached: see openEmbedCache).
     embedInPool:
-      cpu &&
-      settings.embed.kind === "local" &&
-      !cache.lookups &&
-      faults.rates.embed === 0 &&
-      faults.rates.timeout === 0
+      cpu && settings.embed.kind === "local" && faults.rates.embed === 0 && faults.rates.timeout === 0
         ? settings.embed.dimensions
         : null,
     cache,

@@ -148,9 +148,9 @@ async function execute(
 
   at.stage = "embed";
   const embedStart = ctx.clock();
-  const hashes = ctx.cache?.hashesOf(texts) ?? null;
-  if (prefilled && hashes) ctx.cache!.remember(hashes, prefilled);
-  else if (hashes) await ctx.cache!.fill(hashes, vectors);
+  const hashes = prefilled || !ctx.cache?.caching ? null : ctx.cache.hashesOf(texts);
+  if (hashes) await ctx.cache!.fill(hashes, vectors);
+  else if (prefilled) ctx.cache?.countEmbedded(prefilled.length);
   const embedded = await embedMissing(doc, ctx, { texts, vectors, hashes }, signal, slot);
   if (!prefilled) timings.embed = ctx.clock() - embedStart;
   if (embedded.outcome) return embedded.outcome;
@@ -306,6 +306,7 @@ async function embedMissing(
         indexes.map((i) => hashes[i]!),
         result,
       );
+    else ctx.cache?.countEmbedded(result.length);
     const saved: { index: number; embedding: Float32Array }[] = [];
     indexes.forEach((index, k) => {
       vectors[index] = result[k]!;

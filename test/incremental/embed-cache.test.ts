@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddingTestServer } from "../../src/testing/embedding-server.js";
 import { jsonLines, runCli, tempDir } from "../helpers/cli.js";
 import { dropSchemas, freshSchemaUrl, pgUrl } from "../helpers/postgres.js";
+import { peekSqlite } from "../helpers/store.js";
 
 const url = pgUrl();
 
@@ -177,6 +178,34 @@ describe("embedding cache", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("30d");
   }, 300_000);
+
+  it("counts the built-in embedder's texts but does not cache them, on the CPU threads or not", async () => {
+    const input = writeInput(path.join(dir, "local.json"), documents(40));
+    const exports: string[] = [];
+    for (const threads of ["2", "0"]) {
+      const db = path.join(dir, `local-${threads}.db`);
+      const result = await runCli([
+        "run",
+        input,
+        "--db",
+        db,
+        "--threads",
+        threads,
+        "--no-progress",
+        "--json",
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      const report = JSON.parse(result.stdout);
+      const rows = await exportOf(["--db", db], report.batch_id);
+      expect(report).toMatchObject({ texts_embedded: rows.length, cache_hits: 0 });
+      expect(peekSqlite(db, (d) => d.prepare("SELECT count(*) AS n FROM embed_cache").get())).toEqual({
+        n: 0,
+      });
+      exports.push(JSON.stringify(rows.map((r) => [r.text, r.embedding])));
+    }
+    // The threads compute the same vectors as the main thread.
+    expect(exports[0]).toBe(exports[1]);
+  }, 120_000);
 
   it.skipIf(!url)(
     "embeds each text once over two batches in a Postgres store",
