@@ -10,8 +10,8 @@ export type { ParsedDocument } from "./formats/parsed.js";
  * `formats/`): headings as markdown `#` lines, paragraphs separated by a blank line, code in ```
  * fences; paged formats keep their pages. Binary formats (pdf, docx) arrive as base64.
  *
- * The HTML and markdown parsers load with the first document that needs them: a batch of plain
- * texts never loads them (about 0.1 s of start-up on each thread).
+ * The HTML, markdown and DOCX parsers load with the first document that needs them: a batch of
+ * plain texts never loads them (about 0.1 s of start-up on each thread).
  *
  * @throws DocbatchError `MALFORMED_CONTENT` (JSON that does not parse), `UNREADABLE` (a corrupt or
  * encrypted PDF or DOCX) or `NO_TEXT` (a PDF without extractable text).

@@ -43,9 +43,17 @@ export class RunEmbedCache {
     readonly lookups: boolean,
     private readonly onWriteError: (err: unknown) => void,
     private readonly clock: () => number = Date.now,
-    /** False for an embedder cheaper than a lookup (the built-in one): texts are counted only. */
+    /** False when texts are counted only (see `countingOnly`). */
     readonly caching = true,
   ) {}
+
+  /**
+   * For an embedder whose vector costs less to compute than to look up (the built-in one): its
+   * texts are counted, never looked up or stored.
+   */
+  static countingOnly(store: Pick<Store, "lookupVectors" | "storeVectors">, layer: string): RunEmbedCache {
+    return new RunEmbedCache(store, layer, false, () => {}, Date.now, false);
+  }
 
   hashesOf(texts: readonly string[]): string[] {
     return texts.map(chunkTextHash);

@@ -131,7 +131,7 @@ export async function processBatch(
   try {
     cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
     // The threads start with the first document that needs them, and nothing waits for them to
-    // load their modules: tiny documents run on this thread, other tasks wait in the threads'
+    // load their modules: small text documents run on this thread, other tasks wait in the threads'
     // queues meanwhile.
     engine = createEngine(store, run, settings, options, logger, hooks, {
       embedder,
@@ -203,20 +203,14 @@ function openEmbedCache(
   options: ResolvedProcessOptions,
   logger: Logger,
 ): RunEmbedCache {
-  // The built-in embedder computes a vector for less than a lookup costs: its texts are counted,
-  // not cached (the cache is there for paid or slow models).
-  const caching = settings.embed.kind !== "local";
-  return new RunEmbedCache(
-    store,
-    embedLayerOf(settings),
-    caching && options.cacheLookups,
-    (err) =>
-      logger.warn(
-        { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
-        "embedding cache write failed; its texts will be embedded again when met",
-      ),
-    Date.now,
-    caching,
+  const layer = embedLayerOf(settings);
+  // The cache is there for paid or slow models, not for the built-in embedder.
+  if (settings.embed.kind === "local") return RunEmbedCache.countingOnly(store, layer);
+  return new RunEmbedCache(store, layer, options.cacheLookups, (err) =>
+    logger.warn(
+      { event: "cache.write_failed", batchId, error: err instanceof Error ? err.message : String(err) },
+      "embedding cache write failed; its texts will be embedded again when met",
+    ),
   );
 }
 
