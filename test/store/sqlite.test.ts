@@ -1,5 +1,8 @@
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { chunkTextHash } from "../../src/core/keys.js";
+import { embedCacheSlot } from "../../src/store/sqlite/embed-cache.js";
 import { SqliteStore } from "../../src/store/sqlite/index.js";
 import { tempDir } from "../helpers/cli.js";
 import { storeConformance } from "./conformance.js";
@@ -70,5 +73,59 @@ describe("sqlite search index", () => {
     expect(result.index).toBe("sqlite-vec");
     expect(result.hits.map((h) => h.text)).toEqual(["t1", "t0"]);
     await indexed.close();
+  });
+});
+
+describe("sqlite embedding cache", () => {
+  it("keeps the entries of a store from before its slot index (schema 12)", async () => {
+    const file = path.join(dir, `store-${n++}.db`);
+    const a = new Float32Array([0.25, -1]);
+    const b = new Float32Array([3, 4]);
+    const written = new SqliteStore({ file, vectorIndex: false });
+    await written.open();
+    await written.storeVectors("L", [{ hash: chunkTextHash("a"), embedding: a }], 1);
+    await written.storeVectors("M", [{ hash: chunkTextHash("a"), embedding: b }], 1);
+    await written.close();
+    // The cache as schema 12 left it: indexed by (layer, text hash), no slots.
+    const raw = new Database(file);
+    raw.exec(`DROP INDEX embed_cache_slot;
+      ALTER TABLE embed_cache DROP COLUMN slot;
+      CREATE UNIQUE INDEX embed_cache_key ON embed_cache (layer, text_hash);`);
+    raw.pragma("user_version = 12");
+    raw.close();
+    const migrated = new SqliteStore({ file, vectorIndex: false });
+    await migrated.open();
+    const inL = await migrated.lookupVectors("L", [chunkTextHash("a"), chunkTextHash("b")]);
+    expect([...inL.keys()]).toEqual([chunkTextHash("a")]);
+    expect(Array.from(inL.get(chunkTextHash("a"))!)).toEqual(Array.from(a));
+    expect(
+      Array.from((await migrated.lookupVectors("M", [chunkTextHash("a")])).get(chunkTextHash("a"))!),
+    ).toEqual(Array.from(b));
+    // A later write of the same entry keeps the first; a new one is found.
+    expect(await migrated.storeVectors("L", [{ hash: chunkTextHash("a"), embedding: b }], 2)).toBe(0);
+    expect(await migrated.storeVectors("L", [{ hash: chunkTextHash("b"), embedding: b }], 2)).toBe(1);
+    expect((await migrated.lookupVectors("L", [chunkTextHash("b")])).size).toBe(1);
+    await migrated.close();
+  });
+
+  it("answers a lookup only with entries of its own layer, even where two share a slot", async () => {
+    const file = path.join(dir, `store-${n++}.db`);
+    const store = new SqliteStore({ file, vectorIndex: false });
+    await store.open();
+    await store.storeVectors("L", [{ hash: chunkTextHash("a"), embedding: new Float32Array([1]) }], 1);
+    await store.close();
+    // Another layer's entry put in the slot that ("M", hash of "b") would take.
+    const raw = new Database(file);
+    raw.prepare("UPDATE embed_cache SET slot = ?, layer = 'N'").run(embedCacheSlot("M", chunkTextHash("b")));
+    raw.close();
+    const reopened = new SqliteStore({ file, vectorIndex: false });
+    await reopened.open();
+    expect((await reopened.lookupVectors("M", [chunkTextHash("b")])).size).toBe(0);
+    // The slot is taken: the entry is not stored, and the text is embedded again next time.
+    expect(
+      await reopened.storeVectors("M", [{ hash: chunkTextHash("b"), embedding: new Float32Array([2]) }], 2),
+    ).toBe(0);
+    expect((await reopened.lookupVectors("M", [chunkTextHash("b")])).size).toBe(0);
+    await reopened.close();
   });
 });
