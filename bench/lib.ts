@@ -86,9 +86,14 @@ export function measure(
   command: string,
   args: string[],
   onTick?: (child: ChildProcess) => void,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<Measured> {
   const started = performance.now();
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT });
+  const child = spawn(command, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout?.setEncoding("utf8").on("data", (d: string) => {
@@ -131,6 +136,52 @@ export function docbatch(args: string[], onTick?: (child: ChildProcess) => void)
 /** A TypeScript bench script under tsx, measured. */
 export function script(file: string, args: string[]): Promise<Measured> {
   return measure(process.execPath, ["--import", "tsx", path.join(ROOT, "bench", file), ...args]);
+}
+
+/** One thread's CPU time over a run (bench/thread-cpu.mjs says what the kinds are). */
+export interface ThreadCpu {
+  thread: string;
+  /** When it started, from the first thread's start. */
+  started_ms: number;
+  life_ms: number;
+  cpu_ms: number;
+}
+
+/**
+ * `node …nodeArgs` run once with bench/thread-cpu.mjs preloaded (Linux): its wall time and the CPU
+ * time of each JavaScript thread, in order of start, then `runtime` (V8's and libuv's own threads:
+ * what the process spent beyond them). Empty where /proc is not there.
+ */
+export async function cpuByThread(nodeArgs: string[]): Promise<{ measured: Measured; threads: ThreadCpu[] }> {
+  const dir = tempDir("docbatch-thread-cpu-");
+  const preload = path.join(ROOT, "bench", "thread-cpu.mjs");
+  const measured = await measure(process.execPath, ["--import", preload, ...nodeArgs], undefined, {
+    THREAD_CPU_DIR: dir,
+  });
+  type Entry = { thread: string; started_at: number; life_ms: number; user_ms: number; system_ms: number };
+  const entries = fs
+    .readdirSync(dir)
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as Entry & { process?: Entry })
+    .sort((a, b) => a.started_at - b.started_at);
+  fs.rmSync(dir, { recursive: true, force: true });
+  const main = entries.find((e) => e.thread === "main");
+  if (!main?.process) return { measured, threads: [] };
+  const origin = entries[0]!.started_at;
+  const threads = entries.map((e) => ({
+    thread: e.thread,
+    started_ms: e.started_at - origin,
+    life_ms: e.life_ms,
+    cpu_ms: e.user_ms + e.system_ms,
+  }));
+  const accounted = threads.reduce((sum, t) => sum + t.cpu_ms, 0);
+  const total = main.process.user_ms + main.process.system_ms;
+  threads.push({
+    thread: "runtime",
+    started_ms: 0,
+    life_ms: main.life_ms,
+    cpu_ms: Math.max(0, total - accounted),
+  });
+  return { measured, threads };
 }
 
 /** The smallest of the values: on a shared machine, the least disturbed run. */
