@@ -13,9 +13,10 @@
  * (bench/peers/steps.ts says what those measure).
  *
  * Options: --quick (fewer documents: 2,000 mixed and 10,000 small instead of 20,000 and 100,000),
- * --corpus mixed|small|both (default both), --rounds N (default 5), --count N (documents per
- * corpus, for smoke runs), --latency-ms N (of the embeddings server, default 5). Without Redis on
- * 127.0.0.1:6379 the BullMQ pipeline is skipped.
+ * --corpus mixed|small|both (default both), --rounds N (default 5), --kills N (kill-and-resume
+ * cycles per system and corpus, default 1: what a kill costs moves with the moment it falls),
+ * --count N (documents per corpus, for smoke runs), --latency-ms N (of the embeddings server,
+ * default 5). Without Redis on 127.0.0.1:6379 the BullMQ pipeline is skipped.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -95,6 +96,7 @@ function chosenCorpora(): CorpusSpec[] {
 
 const latencyMs = wholeOption("--latency-ms", 5, 0);
 const rounds = wholeOption("--rounds", 5, 1);
+const kills = wholeOption("--kills", 1, 1);
 const countOverride = option("--count") === undefined ? undefined : wholeOption("--count", 0, 2);
 
 // ---------------------------------------------------------------------------------------------
@@ -134,7 +136,10 @@ interface Once {
   clean: CleanFigures;
   clean_summary: unknown;
   rerun_finished: RerunFigures;
+  /** The first kill-and-resume cycle. */
   kill: KillFigures;
+  /** Every cycle (--kills), the first one included. */
+  kills: KillFigures[];
 }
 
 /** `systems` starting at the round's index, so that each takes its turn going first. */
@@ -169,8 +174,16 @@ async function onceSteps(
   process.stdout.write(`${corpus}: ${system.label}: re-run, kill at 50% and resume...\n`);
   const rerunFigures = await rerun(system, server, clean);
   await clean.instance.discard();
-  const kill = await killAndResume(system, server, ids, clean, `${corpus}-kill`);
-  return { clean: clean.figures, clean_summary: clean.summary, rerun_finished: rerunFigures, kill };
+  const cycles: KillFigures[] = [];
+  for (let k = 1; k <= kills; k++)
+    cycles.push(await killAndResume(system, server, ids, clean, `${corpus}-kill${k}`));
+  return {
+    clean: clean.figures,
+    clean_summary: clean.summary,
+    rerun_finished: rerunFigures,
+    kill: cycles[0]!,
+    kills: cycles,
+  };
 }
 
 /** One round on a corpus: a clean run of each system; in the first round, the once-per-corpus steps. */
@@ -296,15 +309,27 @@ function tableRow(corpus: string, s: SystemResult): (string | number)[] {
       ? s.peak_rss_mb.main
       : `${s.peak_rss_mb.main} (producer ${s.peak_rss_mb.producer})`,
     s.clean.chunks_written,
-    s.kill.texts_re_embedded,
+    reEmbedded(s.kills),
     s.kill.restart_to_first_new_document_ms === null
       ? "—"
       : round(s.kill.restart_to_first_new_document_ms / 1000, 2),
     s.kill.resumed_run_seconds,
-    s.kill.duplicate_rows,
-    s.kill.documents_missing,
+    sum(s.kills.map((k) => k.duplicate_rows)),
+    sum(s.kills.map((k) => k.documents_missing)),
     s.rerun_finished.texts_embedded,
   ];
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** Texts re-embedded by the kill, or with several, their median and spread. */
+function reEmbedded(cycles: KillFigures[]): string | number {
+  if (cycles.length === 1) return cycles[0]!.texts_re_embedded;
+  const s = spread(
+    cycles.map((k) => k.texts_re_embedded),
+    0,
+  );
+  return `${s.median} (${range(s)})`;
 }
 
 function tableRows(results: CorpusResult[], withRedis: boolean, columns: number): (string | number)[][] {
@@ -327,7 +352,9 @@ function notes(results: CorpusResult[]): string[] {
     ),
     `The same concurrency budget for every system: ${concurrency} embedding requests in flight (BullMQ: worker concurrency ${concurrency}; LangChain: maxConcurrency ${concurrency}; docbatch: --embed-concurrency ${concurrency} with ${concurrency * 4} documents in flight), embedding requests of ≤ ${embedBatch} texts, chunks ≤ ${chunkSize} characters, a local embeddings server with ${latencyMs} ms latency shared by all three.`,
     `docs/s: wall clock from process start to exit, the BullMQ producer included; median and spread (min–max) over ${rounds} rounds. Each round runs every system once from scratch (fresh SQLite files, a fresh queue), in an order rotated from round to round. docbatch ÷ system: the median of the per-round ratios; docbatch ÷ best peer: per round, docbatch's docs/s over the faster peer's in the same round. Peak RSS: the largest over the rounds.`,
-    "Once per corpus, in the first round: the columns from chunks on (chunks of the first clean run; kill at 50% and resume; re-run).",
+    kills === 1
+      ? "Once per corpus, in the first round: the columns from chunks on (chunks of the first clean run; kill at 50% and resume; re-run)."
+      : `Once per corpus, in the first round: the columns from chunks on (chunks of the first clean run; ${kills} cycles of a kill at 50% and a resume, each from scratch: texts re-embedded as median (spread), duplicate rows and missing documents summed over the cycles, restart and resumed run of the first; re-run).`,
     "Texts re-embedded: per text, the times the server answered it over the killed and the resumed run beyond the times it did in the clean run.",
     "BullMQ: the jobs the killed worker held stay active until the stalled checker moves them back to wait. With the defaults (lockDuration and stalledInterval 30 s) and one check per interval across workers, that takes two checks, about 60 s, and the resumed worker waits for them before the queue drains.",
     "Re-run of the finished job: the same command(s) again on the complete output. LangChain's incremental cleanup deletes, after each batch, the chunks of the batch's documents not yet touched by this run, so documents straddling two batches are deleted and embedded again.",
