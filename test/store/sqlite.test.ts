@@ -93,6 +93,13 @@ describe("sqlite embedding cache", () => {
       CREATE UNIQUE INDEX embed_cache_key ON embed_cache (layer, text_hash);`);
     raw.pragma("user_version = 12");
     raw.close();
+    // Read-only (`docbatch plan` on a store this version has not opened yet): not migrated, read as it is.
+    const reader = new SqliteStore({ file, vectorIndex: false, readonly: true });
+    await reader.open();
+    expect(
+      Array.from((await reader.lookupVectors("L", [chunkTextHash("a")])).get(chunkTextHash("a"))!),
+    ).toEqual(Array.from(a));
+    await reader.close();
     const migrated = new SqliteStore({ file, vectorIndex: false });
     await migrated.open();
     const inL = await migrated.lookupVectors("L", [chunkTextHash("a"), chunkTextHash("b")]);

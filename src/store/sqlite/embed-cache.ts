@@ -26,7 +26,8 @@ export function embedCacheSlot(layer: string, textHash: string): number {
  * document commit (synced) makes them durable with it. The commit path of documents is unchanged.
  */
 export class SqliteEmbedCache {
-  private readonly insert: Database.Statement;
+  private readonly bySlot: boolean;
+  private readonly insert: Database.Statement | null;
   private readonly lookup: Database.Statement;
 
   constructor(
@@ -34,23 +35,33 @@ export class SqliteEmbedCache {
     /** The connection's own sync level, restored after each cache write. */
     private readonly synchronous: "FULL" | "NORMAL",
   ) {
-    this.insert = db.prepare(
-      "INSERT OR IGNORE INTO embed_cache (slot, layer, text_hash, embedding, created_at) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.lookup = db.prepare(
-      "SELECT layer, text_hash, embedding FROM embed_cache WHERE slot IN (SELECT value FROM json_each(?))",
-    );
+    // A store older than the slot index, opened read-only (and so not migrated): looked up by the
+    // strings its own index holds; nothing is written through such a connection.
+    this.bySlot =
+      db.prepare("SELECT 1 FROM pragma_table_info('embed_cache') WHERE name = 'slot'").get() !== undefined;
+    this.insert = this.bySlot
+      ? db.prepare(
+          "INSERT OR IGNORE INTO embed_cache (slot, layer, text_hash, embedding, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+      : null;
+    this.lookup = this.bySlot
+      ? db.prepare(
+          "SELECT layer, text_hash, embedding FROM embed_cache WHERE slot IN (SELECT value FROM json_each(?))",
+        )
+      : db.prepare(
+          `SELECT layer, text_hash, embedding FROM embed_cache
+           WHERE layer = ? AND text_hash IN (SELECT value FROM json_each(?))`,
+        );
   }
 
   lookupVectors(layer: string, hashes: string[]): Map<string, Float32Array> {
     const found = new Map<string, Float32Array>();
     if (hashes.length === 0) return found;
-    const slots = hashes.map((hash) => embedCacheSlot(layer, hash));
-    const rows = this.lookup.all(JSON.stringify(slots)) as {
-      layer: string;
-      text_hash: string;
-      embedding: Buffer;
-    }[];
+    const rows = (
+      this.bySlot
+        ? this.lookup.all(JSON.stringify(hashes.map((hash) => embedCacheSlot(layer, hash))))
+        : this.lookup.all(layer, JSON.stringify(hashes))
+    ) as { layer: string; text_hash: string; embedding: Buffer }[];
     for (const r of rows) if (r.layer === layer) found.set(r.text_hash, decodeVector(r.embedding)!);
     return found;
   }
@@ -62,7 +73,7 @@ export class SqliteEmbedCache {
       return this.db.transaction(() => {
         let added = 0;
         for (const e of entries)
-          added += this.insert.run(
+          added += this.insert!.run(
             embedCacheSlot(layer, e.hash),
             layer,
             e.hash,
