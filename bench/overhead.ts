@@ -95,7 +95,7 @@ async function main() {
         `${count} documents; best of ${rounds} runs each, process start to exit (validation, planning and the report included for docbatch).`,
         cpuNote("docbatch", profiled.docbatch),
         cpuNote("bare pipeline", profiled.bare),
-        "CPU by thread: one more run of each with bench/thread-cpu.mjs preloaded, user + system time per thread from /proc, in order of start; input: the threads that validate, then plan, the input; cpu: the CPU pool; worker: tsx's module loader; runtime: V8's and libuv's own threads (garbage collection, compilers, file system), the process's CPU time beyond its JavaScript threads. Busy: all of it ÷ (cores × wall).",
+        "CPU by thread: one more run of each with bench/thread-cpu.mjs preloaded, user + system time per thread from /proc, in order of start; input: the threads that validate, then plan, the input; cpu: the CPU pool; runtime: V8's and libuv's own threads (garbage collection, compilers, file system; for the bare loop, tsx's module loader too), the process's CPU time beyond its JavaScript threads. Busy: all of it ÷ (cores × wall).",
       ],
     },
   );
