@@ -128,6 +128,11 @@ describe("sqlite embedding cache", () => {
     const reopened = new SqliteStore({ file, vectorIndex: false });
     await reopened.open();
     expect((await reopened.lookupVectors("M", [chunkTextHash("b")])).size).toBe(0);
+    // The same with an entry of the same layer and another text in that slot.
+    const again = new Database(file);
+    again.prepare("UPDATE embed_cache SET layer = 'M'").run();
+    again.close();
+    expect((await reopened.lookupVectors("M", [chunkTextHash("b")])).size).toBe(0);
     // The slot is taken: the entry is not stored, and the text is embedded again next time.
     expect(
       await reopened.storeVectors("M", [{ hash: chunkTextHash("b"), embedding: new Float32Array([2]) }], 2),

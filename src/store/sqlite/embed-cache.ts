@@ -62,7 +62,11 @@ export class SqliteEmbedCache {
         ? this.lookup.all(JSON.stringify(hashes.map((hash) => embedCacheSlot(layer, hash))))
         : this.lookup.all(layer, JSON.stringify(hashes))
     ) as { layer: string; text_hash: string; embedding: Buffer }[];
-    for (const r of rows) if (r.layer === layer) found.set(r.text_hash, decodeVector(r.embedding)!);
+    // A slot shared with another layer's entry, or another text's, answers for neither.
+    const asked = new Set(hashes);
+    for (const r of rows) {
+      if (r.layer === layer && asked.has(r.text_hash)) found.set(r.text_hash, decodeVector(r.embedding)!);
+    }
     return found;
   }
 
