@@ -11,6 +11,11 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "
 /** Logging off: nothing is formatted, and pino is not even loaded (it costs a run tens of ms). */
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** True for the logger of a run without `--log-file`: callers may skip building what it would drop. */
+export function logsNothing(logger: Logger): boolean {
+  return logger === SILENT;
+}
+
 /**
  * JSON-lines logs (pino) written synchronously to `--log-file`, so the last lines before a crash
  * are on disk. Without a file, logging is off.

@@ -8,7 +8,7 @@ import { RunEmbedCache } from "./embed-cache.js";
 import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
 import { currentProcess, deadRuns } from "./liveness.js";
-import type { Logger } from "./logger.js";
+import { type Logger, logsNothing } from "./logger.js";
 import { type DocumentContext, processDocument } from "./process-document.js";
 import { ProgressTicker } from "./progress-ticker.js";
 import type { Progress, ResolvedProcessOptions } from "./run-options.js";
@@ -353,8 +353,11 @@ async function reap(store: Store, run: RunHandle, leaseMs: number, logger: Logge
 }
 
 function logHooks(logger: Logger, batchId: string, run: number) {
+  // Once per settled document: without a log, its entries are not even built.
+  const quiet = logsNothing(logger);
   return {
     onSettled(outcome: Outcome, accepted: boolean) {
+      if (quiet) return;
       const base = { batchId, run, doc: outcome.doc.docId, source: outcome.doc.source };
       if (!accepted) {
         logger.warn({ ...base, event: "commit.fenced" }, "commit rejected: lease lost");

@@ -31,15 +31,16 @@ export interface OutboxRow {
  */
 export function outboxRows(changes: OutputChange[]): OutboxRow[] {
   const rows: OutboxRow[] = [];
-  for (const c of changes) {
-    const base = { row: c.row, docId: c.docId, source: c.source };
-    const { before, after } = c;
+  // Each row written out in full: spreading shared fields into a literal costs V8 kilobytes of
+  // garbage per call, and this runs once per committed document.
+  for (const { row, docId, source, before, after } of changes) {
     if (before && before.count > 0) {
       const from = after && after.key === before.key ? Math.min(after.count, before.count) : 0;
-      if (from < before.count) rows.push({ ...base, op: "delete", key: before.key, from, to: before.count });
+      if (from < before.count)
+        rows.push({ row, docId, source, op: "delete", key: before.key, from, to: before.count });
     }
     if (after && after.count > 0)
-      rows.push({ ...base, op: "upsert", key: after.key, from: 0, to: after.count });
+      rows.push({ row, docId, source, op: "upsert", key: after.key, from: 0, to: after.count });
   }
   return rows;
 }
