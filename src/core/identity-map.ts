@@ -38,7 +38,10 @@ export class Hash64Builder {
       lo1 = Math.imul(lo1 ^ ch, 2654435761);
       lo2 = Math.imul(lo2 ^ ch, 1597334677);
     }
-    Object.assign(this, { hi1, hi2, lo1, lo2 });
+    this.hi1 = hi1;
+    this.hi2 = hi2;
+    this.lo1 = lo1;
+    this.lo2 = lo2;
     return this;
   }
 

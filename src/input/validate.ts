@@ -160,8 +160,8 @@ class InputChecks {
  * be large; it is never copied into a bigger string).
  */
 function contentFingerprint(doc: ValidDocument): Hash64 {
-  const hash = new Hash64Builder().update(doc.format).update("\u0000").update(canonicalJson(doc.metadata));
-  hash.update("\u0000");
+  const hash = new Hash64Builder().update(doc.format).update("\u0000");
+  hash.update(canonicalJson(doc.metadata)).update("\u0000");
   if (doc.content !== null) hash.update("content:").update(doc.content);
   else hash.update("path:").update(doc.path ?? "");
   return hash.digest();
