@@ -46,6 +46,11 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+export interface CpuPoolOptions {
+  /** Bytes of tasks the caller does itself before the threads start (see `warmFor`). @default 0 */
+  startAfterBytes?: number;
+}
+
 const WORKER_FILE = fileURLToPath(new URL("./cpu-worker.js", import.meta.url));
 
 /**
@@ -73,13 +78,19 @@ export class CpuPool {
 
   private started = false;
   private loaded = false;
+  /** Bytes of the tasks the caller did itself before the threads started (see `warmFor`). */
+  private doneElsewhere = 0;
 
   /**
-   * The threads start with the first task (or `ready`): a batch whose documents all run on the
-   * main thread (tiny texts) never spends the CPU of loading their modules, which on two cores
-   * would be taken from the main thread and the planner while they start.
+   * The threads start with the first task (or `ready`, or `warmFor`'s threshold): a batch whose
+   * documents all run on the main thread (tiny texts) never spends the CPU of loading their
+   * modules, which on two cores would be taken from the main thread and the planner while they
+   * start.
    */
-  constructor(readonly size: number) {}
+  constructor(
+    readonly size: number,
+    private readonly options: CpuPoolOptions = {},
+  ) {}
 
   /** Starts the threads and resolves once every one has loaded its modules. */
   async ready(): Promise<void> {
@@ -94,6 +105,21 @@ export class CpuPool {
   warm(): boolean {
     this.start();
     return this.loaded;
+  }
+
+  /**
+   * Whether a task of `bytes` that the caller could do itself should go to the threads. Before
+   * they start, the caller does such tasks itself until they add up to `startAfterBytes`: a
+   * thread's start-up costs about as much CPU as the main thread preparing 4 MB of HTML or
+   * markdown, so a batch with a few large documents among many small ones never pays it, and one
+   * with many pays at most twice the least it could (rent until the rent equals the price).
+   */
+  warmFor(bytes: number): boolean {
+    if (!this.started && this.doneElsewhere < (this.options.startAfterBytes ?? 0)) {
+      this.doneElsewhere += bytes;
+      return false;
+    }
+    return this.warm();
   }
 
   private start(): void {

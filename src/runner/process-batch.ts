@@ -9,6 +9,7 @@ import { Engine, type StopReason } from "./engine.js";
 import { FaultInjector, parseFaultSpec } from "./faults.js";
 import { currentProcess, deadRuns } from "./liveness.js";
 import { type Logger, logsNothing } from "./logger.js";
+import { THREADS_START_AFTER_BYTES } from "./prepare-document.js";
 import { type DocumentContext, processDocument } from "./process-document.js";
 import { ProgressTicker } from "./progress-ticker.js";
 import type { Progress, ResolvedProcessOptions } from "./run-options.js";
@@ -129,10 +130,15 @@ export async function processBatch(
   let engine: Engine | null = null;
   const onAbort = () => engine?.stop("interrupted", options.shutdownGraceMs);
   try {
-    cpu = work && options.threads > 0 && CpuPool.available() ? new CpuPool(options.threads) : undefined;
-    // The threads start with the first document that needs them, and nothing waits for them to
-    // load their modules: small text documents run on this thread, other tasks wait in the threads'
-    // queues meanwhile.
+    cpu =
+      work && options.threads > 0 && CpuPool.available()
+        ? new CpuPool(options.threads, {
+            startAfterBytes: options.docTimeoutMs > 0 ? 0 : THREADS_START_AFTER_BYTES,
+          })
+        : undefined;
+    // The threads start once documents need them (see THREADS_START_AFTER_BYTES), and nothing
+    // waits for them to load their modules: text documents run on this thread meanwhile, other
+    // tasks wait in the threads' queues.
     engine = createEngine(store, run, settings, options, logger, hooks, {
       embedder,
       embedSettings,

@@ -51,6 +51,28 @@ describe("the CPU pool", () => {
     }
   });
 
+  it("leaves tasks to the caller until they add up to startAfterBytes, then starts its threads", async () => {
+    pool = new CpuPool(2, { startAfterBytes: 1_000 });
+    const started = () => pool!["threads"].size;
+    expect(pool.warmFor(600)).toBe(false);
+    expect(pool.warmFor(300)).toBe(false);
+    expect(started()).toBe(0);
+    // 900 bytes done elsewhere: one more task, and the threads start with the next.
+    expect(pool.warmFor(600)).toBe(false);
+    expect(started()).toBe(0);
+    pool.warmFor(10);
+    expect(started()).toBe(2);
+    await pool.ready();
+    expect(pool.warmFor(10)).toBe(true);
+    const direct = new CpuPool(1);
+    try {
+      direct.warmFor(10);
+      expect(direct["threads"].size).toBe(1);
+    } finally {
+      await direct.close();
+    }
+  });
+
   it("fails the task of a thread that dies with PARSE_ERROR, finishes the tasks queued behind it, and replaces it", async () => {
     pool = new CpuPool(2);
     await pool.ready();
