@@ -73,10 +73,10 @@ export async function prepareDocument(
     return { texts: result.texts, metadata: withFileTime(result.metadata, doc), vectors: result.vectors };
   }
   const content = await contentOf(doc, ctx);
-  const prepared = await untilAborted(
-    prepareChunks(content, doc.format, ctx.settings.chunk, name, timings),
-    signal,
-  );
+  const work = prepareChunks(content, doc.format, ctx.settings.chunk, name, timings);
+  // A tiny text is prepared in less time than a listener on its signal costs; an abort meanwhile
+  // takes effect right after (`execute` checks the signal between the stages).
+  const prepared = tiny ? await work : await untilAborted(work, signal);
   // A large content is not held while its chunks are embedded; the fallback reads it again.
   if (large) {
     doc.content = null;

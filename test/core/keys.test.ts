@@ -213,6 +213,23 @@ describe("idempotencyKey", () => {
     expect(new Set([key, ...keys]).size).toBe(keys.length + 1);
   });
 
+  it("is sha256 of the length-prefixed parts fed one by one, short or long, lone surrogates and all", () => {
+    // Keys are stored: however they are computed, the bytes hashed never change.
+    const byParts = (parts: string[]) => {
+      const h = createHash("sha256");
+      for (const part of parts) h.update(`${part.length}:`).update(part);
+      return h.digest("hex");
+    };
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), (source, id) => {
+        expect(idempotencyKey(source, id, hash, LAYER)).toBe(byParts([source, id, hash, LAYER]));
+      }),
+    );
+    for (const id of ["a\ud800", "\udc00b", "\ud83d", "x".repeat(70_000)]) {
+      expect(idempotencyKey("inline", id, hash, LAYER)).toBe(byParts(["inline", id, hash, LAYER]));
+    }
+  });
+
   it("is the same for inputs that differ only in id whitespace, NFC/NFD and CRLF", () => {
     const a = idempotencyKey(
       "inline",

@@ -93,6 +93,60 @@ describe("filling a request", () => {
   });
 });
 
+describe("a shared request whose documents are abandoned", () => {
+  it("lets each abandoned document go at once, and is cancelled when the last one goes", async () => {
+    const sent: { signal: AbortSignal; answer: () => void }[] = [];
+    const embedder: Embedder = {
+      id: "held",
+      embed(texts, signal) {
+        return new Promise((resolve) => {
+          sent.push({ signal, answer: () => resolve(texts.map(() => new Float32Array([1]))) });
+        });
+      },
+      async close() {},
+    };
+    // One slot, busy with the first document's request: the other three wait, then share one.
+    const queue = new EmbedQueue(embedder, 64, 1);
+    const docs = [0, 1, 2, 3].map(() => new AbortController());
+    const settled = docs.map((d, k) =>
+      queue.embed([`t${k}`], d.signal).then(
+        () => "answered",
+        () => "abandoned",
+      ),
+    );
+    sent[0]!.answer();
+    expect(await settled[0]).toBe("answered");
+    expect(sent).toHaveLength(2);
+    const shared = sent[1]!.signal;
+    expect(shared).not.toBe(docs[1]!.signal);
+    docs[1]!.abort();
+    docs[2]!.abort();
+    expect(await settled[1]).toBe("abandoned");
+    expect(await settled[2]).toBe("abandoned");
+    expect(shared.aborted).toBe(false);
+    docs[3]!.abort();
+    expect(await settled[3]).toBe("abandoned");
+    expect(shared.aborted).toBe(true);
+    for (const d of docs) expect(listeners(d.signal)).toBe(0);
+  });
+
+  it("leaves the request it waited for, which goes without its texts", async () => {
+    const { embedder, requests, open } = scriptedEmbedder(() => null);
+    const queue = new EmbedQueue(embedder, 64, 1);
+    const docs = [0, 1, 2].map(() => new AbortController());
+    const settled = docs.map((d, k) =>
+      queue.embed([`t${k}`], d.signal).then(
+        (v) => v.length,
+        () => "abandoned",
+      ),
+    );
+    docs[1]!.abort();
+    open();
+    expect(await Promise.all(settled)).toEqual([1, "abandoned", 1]);
+    expect(requests).toEqual([["t0"], ["t2"]]);
+  });
+});
+
 describe("a shared request that fails", () => {
   it("is one failed attempt: the document that led it gets the error, the others wait without one", async () => {
     const { embedder, requests, open } = scriptedEmbedder((texts) =>

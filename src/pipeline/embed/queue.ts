@@ -11,6 +11,15 @@ interface Submission {
   onAbort: () => void;
   /** Sent in a request of its own: a shared request it was in was refused for good. */
   alone: boolean;
+  /** The shared request it is in flight in, if any. */
+  request: SharedRequest | null;
+}
+
+/** A request of several documents' texts: cancelled once every one of them is abandoned. */
+interface SharedRequest {
+  controller: AbortController;
+  /** Members not abandoned yet. */
+  left: number;
 }
 
 /**
@@ -66,9 +75,14 @@ export class EmbedQueue {
         reject,
         done: false,
         alone: false,
+        request: null,
+        // The one listener a submission puts on its document's signal: it leaves the waiting
+        // list, or counts down the shared request it is in.
         onAbort: () => {
           const i = this.waiting.indexOf(submission);
           if (i >= 0) this.waiting.splice(i, 1);
+          const request = submission.request;
+          if (request !== null && --request.left === 0) request.controller.abort(signal.reason);
           this.settle(submission, () => reject(signal.reason));
         },
       };
@@ -107,9 +121,11 @@ export class EmbedQueue {
     this.inFlight += 1;
     const texts = members.length === 1 ? members[0]!.texts : members.flatMap((m) => m.texts);
     // One document's request follows its signal; a shared one is cancelled only if all are.
-    const shared = members.length === 1 ? null : allAborted(members.map((m) => m.signal));
+    const shared: SharedRequest | null =
+      members.length === 1 ? null : { controller: new AbortController(), left: members.length };
+    for (const m of members) m.request = shared;
     this.embedder
-      .embed(texts, shared?.signal ?? members[0]!.signal)
+      .embed(texts, shared?.controller.signal ?? members[0]!.signal)
       .then(
         (vectors) => {
           let from = 0;
@@ -122,7 +138,7 @@ export class EmbedQueue {
         (err: unknown) => this.failed(members, err),
       )
       .finally(() => {
-        shared?.dispose();
+        for (const m of members) m.request = null;
         this.inFlight -= 1;
         this.dispatch();
       });
@@ -148,23 +164,4 @@ export class EmbedQueue {
     submission.signal.removeEventListener("abort", submission.onAbort);
     fn();
   }
-}
-
-/** A signal aborted once every one of `signals` is; `dispose` removes its listeners from them. */
-function allAborted(signals: AbortSignal[]): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  let left = signals.filter((s) => !s.aborted).length;
-  if (left === 0) controller.abort(signals[0]?.reason);
-  const listeners = signals.map((s) => {
-    const listener = () => {
-      left -= 1;
-      if (left === 0) controller.abort(s.reason);
-    };
-    s.addEventListener("abort", listener, { once: true });
-    return () => s.removeEventListener("abort", listener);
-  });
-  const dispose = () => {
-    for (const remove of listeners) remove();
-  };
-  return { signal: controller.signal, dispose };
 }
