@@ -23,7 +23,7 @@ async function startServer(options: ConstructorParameters<typeof EmbeddingTestSe
 
 describe("under random faults of the embeddings service", () => {
   it.each([0.03, 0.05])(
-    "completes >= 99%% of 2,000 documents at %s faults, and failure_reasons agrees with the server",
+    "completes at least 99 percent of 2,000 documents at a fault rate of %s, and failure_reasons agrees with the server",
     async (rate) => {
       const url = await startServer({
         latencyMs: 1,
