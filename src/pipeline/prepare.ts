@@ -66,11 +66,7 @@ export const prepareChunks: Preparation = async (content, format, options, name,
     chunkSpans(cleaned, options, await measureOf(options)),
     options,
   );
-  const chunks = toChunks(cleaned, spans, {
-    title: parsed.title,
-    name,
-    ...(pageStarts ? { pageStarts } : {}),
-  });
+  const chunks = toChunks(cleaned, spans, { title: parsed.title, name, pageStarts });
   timings.chunk = performance.now() - t;
   return chunks;
 };

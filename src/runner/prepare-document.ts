@@ -64,7 +64,7 @@ export async function prepareDocument(
         chunk: ctx.settings.chunk,
         mode: "normal",
         name,
-        ...(doc.size != null ? { size: doc.size } : {}),
+        size: doc.size ?? undefined,
         embedDimensions: ctx.embedInPool ?? null,
       },
       signal,

@@ -173,7 +173,8 @@ async function execute(
     startedAt,
     timings,
     prep,
-    ...(failures.length > 0 ? { failures } : {}),
+    // Assigned, not spread: spreading into the literal costs an object per document.
+    failures: failures.length > 0 ? failures : undefined,
   };
 }
 
@@ -250,11 +251,12 @@ async function embedMissing(
   slot: Slot | undefined,
 ): Promise<EmbedResult> {
   const staging = texts.length > ctx.embedBatchSize;
-  const missing = vectors.flatMap((v, i) => (v === null ? [i] : []));
+  const missing: number[] = [];
+  for (let i = 0; i < vectors.length; i++) if (vectors[i] === null) missing.push(i);
   const oneRequest = missing.length <= ctx.embedBatchSize;
   for (let from = 0, step = 0; from < missing.length; from += ctx.embedBatchSize, step++) {
     throwIfInterrupted(signal);
-    const indexes = missing.slice(from, from + ctx.embedBatchSize);
+    const indexes = oneRequest ? missing : missing.slice(from, from + ctx.embedBatchSize);
     // A document of one request has nothing left to do but wait: its slot goes to the next one.
     if (oneRequest && slot) {
       await slot.park(indexes.length, signal);
@@ -273,13 +275,9 @@ async function embedMissing(
     }
     let result: Float32Array[];
     try {
-      result = await requestVectors(
-        doc,
-        ctx,
-        indexes.map((i) => texts[i]!),
-        step,
-        signal,
-      );
+      // Every text missing (a first run): the document's own list, not a copy.
+      const asked = indexes.length === texts.length ? texts : indexes.map((i) => texts[i]!);
+      result = await requestVectors(doc, ctx, asked, step, signal);
       ctx.breaker.onSuccess(ctx.clock(), permit.probe);
     } catch (err) {
       if (signal.aborted) {
@@ -302,17 +300,12 @@ async function embedMissing(
       return { degraded: reason };
     }
     if (hashes)
-      ctx.cache!.remember(
-        indexes.map((i) => hashes[i]!),
-        result,
-      );
+      ctx.cache!.remember(indexes.length === hashes.length ? hashes : indexes.map((i) => hashes[i]!), result);
     else ctx.cache?.countEmbedded(result.length);
-    const saved: { index: number; embedding: Float32Array }[] = [];
-    indexes.forEach((index, k) => {
-      vectors[index] = result[k]!;
-      saved.push({ index, embedding: result[k]! });
-    });
-    if (staging) ctx.saveProgress({ doc, vectors: saved });
+    for (let k = 0; k < indexes.length; k++) vectors[indexes[k]!] = result[k]!;
+    if (staging) {
+      ctx.saveProgress({ doc, vectors: indexes.map((index, k) => ({ index, embedding: result[k]! })) });
+    }
   }
   return {};
 }
