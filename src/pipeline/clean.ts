@@ -14,8 +14,15 @@ const LINE_ENDINGS = /\r\n?|[\v\f\u0085\u2028\u2029]/g;
 const INVISIBLE = /[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u200b-\u200d\ufeff]/g;
 
 // Tabs and every Unicode space separator (no-break space, em space, ideographic space...) read as
-// one space to a reader, so they collapse like ASCII spaces do.
-const HORIZONTAL_SPACE = /[\t\p{Zs}]+/gu;
+// one space to a reader, so they collapse like ASCII spaces do. Only what changes is matched: a
+// run of two or more, or one that is not an ASCII space. Prose is mostly single spaces, and a
+// replace that matches none returns its text without copying it.
+const HORIZONTAL_SPACE = /[\t\p{Zs}]{2,}|(?! )[\t\p{Zs}]/gu;
+
+/** Every run of tabs and Unicode spaces as one ASCII space. */
+export function collapseSpaces(text: string): string {
+  return text.replace(HORIZONTAL_SPACE, " ");
+}
 
 const TRAILING_SPACE = /[\t\p{Zs}]+\n/gu;
 const EXTRA_BLANK_LINES = /\n{3,}/g;
@@ -71,7 +78,7 @@ export function cleanText(text: string, /** @internal tests only */ pieceLength 
 function cleanProse(text: string, pieceLength: number): string {
   return mapPieces(
     text,
-    (p) => p.replace(HORIZONTAL_SPACE, " ").replace(/ \n/g, "\n").replace(EXTRA_BLANK_LINES, "\n\n"),
+    (p) => collapseSpaces(p).replace(/ \n/g, "\n").replace(EXTRA_BLANK_LINES, "\n\n"),
     pieceLength,
   );
 }

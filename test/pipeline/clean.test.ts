@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cleanText } from "../../src/pipeline/clean.js";
+import { cleanText, collapseSpaces } from "../../src/pipeline/clean.js";
 import { itGives } from "../helpers/examples.js";
 
 const messy = fc
@@ -82,6 +82,22 @@ describe("cleanText", () => {
       ],
     ],
   ]);
+
+  it("collapses every run of tabs and Unicode spaces to one space, touching nothing else", () => {
+    const spacey = fc
+      .array(fc.constantFrom("a", "b", " ", "\t", "\u00a0", "\u3000", "\u2003", "\u202f", "\n", "é"), {
+        maxLength: 30,
+      })
+      .map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(spacey, (text) => {
+        expect(collapseSpaces(text)).toBe(text.replace(/[\t\p{Zs}]+/gu, " "));
+      }),
+      { numRuns: 2_000 },
+    );
+    const prose = "One space between words, as prose has.";
+    expect(collapseSpaces(prose)).toBe(prose);
+  });
 
   it("produces clean text from anything, keeping every visible character", () => {
     fc.assert(
