@@ -44,25 +44,25 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
 }
 
-/**
- * One-shot hashing where this Node has it (20.12 and later): for the short inputs of most keys it
- * costs a third of a `Hash` object fed part by part.
- */
-const hashOnce: ((algorithm: string, data: string, encoding: "hex") => string) | undefined = (
-  crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }
-).hash;
+/** `crypto.hash` where this Node has it (20.12 and later), one call instead of a `Hash` object. */
+const hashOnce = (crypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string }).hash;
+
+/** sha256 of a string's UTF-8 bytes, in hex: a third of the cost of a `Hash` object for short ones. */
+function sha256Hex(text: string): string {
+  return hashOnce ? hashOnce("sha256", text, "hex") : createHash("sha256").update(text, "utf8").digest("hex");
+}
 
 /** Inputs up to this length are hashed in one call (joined, they are copied once). */
 const ONE_SHOT_MAX = 64 * 1024;
 
 /** Each part is length-prefixed, so no choice of parts can run into another ("a\0b"+"c" vs "a"+"b\0c"). */
 function sha256(parts: readonly string[]): string {
-  if (hashOnce && parts.reduce((n, part) => n + part.length, 0) <= ONE_SHOT_MAX) {
+  if (parts.reduce((n, part) => n + part.length, 0) <= ONE_SHOT_MAX) {
     // The same bytes as below: a prefix ends in ':' and starts with a digit, so no two parts'
     // characters meet (a surrogate pair is never formed across them).
     let joined = "";
     for (const part of parts) joined += `${part.length}:${part}`;
-    return hashOnce("sha256", joined, "hex");
+    return sha256Hex(joined);
   }
   const hash = createHash("sha256");
   for (const part of parts) {
@@ -105,10 +105,10 @@ export function chunkKey(documentKey: string, chunkIndex: number): string {
  * embedding layer.
  */
 export function chunkTextHash(text: string): string {
-  return hashOnce ? hashOnce("sha256", text, "hex") : createHash("sha256").update(text, "utf8").digest("hex");
+  return sha256Hex(text);
 }
 
 /** A short stable digest, e.g. for default batch ids and input fingerprints. */
 export function shortDigest(text: string, length = 12): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, length);
+  return sha256Hex(text).slice(0, length);
 }

@@ -109,10 +109,8 @@ export class CpuPool {
 
   /**
    * Whether a task of `bytes` that the caller could do itself should go to the threads. Before
-   * they start, the caller does such tasks itself until they add up to `startAfterBytes`: a
-   * thread's start-up costs about as much CPU as the main thread preparing 4 MB of HTML or
-   * markdown, so a batch with a few large documents among many small ones never pays it, and one
-   * with many pays at most twice the least it could (rent until the rent equals the price).
+   * they start, the caller does such tasks itself until they add up to `startAfterBytes` (a cost
+   * about that of the threads' start-up: rent until the rent equals the price); then it starts them.
    */
   warmFor(bytes: number): boolean {
     if (!this.started && this.doneElsewhere < (this.options.startAfterBytes ?? 0)) {
