@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
+import type { Interruptible } from "../core/interrupt.js";
 import type { ChunkMetadata, DocumentFormat, ErrorInfo, StageTimings } from "../core/types.js";
 import type { ChunkOptions } from "./chunk.js";
 
@@ -129,7 +130,7 @@ export class CpuPool {
     });
   }
 
-  run(task: CpuTask, signal?: AbortSignal): Promise<CpuResult> {
+  run(task: CpuTask, signal?: Interruptible): Promise<CpuResult> {
     if (this.closed) return Promise.reject(new DocbatchError("INTERNAL", "the CPU pool is closed"));
     this.start();
     if (signal?.aborted) return Promise.reject(signal.reason);

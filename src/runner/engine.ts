@@ -1,4 +1,5 @@
 import { DocbatchError } from "../core/errors.js";
+import { Interrupt, type Interruptible } from "../core/interrupt.js";
 import type {
   ClaimedDocument,
   EmbedCounts,
@@ -59,7 +60,7 @@ export interface Slot {
    * slot meanwhile, and should send nothing before). Keeps the slot, at once, when there is no
    * waiting room or the texts would never fit; settles at once when `signal` aborts.
    */
-  park(texts: number, signal: AbortSignal): Promise<void>;
+  park(texts: number, signal: Interruptible): Promise<void>;
 }
 
 export interface EngineStats {
@@ -83,11 +84,11 @@ export interface EngineHooks {
 
 export type StopReason = "finished" | "interrupted" | "fail-budget";
 
-type Processor = (doc: ClaimedDocument, signal: AbortSignal, slot: Slot) => Promise<Outcome>;
+type Processor = (doc: ClaimedDocument, signal: Interruptible, slot: Slot) => Promise<Outcome>;
 
 interface Running {
   doc: ClaimedDocument;
-  controller: AbortController;
+  interrupt: Interrupt;
 }
 
 /**
@@ -157,7 +158,7 @@ export class Engine {
     this.stopping = reason;
     this.wake();
     const timer = setTimeout(() => {
-      for (const r of this.running.values()) r.controller.abort(new Interrupted("shutdown"));
+      for (const r of this.running.values()) r.interrupt.abort(new Interrupted("shutdown"));
     }, graceMs);
     timer.unref();
   }
@@ -261,13 +262,13 @@ export class Engine {
   private startQueued(): void {
     while (!this.stopping && this.working < this.options.concurrency && this.queue.length > 0) {
       const doc = this.queue.shift()!;
-      const controller = new AbortController();
-      this.running.set(doc.row, { doc, controller });
+      const interrupt = new Interrupt();
+      this.running.set(doc.row, { doc, interrupt });
       const timer =
         this.options.docTimeoutMs > 0
           ? setTimeout(
               () =>
-                controller.abort(
+                interrupt.abort(
                   new DocbatchError(
                     "DOC_TIMEOUT",
                     `processing took longer than ${this.options.docTimeoutMs} ms`,
@@ -276,7 +277,7 @@ export class Engine {
               this.options.docTimeoutMs,
             )
           : null;
-      this.processor(doc, controller.signal, this.slotOf(doc.row))
+      this.processor(doc, interrupt, this.slotOf(doc.row))
         .catch((err: unknown): Outcome => {
           const message = err instanceof Error ? err.message : String(err);
           return {
@@ -440,7 +441,7 @@ export class Engine {
     if (held.length === 0) return;
     try {
       const lost = await this.store.renewLeases(this.handle, held, this.options.leaseMs, this.clock());
-      for (const row of lost) this.running.get(row)?.controller.abort(new Interrupted("lease lost"));
+      for (const row of lost) this.running.get(row)?.interrupt.abort(new Interrupted("lease lost"));
     } catch {
       // A missed heartbeat is retried at the next tick; the lease covers several ticks.
     }

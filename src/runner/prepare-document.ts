@@ -1,3 +1,4 @@
+import type { Interruptible } from "../core/interrupt.js";
 import { preparedTextKey } from "../core/keys.js";
 import { isBinaryFormat, type JsonObject } from "../core/types.js";
 import { nameOf, type PreparedChunks, prepareChunks, prepareFallback } from "../pipeline/prepare.js";
@@ -42,7 +43,7 @@ export const THREADS_START_AFTER_BYTES = 4 * 1024 * 1024;
 export async function prepareDocument(
   doc: ClaimedDocument,
   ctx: DocumentContext,
-  signal: AbortSignal,
+  signal: Interruptible,
   timings: StageTimings,
 ): Promise<{ texts: string[]; metadata: JsonObject[]; vectors: Float32Array[] | null }> {
   const name = nameOf(doc.docId);
@@ -143,7 +144,7 @@ function withFileTime(metadata: readonly object[], doc: ClaimedDocument): JsonOb
  * Settles with the work, or with the signal's reason as soon as it aborts: on the main thread a
  * parser cannot be stopped, but the document is not held up by it.
  */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+function untilAborted<T>(work: Promise<T>, signal: Interruptible): Promise<T> {
   const reason = (): unknown => signal.reason ?? new Error("aborted");
   if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {

@@ -2,6 +2,7 @@ import type { RandomSource } from "../core/backoff.js";
 import { backoffDelay } from "../core/backoff.js";
 import type { CircuitBreaker } from "../core/breaker.js";
 import { DocbatchError, toDocbatchError } from "../core/errors.js";
+import type { Interruptible } from "../core/interrupt.js";
 import { decide, type RetryPolicy } from "../core/retry-policy.js";
 import type { Chunk, ErrorInfo, JsonObject, StageName } from "../core/types.js";
 import type { CpuPool } from "../pipeline/cpu-pool.js";
@@ -67,7 +68,7 @@ export class Interrupted extends Error {}
 export async function processDocument(
   doc: ClaimedDocument,
   ctx: DocumentContext,
-  signal: AbortSignal,
+  signal: Interruptible,
   slot?: Slot,
 ): Promise<Outcome> {
   const startedAt = ctx.clock();
@@ -112,7 +113,7 @@ export async function processDocument(
 async function execute(
   doc: ClaimedDocument,
   ctx: DocumentContext,
-  signal: AbortSignal,
+  signal: Interruptible,
   startedAt: number,
   at: { stage: StageName },
   slot: Slot | undefined,
@@ -194,7 +195,7 @@ interface ChunkTexts {
 async function chunkTexts(
   doc: ClaimedDocument,
   ctx: DocumentContext,
-  signal: AbortSignal,
+  signal: Interruptible,
   timings: StageTimings,
   startedAt: number,
 ): Promise<ChunkTexts | { outcome: Outcome }> {
@@ -247,7 +248,7 @@ async function embedMissing(
   doc: ClaimedDocument,
   ctx: DocumentContext,
   { texts, vectors, hashes }: EmbedWork,
-  signal: AbortSignal,
+  signal: Interruptible,
   slot: Slot | undefined,
 ): Promise<EmbedResult> {
   const staging = texts.length > ctx.embedBatchSize;
@@ -315,7 +316,7 @@ async function requestVectors(
   ctx: DocumentContext,
   texts: string[],
   step: number,
-  signal: AbortSignal,
+  signal: Interruptible,
 ): Promise<Float32Array[]> {
   // Injected faults are drawn by the document's failed attempts so far (not by its executions), so
   // they do not depend on how often it waited for the breaker: one seed gives the same failures.
@@ -390,12 +391,12 @@ function info(error: DocbatchError): ErrorInfo {
   return { code: error.code, message: error.message };
 }
 
-function throwIfInterrupted(signal: AbortSignal): void {
+function throwIfInterrupted(signal: Interruptible): void {
   if (signal.aborted) throw interruption(signal);
 }
 
 /** A document timeout is a failed attempt (DOC_TIMEOUT); a shutdown is not. */
-function interruption(signal: AbortSignal): Error {
+function interruption(signal: Interruptible): Error {
   const reason = signal.reason;
   if (reason instanceof DocbatchError) return reason;
   return new Interrupted("interrupted");

@@ -1,8 +1,10 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DocbatchError } from "../../src/core/errors.js";
 import { cleanText } from "../../src/pipeline/clean.js";
 import { parseHtml } from "../../src/pipeline/formats/html.js";
 import { parseMarkdown } from "../../src/pipeline/formats/markdown.js";
+import { collapseHtmlSpace } from "../../src/pipeline/formats/text-builder.js";
 import { parseDocument } from "../../src/pipeline/parse.js";
 import { prepareChunks } from "../../src/pipeline/prepare.js";
 import { makeDocx, makePdf } from "../helpers/documents.js";
@@ -115,6 +117,25 @@ describe("html main content", () => {
       "the content",
     );
     expect(cleanText(parseHtml("<nav><p>only nav text</p></nav>").text)).toBe("only nav text");
+  });
+
+  it("collapses every run of HTML whitespace to one space, and leaves single spaces alone", () => {
+    const spaced = fc
+      .array(
+        fc.oneof(
+          fc.string({ maxLength: 4 }),
+          fc.constantFrom(" ", "  ", "\t", "\n", "\r\n", "\f", "\u00a0", "\v"),
+        ),
+      )
+      .map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(spaced, (text) => {
+        expect(collapseHtmlSpace(text)).toBe(text.replace(/[ \t\n\r\f]+/g, " "));
+      }),
+      { numRuns: 2_000 },
+    );
+    const prose = "One space between words, as prose has.";
+    expect(collapseHtmlSpace(prose)).toBe(prose);
   });
 });
 

@@ -1,9 +1,10 @@
 import { failureKind, toDocbatchError } from "../../core/errors.js";
+import type { Interruptible } from "../../core/interrupt.js";
 import type { Embedder } from "./embedder.js";
 
 interface Submission {
   texts: string[];
-  signal: AbortSignal;
+  signal: Interruptible;
   resolve: (vectors: Float32Array[]) => void;
   reject: (err: unknown) => void;
   done: boolean;
@@ -11,12 +12,15 @@ interface Submission {
   onAbort: () => void;
   /** Sent in a request of its own: a shared request it was in was refused for good. */
   alone: boolean;
-  /** The shared request it is in flight in, if any. */
-  request: SharedRequest | null;
+  /** The request it is in flight in, if any. */
+  request: Request | null;
 }
 
-/** A request of several documents' texts: cancelled once every one of them is abandoned. */
-interface SharedRequest {
+/**
+ * A request in flight, with the standard AbortSignal the embedder gets (documents carry a lighter
+ * signal of their own): cancelled once every document whose texts it holds is abandoned.
+ */
+interface Request {
   controller: AbortController;
   /** Members not abandoned yet. */
   left: number;
@@ -63,7 +67,7 @@ export class EmbedQueue {
     return this.inFlight;
   }
 
-  embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
+  embed(texts: string[], signal: Interruptible): Promise<Float32Array[]> {
     if (texts.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       signal.throwIfAborted();
@@ -77,7 +81,7 @@ export class EmbedQueue {
         alone: false,
         request: null,
         // The one listener a submission puts on its document's signal: it leaves the waiting
-        // list, or counts down the shared request it is in.
+        // list, or counts down the request it is in.
         onAbort: () => {
           const i = this.waiting.indexOf(submission);
           if (i >= 0) this.waiting.splice(i, 1);
@@ -120,12 +124,10 @@ export class EmbedQueue {
   private send(members: Submission[]): void {
     this.inFlight += 1;
     const texts = members.length === 1 ? members[0]!.texts : members.flatMap((m) => m.texts);
-    // One document's request follows its signal; a shared one is cancelled only if all are.
-    const shared: SharedRequest | null =
-      members.length === 1 ? null : { controller: new AbortController(), left: members.length };
-    for (const m of members) m.request = shared;
+    const request: Request = { controller: new AbortController(), left: members.length };
+    for (const m of members) m.request = request;
     this.embedder
-      .embed(texts, shared?.controller.signal ?? members[0]!.signal)
+      .embed(texts, request.controller.signal)
       .then(
         (vectors) => {
           let from = 0;

@@ -1,4 +1,13 @@
-const HTML_SPACE = /[ \t\n\r\f]+/g;
+/**
+ * A run of HTML whitespace that collapsing changes: two or more characters, or one that is not the
+ * ASCII space. Text of single spaces between words has no match and is not copied.
+ */
+const HTML_SPACE = /[ \t\n\r\f]{2,}|[\t\n\r\f]/g;
+
+/** Every run of HTML whitespace (space, tab, line feed, carriage return, form feed) as one space. */
+export function collapseHtmlSpace(text: string): string {
+  return text.replace(HTML_SPACE, " ");
+}
 
 /**
  * Builds structured text (the chunker's input) with separators decided lazily, so empty elements
@@ -25,7 +34,7 @@ export class TextBuilder {
 
   /** Writes text; outside code, runs of HTML whitespace collapse to one space. True if it wrote. */
   write(raw: string, preformatted: boolean): boolean {
-    const text = preformatted ? raw : raw.replace(HTML_SPACE, " ");
+    const text = preformatted ? raw : collapseHtmlSpace(raw);
     // Only the collapsed ASCII space is trimmed: String#trim would also eat a meaningful &nbsp;.
     const leading = !preformatted && text.startsWith(" ");
     const trailing = !preformatted && text.length > 1 && text.endsWith(" ");
@@ -71,5 +80,5 @@ export class TextBuilder {
 }
 
 export function collapseSpace(text: string): string {
-  return text.replace(HTML_SPACE, " ").trim();
+  return collapseHtmlSpace(text).trim();
 }
