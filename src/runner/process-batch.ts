@@ -293,7 +293,8 @@ function createEngine(
     embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
     ...(cpu ? { cpu } : {}),
     // Injected embedding faults need the request path; otherwise the built-in embedder runs in the
-    // threads, with the chunks (its vectors are not cached: see openEmbedCache).
+    // threads with the chunks of the documents they prepare (its vectors are not cached: see
+    // openEmbedCache), and here, through the queue, for those prepared here.
     embedInPool:
       cpu && settings.embed.kind === "local" && faults.rates.embed === 0 && faults.rates.timeout === 0
         ? settings.embed.dimensions

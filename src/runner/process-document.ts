@@ -27,7 +27,7 @@ export interface DocumentContext {
   embedQueue: EmbedQueue;
   /** Worker threads for the CPU stages; without it they run on this thread. */
   cpu?: CpuPool;
-  /** With the local embedder, the threads embed too (its dimension); null otherwise. */
+  /** With the local embedder, the threads embed the documents they prepare (its dimension); null otherwise. */
   embedInPool?: number | null;
   /** Chunk texts sent per embedding request. */
   embedBatchSize: number;

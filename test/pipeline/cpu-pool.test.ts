@@ -2,6 +2,9 @@ import type { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { embedText } from "../../src/pipeline/embed/local.js";
 import { prepareChunks } from "../../src/pipeline/prepare.js";
+import { prepareDocument, THREAD_FROM_BYTES } from "../../src/runner/prepare-document.js";
+import type { DocumentContext } from "../../src/runner/process-document.js";
+import type { ClaimedDocument } from "../../src/store/store.js";
 
 // The pool runs the compiled worker: dist/ is built first when stale (test/global-setup.ts).
 const { CpuPool } = await import("../../dist/pipeline/cpu-pool.js");
@@ -71,6 +74,31 @@ describe("the CPU pool", () => {
     } finally {
       await direct.close();
     }
+  });
+
+  it("with the built-in embedder, prepares a small text here and a larger one (with its vectors) on a thread", async () => {
+    pool = new CpuPool(2);
+    const ctx = { cpu: pool, embedInPool: 32, settings: { chunk } } as unknown as DocumentContext;
+    const doc = (content: string): ClaimedDocument =>
+      ({
+        docId: "d",
+        format: "markdown",
+        content,
+        size: Buffer.byteLength(content),
+        fileMtime: null,
+      }) as ClaimedDocument;
+    const small = page(1, 3);
+    expect(Buffer.byteLength(small)).toBeLessThan(THREAD_FROM_BYTES);
+    const here = await prepareDocument(doc(small), ctx, new AbortController().signal, {});
+    expect(here.vectors).toBeNull();
+    expect(here.texts).toEqual((await prepareChunks(small, "markdown", chunk, "d", {})).texts);
+    expect(pool["threads"].size).toBe(0);
+    const large = page(2, 300);
+    expect(Buffer.byteLength(large)).toBeGreaterThanOrEqual(THREAD_FROM_BYTES);
+    const there = await prepareDocument(doc(large), ctx, new AbortController().signal, {});
+    expect(pool["threads"].size).toBe(2);
+    expect(there.texts).toEqual((await prepareChunks(large, "markdown", chunk, "d", {})).texts);
+    expect(there.vectors).toEqual(there.texts.map((t) => embedText(t, 32)));
   });
 
   it("fails the task of a thread that dies with PARSE_ERROR, finishes the tasks queued behind it, and replaces it", async () => {
