@@ -48,8 +48,8 @@ export class Interrupt implements Interruptible {
   /** As on an EventTarget, a listener already added is not added again. */
   addEventListener(_type: "abort", listener: () => void): void {
     if (this.aborted) return;
-    const listeners = (this.listeners ??= []);
-    if (!listeners.includes(listener)) listeners.push(listener);
+    if (this.listeners === null) this.listeners = [];
+    if (!this.listeners.includes(listener)) this.listeners.push(listener);
   }
 
   removeEventListener(_type: "abort", listener: () => void): void {
