@@ -122,6 +122,8 @@ export class HttpEmbedder implements Embedder {
     if (!Array.isArray(data)) throw bad("`data` is not an array");
     if (data.length !== count) throw bad(`${data.length} vectors for ${count} inputs`);
     const vectors: (Float32Array | undefined)[] = new Array(count);
+    // Every vector of the answer has the dimension of the service's earlier answers, else of its first.
+    let dimension = this.dimension;
     for (const [position, item] of data.entries()) {
       const index = (item as { index?: unknown })?.index ?? position;
       const embedding = (item as { embedding?: unknown })?.embedding;
@@ -129,15 +131,16 @@ export class HttpEmbedder implements Embedder {
         throw bad(`index ${String(index)} out of range`);
       }
       if (vectors[index as number] !== undefined) throw bad(`index ${String(index)} repeated`);
-      if (!Array.isArray(embedding) || embedding.length === 0) {
-        throw bad(`embedding ${String(index)} is not an array of numbers`);
-      }
-      const expected = this.dimension ?? vectors.find((v) => v !== undefined)?.length ?? embedding.length;
-      const vector = toVector(embedding, expected);
+      const vector =
+        Array.isArray(embedding) && embedding.length > 0
+          ? toVector(embedding, dimension ?? embedding.length)
+          : "not numbers";
       if (vector === "not numbers") throw bad(`embedding ${String(index)} is not an array of numbers`);
       if (vector === "dimension") {
-        throw bad(`embedding ${String(index)} has dimension ${embedding.length}, expected ${expected}`);
+        const length = (embedding as unknown[]).length;
+        throw bad(`embedding ${String(index)} has dimension ${length}, expected ${dimension}`);
       }
+      dimension = vector.length;
       vectors[index as number] = vector;
     }
     // Learnt only from a response that passed every check.
