@@ -9,8 +9,6 @@ import { EmbedQueue, SharedRequestFailed } from "../../src/pipeline/embed/queue.
 import { sharedEmbeddings } from "../helpers/embeddings.js";
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
-/** New submissions leave at the end of the event loop's turn. */
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("abort listeners per request", () => {
   const embeddings = sharedEmbeddings({ latencyMs: 1 });
@@ -83,10 +81,7 @@ describe("filling a request", () => {
       ["c1", "c2"],
       ["d1"],
     ];
-    // The first leaves alone and holds the one slot; the others wait for it.
-    const results = [queue.embed(submitted[0]!, signal)];
-    await nextTurn();
-    results.push(...submitted.slice(1).map((t) => queue.embed(t, signal)));
+    const results = submitted.map((t) => queue.embed(t, signal));
     open();
     const vectors = await Promise.all(results);
     expect(vectors.map((v) => v.length)).toEqual([1, 3, 6, 2, 1]);
@@ -95,31 +90,6 @@ describe("filling a request", () => {
       ["a1", "a2", "a3", "c1", "c2", "d1"],
       ["b1", "b2", "b3", "b4", "b5", "b6"],
     ]);
-  });
-});
-
-describe("submissions of one turn", () => {
-  it("share a request while slots are free; a later one leaves in a request of its own", async () => {
-    const { embedder, requests, open } = scriptedEmbedder(() => null);
-    const queue = new EmbedQueue(embedder, 8, 4);
-    const signal = new AbortController().signal;
-    const results = [["a"], ["b1", "b2"], ["c"]].map((t) => queue.embed(t, signal));
-    await nextTurn();
-    expect(requests).toEqual([["a", "b1", "b2", "c"]]);
-    results.push(queue.embed(["d"], signal));
-    await nextTurn();
-    expect(requests).toEqual([["a", "b1", "b2", "c"], ["d"]]);
-    // More than fit in one request: as many full requests as free slots allow.
-    const many = Array.from({ length: 20 }, (_, i) => queue.embed([`m${i}`], signal));
-    await nextTurn();
-    expect(requests.slice(2)).toEqual([
-      ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"],
-      ["m8", "m9", "m10", "m11", "m12", "m13", "m14", "m15"],
-    ]);
-    open();
-    const answered = await Promise.all([...results, ...many]);
-    expect(answered.map((v) => v.length)).toEqual([1, 2, 1, 1, ...many.map(() => 1)]);
-    expect(requests.slice(4)).toEqual([["m16", "m17", "m18", "m19"]]);
   });
 });
 
@@ -138,14 +108,12 @@ describe("a shared request whose documents are abandoned", () => {
     // One slot, busy with the first document's request: the other three wait, then share one.
     const queue = new EmbedQueue(embedder, 64, 1);
     const docs = [0, 1, 2, 3].map(() => new AbortController());
-    const submit = (k: number) =>
-      queue.embed([`t${k}`], docs[k]!.signal).then(
+    const settled = docs.map((d, k) =>
+      queue.embed([`t${k}`], d.signal).then(
         () => "answered",
         () => "abandoned",
-      );
-    const settled = [submit(0)];
-    await nextTurn();
-    settled.push(submit(1), submit(2), submit(3));
+      ),
+    );
     sent[0]!.answer();
     expect(await settled[0]).toBe("answered");
     expect(sent).toHaveLength(2);
@@ -166,14 +134,12 @@ describe("a shared request whose documents are abandoned", () => {
     const { embedder, requests, open } = scriptedEmbedder(() => null);
     const queue = new EmbedQueue(embedder, 64, 1);
     const docs = [0, 1, 2].map(() => new AbortController());
-    const submit = (k: number) =>
-      queue.embed([`t${k}`], docs[k]!.signal).then(
+    const settled = docs.map((d, k) =>
+      queue.embed([`t${k}`], d.signal).then(
         (v) => v.length,
         () => "abandoned",
-      );
-    const settled = [submit(0)];
-    await nextTurn();
-    settled.push(submit(1), submit(2));
+      ),
+    );
     docs[1]!.abort();
     open();
     expect(await Promise.all(settled)).toEqual([1, "abandoned", 1]);
@@ -189,14 +155,12 @@ describe("a shared request that fails", () => {
     // One slot, busy with the first submission: the next three share the second request.
     const queue = new EmbedQueue(embedder, 64, 1);
     const signal = new AbortController().signal;
-    const submit = (t: string) =>
+    const results = ["a", "b", "c", "d"].map((t) =>
       queue.embed([t], signal).then(
         () => "ok",
         (e) => e,
-      );
-    const results = [submit("a")];
-    await nextTurn();
-    results.push(...["b", "c", "d"].map(submit));
+      ),
+    );
     open();
     const [a, b, c, d] = await Promise.all(results);
     expect(requests).toEqual([["a"], ["b", "c", "d"]]);
@@ -216,14 +180,12 @@ describe("a shared request that fails", () => {
     const queue = new EmbedQueue(embedder, 64, 1);
     const signal = new AbortController().signal;
     const submitted = [["first"], ["x", "y"], ["bad"], ["z"]];
-    const submit = (t: string[]) =>
+    const results = submitted.map((t) =>
       queue.embed(t, signal).then(
         (v) => v.length,
         (e) => e,
-      );
-    const results = [submit(submitted[0]!)];
-    await nextTurn();
-    results.push(...submitted.slice(1).map(submit));
+      ),
+    );
     open();
     const settled = await Promise.all(results);
     expect(settled[0]).toBe(1);

@@ -44,11 +44,9 @@ const FIRST_FIT_SCAN = 256;
 /**
  * The embedding requests of a run. At most `maxInFlight` requests are in flight; texts submitted
  * while every slot is busy wait, and the next free slot sends the texts of several documents in
- * one request (up to `batchSize`). Submissions leave at the end of the event loop's turn they
- * arrive in, those of one turn together: documents that get their texts ready at the same moment
- * share requests even while slots are free (sending each in a request of its own took a run of
- * short documents twice as many requests, and their cost on the main thread). When documents
- * outnumber the slots, requests fill up, and the service sees fewer, fuller requests.
+ * one request (up to `batchSize`). When the slots outnumber the documents in flight, every
+ * submission leaves at once in a request of its own; when documents outnumber the slots, requests
+ * fill up, and the service sees fewer, fuller requests.
  *
  * A shared request that fails is one failed attempt: the first document of the request gets the
  * error, the others a `SharedRequestFailed`. A shared request the service refuses for good (a
@@ -57,7 +55,6 @@ const FIRST_FIT_SCAN = 256;
 export class EmbedQueue {
   private readonly waiting: Submission[] = [];
   private inFlight = 0;
-  private dispatchScheduled = false;
 
   constructor(
     private readonly embedder: Embedder,
@@ -95,20 +92,6 @@ export class EmbedQueue {
       };
       signal.addEventListener("abort", submission.onAbort, { once: true });
       this.waiting.push(submission);
-      this.scheduleDispatch();
-    });
-  }
-
-  /**
-   * New submissions leave at the end of this turn of the event loop, not one by one: documents
-   * whose texts are ready in the same turn (a cache lookup answers a few dozen at once) share
-   * requests instead of each taking a free slot with a request of its own.
-   */
-  private scheduleDispatch(): void {
-    if (this.dispatchScheduled) return;
-    this.dispatchScheduled = true;
-    setImmediate(() => {
-      this.dispatchScheduled = false;
       this.dispatch();
     });
   }
