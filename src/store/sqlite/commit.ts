@@ -13,9 +13,41 @@ const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
 const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
      executions = executions + 1, run = @run, updated_at = @now,
      reexecuted = CASE WHEN completions > 0 AND requeued = 0 THEN 1 ELSE reexecuted END`;
+/**
+ * What a claim returns, read as arrays in this order (see `claimRowFrom`): better-sqlite3 returns a
+ * row as an array in about a quarter less time than as an object of twenty named columns, and a
+ * claim's cost per document is mostly this UPDATE (11.7 → 8.9 µs in a standalone loop of groups
+ * of 100).
+ */
 const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
      fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size,
      file_mtime, content_hash, out_prep`;
+
+/** A claimed row from its values, in the order of `claimReturning`. */
+function claimRowFrom(v: unknown[]): ClaimRow {
+  return {
+    row: v[0] as number,
+    seq: v[1] as number,
+    source: v[2] as string,
+    doc_id: v[3] as string,
+    format: v[4] as string,
+    metadata: v[5] as string,
+    load_error: v[6] as string | null,
+    idem_key: v[7] as string,
+    fence: v[8] as number,
+    attempts: v[9] as number,
+    stage_attempts: v[10] as number,
+    failed_stage: v[11] as string | null,
+    breaker_wait_since: v[12] as number | null,
+    has_staged: v[13] as ClaimRow["has_staged"],
+    executions: v[14] as number,
+    out_key: v[15] as string | null,
+    size: v[16] as number | null,
+    file_mtime: v[17] as number | null,
+    content_hash: v[18] as string,
+    out_prep: v[19] as string | null,
+  };
+}
 
 /** The statements of a commit, prepared once per connection. */
 function statements(db: Database.Database) {
@@ -84,12 +116,14 @@ function runAndClaimStatements(db: Database.Database) {
     // Expired leases first: their documents have waited longest. A run's own documents are not
     // among them: it still holds them (a stalled heartbeat), or their claim's answer was lost and
     // the run releases them itself (`releaseUnheld`).
-    claimExpired: db.prepare(
-      `UPDATE documents SET ${claimSet}
+    claimExpired: db
+      .prepare(
+        `UPDATE documents SET ${claimSet}
          WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'processing'
                        AND lease_expires_at < @clock AND lease_run <> @run ORDER BY lease_expires_at LIMIT @limit)
          ${claimReturning}`,
-    ),
+      )
+      .raw(),
     // Whose leases those are, for the reclaim events (read in the same write transaction).
     expiredHolders: db.prepare(
       `SELECT lease_run, COUNT(*) AS n, MAX(lease_expires_at) AS expired FROM (
@@ -98,12 +132,14 @@ function runAndClaimStatements(db: Database.Database) {
          GROUP BY lease_run`,
     ),
     insertEvent: db.prepare("INSERT INTO events (batch_id, run, at, type, data) VALUES (?, ?, ?, ?, ?)"),
-    claimPending: db.prepare(
-      `UPDATE documents SET ${claimSet}
+    claimPending: db
+      .prepare(
+        `UPDATE documents SET ${claimSet}
          WHERE row IN (SELECT row FROM documents WHERE batch_id = @batchId AND state = 'pending'
                        AND not_before <= @clock ORDER BY seq LIMIT @limit)
          ${claimReturning}`,
-    ),
+      )
+      .raw(),
     contentOf: db.prepare("SELECT content FROM contents WHERE row = ?").pluck(),
     firstClaim: db.prepare(
       "UPDATE runs SET first_claim_at = @now WHERE batch_id = @batchId AND run = @run AND first_claim_at IS NULL",
@@ -337,7 +373,9 @@ export class SqliteCommitter {
       n: number;
       expired: number;
     }[];
-    const expired = (this.sql.claimExpired.all(params) as ClaimRow[]).map((row) => toClaimed(row, true));
+    const expired = (this.sql.claimExpired.all(params) as unknown[][]).map((v) =>
+      toClaimed(claimRowFrom(v), true),
+    );
     for (const h of holders) {
       const data = { from_run: h.lease_run, documents: h.n, lease_expired_at: h.expired, via: "lease" };
       this.sql.insertEvent.run(run.batchId, run.run, now, "reclaim", JSON.stringify(data));
@@ -345,8 +383,8 @@ export class SqliteCommitter {
     const rest = request.claim - expired.length;
     const pending =
       rest > 0
-        ? (this.sql.claimPending.all({ ...params, limit: rest }) as ClaimRow[]).map((row) =>
-            toClaimed(row, false),
+        ? (this.sql.claimPending.all({ ...params, limit: rest }) as unknown[][]).map((v) =>
+            toClaimed(claimRowFrom(v), false),
           )
         : [];
     const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
