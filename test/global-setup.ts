@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
  */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCES = ["src", "scripts", "package.json", "tsconfig.json", "tsconfig.build.json"];
-const OUTPUTS = ["dist/cli/main.js", "dist/index.js", "dist/dashboard/client.js"];
+const OUTPUTS = ["dist/cli/main.js", "dist/cli/cli.bundle.js", "dist/index.js", "dist/dashboard/client.js"];
 
 export default function setup(): void {
   const built = oldestOutput();

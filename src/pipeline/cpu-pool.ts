@@ -1,8 +1,8 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
 import type { Interruptible } from "../core/interrupt.js";
+import { threadFile } from "../core/own-files.js";
 import type { ChunkMetadata, DocumentFormat, ErrorInfo, StageTimings } from "../core/types.js";
 import type { ChunkOptions } from "./chunk.js";
 
@@ -52,7 +52,7 @@ export interface CpuPoolOptions {
   startAfterBytes?: number;
 }
 
-const WORKER_FILE = fileURLToPath(new URL("./cpu-worker.js", import.meta.url));
+const WORKER_FILE = threadFile("pipeline/cpu-worker.js");
 
 /**
  * A pool of worker threads for the CPU stages, so that on a machine with several cores parsing,

@@ -1,11 +1,11 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { threadFile } from "../core/own-files.js";
 import type { DeliveryThreadData, DeliveryThreadMessage, DeliveryThreadRequest } from "./delivery-thread.js";
 import type { Logger } from "./logger.js";
 import type { Deliverer } from "./sink-delivery.js";
 
-const THREAD_FILE = fileURLToPath(new URL("./delivery-thread.js", import.meta.url));
+const THREAD_FILE = threadFile("runner/delivery-thread.js");
 
 /**
  * Delivery on a thread of its own (src/runner/delivery-thread.ts), seen from the main thread: the

@@ -1,13 +1,13 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
+import { threadFile } from "../core/own-files.js";
 import type { ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
 import type { InputRef, InputThreadData, StandbyData } from "./input-thread.js";
 import type { PlanSummary } from "./planner.js";
 
-const THREAD_FILE = fileURLToPath(new URL("./input-thread.js", import.meta.url));
+const THREAD_FILE = threadFile("runner/input-thread.js");
 
 /**
  * A thread started before its job is known: loading a thread's modules takes a few hundred

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { DocbatchError } from "../core/errors.js";
+import { ownFile } from "../core/own-files.js";
 import { RED } from "../report/html-charts.js";
 
 /**
@@ -172,16 +172,16 @@ ${documentsCard("degraded", "Degraded documents", "Reason", "No degraded documen
 
 /** The bundled client (see scripts/build-dashboard.mjs), next to this module once built. */
 const CLIENT_FILES = [
-  new URL("../dashboard/client.js", import.meta.url),
+  ownFile("dashboard/client.js"),
   // Running from the sources (tests): the build's output.
-  new URL("../../dist/dashboard/client.js", import.meta.url),
+  ownFile("../dist/dashboard/client.js"),
 ];
 
 let client: string | null = null;
 
 function clientScript(): string {
   if (client === null) {
-    const file = CLIENT_FILES.map((u) => fileURLToPath(u)).find((f) => fs.existsSync(f));
+    const file = CLIENT_FILES.find((f) => fs.existsSync(f));
     if (!file) {
       throw new DocbatchError("INTERNAL", "The dashboard's script is not built (dist/dashboard/client.js).", {
         hints: ["Run `npm run build`."],

@@ -1,13 +1,13 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
+import { threadFile } from "../core/own-files.js";
 import { jsonWithVector } from "../core/vector-json.js";
 import type { Store } from "../store/store.js";
 import type { ExportJob } from "./export-thread.js";
 import { TimeSlice } from "./time-slice.js";
 
-const THREAD_FILE = fileURLToPath(new URL("./export-thread.js", import.meta.url));
+const THREAD_FILE = threadFile("server/export-thread.js");
 
 /**
  * A batch's export as JSON Lines, in pieces. Read and serialized on a thread of its own

@@ -1,11 +1,11 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
+import { threadFile } from "../core/own-files.js";
 import type { BatchAnalysis } from "../report/report.js";
 import type { StoreConnectionSpec } from "../store/store.js";
 
-const THREAD_FILE = fileURLToPath(new URL("./report-thread.js", import.meta.url));
+const THREAD_FILE = threadFile("server/report-thread.js");
 
 /**
  * The main thread's side of the report thread (src/server/report-thread.ts): started on first

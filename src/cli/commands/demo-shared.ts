@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { ownFile } from "../../core/own-files.js";
 
 /** The pieces the steps of `docbatch demo` share. */
 
-export const CLI = fileURLToPath(new URL("../main.js", import.meta.url));
-export const EXAMPLE = fileURLToPath(new URL("../../../examples/input_example.json", import.meta.url));
+export const CLI = ownFile("cli/main.js");
+export const EXAMPLE = ownFile("../examples/input_example.json");
 
 export interface ExampleDocument {
   id?: string;

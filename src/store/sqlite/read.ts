@@ -1,7 +1,7 @@
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type Database from "better-sqlite3";
+import { threadFile } from "../../core/own-files.js";
 import type { StateCounts } from "../../core/types.js";
 import { decodeObject } from "../codec.js";
 import { type DocumentFilter, type FilterDialect, listFilter } from "../document-filter.js";
@@ -154,7 +154,7 @@ export async function documentFacts(
 
 /** Rows from which a batch's facts are read by several threads. */
 const PARALLEL_FACTS_FROM = 200_000;
-const FACTS_THREAD = fileURLToPath(new URL("./facts-thread.js", import.meta.url));
+const FACTS_THREAD = threadFile("store/sqlite/facts-thread.js");
 
 /** What one facts thread reads (see facts-thread.ts): the rows [from, to) into `buffers` at `offset`. */
 export interface FactsThreadData {
