@@ -20,6 +20,17 @@ export interface Line {
  * UTF-8 is never replaced: such a line comes with `invalidUtf8` instead of its text.
  */
 export async function* readLines(file: string, startOffset = 0): AsyncGenerator<Line> {
+  for await (const lines of readLineBatches(file, startOffset)) yield* lines;
+}
+
+/**
+ * `readLines` in batches of up to 64 lines or 64 KB: a caller pays one step of an async iterator
+ * per batch instead of one per line, which for one-sentence documents cost as much as reading
+ * them. Validating 10,000 one-sentence lines in a new process: 163 → 149 ms; 2,000 mixed
+ * documents, 134 → 123 ms (median of 8 and 6). Batches of a whole read (1 MiB) were slower than
+ * lines one by one: they kept thousands of lines and their records alive past the young generation.
+ */
+export async function* readLineBatches(file: string, startOffset = 0): AsyncGenerator<Line[]> {
   const handle = await fs.promises.open(file, "r");
   try {
     const chunk = Buffer.allocUnsafe(READ_SIZE);
@@ -41,22 +52,35 @@ export async function* readLines(file: string, startOffset = 0): AsyncGenerator<
       // One native check of the whole read; lines are checked one by one only when it fails (a
       // character split by the read fails it too, and then passes as a line).
       const clean = isUtf8(chunk.subarray(from, bytesRead));
+      let lines: Line[] = [];
+      let batchStart = from;
       for (let nl = chunk.indexOf(10, from); nl !== -1 && nl < bytesRead; nl = chunk.indexOf(10, from)) {
         number += 1;
-        const line = pieces.length > 0 ? Buffer.concat([...pieces, chunk.subarray(from, nl)]) : null;
+        const next = chunkStart + nl + 1;
+        if (pieces.length > 0) {
+          const line = Buffer.concat([...pieces, chunk.subarray(from, nl)]);
+          lines.push(decodeLine(line, 0, line.length, number, next, false));
+        } else {
+          lines.push(decodeLine(chunk, from, nl, number, next, clean));
+        }
         pieces = [];
-        yield decodeLine(line ?? chunk.subarray(from, nl), number, chunkStart + nl + 1, clean && !line);
         from = nl + 1;
         lineStart = chunkStart + from;
+        // Small batches: lines held together until the caller is done with them outlive the
+        // young generation, and copying them out of it cost more than the steps saved.
+        if (lines.length >= BATCH_LINES || from - batchStart >= BATCH_BYTES) {
+          yield lines;
+          lines = [];
+          batchStart = from;
+        }
       }
       if (from < bytesRead) pieces.push(Buffer.from(chunk.subarray(from, bytesRead)));
+      if (lines.length > 0) yield lines;
     }
     if (pieces.length > 0) {
       const line = Buffer.concat(pieces);
-      if (line.length > 0) {
-        number += 1;
-        yield decodeLine(line, number, lineStart + line.length, false);
-      }
+      if (line.length > 0)
+        yield [decodeLine(line, 0, line.length, number + 1, lineStart + line.length, false)];
     }
   } finally {
     await handle.close();
@@ -64,14 +88,23 @@ export async function* readLines(file: string, startOffset = 0): AsyncGenerator<
 }
 
 const READ_SIZE = 1 << 20;
+const BATCH_LINES = 64;
+const BATCH_BYTES = 64 * 1024;
 
-/** The line's text without a final CR, or where its invalid UTF-8 is. */
-function decodeLine(bytes: Buffer, number: number, next: number, checked: boolean): Line {
-  const end = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
-  const bad = checked ? -1 : firstInvalidUtf8(bytes, 0, end);
-  if (bad === -1) return { text: bytes.toString("utf8", 0, end), number, next };
+/** The text of `bytes[start, end)` without a final CR, or where its invalid UTF-8 is. */
+function decodeLine(
+  bytes: Buffer,
+  start: number,
+  lineEnd: number,
+  number: number,
+  next: number,
+  checked: boolean,
+): Line {
+  const end = lineEnd > start && bytes[lineEnd - 1] === 13 ? lineEnd - 1 : lineEnd;
+  const bad = checked ? -1 : firstInvalidUtf8(bytes, start, end);
+  if (bad === -1) return { text: bytes.toString("utf8", start, end), number, next };
   // Columns count characters, as they do everywhere else.
   let column = 1;
-  for (let i = 0; i < bad; i++) if ((bytes[i]! & 0xc0) !== 0x80) column += 1;
+  for (let i = start; i < bad; i++) if ((bytes[i]! & 0xc0) !== 0x80) column += 1;
   return { text: "", number, next, invalidUtf8: { column, problem: describeInvalid(bytes, bad) } };
 }

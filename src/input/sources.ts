@@ -7,7 +7,7 @@ import { FileFilter, type FileFilterOptions } from "./file-filter.js";
 import { classifyName, type NonDocumentKind } from "./file-types.js";
 import { listFiles } from "./folder-listing.js";
 import { readJsonElements, scanJsonLayout } from "./json-source.js";
-import { readLines } from "./lines.js";
+import { type Line, readLineBatches } from "./lines.js";
 import { type Containment, containment, escapesRoot } from "./load.js";
 
 /** One record of an input, in input order, with where it is (for error details) and its offset. */
@@ -47,6 +47,11 @@ export interface InputSource {
    * input of the record at `from` (the plan's record count), for the paths of error details.
    */
   records(from: number, index?: number): AsyncIterable<InputRecord>;
+  /**
+   * `records`, a few dozen at a time: for the readers that go through every record (validation,
+   * planning), one step of an async iterator per batch instead of one per record.
+   */
+  recordBatches(from: number, index?: number): AsyncIterable<InputRecord[]>;
 }
 
 export interface OpenInputOptions extends FileFilterOptions {
@@ -130,6 +135,11 @@ async function openJson(
   label: string,
 ): Promise<InputSource> {
   const layout = await scanJsonLayout(location, label);
+  async function* records(from: number, index = 0): AsyncGenerator<InputRecord> {
+    for await (const element of readJsonElements(location, layout, label, from, index)) {
+      yield { ...element, extra: {} };
+    }
+  }
   return {
     kind: "json",
     location,
@@ -138,15 +148,20 @@ async function openJson(
     batchId: layout.batchId,
     problems: layout.problems,
     fingerprint: () => fileFingerprint("json", location, filter),
-    async *records(from: number, index = 0) {
-      for await (const element of readJsonElements(location, layout, label, from, index)) {
-        yield { ...element, extra: {} };
-      }
-    },
+    records,
+    recordBatches: (from: number, index = 0) => inBatches(records(from, index)),
   };
 }
 
 async function openJsonLines(location: string, rootDir: string, filter: FileFilter): Promise<InputSource> {
+  async function* recordBatches(from: number): AsyncGenerator<InputRecord[]> {
+    for await (const lines of readLineBatches(location, from)) {
+      const records: InputRecord[] = [];
+      for (const line of lines)
+        if (line.invalidUtf8 !== undefined || line.text.trim() !== "") records.push(lineRecord(line));
+      if (records.length > 0) yield records;
+    }
+  }
   return {
     kind: "jsonl",
     location,
@@ -156,34 +171,52 @@ async function openJsonLines(location: string, rootDir: string, filter: FileFilt
     problems: [],
     fingerprint: () => fileFingerprint("jsonl", location, filter),
     async *records(from: number) {
-      for await (const line of readLines(location, from)) {
-        const where = `line ${line.number}`;
-        if (line.invalidUtf8 !== undefined) {
-          yield {
-            raw: null,
-            where,
-            extra: { line: line.number, column: line.invalidUtf8.column },
-            parseError: line.invalidUtf8.problem,
-            encodingError: true,
-            next: line.next,
-          };
-          continue;
-        }
-        if (line.text.trim() === "") continue;
-        try {
-          yield { raw: JSON.parse(line.text), where, extra: { line: line.number }, next: line.next };
-        } catch (err) {
-          yield {
-            raw: null,
-            where,
-            extra: { line: line.number },
-            parseError: (err as Error).message,
-            next: line.next,
-          };
-        }
-      }
+      for await (const records of recordBatches(from)) yield* records;
     },
+    recordBatches,
   };
+}
+
+/** A JSON Lines line (not blank) as a record: its document, or why it is not one. */
+function lineRecord(line: Line): InputRecord {
+  const where = `line ${line.number}`;
+  if (line.invalidUtf8 !== undefined) {
+    return {
+      raw: null,
+      where,
+      extra: { line: line.number, column: line.invalidUtf8.column },
+      parseError: line.invalidUtf8.problem,
+      encodingError: true,
+      next: line.next,
+    };
+  }
+  try {
+    return { raw: JSON.parse(line.text), where, extra: { line: line.number }, next: line.next };
+  } catch (err) {
+    return {
+      raw: null,
+      where,
+      extra: { line: line.number },
+      parseError: (err as Error).message,
+      next: line.next,
+    };
+  }
+}
+
+/** Files of a folder per batch of records. */
+const FOLDER_BATCH = 256;
+
+/** Records of a source that reads one at a time, grouped for `recordBatches`. */
+async function* inBatches(records: AsyncIterable<InputRecord>, size = 256): AsyncGenerator<InputRecord[]> {
+  let batch: InputRecord[] = [];
+  for await (const record of records) {
+    batch.push(record);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 async function openDirectory(
@@ -196,6 +229,23 @@ async function openDirectory(
     storeFiles.flatMap((file) => [file, `${file}-wal`, `${file}-shm`, `${file}-journal`, `${file}-spool`]),
   );
   const files = await listFiles(location, excluded, filter);
+  /** The folder's `i`th file as a record: a document, a file skipped by its kind, or a refused link. */
+  const recordOf = (i: number): InputRecord => {
+    const file = files[i]!;
+    const escaped = file.symlink ? escapesRoot(root, file.rel) : null;
+    const byName = classifyName(file.rel);
+    if (escaped) return { raw: null, where: file.rel, extra: {}, parseError: escaped, next: i + 1 };
+    if (byName !== "document" && byName !== "unknown") {
+      return { raw: null, where: file.rel, extra: {}, skipped: byName, next: i + 1 };
+    }
+    return {
+      raw: { id: file.rel, source: "fs", path: file.rel },
+      where: file.rel,
+      extra: {},
+      next: i + 1,
+      stat: { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino },
+    };
+  };
   return {
     kind: "directory",
     location,
@@ -214,23 +264,11 @@ async function openDirectory(
       return hash.digest("hex");
     },
     async *records(from: number) {
-      for (let i = from; i < files.length; i++) {
-        const file = files[i]!;
-        const escaped = file.symlink ? escapesRoot(root, file.rel) : null;
-        const byName = classifyName(file.rel);
-        if (escaped) {
-          yield { raw: null, where: file.rel, extra: {}, parseError: escaped, next: i + 1 };
-        } else if (byName !== "document" && byName !== "unknown") {
-          yield { raw: null, where: file.rel, extra: {}, skipped: byName, next: i + 1 };
-        } else {
-          yield {
-            raw: { id: file.rel, source: "fs", path: file.rel },
-            where: file.rel,
-            extra: {},
-            next: i + 1,
-            stat: { size: file.size, mtimeMs: file.mtimeMs, ino: file.ino },
-          };
-        }
+      for (let i = from; i < files.length; i++) yield recordOf(i);
+    },
+    async *recordBatches(from: number) {
+      for (let i = from; i < files.length; i += FOLDER_BATCH) {
+        yield Array.from({ length: Math.min(FOLDER_BATCH, files.length - i) }, (_, k) => recordOf(i + k));
       }
     },
   };

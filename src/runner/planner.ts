@@ -72,12 +72,14 @@ export async function planBatch(
   };
   let records = batch.planRecords;
   let offset = batch.planOffset;
-  for await (const record of source.records(batch.planOffset, batch.planRecords)) {
-    offset = record.next;
-    group.push({ record, seq: records });
-    records += 1;
-    summary.records += 1;
-    if (group.length >= Math.min(STAT_GROUP, writer.sliceDocs) && !(await planGroup())) return summary;
+  for await (const read of source.recordBatches(batch.planOffset, batch.planRecords)) {
+    for (const record of read) {
+      offset = record.next;
+      group.push({ record, seq: records });
+      records += 1;
+      summary.records += 1;
+      if (group.length >= Math.min(STAT_GROUP, writer.sliceDocs) && !(await planGroup())) return summary;
+    }
   }
   if (group.length > 0 && !(await planGroup())) return summary;
   await writer.writeRest(records, offset);
