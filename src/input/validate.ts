@@ -39,7 +39,7 @@ export async function validateInput(
   for await (const records of source.recordBatches(0)) {
     for (const record of records) {
       checks.records += 1;
-      // A read holds thousands of short records; let signals and timers in now and then.
+      // The batches of one read (and in-memory inputs) come without I/O; let signals and timers in.
       if (checks.records % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
       checks.check(record, checks.records - 1);
     }
