@@ -203,15 +203,15 @@ function lineRecord(line: Line): InputRecord {
   }
 }
 
-/** Files of a folder per batch of records. */
-const FOLDER_BATCH = 256;
+/** Records per batch of `recordBatches` for a JSON file or a folder. */
+const RECORD_BATCH = 256;
 
 /** Records of a source that reads one at a time, grouped for `recordBatches`. */
-async function* inBatches(records: AsyncIterable<InputRecord>, size = 256): AsyncGenerator<InputRecord[]> {
+async function* inBatches(records: AsyncIterable<InputRecord>): AsyncGenerator<InputRecord[]> {
   let batch: InputRecord[] = [];
   for await (const record of records) {
     batch.push(record);
-    if (batch.length >= size) {
+    if (batch.length >= RECORD_BATCH) {
       yield batch;
       batch = [];
     }
@@ -267,8 +267,8 @@ async function openDirectory(
       for (let i = from; i < files.length; i++) yield recordOf(i);
     },
     async *recordBatches(from: number) {
-      for (let i = from; i < files.length; i += FOLDER_BATCH) {
-        yield Array.from({ length: Math.min(FOLDER_BATCH, files.length - i) }, (_, k) => recordOf(i + k));
+      for (let i = from; i < files.length; i += RECORD_BATCH) {
+        yield Array.from({ length: Math.min(RECORD_BATCH, files.length - i) }, (_, k) => recordOf(i + k));
       }
     },
   };
