@@ -6,7 +6,7 @@ import { threadFile } from "../core/own-files.js";
 import type { ChunkMetadata, DocumentFormat, ErrorInfo, StageTimings } from "../core/types.js";
 import type { ChunkOptions } from "./chunk.js";
 
-export type CpuTask = PrepareTask | EmbedTask;
+export type CpuTask = PrepareTask | EmbedTask | HashEmbedTask;
 
 /** Parse, clean and chunk one document (and embed it with the built-in embedder). */
 export interface PrepareTask {
@@ -31,6 +31,13 @@ export interface EmbedTask {
   modelDir: string;
   /** Cores ONNX Runtime computes one batch on. */
   threads: number;
+}
+
+/** Embed texts with the built-in embedder (see `LocalEmbedder`). */
+export interface HashEmbedTask {
+  kind: "hash-embed";
+  texts: string[];
+  dimensions: number;
 }
 
 export interface CpuResult {
@@ -92,6 +99,11 @@ export class CpuPool {
     readonly size: number,
     private readonly options: CpuPoolOptions = {},
   ) {}
+
+  /** Whether the threads have loaded their modules (without starting them). */
+  get loadedAlready(): boolean {
+    return this.loaded;
+  }
 
   /** Starts the threads and resolves once every one has loaded its modules. */
   async ready(): Promise<void> {
@@ -266,5 +278,6 @@ function crashed(err: Error): DocbatchError {
 /** The work of a task, for balancing: its content's length, or a typical large document. */
 function taskBytes(task: CpuTask): number {
   if (task.kind === "embed") return task.texts.reduce((n, t) => n + t.length, 0) * 16;
+  if (task.kind === "hash-embed") return task.texts.reduce((n, t) => n + t.length, 0);
   return typeof task.content === "string" ? task.content.length : (task.size ?? 64 * 1024);
 }

@@ -2,14 +2,15 @@ import { parentPort } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { DocbatchError } from "../core/errors.js";
 import type { StageTimings } from "../core/types.js";
-import type { CpuTask, EmbedTask, PrepareTask } from "./cpu-pool.js";
+import type { CpuTask, EmbedTask, HashEmbedTask, PrepareTask } from "./cpu-pool.js";
 import { embedText } from "./embed/local.js";
 import { embedWithModel } from "./embed/model-runner.js";
 import { prepareChunks, prepareFallback } from "./prepare.js";
 
 /**
  * A worker thread of the CPU pool: parse, clean and chunk a document (and, with the built-in
- * embedder, embed its chunks), or embed texts with a local model, off the main thread. Tasks run
+ * embedder, embed its chunks), or embed texts with the built-in embedder or a local model, off the
+ * main thread. Tasks run
  * one at a time in the order they came (the pool relies on it to know which one is running);
  * vectors travel back as transferred buffers.
  */
@@ -47,6 +48,18 @@ async function embed(task: EmbedTask) {
   return { texts: [], metadata: [], vectors, timings: { embed: performance.now() - t } };
 }
 
+function hashEmbed(task: HashEmbedTask) {
+  const t = performance.now();
+  const vectors = task.texts.map((text) => embedText(text, task.dimensions));
+  return { texts: [], metadata: [], vectors, timings: { embed: performance.now() - t } };
+}
+
+function run(task: CpuTask) {
+  if (task.kind === "embed") return embed(task);
+  if (task.kind === "hash-embed") return hashEmbed(task);
+  return prepare(task);
+}
+
 const queue: { id: number; task: CpuTask }[] = [];
 let busy = false;
 
@@ -56,7 +69,7 @@ async function drain(): Promise<void> {
   while (queue.length > 0) {
     const { id, task } = queue.shift()!;
     try {
-      const result = task.kind === "embed" ? await embed(task) : await prepare(task);
+      const result = await run(task);
       const transfer = result.vectors ? result.vectors.map((v) => v.buffer as ArrayBuffer) : [];
       parentPort!.postMessage({ id, ...result }, transfer);
     } catch (err) {

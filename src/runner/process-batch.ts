@@ -1,6 +1,7 @@
 import { type BreakerTransition, CircuitBreaker } from "../core/breaker.js";
 import type { StateCounts } from "../core/types.js";
 import { CpuPool } from "../pipeline/cpu-pool.js";
+import { ThreadedLocalEmbedder } from "../pipeline/embed/local.js";
 import { EmbedQueue } from "../pipeline/embed/queue.js";
 import type { ClaimedDocument, Outcome, RunHandle, StagedProgress, Store } from "../store/store.js";
 import { Background } from "./background.js";
@@ -288,17 +289,21 @@ function createEngine(
   hooks: ProcessHooks,
   { embedder, embedSettings, faults, breaker, cpu, cache, getEngine }: RunResources,
 ): Engine {
+  // Injected embedding faults need the request path; otherwise the built-in embedder runs in the
+  // threads with the chunks of the documents they prepare (its vectors are not cached: see
+  // openEmbedCache), and through the queue for those prepared here: on the threads too once they
+  // run, here before.
+  const embedInPool =
+    cpu && settings.embed.kind === "local" && faults.rates.embed === 0 && faults.rates.timeout === 0
+      ? settings.embed.dimensions
+      : null;
+  const queued =
+    cpu && embedInPool !== null ? new ThreadedLocalEmbedder(embedder, cpu, embedInPool) : embedder;
   const ctx: DocumentContext = {
     settings,
-    embedQueue: new EmbedQueue(embedder, options.embedBatchSize, options.embedConcurrency),
+    embedQueue: new EmbedQueue(queued, options.embedBatchSize, options.embedConcurrency),
     ...(cpu ? { cpu } : {}),
-    // Injected embedding faults need the request path; otherwise the built-in embedder runs in the
-    // threads with the chunks of the documents they prepare (its vectors are not cached: see
-    // openEmbedCache), and here, through the queue, for those prepared here.
-    embedInPool:
-      cpu && settings.embed.kind === "local" && faults.rates.embed === 0 && faults.rates.timeout === 0
-        ? settings.embed.dimensions
-        : null,
+    embedInPool,
     cache,
     layers: stageLayersOf(settings),
     loadOutputChunks: (row) => store.loadOutputChunks(row),

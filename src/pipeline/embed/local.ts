@@ -1,3 +1,4 @@
+import type { CpuPool } from "../cpu-pool.js";
 import type { Embedder } from "./embedder.js";
 
 /**
@@ -64,4 +65,35 @@ function fnv1a(text: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+/**
+ * The built-in embedder for the texts of documents prepared on the main thread (tiny ones), once
+ * the CPU threads run: each request is computed on a thread, so the main thread, which claims,
+ * commits and prepares those documents, is not also the one that hashes their words. Before the
+ * threads have loaded (or where none start) it computes here, as does a request whose thread died.
+ */
+export class ThreadedLocalEmbedder implements Embedder {
+  readonly id: string;
+
+  constructor(
+    private readonly local: Embedder,
+    private readonly pool: CpuPool,
+    private readonly dimensions: number,
+  ) {
+    this.id = local.id;
+  }
+
+  async embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
+    if (!this.pool.loadedAlready) return this.local.embed(texts, signal);
+    try {
+      const task = { kind: "hash-embed" as const, texts, dimensions: this.dimensions };
+      return (await this.pool.run(task, signal)).vectors ?? [];
+    } catch {
+      if (signal.aborted) throw signal.reason;
+      return this.local.embed(texts, signal);
+    }
+  }
+
+  async close(): Promise<void> {}
 }
