@@ -89,6 +89,39 @@ export class IdentityMap {
     }
   }
 
+  /** A map over the `table` of another (see `table`), which it takes over. */
+  static fromTable(table: Uint32Array): IdentityMap {
+    const map = new IdentityMap(16);
+    map.slots = table;
+    map.capacity = table.length / SLOT;
+    for (let j = 4; j < table.length; j += SLOT) if (table[j] !== 0) map.size += 1;
+    return map;
+  }
+
+  /** The map's slots, for `agreesWith` in another thread. */
+  get table(): Uint32Array {
+    return this.slots;
+  }
+
+  /**
+   * Whether every key of another map's `table` that is here has the same value here: the check
+   * between two parts of an input, each with its own map. Nothing is added.
+   */
+  agreesWith(table: Uint32Array): boolean {
+    for (let j = 0; j < table.length; j += SLOT) {
+      if (table[j + 4] === 0) continue;
+      let i = (table[j + 1]! & (this.capacity - 1)) * SLOT;
+      while (this.slots[i + 4] !== 0) {
+        if (this.slots[i] === table[j] && this.slots[i + 1] === table[j + 1]) {
+          if (this.slots[i + 2] !== table[j + 2] || this.slots[i + 3] !== table[j + 3]) return false;
+          break;
+        }
+        i = (i + SLOT) % (this.capacity * SLOT);
+      }
+    }
+    return true;
+  }
+
   private write(i: number, key: Hash64, value: Hash64, position: number): void {
     this.slots[i] = key.hi;
     this.slots[i + 1] = key.lo;

@@ -108,3 +108,21 @@ function decodeLine(
   for (let i = start; i < bad; i++) if ((bytes[i]! & 0xc0) !== 0x80) column += 1;
   return { text: "", number, next, invalidUtf8: { column, problem: describeInvalid(bytes, bad) } };
 }
+
+/**
+ * The offset of the first line that starts at or after `offset` (just after a newline), looking
+ * up to 1 MiB ahead; null when there is none there, or when it is the end of the file.
+ */
+export async function lineStartAfter(file: string, offset: number): Promise<number | null> {
+  const handle = await fs.promises.open(file, "r");
+  try {
+    const size = (await handle.stat()).size;
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+    const nl = buffer.subarray(0, bytesRead).indexOf(10);
+    if (nl === -1 || offset + nl + 1 >= size) return null;
+    return offset + nl + 1;
+  } finally {
+    await handle.close();
+  }
+}

@@ -35,17 +35,50 @@ export async function validateInput(
   options: ValidateOptions = {},
 ): Promise<ValidationSummary> {
   const checks = new InputChecks(source, options);
-  for (const problem of source.problems) checks.report(problem, "rule");
-  for await (const records of source.recordBatches(0)) {
+  await checkRecords(checks, 0, Number.POSITIVE_INFINITY);
+  checks.throwIfAny();
+  return { records: checks.records, distinct: checks.distinct, hasPaths: checks.hasPaths };
+}
+
+/** What one part of a JSON Lines file holds (see `validatePart`). */
+export interface PartValidation {
+  /** No problem inside the part. */
+  clean: boolean;
+  hasPaths: boolean;
+  /** The part's identities (an `IdentityMap`'s table), for `IdentityMap.agreesWith`. */
+  identities: Uint32Array;
+}
+
+/**
+ * Checks the lines of a JSON Lines file from byte `from` (a line's start) to byte `to`, for a
+ * validation split in parts that run at once: each finds the problems and duplicates inside it,
+ * the caller those between the parts (from their identities). Line numbers count from the
+ * part's start, so a part only says whether it found a problem; the caller then validates the
+ * whole input for the error.
+ */
+export async function validatePart(
+  source: InputSource,
+  from: number,
+  to: number,
+  options: ValidateOptions = {},
+): Promise<PartValidation> {
+  const checks = new InputChecks(source, options);
+  await checkRecords(checks, from, to);
+  return { clean: checks.clean, hasPaths: checks.hasPaths, identities: checks.identities };
+}
+
+/** Checks the records that end from `from` to `to` (byte offsets, or a JSON file's positions). */
+async function checkRecords(checks: InputChecks, from: number, to: number): Promise<void> {
+  if (from === 0) for (const problem of checks.source.problems) checks.report(problem, "rule");
+  for await (const records of checks.source.recordBatches(from)) {
     for (const record of records) {
+      if (record.next > to) return;
       checks.records += 1;
       // The batches of one read (and in-memory inputs) come without I/O; let signals and timers in.
       if (checks.records % 2_000 === 0) await new Promise((resolve) => setImmediate(resolve));
       checks.check(record, checks.records - 1);
     }
   }
-  checks.throwIfAny();
-  return { records: checks.records, distinct: checks.distinct, hasPaths: checks.hasPaths };
 }
 
 type ProblemKind = "syntax" | "duplicate" | "rule";
@@ -64,12 +97,20 @@ class InputChecks {
   private readonly firstWhere = new Map<number, string>();
 
   constructor(
-    private readonly source: InputSource,
+    readonly source: InputSource,
     private readonly options: ValidateOptions,
   ) {}
 
   get distinct(): number {
     return this.seen.size;
+  }
+
+  get clean(): boolean {
+    return this.problemCount === 0;
+  }
+
+  get identities(): Uint32Array {
+    return this.seen.table;
   }
 
   report(detail: ErrorDetail, kind: ProblemKind): void {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
 import { threadFile } from "../core/own-files.js";
-import type { ValidationSummary } from "../input/validate.js";
+import type { PartValidation, ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
 import type { InputRef, InputThreadData, StandbyData } from "./input-thread.js";
 import type { PlanSummary } from "./planner.js";
@@ -48,6 +48,11 @@ export const InputThread = {
 
   validate(input: InputRef): Promise<ValidationSummary> {
     return runThread<ValidationSummary>({ job: "validate", input });
+  },
+
+  /** Checks the lines from byte `from` to byte `to` of a JSON Lines file (see `validatePart`). */
+  validatePart(input: InputRef, from: number, to: number): Promise<PartValidation> {
+    return runThread<PartValidation>({ job: "validate-part", input, from, to });
   },
 
   /** Plans while the main thread keeps the planning lock alive. */

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { FileFilterOptions } from "../input/file-filter.js";
 import { openInput } from "../input/sources.js";
-import { validateInput } from "../input/validate.js";
+import { validateInput, validatePart } from "../input/validate.js";
 import type { BatchInfo, StoreConnectionSpec } from "../store/store.js";
 import { openThreadStore, preloadThreadStore } from "./thread-store.js";
 
@@ -21,6 +21,8 @@ export interface InputRef extends FileFilterOptions {
 
 export type InputThreadData =
   | { job: "validate"; input: InputRef }
+  /** Check the lines from byte `from` to byte `to` of a JSON Lines file (see `validatePart`). */
+  | { job: "validate-part"; input: InputRef; from: number; to: number }
   | {
       job: "plan";
       store: StoreConnectionSpec;
@@ -81,6 +83,11 @@ async function plan(job: Extract<InputThreadData, { job: "plan" }>): Promise<unk
 
 async function main(): Promise<void> {
   const data = await jobOf(workerData as InputThreadData | StandbyData);
+  if (data.job === "validate-part") {
+    const part = await validatePart(await open(data.input), data.from, data.to);
+    parentPort?.postMessage({ result: part }, [part.identities.buffer as ArrayBuffer]);
+    return;
+  }
   const result = data.job === "plan" ? await plan(data) : await validateInput(await open(data.input));
   // Sent once the store is closed: the main thread ends this thread when the message arrives.
   parentPort?.postMessage({ result });

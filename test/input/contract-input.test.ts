@@ -542,6 +542,24 @@ describe("rejected inputs leave the store unchanged (CONTRACT.md, Input)", () =>
     await expectUnchanged();
   }, 60_000);
 
+  it("finds a large JSON Lines input's conflicting ids when one is in each half it is validated in", async () => {
+    // Past 16 MiB the two halves of the file are validated at once; a conflict between them is
+    // found when their identities meet, and reported as the whole file's validation reports it.
+    const line = (i: number, id = `d${i}`, content = `document ${i} ${"x".repeat(1_000)}`) =>
+      JSON.stringify({ id, source: "s", content });
+    const lines = Array.from({ length: 17_000 }, (_, i) => line(i));
+    lines[16_500] = line(16_500, "d3", "other content");
+    const big = writeFile(ctx.dir, "big-conflict.jsonl", `${lines.join("\n")}\n`);
+    const freshDb = path.join(ctx.dir, "big-conflict", "new.db");
+    const result = await runCli(["run", big, "--db", freshDb, "--no-progress"]);
+    const body = expectCliError(result, "DUPLICATE_ID");
+    expectDetail(body, { line: 16_501 });
+    expect(body.message).toContain("first at line 4");
+    expect(body.details).toHaveLength(1);
+    expect(fs.existsSync(path.dirname(freshDb))).toBe(false);
+    await expectUnchanged();
+  }, 60_000);
+
   // Runs last: no rejected input (with or without --batch-id) added a batch or changed one.
   it("after all rejected inputs, the store lists exactly the batches it had", async () => {
     const after = await snapshotBatch(db, "keep");
