@@ -56,7 +56,7 @@ describe("the built-in embedder behind the CPU threads", () => {
     expect(local.here).toBe(0);
   });
 
-  it("embeds here what a thread that died was holding, and rejects an aborted request", async () => {
+  it("embeds here what a thread that died was holding, and rejects an aborted request without ending a thread", async () => {
     pool = new CpuPool(1);
     await pool.ready();
     const local = new CountingLocal();
@@ -68,9 +68,12 @@ describe("the built-in embedder behind the CPU threads", () => {
     expect(plain(await running)).toEqual(expected(list));
     expect(local.here).toBe(2_000);
 
+    const workers = [...threads.keys()];
     const controller = new AbortController();
     const aborted = embedder.embed(texts(2_000, "aborted"), controller.signal);
     controller.abort(new Error("the document's time ran out"));
     await expect(aborted).rejects.toThrow("the document's time ran out");
+    expect([...threads.keys()]).toEqual(workers);
+    expect(local.here).toBe(2_000);
   });
 });

@@ -86,13 +86,16 @@ export class ThreadedLocalEmbedder implements Embedder {
 
   async embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
     if (!this.pool.loadedAlready) return this.local.embed(texts, signal);
-    try {
-      const task = { kind: "hash-embed" as const, texts, dimensions: this.dimensions };
-      return (await this.pool.run(task, signal)).vectors ?? [];
-    } catch {
-      if (signal.aborted) throw signal.reason;
-      return this.local.embed(texts, signal);
-    }
+    signal.throwIfAborted();
+    // Without the signal: a request takes a thread a millisecond or so, and the pool ends a thread
+    // whose task is aborted while it runs (a new one costs a few hundred ms to start).
+    const task = { kind: "hash-embed" as const, texts, dimensions: this.dimensions };
+    const vectors = await this.pool.run(task).then(
+      (result) => result.vectors,
+      () => null,
+    );
+    signal.throwIfAborted();
+    return vectors ?? this.local.embed(texts, signal);
   }
 
   async close(): Promise<void> {}
