@@ -67,7 +67,7 @@ export async function validatePart(
   return { clean: checks.clean, hasPaths: checks.hasPaths, identities: checks.identities };
 }
 
-/** Checks the records that end from `from` to `to` (byte offsets, or a JSON file's positions). */
+/** Checks the records from offset `from` that end at `to` at the latest (offsets as in `next`). */
 async function checkRecords(checks: InputChecks, from: number, to: number): Promise<void> {
   if (from === 0) for (const problem of checks.source.problems) checks.report(problem, "rule");
   for await (const records of checks.source.recordBatches(from)) {

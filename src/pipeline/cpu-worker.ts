@@ -10,9 +10,8 @@ import { prepareChunks, prepareFallback } from "./prepare.js";
 /**
  * A worker thread of the CPU pool: parse, clean and chunk a document (and, with the built-in
  * embedder, embed its chunks), or embed texts with the built-in embedder or a local model, off the
- * main thread. Tasks run
- * one at a time in the order they came (the pool relies on it to know which one is running);
- * vectors travel back as transferred buffers.
+ * main thread. Tasks run one at a time in the order they came (the pool relies on it to know which
+ * one is running); vectors travel back as transferred buffers.
  */
 const stores = new Map<string, Database.Statement>();
 

@@ -167,7 +167,7 @@ async function validateSource(source: InputSource, ref: InputRef): Promise<{ has
 /**
  * A large JSON Lines file is validated in two halves at once, the first on a thread and the
  * second here (nothing else runs before the input is known to be valid): on two cores, about half
- * the wait before the first document, which is all of a run's start on a large input. Null when
+ * the wait before the first document, most of a run's start on a large input. Null when
  * either half holds a problem, or the halves share an id with different contents: the whole file
  * is then validated again, for the error with its line numbers.
  */
