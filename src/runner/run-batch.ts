@@ -155,12 +155,12 @@ function inputRefOf(options: RunBatchOptions, dbFile: string): InputRef {
  * without a thread's start-up.
  */
 async function validateSource(source: InputSource, ref: InputRef): Promise<{ hasPaths: boolean }> {
-  const large =
-    source.kind !== "directory" &&
-    InputThread.available() &&
-    (await fs.promises.stat(source.location)).size >= VALIDATE_IN_THREAD_FROM_BYTES;
-  if (!large) return validateInput(source);
-  const halves = source.kind === "jsonl" ? await validateInHalves(source, ref) : null;
+  const size =
+    source.kind !== "directory" && InputThread.available()
+      ? (await fs.promises.stat(source.location)).size
+      : 0;
+  if (size < VALIDATE_IN_THREAD_FROM_BYTES) return validateInput(source);
+  const halves = source.kind === "jsonl" ? await validateInHalves(source, ref, size) : null;
   return halves ?? InputThread.validate(ref);
 }
 
@@ -171,8 +171,11 @@ async function validateSource(source: InputSource, ref: InputRef): Promise<{ has
  * either half holds a problem, or the halves share an id with different contents: the whole file
  * is then validated again, for the error with its line numbers.
  */
-async function validateInHalves(source: InputSource, ref: InputRef): Promise<{ hasPaths: boolean } | null> {
-  const size = (await fs.promises.stat(source.location)).size;
+async function validateInHalves(
+  source: InputSource,
+  ref: InputRef,
+  size: number,
+): Promise<{ hasPaths: boolean } | null> {
   const middle = await lineStartAfter(source.location, Math.floor(size / 2));
   if (middle === null) return null;
   const [first, second] = await Promise.all([
