@@ -1,9 +1,10 @@
 import fs from "node:fs";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { DocbatchError } from "../core/errors.js";
 import { threadFile } from "../core/own-files.js";
 import type { PartValidation, ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
+import { spawnInputThread, takeEarlyInputThread } from "./early-thread.js";
 import type { InputRef, InputThreadData, StandbyData } from "./input-thread.js";
 import type { PlanSummary } from "./planner.js";
 
@@ -27,22 +28,29 @@ export const InputThread = {
     return fs.existsSync(THREAD_FILE);
   },
 
-  /** Starts a thread for the next validation or plan while the caller gets ready for it. */
+  /**
+   * Starts a thread for the next validation or plan while the caller gets ready for it, or keeps
+   * the one the CLI's entry file started before the run loaded.
+   */
   prewarm(): void {
     if (standby || !InputThread.available()) return;
-    const worker = spawn({ job: "standby" });
-    // Not a reason to keep the process alive, nor an error to report, until it has a job.
-    worker.unref();
-    worker.on("error", () => {});
+    const early = takeEarlyInputThread();
+    const worker = early ?? spawn({ job: "standby" });
+    if (!early) {
+      // Not a reason to keep the process alive, nor an error to report, until it has a job.
+      worker.unref();
+      worker.on("error", () => {});
+    }
     worker.once("exit", () => {
       if (standby === worker) standby = null;
     });
     standby = worker;
   },
 
-  /** Ends the thread on standby, if no job took it. */
+  /** Ends the thread on standby, and one the entry file started, if no job took them. */
   discard(): void {
     void standby?.terminate();
+    void takeEarlyInputThread()?.terminate();
     standby = null;
   },
 
@@ -106,9 +114,7 @@ function runThread<T>(data: InputThreadData, signal?: AbortSignal): Promise<T> {
 }
 
 function spawn(data: InputThreadData | StandbyData): Worker {
-  // A small young generation: the input is read as short-lived strings by the million, and the
-  // default (up to 48 MB) would only raise the process's footprint.
-  return new Worker(THREAD_FILE, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+  return spawnInputThread(THREAD_FILE, data);
 }
 
 function takeStandby(data: InputThreadData): Worker | null {
