@@ -1,6 +1,8 @@
 /**
  * `npm run bench [-- --quick]`: every scenario, one after the other, then bench/results/summary.md
- * with the goals and the figures achieved. Each scenario can also run alone (`npx tsx bench/X.ts`).
+ * with the goals and the figures achieved. Each scenario can also run alone (`npx tsx bench/X.ts`);
+ * `npx tsx bench/run.ts --summary [--quick]` then writes the summary again from the results in
+ * bench/results/, running nothing.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -54,6 +56,7 @@ function read(name: string): Record<string, any> | null {
 }
 
 async function main() {
+  if (process.argv.includes("--summary")) return summary();
   if (!fs.existsSync(path.join(ROOT, "dist", "cli", "main.js")))
     throw new Error("build first: npm run build");
   const failed: string[] = [];
