@@ -332,11 +332,12 @@ function createEngine(
     {
       concurrency: options.concurrency,
       prefetch: Math.max(options.concurrency, 128),
+      maxPrefetch: 1024,
       leaseMs: options.leaseMs,
       heartbeatMs: Math.max(250, Math.floor(options.leaseMs / 3)),
       groupDelayMs: 2,
       maxGroupDelayMs: 50,
-      groupMax: 256,
+      groupMax: 1024,
       pollMs: 250,
       docTimeoutMs: options.docTimeoutMs,
       ...(options.maxFailRate !== undefined ? { maxFailRate: options.maxFailRate } : {}),

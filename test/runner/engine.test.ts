@@ -181,4 +181,46 @@ describe("Engine", () => {
     const [first] = await store.listDocuments("b", { states: ["pending"], limit: 1 });
     expect(first!.attempts).toBe(0);
   });
+
+  describe("claims ahead", () => {
+    /** Runs `count` documents, each taking `ms`, and records every commit's claim and outcomes. */
+    async function commitsOf(count: number, ms: number, options: Partial<EngineOptions>) {
+      const { store, run } = await setup(count);
+      const commits: { claimed: number; outcomes: number }[] = [];
+      const commit = store.commit.bind(store);
+      store.commit = async (request) => {
+        const result = await commit(request);
+        commits.push({ claimed: result.claimed.length, outcomes: request.outcomes.length });
+        return result;
+      };
+      const engine = new Engine(
+        store,
+        run,
+        async (doc) => {
+          if (ms > 0) await sleep(ms);
+          return completed(doc);
+        },
+        { ...OPTIONS, concurrency: 4, prefetch: 32, groupMax: 1024, ...options },
+      );
+      expect(await engine.run()).toBe("finished");
+      expect((await store.counts("b")).done).toBe(count);
+      return commits;
+    }
+
+    it("what fast documents settle in the longest group delay: fewer, larger commits", async () => {
+      const fixed = await commitsOf(3000, 0, {});
+      const adaptive = await commitsOf(3000, 0, { maxPrefetch: 512 });
+      // A fixed claim-ahead commits whenever the 36 claimed documents run out.
+      expect(Math.max(...fixed.map((c) => c.claimed))).toBeLessThanOrEqual(36);
+      expect(Math.max(...adaptive.map((c) => c.claimed))).toBeGreaterThan(36);
+      expect(Math.max(...adaptive.map((c) => c.claimed))).toBeLessThanOrEqual(4 + 512);
+      expect(adaptive.length).toBeLessThan(fixed.length * 0.6);
+    });
+
+    it("no more than `prefetch` for slow documents", async () => {
+      // Four at a time, 25 ms each: 0.16 documents settle per ms, 3.2 in the longest delay (20 ms).
+      const commits = await commitsOf(120, 25, { maxPrefetch: 512 });
+      expect(Math.max(...commits.map((c) => c.claimed))).toBeLessThanOrEqual(4 + 32);
+    });
+  });
 });
