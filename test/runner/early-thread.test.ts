@@ -39,7 +39,7 @@ describe("the input thread the CLI's entry file starts", () => {
     const worker = startEarlyInputThread(THREAD);
     const gone = exited(worker);
     InputThread.prewarm();
-    // The run took it: nothing is left to hand over, and no other thread was started.
+    // The run took it: nothing is left to hand over.
     expect(takeEarlyInputThread()).toBeNull();
     const summary = await InputThread.validate({ path: jsonl(100), storeFiles: [] });
     expect(summary).toMatchObject({ records: 100, distinct: 40 });
