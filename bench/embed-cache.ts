@@ -31,6 +31,7 @@ interface RunFigures {
 async function cold(dir: string, input: string, embed: string[], server: EmbeddingTestServer) {
   const times = { cache: [] as number[], noCache: [] as number[] };
   let first: RunFigures | null = null;
+  let firstDb = "";
   for (let r = 0; r < rounds; r++) {
     for (const mode of ["cache", "noCache"] as const) {
       const db = path.join(dir, `${mode}-${r}-${embed.length}.db`);
@@ -42,10 +43,13 @@ async function cold(dir: string, input: string, embed: string[], server: Embeddi
         server,
       );
       times[mode].push(figures.wallMs);
-      if (mode === "cache" && r === 0) first = figures;
+      if (mode === "cache" && r === 0) {
+        first = figures;
+        firstDb = db;
+      }
     }
   }
-  return { times, first: first!, ratio: round(best(times.noCache) / best(times.cache), 3) };
+  return { times, first: first!, firstDb, ratio: round(best(times.noCache) / best(times.cache), 3) };
 }
 
 async function runOnce(
@@ -90,7 +94,7 @@ async function main() {
     // The second and third batches embed through the endpoint, in the store of the first cold run
     // with the cache against it, which holds the first batch: the built-in embedder's vectors are
     // never cached (computing one costs less than looking it up).
-    const store = path.join(dir, `cache-0-${endpoint.length}.db`);
+    const store = http.firstDb;
     const overlap = await runOnce(input, store, "overlap", ["--chunk-overlap", "100", ...endpoint], server);
     const same = await runOnce(input, store, "same", endpoint, server);
     const chunks = overlap.textsEmbedded + overlap.cacheHits;

@@ -16,12 +16,18 @@ export function spawnInputThread(file: string | URL, workerData: unknown): Worke
   return new Worker(file, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
 }
 
-/** Starts an input thread on standby for the run about to load (see InputThread.prewarm). */
-export function startEarlyInputThread(file: URL): Worker {
+/** An input thread on standby: its job arrives later as a message (see InputThread.prewarm). */
+export function spawnStandbyThread(file: string | URL): Worker {
   const worker = spawnInputThread(file, { job: "standby" });
-  // Not a reason to keep the process alive, nor an error to report, until a run takes it.
+  // Not a reason to keep the process alive, nor an error to report, until it has a job.
   worker.unref();
   worker.on("error", () => {});
+  return worker;
+}
+
+/** Starts an input thread on standby for the run about to load. */
+export function startEarlyInputThread(file: URL): Worker {
+  const worker = spawnStandbyThread(file);
   (globalThis as Holder)[EARLY] = worker;
   return worker;
 }

@@ -4,8 +4,8 @@ import { DocbatchError } from "../core/errors.js";
 import { threadFile } from "../core/own-files.js";
 import type { PartValidation, ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
-import { spawnInputThread, takeEarlyInputThread } from "./early-thread.js";
-import type { InputRef, InputThreadData, StandbyData } from "./input-thread.js";
+import { spawnInputThread, spawnStandbyThread, takeEarlyInputThread } from "./early-thread.js";
+import type { InputRef, InputThreadData } from "./input-thread.js";
 import type { PlanSummary } from "./planner.js";
 
 const THREAD_FILE = threadFile("runner/input-thread.js");
@@ -34,13 +34,7 @@ export const InputThread = {
    */
   prewarm(): void {
     if (standby || !InputThread.available()) return;
-    const early = takeEarlyInputThread();
-    const worker = early ?? spawn({ job: "standby" });
-    if (!early) {
-      // Not a reason to keep the process alive, nor an error to report, until it has a job.
-      worker.unref();
-      worker.on("error", () => {});
-    }
+    const worker = takeEarlyInputThread() ?? spawnStandbyThread(THREAD_FILE);
     worker.once("exit", () => {
       if (standby === worker) standby = null;
     });
@@ -113,7 +107,7 @@ function runThread<T>(data: InputThreadData, signal?: AbortSignal): Promise<T> {
   });
 }
 
-function spawn(data: InputThreadData | StandbyData): Worker {
+function spawn(data: InputThreadData): Worker {
   return spawnInputThread(THREAD_FILE, data);
 }
 
