@@ -188,8 +188,7 @@ export class HttpEmbedder implements Embedder {
           );
         const declared = Number(res.headers["content-length"]);
         if (status === 200 && declared > limit) {
-          fail(tooLarge(`${declared} bytes announced`, limit));
-          req.destroy();
+          stop(tooLarge(`${declared} bytes announced`, limit));
           return;
         }
         res.on("data", (part: Buffer) => {
@@ -200,8 +199,7 @@ export class HttpEmbedder implements Embedder {
             done();
             req.destroy();
           } else if (status === 200 && size > limit) {
-            fail(tooLarge(`more than ${limit} bytes received`, limit));
-            req.destroy();
+            stop(tooLarge(`more than ${limit} bytes received`, limit));
           } else {
             parts.push(part);
           }

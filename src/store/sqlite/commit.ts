@@ -17,15 +17,15 @@ const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @ex
  * What a claim returns, read as arrays in this order (see `claimRowFrom`): better-sqlite3 returns a
  * row as an array in about a quarter less time than as an object of twenty named columns, and a
  * claim's cost per document is mostly this UPDATE (11.7 → 8.9 µs in a standalone loop of groups
- * of 100). The last value is the document's content, read in the same statement instead of by a
- * query per document; NULL where it is deferred (`contentDeferred`: `@deferFrom` bytes or more, and
- * loaded), which `claim` tells from the row's size by the same rule.
+ * of 100). The last two values say whether the document's content is deferred (loaded when it is
+ * processed: `@deferFrom` bytes or more, and loaded) and, where it is not, the content itself, read
+ * in the same statement instead of by a query per document.
  */
+const deferred = "@deferFrom IS NOT NULL AND load_error IS NULL AND (size IS NULL OR size >= @deferFrom)";
 const claimReturning = `RETURNING row, seq, source, doc_id, format, metadata, load_error, idem_key,
      fence, attempts, stage_attempts, failed_stage, breaker_wait_since, has_staged, executions, out_key, size,
-     file_mtime, content_hash, out_prep,
-     CASE WHEN @deferFrom IS NOT NULL AND load_error IS NULL AND (size IS NULL OR size >= @deferFrom) THEN NULL
-          ELSE (SELECT content FROM contents WHERE contents.row = documents.row) END`;
+     file_mtime, content_hash, out_prep, ${deferred},
+     CASE WHEN ${deferred} THEN NULL ELSE (SELECT content FROM contents WHERE contents.row = documents.row) END`;
 
 /** A claimed row from its values, in the order of `claimReturning`. */
 function claimRowFrom(v: unknown[]): ClaimRow {
@@ -53,15 +53,11 @@ function claimRowFrom(v: unknown[]): ClaimRow {
   };
 }
 
-/**
- * A claimed document from a claim's row: its content in place, or deferred (loaded when it is
- * processed) where the claim returned none for it (see `claimReturning`).
- */
-function claimedFrom(v: unknown[], reclaimed: boolean, deferFrom: number | null): ClaimedDocument {
+/** A claimed document from a claim's row: its content in place, or deferred (see `claimReturning`). */
+function claimedFrom(v: unknown[], reclaimed: boolean): ClaimedDocument {
   const doc = toClaimed(claimRowFrom(v), reclaimed);
-  const large = deferFrom !== null && (doc.size ?? Number.POSITIVE_INFINITY) >= deferFrom;
-  if (doc.loadError === null && large) doc.contentDeferred = true;
-  else doc.content = (v[20] as string | null) ?? null;
+  if (v[20]) doc.contentDeferred = true;
+  else doc.content = (v[21] as string | null) ?? null;
   return doc;
 }
 
@@ -390,7 +386,7 @@ export class SqliteCommitter {
     }[];
     const deferFrom = request.deferContentFrom ?? null;
     const expired = (this.sql.claimExpired.all({ ...params, deferFrom }) as unknown[][]).map((v) =>
-      claimedFrom(v, true, deferFrom),
+      claimedFrom(v, true),
     );
     for (const h of holders) {
       const data = { from_run: h.lease_run, documents: h.n, lease_expired_at: h.expired, via: "lease" };
@@ -400,7 +396,7 @@ export class SqliteCommitter {
     const pending =
       rest > 0
         ? (this.sql.claimPending.all({ ...params, limit: rest, deferFrom }) as unknown[][]).map((v) =>
-            claimedFrom(v, false, deferFrom),
+            claimedFrom(v, false),
           )
         : [];
     const claimed = [...expired, ...pending.sort((a, b) => a.seq - b.seq)];
