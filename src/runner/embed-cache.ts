@@ -8,17 +8,13 @@ interface Lookup {
 }
 
 /**
- * How long an answered vector waits before it is written to the cache. Answers arriving together
- * share one write; a crash loses at most the answers of the last few milliseconds.
- */
-export const CACHE_WRITE_DELAY_MS = 5;
-
-/**
  * The embedding cache as one run uses it. Every document looks its chunk texts up before any is
  * sent to the embedder, and every answer is written to the store as it arrives, by itself and not
  * with its document: a document that waits for the retry of another of its requests, or a run
- * that crashes, does not hold answered vectors in memory only. Answers queued or being written are
- * found by lookups too, so two documents of one run with a common text embed it once.
+ * that crashes, does not hold answered vectors in memory only. The answers of one turn of the
+ * event loop share one write at its end (a write waits for the one before it): a SIGKILL loses the
+ * requests in flight, and the answers of at most the last turn or two. Answers queued or being
+ * written are found by lookups too, so two documents of one run with a common text embed it once.
  *
  * Writes go one at a time; a failed write is reported and its entries dropped (they cost one
  * request again, never a wrong vector). Lookups go one at a time too, and the documents that ask
@@ -28,7 +24,7 @@ export const CACHE_WRITE_DELAY_MS = 5;
 export class RunEmbedCache {
   private queued = new Map<string, Float32Array>();
   private writing = new Map<string, Float32Array>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: NodeJS.Immediate | null = null;
   private inFlight: Promise<void> | null = null;
   private counts: EmbedCounts = { embedded: 0, hits: 0 };
   private readonly asking: Lookup[] = [];
@@ -86,7 +82,7 @@ export class RunEmbedCache {
     return hits;
   }
 
-  /** Answers of the embedder: counted, and written to the cache within milliseconds. */
+  /** Answers of the embedder: counted, and written to the cache at the end of this turn. */
   remember(hashes: readonly string[], vectors: readonly Float32Array[]): void {
     this.counts.embedded += hashes.length;
     hashes.forEach((hash, i) => {
@@ -109,7 +105,7 @@ export class RunEmbedCache {
 
   /** Writes whatever is queued; the run waits for it before it closes the store. */
   async close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearImmediate(this.timer);
     this.timer = null;
     await this.inFlight;
     if (this.queued.size > 0) this.write();
@@ -151,7 +147,7 @@ export class RunEmbedCache {
 
   private schedule(): void {
     if (this.timer || this.inFlight) return;
-    this.timer = setTimeout(() => this.write(), CACHE_WRITE_DELAY_MS);
+    this.timer = setImmediate(() => this.write());
     this.timer.unref();
   }
 

