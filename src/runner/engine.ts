@@ -326,6 +326,11 @@ export class Engine {
       park: (texts, signal) => {
         const room = this.options.waitingRoomTexts ?? 0;
         if (this.parked.has(row) || texts > room || signal.aborted) return Promise.resolve();
+        // Room now and no one ahead: in at once, without a listener or a promise of its own.
+        if (this.admissions.length === 0 && this.parkedTexts + texts <= room) {
+          this.enter(row, texts);
+          return Promise.resolve();
+        }
         return new Promise<void>((resolve) => {
           const admission = {
             row,
@@ -353,12 +358,17 @@ export class Engine {
     const room = this.options.waitingRoomTexts ?? 0;
     while (this.admissions.length > 0 && this.parkedTexts + this.admissions[0]!.texts <= room) {
       const { row, texts, admit } = this.admissions.shift()!;
-      this.parked.set(row, texts);
-      this.parkedTexts += texts;
       admit();
-      // After the admitted document went on: it sends its texts before the next one starts.
-      queueMicrotask(() => this.wake());
+      this.enter(row, texts);
     }
+  }
+
+  /** A document enters the waiting room: its slot goes to the next one. */
+  private enter(row: number, texts: number): void {
+    this.parked.set(row, texts);
+    this.parkedTexts += texts;
+    // After the admitted document went on: it sends its texts before the next one starts.
+    queueMicrotask(() => this.wake());
   }
 
   private unpark(row: number): void {

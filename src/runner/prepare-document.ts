@@ -96,8 +96,10 @@ export async function reusedOutput(
   doc: ClaimedDocument,
   ctx: DocumentContext,
 ): Promise<{ texts: string[]; metadata: JsonObject[] } | null> {
+  // A document without output (most of a first run) costs no hash.
+  if (!doc.hadOutput || !ctx.loadOutputChunks) return null;
   const key = preparedKeyOf(doc, ctx);
-  if (!doc.hadOutput || key === null || doc.outputPrep !== key || !ctx.loadOutputChunks) return null;
+  if (key === null || doc.outputPrep !== key) return null;
   const output = await ctx.loadOutputChunks(doc.row);
   return output && { texts: output.texts, metadata: withFileTime(output.metadata, doc) };
 }

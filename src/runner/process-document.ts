@@ -199,7 +199,7 @@ async function chunkTexts(
   timings: StageTimings,
   startedAt: number,
 ): Promise<ChunkTexts | { outcome: Outcome }> {
-  const reused = await reusedOutput(doc, ctx);
+  const reused = doc.hadOutput ? await reusedOutput(doc, ctx) : null;
   if (reused) return { ...reused, fallback: null, prefilled: null };
   try {
     // A large document starts once the plan is written: the planning thread's memory (it read,
