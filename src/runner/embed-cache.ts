@@ -1,3 +1,4 @@
+import { atEndOfTurn } from "../core/end-of-turn.js";
 import { chunkTextHash } from "../core/keys.js";
 import type { EmbedCounts, Store } from "../store/store.js";
 
@@ -29,7 +30,7 @@ export class RunEmbedCache {
   private counts: EmbedCounts = { embedded: 0, hits: 0 };
   private readonly asking: Lookup[] = [];
   private looking = false;
-  private lookupScheduled = false;
+  private readonly lookupAtEndOfTurn = atEndOfTurn(() => this.nextLookup());
 
   constructor(
     private readonly store: Pick<Store, "lookupVectors" | "storeVectors">,
@@ -115,12 +116,7 @@ export class RunEmbedCache {
   private lookup(hashes: string[]): Promise<Map<string, Float32Array>> {
     return new Promise((resolve, reject) => {
       this.asking.push({ hashes, resolve, reject });
-      if (this.lookupScheduled) return;
-      this.lookupScheduled = true;
-      setImmediate(() => {
-        this.lookupScheduled = false;
-        this.nextLookup();
-      });
+      this.lookupAtEndOfTurn();
     });
   }
 

@@ -1,3 +1,4 @@
+import { atEndOfTurn } from "../../core/end-of-turn.js";
 import { failureKind, toDocbatchError } from "../../core/errors.js";
 import type { Interruptible } from "../../core/interrupt.js";
 import type { Embedder } from "./embedder.js";
@@ -56,7 +57,8 @@ const FIRST_FIT_SCAN = 256;
 export class EmbedQueue {
   private readonly waiting: Submission[] = [];
   private inFlight = 0;
-  private scheduled = false;
+  /** Sends what waits once this turn of the event loop has submitted all it will. */
+  private readonly schedule = atEndOfTurn(() => this.dispatch());
 
   constructor(
     private readonly embedder: Embedder,
@@ -95,16 +97,6 @@ export class EmbedQueue {
       signal.addEventListener("abort", submission.onAbort, { once: true });
       this.waiting.push(submission);
       this.schedule();
-    });
-  }
-
-  /** Sends what waits once this turn of the event loop has submitted all it will. */
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.dispatch();
     });
   }
 
