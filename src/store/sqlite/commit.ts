@@ -8,6 +8,7 @@ import type { ClaimedDocument, CommitRequest, CommitResult, Outcome, StagedProgr
 import { SqliteOutbox } from "./outbox.js";
 import { NOW_MS } from "./runs.js";
 import type { SqliteVectorIndex } from "./vector-index.js";
+import { writeTurn } from "./write-turn.js";
 
 const guard = "WHERE row = @row AND fence = @fence AND state = 'processing'";
 const claimSet = `state = 'processing', lease_run = @run, lease_expires_at = @expires, fence = fence + 1,
@@ -404,7 +405,8 @@ export class SqliteCommitter {
     return claimed;
   }
 
-  transaction(request: CommitRequest): CommitResult {
-    return this.db.transaction(() => this.commit(request)).immediate();
+  /** The commit in a write transaction of its own, which waits for the write lock without blocking. */
+  transaction(request: CommitRequest, timeoutMs: number): Promise<CommitResult> {
+    return writeTurn(this.db, () => this.commit(request), timeoutMs);
   }
 }

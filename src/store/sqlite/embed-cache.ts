@@ -3,6 +3,7 @@ import { Hash64Builder } from "../../core/identity-map.js";
 import { chunkTextHash } from "../../core/keys.js";
 import { decodeObject, decodeVector, encodeVector } from "../codec.js";
 import type { CachedVector, GarbageRequest, GarbageResult, OutputChunks } from "../embed-cache.js";
+import { writeTurn } from "./write-turn.js";
 
 /**
  * Where an entry of the embedding cache is indexed: 53 bits of a hash of its layer and text hash.
@@ -70,26 +71,29 @@ export class SqliteEmbedCache {
     return found;
   }
 
-  storeVectors(layer: string, entries: CachedVector[], now: number): number {
-    if (entries.length === 0) return 0;
-    this.db.pragma("synchronous = NORMAL");
-    try {
-      return this.db.transaction(() => {
-        let added = 0;
-        for (const e of entries)
-          added += this.insert!.run(
-            embedCacheSlot(layer, e.hash),
-            layer,
-            e.hash,
-            encodeVector(e.embedding),
-            now,
-          ).changes;
-        return added;
-      })();
-    } finally {
-      this.db.pragma(`synchronous = ${this.synchronous}`);
-    }
+  /** Writes answers to the cache in a transaction of their own, without syncing the WAL (see above). */
+  storeVectors(layer: string, entries: CachedVector[], now: number, timeoutMs: number): Promise<number> {
+    if (entries.length === 0) return Promise.resolve(0);
+    const insert = () => {
+      let added = 0;
+      for (const e of entries)
+        added += this.insert!.run(
+          embedCacheSlot(layer, e.hash),
+          layer,
+          e.hash,
+          encodeVector(e.embedding),
+          now,
+        ).changes;
+      return added;
+    };
+    return writeTurn(this.db, insert, timeoutMs, this.unsynced);
   }
+
+  /** The cache's writes skip the WAL sync; the connection's own level is restored after each. */
+  private readonly unsynced = {
+    before: () => this.db.pragma("synchronous = NORMAL"),
+    after: () => this.db.pragma(`synchronous = ${this.synchronous}`),
+  };
 
   loadOutputChunks(row: number): OutputChunks | null {
     const rows = this.db

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { type RunRow, toRun } from "../rows.js";
 import type { ClaimedDocument, RunHandle, RunInfo, RunStart } from "../store.js";
+import { writeTurn } from "./write-turn.js";
 
 /**
  * The runs of a batch: one row per process, written by that process only. Signs of life
@@ -87,24 +88,26 @@ export function renewLeases(
   docs: ClaimedDocument[],
   leaseMs: number,
   now: number,
-): number[] {
+  timeoutMs: number,
+): Promise<number[]> {
   const renew = db.prepare(
     "UPDATE documents SET lease_expires_at = ? WHERE row = ? AND fence = ? AND state = 'processing'",
   );
-  // Leases are timed by the store's clock: a caller's `now` from before a long wait (a busy file)
-  // must not shorten them.
-  const expires = Math.max(now, Date.now()) + leaseMs;
-  return db
-    .transaction(() => {
+  const alive = db.prepare(
+    `UPDATE runs SET last_seen_at = ?, alive_at = ${NOW_MS} WHERE batch_id = ? AND run = ?`,
+  );
+  return writeTurn(
+    db,
+    () => {
+      // Leases are timed by the store's clock: a caller's `now` from before a long wait (a busy
+      // file) must not shorten them.
+      const expires = Math.max(now, Date.now()) + leaseMs;
       const lost = docs
         .filter((doc) => renew.run(expires, doc.row, doc.fence).changes === 0)
         .map((d) => d.row);
-      db.prepare(`UPDATE runs SET last_seen_at = ?, alive_at = ${NOW_MS} WHERE batch_id = ? AND run = ?`).run(
-        now,
-        run.batchId,
-        run.run,
-      );
+      alive.run(now, run.batchId, run.run);
       return lost;
-    })
-    .immediate();
+    },
+    timeoutMs,
+  );
 }

@@ -35,6 +35,7 @@ import * as runs from "./runs.js";
 import { migrate } from "./schema.js";
 import { searchChunks } from "./search.js";
 import { markIndexStale, SqliteVectorIndex } from "./vector-index.js";
+import { writeTurn } from "./write-turn.js";
 
 export interface SqliteStoreOptions {
   /** Path of the database file; its folder is created. `:memory:` for tests. */
@@ -56,6 +57,9 @@ export interface SqliteStoreOptions {
    */
   vectorIndex?: boolean;
 }
+
+/** How long a statement waits for a lock another connection holds before it fails (SQLITE_BUSY). */
+const BUSY_TIMEOUT_MS = 15_000;
 
 /**
  * The embedded default store: one SQLite file in WAL mode. better-sqlite3 is synchronous, which
@@ -83,7 +87,7 @@ export class SqliteStore implements api.Store {
     const { file } = this.options;
     try {
       if (this.options.readonly) {
-        this.dbValue = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
+        this.dbValue = new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
         this.outbox = new SqliteOutbox(this.dbValue);
         this.embedCache = new SqliteEmbedCache(this.dbValue, "FULL");
         const stale = this.dbValue.prepare("SELECT stale FROM search_index_state").pluck().get() === 1;
@@ -91,7 +95,7 @@ export class SqliteStore implements api.Store {
         return;
       }
       if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      const db = new Database(file, { timeout: 15_000 });
+      const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
       // Chunks with their vectors are a few KB each: larger pages hold them with less overhead.
       // (Only a new, empty file takes a page size; an existing store keeps its own.)
       db.pragma("page_size = 16384");
@@ -290,13 +294,21 @@ export class SqliteStore implements api.Store {
     return {
       run: run.run,
       renew: async (ms: number) => {
-        this.db
-          .prepare("UPDATE batches SET plan_lock_expires_at = ? WHERE batch_id = ? AND plan_lock_run = ?")
-          .run(Date.now() + ms, batchId, run.run);
+        const extend = this.db.prepare(
+          "UPDATE batches SET plan_lock_expires_at = ? WHERE batch_id = ? AND plan_lock_run = ?",
+        );
         // A run that only plans (`submit`) shows it is alive this way: it commits nothing.
-        this.db
-          .prepare(`UPDATE runs SET alive_at = ${runs.NOW_MS} WHERE batch_id = ? AND run = ?`)
-          .run(batchId, run.run);
+        const alive = this.db.prepare(
+          `UPDATE runs SET alive_at = ${runs.NOW_MS} WHERE batch_id = ? AND run = ?`,
+        );
+        await writeTurn(
+          this.db,
+          () => {
+            extend.run(Date.now() + ms, batchId, run.run);
+            alive.run(batchId, run.run);
+          },
+          BUSY_TIMEOUT_MS,
+        );
       },
       release: async () => {
         this.db
@@ -381,11 +393,11 @@ export class SqliteStore implements api.Store {
     leaseMs: number,
     now: number,
   ): Promise<number[]> {
-    return runs.renewLeases(this.db, run, docs, leaseMs, now);
+    return runs.renewLeases(this.db, run, docs, leaseMs, now, BUSY_TIMEOUT_MS);
   }
 
   async commit(request: api.CommitRequest): Promise<api.CommitResult> {
-    return this.committer!.transaction(request);
+    return this.committer!.transaction(request, BUSY_TIMEOUT_MS);
   }
 
   connectionSpec(): api.StoreConnectionSpec | null {
@@ -476,7 +488,9 @@ export class SqliteStore implements api.Store {
     options: { withEmbeddings?: boolean } = {},
   ): AsyncIterable<api.ExportRow> {
     const memory = this.options.file === ":memory:";
-    const reader = memory ? this.db : new Database(this.options.file, { readonly: true, timeout: 15_000 });
+    const reader = memory
+      ? this.db
+      : new Database(this.options.file, { readonly: true, timeout: BUSY_TIMEOUT_MS });
     reader.exec("BEGIN");
     try {
       yield* read.exportChunks(reader, batchId, options.withEmbeddings ?? false);
@@ -581,7 +595,7 @@ export class SqliteStore implements api.Store {
   }
 
   async storeVectors(layer: string, entries: CachedVector[], now: number): Promise<number> {
-    return this.embedCache!.storeVectors(layer, entries, now);
+    return this.embedCache!.storeVectors(layer, entries, now, BUSY_TIMEOUT_MS);
   }
 
   async loadOutputChunks(row: number): Promise<OutputChunks | null> {
