@@ -206,8 +206,9 @@ export class SqliteStore implements api.Store {
     skipped: SkippedFile[] = [],
   ): Promise<api.PlanProgress> {
     const now = Date.now();
-    return this.db
-      .transaction((): api.PlanProgress => {
+    return writeTurn(
+      this.db,
+      (): api.PlanProgress => {
         const row = this.db
           .prepare("SELECT plan_generation, plan_records, plan_lock_run FROM batches WHERE batch_id = ?")
           .get(batchId) as PlanFenceRow | undefined;
@@ -224,8 +225,9 @@ export class SqliteStore implements api.Store {
           )
           .run(cursor.records, cursor.offset, progress.duplicates, progress.changed, batchId, generation);
         return progress;
-      })
-      .immediate();
+      },
+      BUSY_TIMEOUT_MS,
+    );
   }
 
   async finishPlan(batchId: string, generation: number, lockRun?: number): Promise<number> {
