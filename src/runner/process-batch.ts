@@ -301,7 +301,12 @@ function createEngine(
     cpu && embedInPool !== null ? new ThreadedLocalEmbedder(embedder, cpu, embedInPool) : embedder;
   const ctx: DocumentContext = {
     settings,
-    embedQueue: new EmbedQueue(queued, options.embedBatchSize, options.embedConcurrency),
+    embedQueue: new EmbedQueue(
+      queued,
+      options.embedBatchSize,
+      options.embedConcurrency,
+      cache ? () => cache.kept() : undefined,
+    ),
     ...(cpu ? { cpu } : {}),
     embedInPool,
     cache,
