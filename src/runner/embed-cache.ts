@@ -13,11 +13,9 @@ interface Lookup {
  * sent to the embedder, and every answer is written to the store as it arrives, by itself and not
  * with its document: a document that waits for the retry of another of its requests, or a run
  * that crashes, does not hold answered vectors in memory only. The answers of one turn of the
- * event loop share one write at its end (a write waits for the one before it), and a request's
- * slot in the embedding queue is freed only once its answers are written (`kept`): a SIGKILL loses
- * at most the texts of the requests in flight or answered and not yet written, `--embed-concurrency`
- * requests in all. Answers queued or being written are found by lookups too, so two documents of
- * one run with a common text embed it once.
+ * event loop share one write at its end (a write waits for the one before it): a SIGKILL loses the
+ * requests in flight, and the answers of at most the last turn or two. Answers queued or being
+ * written are found by lookups too, so two documents of one run with a common text embed it once.
  *
  * Writes go one at a time; a failed write is reported and its entries dropped (they cost one
  * request again, never a wrong vector). Lookups go one at a time too, and the documents that ask
@@ -33,10 +31,6 @@ export class RunEmbedCache {
   private readonly asking: Lookup[] = [];
   private looking = false;
   private readonly lookupAtEndOfTurn = atEndOfTurn(() => this.nextLookup());
-  /** Writes started and writes ended (written or failed); they go one at a time, in order. */
-  private writesStarted = 0;
-  private writesEnded = 0;
-  private readonly keptWaiters: { write: number; resolve: () => void }[] = [];
 
   constructor(
     private readonly store: Pick<Store, "lookupVectors" | "storeVectors">,
@@ -96,25 +90,6 @@ export class RunEmbedCache {
       this.queued.set(hash, vectors[i]!);
     });
     this.schedule();
-  }
-
-  /**
-   * Resolves once the answers remembered until the end of this turn of the event loop are written
-   * (or their write failed). The embedding queue frees a request's slot then, not when its answer
-   * arrives: answers that wait for the store (its write lock taken by the planning thread) never
-   * come on top of the requests in flight, so a crash costs at most the texts of
-   * `--embed-concurrency` requests.
-   */
-  kept(): Promise<void> {
-    if (!this.caching) return Promise.resolve();
-    return new Promise((resolve) => {
-      setImmediate(() => {
-        // What was remembered by now is queued (for the next write) or being written.
-        const write = this.queued.size > 0 ? this.writesStarted + 1 : this.inFlight ? this.writesStarted : 0;
-        if (write <= this.writesEnded) resolve();
-        else this.keptWaiters.push({ write, resolve });
-      });
-    });
   }
 
   /** Texts embedded without the cache (see `caching`): counted only. */
@@ -178,7 +153,6 @@ export class RunEmbedCache {
     this.writing = this.queued;
     this.queued = new Map();
     const entries = [...this.writing].map(([hash, embedding]) => ({ hash, embedding }));
-    this.writesStarted += 1;
     this.inFlight = this.store
       .storeVectors(this.layer, entries, this.clock())
       .then(
@@ -188,18 +162,7 @@ export class RunEmbedCache {
       .finally(() => {
         this.writing = new Map();
         this.inFlight = null;
-        this.writesEnded += 1;
-        this.releaseKept();
         if (this.queued.size > 0) this.schedule();
       });
-  }
-
-  private releaseKept(): void {
-    for (let i = this.keptWaiters.length - 1; i >= 0; i--) {
-      const waiter = this.keptWaiters[i]!;
-      if (waiter.write > this.writesEnded) continue;
-      this.keptWaiters.splice(i, 1);
-      waiter.resolve();
-    }
   }
 }

@@ -301,12 +301,7 @@ function createEngine(
     cpu && embedInPool !== null ? new ThreadedLocalEmbedder(embedder, cpu, embedInPool) : embedder;
   const ctx: DocumentContext = {
     settings,
-    embedQueue: new EmbedQueue(
-      queued,
-      options.embedBatchSize,
-      options.embedConcurrency,
-      cache ? () => cache.kept() : undefined,
-    ),
+    embedQueue: new EmbedQueue(queued, options.embedBatchSize, options.embedConcurrency),
     ...(cpu ? { cpu } : {}),
     embedInPool,
     cache,

@@ -111,51 +111,6 @@ describe("filling a request", () => {
   });
 });
 
-describe("a request's slot", () => {
-  it("is held until its answers are kept, then the next request goes", async () => {
-    const { embedder, requests, open } = scriptedEmbedder(() => null);
-    let keep!: () => void;
-    let asked = 0;
-    const kept = () => {
-      asked += 1;
-      return new Promise<void>((resolve) => {
-        keep = resolve;
-      });
-    };
-    const queue = new EmbedQueue(embedder, 4, 1, kept);
-    const signal = new AbortController().signal;
-    const first = queue.embed(["a"], signal);
-    await nextTurn();
-    const second = queue.embed(["b"], signal);
-    open();
-    // The answer reaches its document at once; the slot stays taken while it is being kept.
-    expect(await first).toHaveLength(1);
-    await nextTurn();
-    expect(asked).toBe(1);
-    expect(requests).toEqual([["a"]]);
-    expect(queue.active).toBe(1);
-    keep();
-    expect(await second).toHaveLength(1);
-    expect(requests).toEqual([["a"], ["b"]]);
-  });
-
-  it("is freed at once when the request fails: there is nothing to keep", async () => {
-    const { embedder, requests, open } = scriptedEmbedder((texts) =>
-      texts.includes("a") ? new DocbatchError("EMBED_UNAVAILABLE", "503") : null,
-    );
-    const queue = new EmbedQueue(embedder, 4, 1, () => new Promise<void>(() => {}));
-    const signal = new AbortController().signal;
-    const first = queue.embed(["a"], signal).catch((e: unknown) => e);
-    await nextTurn();
-    const second = queue.embed(["b"], signal);
-    open();
-    expect(await first).toBeInstanceOf(DocbatchError);
-    await nextTurn();
-    expect(requests).toEqual([["a"], ["b"]]);
-    void second;
-  });
-});
-
 describe("a shared request whose documents are abandoned", () => {
   it("lets each abandoned document go at once, and is cancelled when the last one goes", async () => {
     const sent: { signal: AbortSignal; answer: () => void }[] = [];

@@ -88,65 +88,6 @@ describe("RunEmbedCache", () => {
     expect(cache.takeCounts()).toEqual({ embedded: 0, hits: 0 });
   });
 
-  it("says answers are kept once the write that holds them has ended, however long it waits", async () => {
-    const released: (() => void)[] = [];
-    const written: number[] = [];
-    const store = {
-      async lookupVectors() {
-        return new Map<string, Float32Array>();
-      },
-      // Each write waits until the test lets it end (the store's write lock taken elsewhere).
-      storeVectors(_layer: string, entries: { hash: string }[]) {
-        return new Promise<number>((resolve) => {
-          released.push(() => {
-            written.push(entries.length);
-            resolve(entries.length);
-          });
-        });
-      },
-    };
-    const cache = new RunEmbedCache(store, "L", true, () => {});
-    const state = (p: Promise<void>) => {
-      const s = { kept: false };
-      void p.then(() => {
-        s.kept = true;
-      });
-      return s;
-    };
-    const turn = () => new Promise((r) => setImmediate(r));
-    // Nothing remembered: kept at the end of the turn.
-    const idle = state(cache.kept());
-    await turn();
-    await turn();
-    expect(idle.kept).toBe(true);
-    // An answer asks, then is remembered later in the same turn: the write that takes it counts.
-    const first = state(cache.kept());
-    cache.remember(cache.hashesOf(["a"]), [new Float32Array([1])]);
-    await turn();
-    await turn();
-    expect(released).toHaveLength(1);
-    // Answers of the next turn wait for the write after the one in flight.
-    cache.remember(cache.hashesOf(["b", "c"]), [new Float32Array([2]), new Float32Array([3])]);
-    const second = state(cache.kept());
-    await turn();
-    expect(first.kept).toBe(false);
-    released[0]!();
-    await turn();
-    await turn();
-    expect(first.kept).toBe(true);
-    expect(second.kept).toBe(false);
-    expect(released).toHaveLength(2);
-    released[1]!();
-    await turn();
-    expect(second.kept).toBe(true);
-    expect(written).toEqual([1, 2]);
-  });
-
-  it("keeps nothing waiting when texts are only counted", async () => {
-    const cache = RunEmbedCache.countingOnly(fakeStore(), "L");
-    await expect(cache.kept()).resolves.toBeUndefined();
-  });
-
   it("looks nothing up with lookups off, and still stores answers", async () => {
     const store = fakeStore();
     const cache = new RunEmbedCache(store, "L", false, () => {});

@@ -64,12 +64,6 @@ export class EmbedQueue {
     private readonly embedder: Embedder,
     private readonly batchSize: number,
     private readonly maxInFlight: number,
-    /**
-     * Resolves once the answers just handed out are kept (the run's embedding cache written): a
-     * request holds its slot until then (see RunEmbedCache.kept). Without it, slots are freed
-     * as answers arrive.
-     */
-    private readonly kept?: () => Promise<void>,
   ) {}
 
   /** Requests in flight now (for progress and benchmarks). */
@@ -146,7 +140,6 @@ export class EmbedQueue {
             from += m.texts.length;
             this.settle(m, () => m.resolve(part));
           }
-          return this.kept?.();
         },
         (err: unknown) => this.failed(members, err),
       )
