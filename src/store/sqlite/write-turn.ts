@@ -4,8 +4,8 @@ import type Database from "better-sqlite3";
 const RETRY_MS = 1;
 
 /**
- * A write transaction of the run's hot path (a group commit, a cache write) that waits for the
- * file's write lock without blocking the event loop.
+ * A write transaction of the run's hot path (a group commit, a cache write, a lease renewal, a
+ * slice of the plan) that waits for the file's write lock without blocking the event loop.
  *
  * SQLite's own wait for a lock another connection holds (the planning thread writing a slice of
  * the plan, a second worker's commit) is its busy handler: the thread sleeps 1, 2, 5, 10, 15 ms…
@@ -45,31 +45,20 @@ class Busy {
   constructor(readonly error: unknown) {}
 }
 
-/** One try: Busy when another connection holds the write lock (nothing was written). */
+/**
+ * One try, in better-sqlite3's own immediate transaction (which rolls back a body that throws):
+ * Busy when another connection holds the write lock, and so nothing was written.
+ */
 function tryWrite<T>(db: Database.Database, body: () => T, timeoutMs: number, around?: Around): T | Busy {
-  db.pragma("busy_timeout = 0");
   around?.before();
+  db.pragma("busy_timeout = 0");
   try {
-    db.exec("BEGIN IMMEDIATE");
+    return db.transaction(body).immediate();
   } catch (err) {
-    around?.after();
     if ((err as { code?: string }).code === "SQLITE_BUSY") return new Busy(err);
     throw err;
   } finally {
     db.pragma(`busy_timeout = ${timeoutMs}`);
-  }
-  return finish(db, body, around);
-}
-
-function finish<T>(db: Database.Database, body: () => T, around?: Around): T {
-  try {
-    const result = body();
-    db.exec("COMMIT");
-    return result;
-  } catch (err) {
-    if (db.inTransaction) db.exec("ROLLBACK");
-    throw err;
-  } finally {
     around?.after();
   }
 }
