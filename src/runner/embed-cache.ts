@@ -13,9 +13,11 @@ interface Lookup {
  * sent to the embedder, and every answer is written to the store as it arrives, by itself and not
  * with its document: a document that waits for the retry of another of its requests, or a run
  * that crashes, does not hold answered vectors in memory only. The answers of one turn of the
- * event loop share one write at its end (a write waits for the one before it): a SIGKILL loses the
- * requests in flight, and the answers of at most the last turn or two. Answers queued or being
- * written are found by lookups too, so two documents of one run with a common text embed it once.
+ * event loop share one write, at its end or before the embedding queue sends more requests
+ * (`flush`), whichever comes first (a write waits for the one before it): a SIGKILL loses the
+ * requests in flight, and only when a write waits for the store's lock the answers read meanwhile.
+ * Answers queued or being written are found by lookups too, so two documents of one run with a
+ * common text embed it once.
  *
  * Writes go one at a time; a failed write is reported and its entries dropped (they cost one
  * request again, never a wrong vector). Lookups go one at a time too, and the documents that ask
@@ -90,6 +92,19 @@ export class RunEmbedCache {
       this.queued.set(hash, vectors[i]!);
     });
     this.schedule();
+  }
+
+  /**
+   * Writes the answers queued so far now, not at the end of the turn: the embedding queue calls
+   * it before it sends requests, so that answers read never wait for their write while more
+   * requests go out. The SQLite store writes at once when its write lock is free; when it is
+   * taken (a slice of the plan being written) or a write is still waiting for it, the answers
+   * go with the next write, as before.
+   */
+  flush(): void {
+    if (this.queued.size === 0 || this.inFlight) return;
+    if (this.timer) clearImmediate(this.timer);
+    this.write();
   }
 
   /** Texts embedded without the cache (see `caching`): counted only. */

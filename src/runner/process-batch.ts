@@ -301,7 +301,7 @@ function createEngine(
     cpu && embedInPool !== null ? new ThreadedLocalEmbedder(embedder, cpu, embedInPool) : embedder;
   const ctx: DocumentContext = {
     settings,
-    embedQueue: new EmbedQueue(queued, options.embedBatchSize, options.embedConcurrency),
+    embedQueue: new EmbedQueue(queued, options.embedBatchSize, options.embedConcurrency, () => cache.flush()),
     ...(cpu ? { cpu } : {}),
     embedInPool,
     cache,

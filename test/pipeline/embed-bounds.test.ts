@@ -6,6 +6,7 @@ import { DocbatchError, failureKind } from "../../src/core/errors.js";
 import type { Embedder } from "../../src/pipeline/embed/embedder.js";
 import { HttpEmbedder } from "../../src/pipeline/embed/http.js";
 import { EmbedQueue, SharedRequestFailed } from "../../src/pipeline/embed/queue.js";
+import { RunEmbedCache } from "../../src/runner/embed-cache.js";
 import { sharedEmbeddings } from "../helpers/embeddings.js";
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
@@ -111,6 +112,56 @@ describe("filling a request", () => {
   });
 });
 
+describe("answers and the next requests", () => {
+  it("answers read are written to the run's cache before any further request leaves", async () => {
+    const written = new Set<string>();
+    const store = {
+      lookupVectors: async () => new Map<string, Float32Array>(),
+      storeVectors: async (_layer: string, entries: { hash: string }[]) => {
+        for (const e of entries) written.add(e.hash);
+        return entries.length;
+      },
+    };
+    const cache = new RunEmbedCache(store, "layer", true, (err) => {
+      throw err;
+    });
+    // At each request: the texts answered so far and not yet written to the cache.
+    const answered = new Set<string>();
+    const unwrittenAtSend: number[] = [];
+    const embedder: Embedder = {
+      id: "counting",
+      async embed(texts) {
+        unwrittenAtSend.push([...answered].filter((h) => !written.has(h)).length);
+        await new Promise((resolve) => setTimeout(resolve, 1 + (texts.length % 3)));
+        for (const h of cache.hashesOf(texts)) answered.add(h);
+        return texts.map(() => new Float32Array([1]));
+      },
+      async close() {},
+    };
+    const queue = new EmbedQueue(embedder, 4, 3, () => cache.flush());
+    const signal = new AbortController().signal;
+    // Documents of one to six texts, each remembering its answers as a run's documents do.
+    const documents = Array.from({ length: 60 }, (_, d) =>
+      Array.from({ length: 1 + (d % 6) }, (_, t) => `d${d} t${t}`),
+    );
+    await Promise.all(
+      documents.map(async (texts) => {
+        for (let from = 0; from < texts.length; from += 4) {
+          const part = texts.slice(from, from + 4);
+          const vectors = await queue.embed(part, signal);
+          // A run's document passes a few more awaits before it remembers its answers.
+          for (let hop = 0; hop < 3; hop++) await Promise.resolve();
+          cache.remember(cache.hashesOf(part), vectors);
+        }
+      }),
+    );
+    await cache.close();
+    expect(unwrittenAtSend.length).toBeGreaterThan(30);
+    expect(unwrittenAtSend.every((n) => n === 0)).toBe(true);
+    expect(written.size).toBe(documents.flat().length);
+  });
+});
+
 describe("a shared request whose documents are abandoned", () => {
   it("lets each abandoned document go at once, and is cancelled when the last one goes", async () => {
     const sent: { signal: AbortSignal; answer: () => void }[] = [];
@@ -138,6 +189,8 @@ describe("a shared request whose documents are abandoned", () => {
     expect(sent).toHaveLength(1);
     sent[0]!.answer();
     expect(await settled[0]).toBe("answered");
+    // The freed slot sends at the end of the turn that read the answer.
+    await nextTurn();
     expect(sent).toHaveLength(2);
     const shared = sent[1]!.signal;
     expect(shared).not.toBe(docs[1]!.signal);
