@@ -301,7 +301,12 @@ function createEngine(
     cpu && embedInPool !== null ? new ThreadedLocalEmbedder(embedder, cpu, embedInPool) : embedder;
   const ctx: DocumentContext = {
     settings,
-    embedQueue: new EmbedQueue(queued, options.embedBatchSize, options.embedConcurrency, () => cache.flush()),
+    embedQueue: new EmbedQueue(
+      queued,
+      options.embedBatchSize,
+      options.embedConcurrency,
+      cache.caching ? () => cache.flush() : undefined,
+    ),
     ...(cpu ? { cpu } : {}),
     embedInPool,
     cache,

@@ -67,9 +67,10 @@ export class EmbedQueue {
     private readonly maxInFlight: number,
     /**
      * Runs before requests are sent: the run writes the answers it holds to its embedding cache
-     * (RunEmbedCache.flush). Answers reach their documents, and a freed slot is filled, only at
-     * the end of the turn that read them; so when a request leaves, the answers read before it
-     * are written, and a crash costs at most the texts of `maxInFlight` requests.
+     * (RunEmbedCache.flush). With it, a slot freed by an answer is filled at the end of the turn
+     * that read the answer, once its documents have remembered it; so when a request leaves, the
+     * answers read before it are written, and a crash costs at most the texts of `maxInFlight`
+     * requests. Without it (nothing to write: the built-in embedder), the slot is filled at once.
      */
     private readonly beforeSend?: () => void,
   ) {}
@@ -156,9 +157,10 @@ export class EmbedQueue {
       .finally(() => {
         for (const m of members) m.request = null;
         this.inFlight -= 1;
-        // Not at once: the answers just read are remembered by their documents in this turn,
-        // and written before anything more is sent (see beforeSend).
-        this.schedule();
+        // With answers to write first (see beforeSend), at the end of this turn: the documents
+        // remember the answers just read in it, and they are written before more is sent.
+        if (this.beforeSend) this.schedule();
+        else this.dispatch();
       });
   }
 
