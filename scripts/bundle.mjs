@@ -19,6 +19,7 @@ const ENTRIES = [
   "runner/input-thread",
   "runner/delivery-thread",
   "pipeline/cpu-worker",
+  "pipeline/embed/http-thread",
   "store/sqlite/facts-thread",
   "server/export-thread",
   "server/report-thread",

@@ -5,6 +5,7 @@ import type { Embedder } from "../pipeline/embed/embedder.js";
 import { HttpEmbedder } from "../pipeline/embed/http.js";
 import { LocalEmbedder } from "../pipeline/embed/local.js";
 import { ModelEmbedder } from "../pipeline/embed/model.js";
+import { ThreadedHttpEmbedder } from "../pipeline/embed/threaded-http.js";
 
 /**
  * Version of the processing itself; bump it when a stage changes its output. 2: formats parsed
@@ -124,16 +125,23 @@ export function settingsFromJson(json: JsonObject): PipelineSettings {
   return s;
 }
 
-/** The run's embedder; a local model computes on `threads` cores off the main thread (0: on it). */
+/**
+ * The run's embedder. With `threads` (0: none), a local model computes on that many cores off the
+ * main thread, and an endpoint's requests go from a thread of their own.
+ */
 export function createEmbedder(settings: EmbedSettings, maxSockets: number, threads = 0): Embedder {
   if (settings.kind === "local") return new LocalEmbedder(settings.dimensions);
   if (settings.kind === "model") return new ModelEmbedder(settings.dir, threads);
   const apiKey = process.env.DOCBATCH_EMBED_API_KEY;
-  return new HttpEmbedder({
+  const options = {
     url: settings.url,
     model: settings.model,
     timeoutMs: settings.timeoutMs,
     maxSockets,
     ...(apiKey ? { apiKey } : {}),
-  });
+  };
+  // A run with threads sends its requests from a thread of their own (see ThreadedHttpEmbedder).
+  return threads > 0 && ThreadedHttpEmbedder.available()
+    ? new ThreadedHttpEmbedder(options)
+    : new HttpEmbedder(options);
 }
