@@ -5,6 +5,7 @@ import { IdentityMap } from "../core/identity-map.js";
 import { lineStartAfter } from "../input/lines.js";
 import { defaultBatchId, type InputSource, openInput } from "../input/sources.js";
 import { validateInput, validatePart } from "../input/validate.js";
+import { ThreadedHttpEmbedder } from "../pipeline/embed/threaded-http.js";
 import { type BatchReport, buildReport } from "../report/report.js";
 import { createStore, DEFAULT_DB } from "../store/open.js";
 import type { BatchInfo, PlanStart, RunHandle, Store } from "../store/store.js";
@@ -84,8 +85,14 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
   const sync = syncOption(options.sync);
   const logger: Logger = options.logger ?? createLogger(options.logFile, options.logLevel);
   const dbFile = path.resolve(options.db ?? DEFAULT_DB);
-  // A first run plans for sure: its planning thread loads while the input is opened and checked.
-  if (!options.store && !fs.existsSync(dbFile)) InputThread.prewarm();
+  // A run that plans (a first one for sure) has documents to embed: its planning thread, and the
+  // thread of its embedding requests (see createEmbedder), load while the input is opened and
+  // checked, on the core validation leaves idle.
+  const prewarm = () => {
+    InputThread.prewarm();
+    if (settings.embed.kind === "http" && resolved.threads > 0) ThreadedHttpEmbedder.prewarm();
+  };
+  if (!options.store && !fs.existsSync(dbFile)) prewarm();
   const ref = inputRefOf(options, dbFile);
   const source = await openInput(options.input, ref);
   const layer = layerOf(settings);
@@ -104,7 +111,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
       options.batchId?.trim() ||
       (await defaultBatchId(source, async (id) => (await store.getBatch(id))?.inputRef ?? null));
     const existing = await store.getBatch(batchId);
-    if (!existing?.planComplete || existing.fingerprint !== fingerprint) InputThread.prewarm();
+    if (!existing?.planComplete || existing.fingerprint !== fingerprint) prewarm();
     if (!validated && existing?.fingerprint !== fingerprint) validated = await validate();
     const { run, resumes } = await openRunAs(store, batchId, options, "run", {
       leaseMs: resolved.leaseMs,
@@ -135,6 +142,7 @@ export async function runBatch(options: RunBatchOptions): Promise<RunResult> {
     throw storeError(err) ?? err;
   } finally {
     InputThread.discard();
+    ThreadedHttpEmbedder.discard();
     if (!options.store) await store.close();
   }
 }

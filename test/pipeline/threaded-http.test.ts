@@ -50,6 +50,18 @@ describe("ThreadedHttpEmbedder", () => {
     expect(embedder.id).toBe(inProcess.id);
   });
 
+  it("takes the thread started on standby, which learns its options from its first message", async () => {
+    ThreadedHttpEmbedder.prewarm();
+    const embedder = threaded();
+    // Nothing on standby any more: ending it leaves the client's thread alone.
+    ThreadedHttpEmbedder.discard();
+    const inProcess = new HttpEmbedder({ url, model: "test-model", timeoutMs: 5_000 });
+    open.push(inProcess);
+    const [got] = await embedder.embed(["standby"], live());
+    const [want] = await inProcess.embed(["standby"], live());
+    expect([...got!]).toEqual([...want!]);
+  });
+
   it("carries the service's error, its code and its Retry-After, across the thread", async () => {
     const embedder = threaded();
     server.setRates({ rateLimit429: 1 });

@@ -1,6 +1,8 @@
 import http from "node:http";
-import https from "node:https";
+import type https from "node:https";
+import { createRequire } from "node:module";
 import { DocbatchError } from "../../core/errors.js";
+import type { Interruptible } from "../../core/interrupt.js";
 import type { Embedder } from "./embedder.js";
 
 export interface HttpEmbedderOptions {
@@ -25,6 +27,14 @@ export interface HttpEmbedderOptions {
 /** An error answer is read only this far: its first 200 characters are quoted, the rest dropped. */
 const ERROR_BODY_BYTES = 64 * 1024;
 
+/**
+ * `node:https` for an https endpoint, loaded only then: with TLS it is a tenth of the modules a
+ * thread of embedding requests loads, for a local endpoint spoken to in plain HTTP.
+ */
+function httpsModule(): typeof https {
+  return createRequire(import.meta.url)("node:https") as typeof https;
+}
+
 /** Why a request was ended early by this client (distinguished from the caller's own abort). */
 class Timeout extends Error {}
 
@@ -41,6 +51,7 @@ export class HttpEmbedder implements Embedder {
   readonly id: string;
   private readonly target: URL;
   private readonly agent: http.Agent;
+  private readonly transport: Pick<typeof http, "request">;
   private dimension: number | null = null;
 
   constructor(private readonly options: HttpEmbedderOptions) {
@@ -49,12 +60,13 @@ export class HttpEmbedder implements Embedder {
       throw new DocbatchError("USAGE", `--embed-url must be an http(s) URL, got \`${options.url}\``);
     }
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 16 };
-    this.agent =
-      this.target.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    const secure = this.target.protocol === "https:" ? httpsModule() : null;
+    this.transport = secure ?? http;
+    this.agent = secure ? new secure.Agent(agentOptions) : new http.Agent(agentOptions);
     this.id = `openai-compatible:${options.model}`;
   }
 
-  async embed(texts: string[], signal: AbortSignal): Promise<Float32Array[]> {
+  async embed(texts: string[], signal: Interruptible): Promise<Float32Array[]> {
     if (texts.length === 0) return [];
     signal.throwIfAborted();
     const limit = this.options.maxResponseBytes ?? 1024 * 1024 + 256 * 1024 * texts.length;
@@ -145,7 +157,7 @@ export class HttpEmbedder implements Embedder {
    */
   private post(
     payload: Buffer,
-    signal: AbortSignal,
+    signal: Interruptible,
     limit: number,
   ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     const headers: http.OutgoingHttpHeaders = {
@@ -154,7 +166,6 @@ export class HttpEmbedder implements Embedder {
       "content-length": payload.length,
     };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
-    const transport = this.target.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       // Ended early by the caller or by the time limit, the request fails with the reason and its
       // socket is destroyed. One timer and one listener a request, both gone when it settles: a
@@ -178,36 +189,40 @@ export class HttpEmbedder implements Embedder {
       const onAbort = () => stop(signal.reason);
       const timer = setTimeout(() => stop(new Timeout()), this.options.timeoutMs);
       signal.addEventListener("abort", onAbort, { once: true });
-      const req = transport.request(this.target, { method: "POST", headers, agent: this.agent }, (res) => {
-        const status = res.statusCode ?? 0;
-        const parts: Buffer[] = [];
-        let size = 0;
-        const done = () =>
-          settle(() =>
-            resolve({ status, headers: res.headers, body: Buffer.concat(parts).toString("utf8") }),
-          );
-        const declared = Number(res.headers["content-length"]);
-        if (status === 200 && declared > limit) {
-          stop(tooLarge(`${declared} bytes announced`, limit));
-          return;
-        }
-        res.on("data", (part: Buffer) => {
-          size += part.length;
-          if (status !== 200 && size > ERROR_BODY_BYTES) {
-            // Enough of an error answer to quote; the rest is not worth reading.
-            parts.push(part.subarray(0, Math.max(0, ERROR_BODY_BYTES - (size - part.length))));
-            done();
-            req.destroy();
-          } else if (status === 200 && size > limit) {
-            stop(tooLarge(`more than ${limit} bytes received`, limit));
-          } else {
-            parts.push(part);
+      const req = this.transport.request(
+        this.target,
+        { method: "POST", headers, agent: this.agent },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const parts: Buffer[] = [];
+          let size = 0;
+          const done = () =>
+            settle(() =>
+              resolve({ status, headers: res.headers, body: Buffer.concat(parts).toString("utf8") }),
+            );
+          const declared = Number(res.headers["content-length"]);
+          if (status === 200 && declared > limit) {
+            stop(tooLarge(`${declared} bytes announced`, limit));
+            return;
           }
-        });
-        res.on("end", done);
-        res.on("error", fail);
-        res.on("aborted", () => fail(new Error("response aborted")));
-      });
+          res.on("data", (part: Buffer) => {
+            size += part.length;
+            if (status !== 200 && size > ERROR_BODY_BYTES) {
+              // Enough of an error answer to quote; the rest is not worth reading.
+              parts.push(part.subarray(0, Math.max(0, ERROR_BODY_BYTES - (size - part.length))));
+              done();
+              req.destroy();
+            } else if (status === 200 && size > limit) {
+              stop(tooLarge(`more than ${limit} bytes received`, limit));
+            } else {
+              parts.push(part);
+            }
+          });
+          res.on("end", done);
+          res.on("error", fail);
+          res.on("aborted", () => fail(new Error("response aborted")));
+        },
+      );
       req.on("error", fail);
       req.end(payload);
     });

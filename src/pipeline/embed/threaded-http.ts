@@ -4,9 +4,18 @@ import { DocbatchError } from "../../core/errors.js";
 import { threadFile } from "../../core/own-files.js";
 import type { Embedder } from "./embedder.js";
 import { HttpEmbedder, type HttpEmbedderOptions } from "./http.js";
-import type { EmbedAnswerMessage, EmbedRequestMessage } from "./http-thread.js";
+import type { EmbedAnswerMessage, EmbedInitMessage, EmbedRequestMessage } from "./http-thread.js";
 
 const THREAD_FILE = threadFile("pipeline/embed/http-thread.js");
+
+/** Young generation of the thread: an answer's JSON is read as short-lived numbers by the thousand. */
+const RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 16 };
+
+/**
+ * A thread started before the run knows it needs one (see `prewarm`): a new thread takes about a
+ * tenth of a second to load, which the first requests of a run would otherwise wait for.
+ */
+let standby: Worker | null = null;
 
 interface Waiting {
   resolve(vectors: Float32Array[]): void;
@@ -37,14 +46,38 @@ export class ThreadedHttpEmbedder implements Embedder {
     return fs.existsSync(THREAD_FILE);
   }
 
+  /**
+   * Starts the thread while the run validates its input and opens its store; the client made next
+   * takes it (`discard` ends it if none does).
+   */
+  static prewarm(): void {
+    if (standby || !ThreadedHttpEmbedder.available()) return;
+    const worker = new Worker(THREAD_FILE, { resourceLimits: RESOURCE_LIMITS });
+    worker.unref();
+    worker.on("error", () => {});
+    worker.once("exit", () => {
+      if (standby === worker) standby = null;
+    });
+    standby = worker;
+  }
+
+  /** Ends the thread on standby, if no client took it. */
+  static discard(): void {
+    void standby?.terminate();
+    standby = null;
+  }
+
   constructor(options: HttpEmbedderOptions) {
     // Checks the options (a bad URL is a usage error here, not in the thread) and names the model.
     this.local = new HttpEmbedder(options);
     this.id = this.local.id;
-    const worker = new Worker(THREAD_FILE, {
-      workerData: options,
-      resourceLimits: { maxYoungGenerationSizeMb: 16 },
-    });
+    const worker =
+      standby ?? new Worker(THREAD_FILE, { workerData: options, resourceLimits: RESOURCE_LIMITS });
+    if (worker === standby) {
+      standby = null;
+      worker.removeAllListeners("error");
+      worker.postMessage({ init: options } satisfies EmbedInitMessage);
+    }
     // It keeps the process alive only while it holds requests.
     worker.unref();
     worker.on("message", (message: EmbedAnswerMessage) => this.answer(message));
