@@ -297,7 +297,7 @@ export const OPTIONS = [
     kind: "int",
     arg: "N",
     default: "the number of cores; 0 on one core",
-    help: "worker threads for parsing, cleaning, chunking and the local embedder; 0 keeps them on the main thread",
+    help: "worker threads for parsing, cleaning, chunking and the local embedder, and one for the requests to `--embed-url`; 0 keeps them on the main thread",
     commands: PROCESSING,
     group: "process",
   },
