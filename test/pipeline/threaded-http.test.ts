@@ -98,6 +98,15 @@ describe("ThreadedHttpEmbedder", () => {
     expect(server.stats().inFlight).toBe(0);
   });
 
+  it("fails the requests it holds when it is closed, as the in-process client does", async () => {
+    const embedder = new ThreadedHttpEmbedder({ url, model: "test-model", timeoutMs: 5_000 });
+    server.setRates({ hang: 1 });
+    const held = embedder.embed(["x"], live());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await embedder.close();
+    expect((await failure(held)).code).toBe("EMBED_UNAVAILABLE");
+  });
+
   it("fails what a lost thread held as retryable, and goes on in-process", async () => {
     const embedder = threaded();
     server.setRates({ hang: 1 });

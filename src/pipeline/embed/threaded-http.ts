@@ -109,6 +109,8 @@ export class ThreadedHttpEmbedder implements Embedder {
     const worker = this.worker;
     this.worker = null;
     await worker?.terminate();
+    // As the in-process client's requests fail when it closes: none is left waiting for ever.
+    this.failWaiting("the client of the embeddings service was closed");
     await this.local.close();
   }
 
@@ -143,10 +145,11 @@ export class ThreadedHttpEmbedder implements Embedder {
   private lose(worker: Worker): void {
     if (this.worker !== worker) return;
     this.worker = null;
-    for (const id of [...this.waiting.keys()]) {
-      this.take(id)?.reject(
-        new DocbatchError("EMBED_UNAVAILABLE", "the thread sending embedding requests ended"),
-      );
-    }
+    this.failWaiting("the thread sending embedding requests ended");
+  }
+
+  private failWaiting(why: string): void {
+    for (const id of [...this.waiting.keys()])
+      this.take(id)?.reject(new DocbatchError("EMBED_UNAVAILABLE", why));
   }
 }
