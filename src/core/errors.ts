@@ -299,6 +299,32 @@ export class DocbatchError extends Error {
   }
 }
 
+/** A DocbatchError as it crosses to another thread: a structured clone keeps fields, not classes. */
+export interface WireError {
+  code: string;
+  message: string;
+  details?: ErrorDetail[];
+  hints?: string[];
+  retryAfterMs?: number;
+}
+
+/** Any thrown value as a `WireError` (see toDocbatchError). */
+export function toWireError(err: unknown): WireError {
+  const e = toDocbatchError(err);
+  const wire: WireError = { code: e.code, message: e.message, details: e.details, hints: e.hints };
+  if (e.retryAfterMs !== undefined) wire.retryAfterMs = e.retryAfterMs;
+  return wire;
+}
+
+/** The DocbatchError a `WireError` stands for, on the thread that receives it. */
+export function fromWireError({ code, message, details, hints, retryAfterMs }: WireError): DocbatchError {
+  return new DocbatchError(code, message, {
+    ...(details ? { details } : {}),
+    ...(hints ? { hints } : {}),
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+  });
+}
+
 /** Any thrown value as a DocbatchError; unknown errors become INTERNAL without leaking a stack. */
 export function toDocbatchError(err: unknown): DocbatchError {
   if (err instanceof DocbatchError) return err;

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import type { Worker } from "node:worker_threads";
-import { DocbatchError } from "../core/errors.js";
+import { DocbatchError, fromWireError, type WireError } from "../core/errors.js";
 import { threadFile } from "../core/own-files.js";
 import type { PartValidation, ValidationSummary } from "../input/validate.js";
 import type { PlanLock } from "../store/store.js";
@@ -82,22 +82,12 @@ function runThread<T>(data: InputThreadData, signal?: AbortSignal): Promise<T> {
       void worker.terminate();
       fn();
     };
-    worker.on(
-      "message",
-      (message: {
-        result?: T;
-        error?: { code: string; message: string; details?: never; hints?: never };
-      }) => {
-        if (message.error) {
-          const { code, message: text, details, hints } = message.error;
-          finish(() =>
-            reject(
-              new DocbatchError(code, text, { ...(details ? { details } : {}), ...(hints ? { hints } : {}) }),
-            ),
-          );
-        } else if (message.result !== undefined) finish(() => resolve(message.result as T));
-      },
-    );
+    worker.on("message", (message: { result?: T; error?: WireError }) => {
+      if (message.error) {
+        const error = fromWireError(message.error);
+        finish(() => reject(error));
+      } else if (message.result !== undefined) finish(() => resolve(message.result as T));
+    });
     worker.on("error", (err) =>
       finish(() => reject(new DocbatchError("INTERNAL", `the ${data.job} thread failed: ${err.message}`))),
     );

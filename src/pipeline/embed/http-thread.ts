@@ -1,5 +1,5 @@
 import { parentPort, workerData } from "node:worker_threads";
-import { type ErrorDetail, toDocbatchError } from "../../core/errors.js";
+import { toWireError, type WireError } from "../../core/errors.js";
 import { Interrupt } from "../../core/interrupt.js";
 import { HttpEmbedder, type HttpEmbedderOptions } from "./http.js";
 
@@ -20,18 +20,7 @@ export interface EmbedInitMessage {
   init: HttpEmbedderOptions;
 }
 
-export type EmbedAnswerMessage =
-  | { id: number; vectors: Float32Array[] }
-  | {
-      id: number;
-      error: {
-        code: string;
-        message: string;
-        retryAfterMs: number | undefined;
-        details: ErrorDetail[];
-        hints: string[];
-      };
-    };
+export type EmbedAnswerMessage = { id: number; vectors: Float32Array[] } | { id: number; error: WireError };
 
 const port = parentPort!;
 // Given at start, or in the first message to a thread started on standby (see ThreadedHttpEmbedder.prewarm).
@@ -63,14 +52,7 @@ port.on("message", (message: EmbedRequestMessage | EmbedInitMessage) => {
       inFlight.delete(id);
       // Given up by the caller, who has its answer already.
       if (interrupt.aborted) return;
-      const e = toDocbatchError(err);
-      const error = {
-        code: e.code,
-        message: e.message,
-        retryAfterMs: e.retryAfterMs,
-        details: e.details,
-        hints: e.hints,
-      };
+      const error = toWireError(err);
       port.postMessage({ id, error } satisfies EmbedAnswerMessage);
     },
   );

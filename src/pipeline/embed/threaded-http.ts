@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { Worker } from "node:worker_threads";
-import { DocbatchError } from "../../core/errors.js";
+import { DocbatchError, fromWireError } from "../../core/errors.js";
 import { threadFile } from "../../core/own-files.js";
 import type { Embedder } from "./embedder.js";
 import { HttpEmbedder, type HttpEmbedderOptions } from "./http.js";
@@ -121,14 +121,7 @@ export class ThreadedHttpEmbedder implements Embedder {
       waiting.resolve(message.vectors);
       return;
     }
-    const { code, message: text, retryAfterMs, details, hints } = message.error;
-    waiting.reject(
-      new DocbatchError(code, text, {
-        details,
-        hints,
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      }),
-    );
+    waiting.reject(fromWireError(message.error));
   }
 
   /** The request `id` leaves the waiting ones (null when it had left already). */
